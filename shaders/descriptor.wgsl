@@ -1,0 +1,110 @@
+// Frame descriptor kernel: one invocation per 32x32 luma image. Integer arithmetic
+// throughout, so that the CPU twin (src/descriptor.rs, `describe`) gives the same bytes.
+// Registers only: no workgroup memory and no barriers, which software rasterisers such
+// as lavapipe execute slowly.
+
+#import shared/common.wgsl
+
+struct Params {
+    count: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> tables: Tables;
+@group(0) @binding(2) var<storage, read> images: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<Descriptor>;
+
+fn round_shift(x: i32, s: u32) -> i32 {
+    if s == 0u {
+        return x;
+    }
+    let m = i32((u32(abs(x)) + (1u << (s - 1u))) >> s);
+    return select(m, -m, x < 0);
+}
+
+fn isqrt(n: u32) -> u32 {
+    var r = 0u;
+    var bit = 1u << 15u;
+    while bit > 0u {
+        let c = r | bit;
+        if c * c <= n {
+            r = c;
+        }
+        bit = bit >> 1u;
+    }
+    return r;
+}
+
+fn pixel(base: u32, i: u32) -> i32 {
+    return i32(extractBits(images[base + i / 4u], 8u * (i % 4u), 8u));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let n = gid.x;
+    if n >= params.count {
+        return;
+    }
+    let base = n * IMG_WORDS;
+
+    // Row pass: rows[y * FREQ + u].
+    var rows: array<i32, 256>;
+    for (var y = 0u; y < IMG; y++) {
+        for (var u = 0u; u < FREQ; u++) {
+            var acc = 0;
+            for (var x = 0u; x < IMG; x++) {
+                acc += (pixel(base, y * IMG + x) - 128) * tables.basis[u * IMG + x];
+            }
+            rows[y * FREQ + u] = round_shift(acc, 8u);
+        }
+    }
+
+    // Column pass and whitening, in slot order.
+    var coef: array<i32, 64>;
+    var max_abs = 0u;
+    for (var j = 0u; j < DIM; j++) {
+        let v = tables.slot[j] >> 8u;
+        let u = tables.slot[j] & 0xffu;
+        var acc = 0;
+        for (var y = 0u; y < IMG; y++) {
+            acc += rows[y * FREQ + u] * tables.basis[v * IMG + y];
+        }
+        let c = round_shift(acc, 14u) * tables.weight[j];
+        coef[j] = c;
+        max_abs = max(max_abs, u32(abs(c)));
+    }
+
+    // Normalise to unit L2 norm in 127ths.
+    var s = 0u;
+    while (max_abs >> s) >= 2048u {
+        s++;
+    }
+    var sum = 0u;
+    for (var j = 0u; j < DIM; j++) {
+        let e = round_shift(coef[j], s);
+        coef[j] = e;
+        sum += u32(e * e);
+    }
+    let norm = isqrt(sum);
+    var d: Descriptor;
+    d.energy = norm << s;
+    d.pad0 = 0u;
+    d.pad1 = 0u;
+    d.pad2 = 0u;
+    for (var w = 0u; w < WORDS; w++) {
+        var word = 0u;
+        if norm > 0u {
+            for (var b = 0u; b < 4u; b++) {
+                let e = coef[w * 4u + b];
+                let m = i32((254u * u32(abs(e)) + norm) / (2u * norm));
+                let q = select(m, -m, e < 0);
+                word |= (u32(q) & 0xffu) << (8u * b);
+            }
+        }
+        d.words[w] = word;
+    }
+    out[n] = d;
+}

@@ -1,0 +1,30 @@
+// Structs and constants shared by the kernels. Each has a Rust twin named in its
+// comment; the Rust side has size tests.
+
+const IMG: u32 = 32u;        // descriptor::IMG
+const FREQ: u32 = 8u;        // descriptor::FREQ
+const DIM: u32 = 64u;        // descriptor::DIM
+const WORDS: u32 = 16u;      // descriptor::WORDS
+const IMG_WORDS: u32 = 256u; // descriptor::IMG_WORDS
+const TOPK: u32 = 16u;       // search::TOPK
+
+// descriptor::Descriptor
+struct Descriptor {
+    words: array<u32, 16>,
+    energy: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+// descriptor::Tables
+struct Tables {
+    basis: array<i32, 256>,
+    weight: array<i32, 64>,
+    slot: array<u32, 64>,
+}
+
+// Four signed bytes of `a` times those of `b`, summed.
+fn dot4(a: u32, b: u32) -> i32 {
+    return dot4I8Packed(a, b);
+}

@@ -1,0 +1,334 @@
+//! Temporal alignment: the neighbours of an upload's frames vote on (catalogue video,
+//! orientation, speed, offset); each strong line of votes becomes a segment that maps
+//! an upload time range onto a catalogue time range.
+
+use crate::descriptor::DOT_ONE;
+use crate::search::Neighbours;
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AlignParams {
+    /// Similarity a neighbour must exceed to count; the excess is its vote.
+    pub min_similarity: f32,
+    /// Frames whose energy is below this are flat, black or faded: they carry no vote.
+    pub min_energy: u32,
+    /// Slowest and fastest playback speed searched (catalogue seconds per upload second).
+    pub min_speed: f64,
+    pub max_speed: f64,
+    /// Width of an offset bin, seconds.
+    pub offset_bin_s: f64,
+    /// Largest distance of an inlier from the fitted line, seconds of catalogue time.
+    pub inlier_s: f64,
+    /// Longest run of upload time without an inlier inside one segment, seconds.
+    pub max_gap_s: f64,
+    /// Fewest inlier frames for a segment.
+    pub min_frames: usize,
+    /// Lowest segment score reported.
+    pub min_score: f32,
+    /// Most segments reported per upload.
+    pub max_segments: usize,
+}
+
+impl Default for AlignParams {
+    fn default() -> Self {
+        AlignParams {
+            min_similarity: 0.5,
+            min_energy: 64,
+            min_speed: 0.5,
+            max_speed: 2.0,
+            offset_bin_s: 0.5,
+            inlier_s: 0.75,
+            max_gap_s: 3.0,
+            min_frames: 3,
+            min_score: 0.5,
+            max_segments: 20,
+        }
+    }
+}
+
+/// What alignment needs of the catalogue, frame by frame.
+pub struct RefFrames<'a> {
+    pub video: &'a [u32],
+    pub t: &'a [f64],
+    pub energy: &'a [u32],
+    /// Duration of each video.
+    pub duration: &'a [f64],
+}
+
+/// Upload frames: sample times, energies and neighbours.
+pub struct QueryFrames<'a> {
+    pub t: &'a [f64],
+    pub energy: &'a [u32],
+    pub neighbours: &'a [Neighbours],
+    /// Sampling period, seconds.
+    pub period: f64,
+    pub duration: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub video: u32,
+    pub mirrored: bool,
+    pub query_start: f64,
+    pub query_end: f64,
+    pub ref_start: f64,
+    pub ref_end: f64,
+    pub speed: f64,
+    pub score: f32,
+    pub frames: u32,
+}
+
+/// One usable neighbour of one upload frame.
+#[derive(Clone, Copy, Debug)]
+struct Vote {
+    qi: usize,
+    tq: f64,
+    tr: f64,
+    w: f32,
+}
+
+fn speeds(p: &AlignParams) -> Vec<f64> {
+    // Geometric steps of 3%: at 20 s of upload the offset drifts at most 0.3 s.
+    let mut v = Vec::new();
+    let mut s = p.min_speed;
+    while s <= p.max_speed * 1.0001 {
+        v.push(s);
+        s *= 1.03;
+    }
+    v
+}
+
+/// Segments of one upload, best first.
+pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
+    // Votes grouped by (video, mirrored).
+    let mut groups: HashMap<(u32, bool), Vec<Vote>> = HashMap::new();
+    for (qi, hits) in q.neighbours.iter().enumerate() {
+        if q.energy[qi] < p.min_energy {
+            continue;
+        }
+        for h in hits.iter().filter(|h| !h.is_empty()) {
+            let f = h.frame();
+            let w = h.score as f32 / DOT_ONE - p.min_similarity;
+            if w <= 0.0 || r.energy[f] < p.min_energy {
+                continue;
+            }
+            groups.entry((r.video[f], h.mirrored())).or_default().push(Vote { qi, tq: q.t[qi], tr: r.t[f], w });
+        }
+    }
+    let speeds = speeds(p);
+    let mut out = Vec::new();
+    let mut keys: Vec<_> = groups.keys().copied().collect();
+    keys.sort();
+    for key in keys {
+        let mut votes = groups.remove(&key).unwrap_or_default();
+        while out.len() < p.max_segments * 4 {
+            let Some((speed, offset)) = best_line(&votes, &speeds, p) else { break };
+            let (segs, used) = extract(&votes, speed, offset, key, q, r, p);
+            if used.is_empty() {
+                break;
+            }
+            out.extend(segs);
+            votes.retain(|v| !used.contains(&v.qi));
+        }
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.query_start.total_cmp(&b.query_start)));
+    out.retain(|s| s.score >= p.min_score);
+    out.truncate(p.max_segments);
+    out
+}
+
+/// The (speed, offset) bin with the most vote weight, counting each upload frame once
+/// per bin (its best neighbour there).
+fn best_line(votes: &[Vote], speeds: &[f64], p: &AlignParams) -> Option<(f64, f64)> {
+    let mut best: Option<(f32, f64, f64)> = None;
+    let mut bins: HashMap<i64, (usize, f32, f32)> = HashMap::new(); // bin -> (last qi, its best w, total)
+    for &s in speeds {
+        bins.clear();
+        for v in votes {
+            let off = v.tr - s * v.tq;
+            let b = (off / p.offset_bin_s).floor() as i64;
+            // Each vote also counts for the neighbouring bin it is closest to, so a line
+            // straddling a bin edge is not split in two.
+            let frac = off / p.offset_bin_s - b as f64;
+            let other = if frac < 0.5 { b - 1 } else { b + 1 };
+            for bin in [b, other] {
+                let e = bins.entry(bin).or_insert((usize::MAX, 0.0, 0.0));
+                if e.0 == v.qi {
+                    if v.w > e.1 {
+                        e.2 += v.w - e.1;
+                        e.1 = v.w;
+                    }
+                } else {
+                    *e = (v.qi, v.w, e.2 + v.w);
+                }
+            }
+        }
+        for (&bin, &(_, _, total)) in &bins {
+            let off = (bin as f64 + 0.5) * p.offset_bin_s;
+            let better = match best {
+                None => true,
+                Some((bt, bs, bo)) => total > bt || (total == bt && (s, off) < (bs, bo)),
+            };
+            if better {
+                best = Some((total, s, off));
+            }
+        }
+    }
+    best.filter(|b| b.0 > 0.0).map(|(_, s, o)| (s, o))
+}
+
+/// Best vote per upload frame within `tol` of the line.
+fn inliers(votes: &[Vote], speed: f64, offset: f64, tol: f64) -> Vec<Vote> {
+    let mut by_q: Vec<Vote> = Vec::new();
+    for v in votes {
+        if (v.tr - (speed * v.tq + offset)).abs() > tol {
+            continue;
+        }
+        match by_q.iter_mut().find(|b| b.qi == v.qi) {
+            Some(b) if v.w > b.w => *b = *v,
+            Some(_) => {}
+            None => by_q.push(*v),
+        }
+    }
+    by_q.sort_by_key(|v| v.qi);
+    by_q
+}
+
+/// Weighted least-squares line through the inliers, kept only if plausible.
+fn refit(ins: &[Vote], speed: f64, offset: f64, p: &AlignParams) -> (f64, f64) {
+    let sw: f64 = ins.iter().map(|v| v.w as f64).sum();
+    if ins.len() < 4 || sw <= 0.0 {
+        return (speed, offset);
+    }
+    let mq = ins.iter().map(|v| v.w as f64 * v.tq).sum::<f64>() / sw;
+    let mr = ins.iter().map(|v| v.w as f64 * v.tr).sum::<f64>() / sw;
+    let sqq: f64 = ins.iter().map(|v| v.w as f64 * (v.tq - mq).powi(2)).sum();
+    let sqr: f64 = ins.iter().map(|v| v.w as f64 * (v.tq - mq) * (v.tr - mr)).sum();
+    if sqq / sw < 1.0 {
+        // Under about 3.5 s of spread the slope is noise: keep the grid speed.
+        return (speed, mr - speed * mq);
+    }
+    let s = sqr / sqq;
+    if s < p.min_speed * 0.97 || s > p.max_speed * 1.03 {
+        return (speed, offset);
+    }
+    (s, mr - s * mq)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn extract(votes: &[Vote], speed: f64, offset: f64, key: (u32, bool), q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> (Vec<Segment>, Vec<usize>) {
+    let first = inliers(votes, speed, offset, p.inlier_s * 1.5);
+    let (speed, offset) = refit(&first, speed, offset, p);
+    let ins = inliers(votes, speed, offset, p.inlier_s);
+    let mut segs = Vec::new();
+    let mut used = Vec::new();
+    let mut run: Vec<Vote> = Vec::new();
+    let flush = |run: &mut Vec<Vote>, segs: &mut Vec<Segment>, used: &mut Vec<usize>| {
+        if run.is_empty() {
+            return;
+        }
+        used.extend(run.iter().map(|v| v.qi));
+        if run.len() >= p.min_frames {
+            let half = 0.5 * q.period;
+            let qs = (run[0].tq - half).max(0.0);
+            let qe = (run[run.len() - 1].tq + half).min(q.duration.max(run[run.len() - 1].tq));
+            let dur = r.duration[key.0 as usize];
+            segs.push(Segment {
+                video: key.0,
+                mirrored: key.1,
+                query_start: qs,
+                query_end: qe,
+                ref_start: (speed * qs + offset).clamp(0.0, dur),
+                ref_end: (speed * qe + offset).clamp(0.0, dur),
+                speed,
+                score: run.iter().map(|v| v.w).sum(),
+                frames: run.len() as u32,
+            });
+        }
+        run.clear();
+    };
+    for v in ins {
+        if let Some(last) = run.last() {
+            if v.tq - last.tq > p.max_gap_s {
+                flush(&mut run, &mut segs, &mut used);
+            }
+        }
+        run.push(v);
+    }
+    flush(&mut run, &mut segs, &mut used);
+    (segs, used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::{Hit, TOPK};
+
+    /// A catalogue of one 100 s video sampled at 4 frames/s, plus a second unrelated one.
+    fn refs() -> (Vec<u32>, Vec<f64>, Vec<u32>) {
+        let mut video = Vec::new();
+        let mut t = Vec::new();
+        for v in 0..2u32 {
+            for i in 0..400 {
+                video.push(v);
+                t.push(i as f64 * 0.25);
+            }
+        }
+        let energy = vec![1000; video.len()];
+        (video, t, energy)
+    }
+
+    fn hit(frame: usize, sim: f32, mirrored: bool) -> Hit {
+        Hit { score: (sim * DOT_ONE) as i32, key: (frame as u32) << 1 | mirrored as u32 }
+    }
+
+    /// Upload of `n` frames at 2/s; frames in `clip` show video 0 at `speed`, from
+    /// catalogue time `start`; every frame also gets unrelated weak neighbours.
+    fn upload(n: usize, clip: std::ops::Range<usize>, speed: f64, start: f64) -> (Vec<f64>, Vec<Neighbours>) {
+        let t: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+        let nb = (0..n)
+            .map(|i| {
+                let mut list = [Hit::EMPTY; TOPK];
+                let mut k = 0;
+                if clip.contains(&i) {
+                    let tr = start + speed * (t[i] - t[clip.start]);
+                    list[0] = hit((tr / 0.25).round() as usize, 0.9, false);
+                    k = 1;
+                }
+                for j in k..6 {
+                    list[j] = hit(400 + (i * 37 + j * 91) % 400, 0.55, false);
+                }
+                list
+            })
+            .collect();
+        (t, nb)
+    }
+
+    #[test]
+    fn finds_a_sped_up_clip_between_unrelated_footage() {
+        let (video, rt, energy) = refs();
+        let duration = [100.0, 100.0];
+        let r = RefFrames { video: &video, t: &rt, energy: &energy, duration: &duration };
+        let (t, nb) = upload(60, 10..40, 1.25, 30.0);
+        let qe = vec![1000; t.len()];
+        let q = QueryFrames { t: &t, energy: &qe, neighbours: &nb, period: 0.5, duration: 30.0 };
+        let segs = align(&q, &r, &AlignParams::default());
+        let s = &segs[0];
+        assert_eq!(s.video, 0);
+        assert!((s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3, "{s:?}");
+        assert!((s.speed - 1.25).abs() < 0.03, "{s:?}");
+        assert!((s.ref_start - 29.7).abs() < 0.5, "{s:?}");
+        assert!(segs.iter().all(|x| x.video == 0 || x.score < s.score * 0.2), "{segs:?}");
+    }
+
+    #[test]
+    fn nothing_from_unrelated_footage_alone() {
+        let (video, rt, energy) = refs();
+        let duration = [100.0, 100.0];
+        let r = RefFrames { video: &video, t: &rt, energy: &energy, duration: &duration };
+        let (t, nb) = upload(40, 0..0, 1.0, 0.0);
+        let qe = vec![1000; t.len()];
+        let q = QueryFrames { t: &t, energy: &qe, neighbours: &nb, period: 0.5, duration: 20.0 };
+        assert!(align(&q, &r, &AlignParams::default()).is_empty());
+    }
+}

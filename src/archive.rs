@@ -1,0 +1,259 @@
+//! Inputs as a stream of members: a folder, a single file, or an archive (.tar,
+//! .tar.gz, .tar.zst, .zip, told apart by their first bytes). One member at a time is
+//! spooled to a private temporary file for FFmpeg; a whole archive is never extracted.
+//! Member names are ids only, never used as file-system paths.
+
+use crate::error::{Error, Result, UploadError, UploadErrorKind};
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Bounds on what one archive may expand to.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Limits {
+    pub max_member_bytes: u64,
+    pub max_total_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_member_bytes: 8 << 30, max_total_bytes: 1 << 40 }
+    }
+}
+
+/// Where a member's bytes are.
+pub enum Source {
+    /// A file of the input folder, read in place.
+    InPlace(PathBuf),
+    /// A member copied out of an archive; deleted when dropped.
+    Spooled(tempfile::TempPath),
+    /// Nothing to decode: the member was refused.
+    Refused(UploadError),
+}
+
+impl Source {
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Source::InPlace(p) => Some(p),
+            Source::Spooled(t) => Some(t),
+            Source::Refused(_) => None,
+        }
+    }
+}
+
+/// One upload (or catalogue video) of an input.
+pub struct Member {
+    /// The input it came from, as given on the command line.
+    pub archive: String,
+    /// Its path inside the input: a folder-relative path or an archive member name.
+    pub id: String,
+    pub size: u64,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Folder,
+    Plain,
+    Tar,
+    TarGz,
+    TarZst,
+    Zip,
+}
+
+/// What an input is, by its first bytes.
+pub fn kind_of(path: &Path) -> Result<Kind> {
+    if path.is_dir() {
+        return Ok(Kind::Folder);
+    }
+    let mut head = [0u8; 512];
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    let head = &head[..n];
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Kind::TarGz
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Kind::TarZst
+    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        Kind::Zip
+    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+        Kind::Tar
+    } else {
+        Kind::Plain
+    })
+}
+
+/// Copies at most `limit` bytes of `r` into a new temporary file in `dir`.
+/// `Ok(Err(..))`: the member is over the limit; `Err`: the reader failed.
+fn spool(r: &mut dyn Read, dir: &Path, limit: u64) -> io::Result<std::result::Result<(tempfile::TempPath, u64), UploadError>> {
+    let mut tmp = tempfile::Builder::new().prefix("member-").tempfile_in(dir)?;
+    let copied = io::copy(&mut r.take(limit + 1), tmp.as_file_mut())?;
+    if copied > limit {
+        return Ok(Err(UploadError::new(UploadErrorKind::Limit, format!("member is larger than the limit of {limit} bytes"))));
+    }
+    tmp.as_file_mut().flush()?;
+    Ok(Ok((tmp.into_temp_path(), copied)))
+}
+
+/// Calls `f` with every member of `input`, in a stable order (folders sorted, archives
+/// in stored order). `f` returns false to stop early. Damage inside an archive ends that
+/// archive with a refused member of kind `archive`; only an unreadable input is an `Err`.
+pub fn walk(input: &Path, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+    let archive = input.display().to_string();
+    match kind_of(input)? {
+        Kind::Folder => walk_folder(input, &archive, f),
+        Kind::Plain => {
+            let size = input.metadata().map_err(|e| Error::io(input, e))?.len();
+            let id = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| archive.clone());
+            f(Member { archive, id, size, source: Source::InPlace(input.to_path_buf()) });
+            Ok(())
+        }
+        Kind::Tar => walk_tar(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, tmp, f),
+        Kind::TarGz => walk_tar(flate2::read::MultiGzDecoder::new(File::open(input).map_err(|e| Error::io(input, e))?), &archive, limits, tmp, f),
+        Kind::TarZst => {
+            let file = File::open(input).map_err(|e| Error::io(input, e))?;
+            let dec = zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(input, e))?;
+            walk_tar(dec, &archive, limits, tmp, f)
+        }
+        Kind::Zip => walk_zip(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, tmp, f),
+    }
+}
+
+fn walk_folder(root: &Path, archive: &str, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                files.push((path, meta));
+            }
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, meta) in files {
+        let id = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+        let source = if meta.is_file() {
+            Source::InPlace(path.clone())
+        } else {
+            Source::Refused(UploadError::new(UploadErrorKind::NotAFile, "not a regular file (link, device or socket)"))
+        };
+        if !f(Member { archive: archive.to_string(), id, size: meta.len(), source }) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn archive_damage(archive: &str, e: impl std::fmt::Display) -> Member {
+    Member {
+        archive: archive.to_string(),
+        id: String::new(),
+        size: 0,
+        source: Source::Refused(UploadError::new(UploadErrorKind::Archive, format!("archive {archive} is damaged: {e}; members after this point are lost"))),
+    }
+}
+
+fn walk_tar(r: impl Read, archive: &str, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+    let mut ar = tar::Archive::new(r);
+    let entries = match ar.entries() {
+        Ok(e) => e,
+        Err(e) => {
+            f(archive_damage(archive, e));
+            return Ok(());
+        }
+    };
+    let mut total = 0u64;
+    for entry in entries {
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                f(archive_damage(archive, e));
+                return Ok(());
+            }
+        };
+        let id = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let size = entry.size();
+        let kind = entry.header().entry_type();
+        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() || kind.is_gnu_longname() || kind.is_gnu_longlink() {
+            continue;
+        }
+        let source = if !kind.is_file() && !kind.is_contiguous() {
+            Source::Refused(UploadError::new(UploadErrorKind::NotAFile, format!("tar entry of type {kind:?} is not a regular file")))
+        } else if total.saturating_add(size) > limits.max_total_bytes {
+            Source::Refused(UploadError::new(UploadErrorKind::Limit, format!("archive expands past the limit of {} bytes", limits.max_total_bytes)))
+        } else {
+            match spool(&mut entry, tmp, limits.max_member_bytes) {
+                Ok(Ok((path, n))) => {
+                    total += n;
+                    Source::Spooled(path)
+                }
+                Ok(Err(refused)) => Source::Refused(refused),
+                Err(e) => {
+                    f(Member { archive: archive.to_string(), id, size, source: Source::Refused(UploadError::new(UploadErrorKind::Archive, format!("member is truncated: {e}"))) });
+                    f(archive_damage(archive, e));
+                    return Ok(());
+                }
+            }
+        };
+        if !f(Member { archive: archive.to_string(), id, size, source }) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn walk_zip<R: Read + Seek>(r: R, archive: &str, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+    let mut zip = match zip::ZipArchive::new(r) {
+        Ok(z) => z,
+        Err(e) => {
+            f(archive_damage(archive, e));
+            return Ok(());
+        }
+    };
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let mut entry = match zip.by_index(i) {
+            Ok(e) => e,
+            Err(e) => {
+                f(archive_damage(archive, e));
+                continue;
+            }
+        };
+        if entry.is_dir() {
+            continue;
+        }
+        let id = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        let size = entry.size();
+        let source = if entry.is_symlink() {
+            Source::Refused(UploadError::new(UploadErrorKind::NotAFile, "zip entry is a symbolic link"))
+        } else if total.saturating_add(size) > limits.max_total_bytes {
+            Source::Refused(UploadError::new(UploadErrorKind::Limit, format!("archive expands past the limit of {} bytes", limits.max_total_bytes)))
+        } else {
+            match spool(&mut entry, tmp, limits.max_member_bytes) {
+                Ok(Ok((path, n))) => {
+                    total += n;
+                    Source::Spooled(path)
+                }
+                Ok(Err(refused)) => Source::Refused(refused),
+                Err(e) => Source::Refused(UploadError::new(UploadErrorKind::Archive, format!("member cannot be read: {e}"))),
+            }
+        };
+        if !f(Member { archive: archive.to_string(), id, size, source }) {
+            break;
+        }
+    }
+    Ok(())
+}

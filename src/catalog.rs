@@ -1,0 +1,279 @@
+//! The catalogue: a folder of Parquet tables and a manifest.
+//!
+//! ```text
+//! CATALOG/manifest.json            format, descriptor version, id, version, parameters
+//! CATALOG/videos.parquet           one row per video (id, source, duration, fps, ...)
+//! CATALOG/frames/part-00000.parquet  descriptors of the videos added by one build/add
+//! ```
+//! `catalog add` writes a new frames part and rewrites the small videos table and the
+//! manifest; the parts already there are never touched. The manifest is written last,
+//! so a crash mid-add leaves the previous catalogue intact.
+
+use crate::archive::Limits;
+use crate::decode::DecodeOptions;
+use crate::descriptor::{DESCRIPTOR_VERSION, WORDS};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::frame::CATALOGUE_VIEWS;
+use crate::pipeline::{self, Views};
+use crate::table::{self, FramesBuilder, VideoRow, VideosBuilder};
+use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Version of the folder layout.
+pub const FORMAT: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub descriptor_version: u32,
+    /// Fixed at build time; names this catalogue in every run manifest.
+    pub catalogue_id: String,
+    /// Incremented by every add.
+    pub version: u64,
+    /// Frames sampled per second of catalogue video.
+    pub rate: f64,
+    /// Descriptors (crops) stored per frame.
+    pub views: usize,
+    pub parts: u32,
+    pub videos: u64,
+    pub frames: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub crate_version: String,
+}
+
+/// A catalogue loaded for matching: frames in catalogue order.
+pub struct Catalogue {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub videos: Vec<VideoRow>,
+    /// Per frame: index into `videos`, time in seconds, energy of its full view.
+    pub frame_video: Vec<u32>,
+    pub frame_t: Vec<f64>,
+    pub frame_energy: Vec<u32>,
+    /// `views * WORDS` descriptor words per frame.
+    pub words: Vec<u32>,
+}
+
+fn err(dir: &Path, reason: impl Into<String>) -> Error {
+    Error::Catalogue { path: dir.to_path_buf(), reason: reason.into() }
+}
+
+fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join("manifest.json")
+}
+
+fn part_path(dir: &Path, part: u32) -> PathBuf {
+    dir.join("frames").join(format!("part-{part:05}.parquet"))
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Reads and checks the manifest: the layout and descriptor version must be this build's.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = manifest_path(dir);
+    let text = std::fs::read_to_string(&path).map_err(|e| err(dir, format!("no readable manifest.json ({e}); is this a catalogue folder?")))?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| err(dir, format!("manifest.json is not valid: {e}")))?;
+    if m.format != FORMAT {
+        return Err(err(dir, format!("layout format {} is not the supported format {FORMAT}", m.format)));
+    }
+    if m.descriptor_version != DESCRIPTOR_VERSION {
+        return Err(err(
+            dir,
+            format!("built with descriptor version {}, this clipmatch computes version {DESCRIPTOR_VERSION}; rebuild it with `clipmatch catalog build`", m.descriptor_version),
+        ));
+    }
+    Ok(m)
+}
+
+fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
+    let path = manifest_path(dir);
+    let tmp = dir.join(".manifest.json.tmp");
+    let text = serde_json::to_string_pretty(m).map_err(|e| err(dir, e.to_string()))?;
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+}
+
+fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
+    let path = dir.join("videos.parquet");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::new();
+    for b in table::read_all(&path)? {
+        let col = |name: &str| b.column_by_name(name).ok_or_else(|| err(dir, format!("videos.parquet has no column {name}")));
+        let cast = |name: &str| err(dir, format!("videos.parquet column {name} has the wrong type"));
+        let id = col("id")?.as_any().downcast_ref::<StringArray>().ok_or_else(|| cast("id"))?;
+        let source = col("source")?.as_any().downcast_ref::<StringArray>().ok_or_else(|| cast("source"))?;
+        let duration = col("duration_s")?.as_any().downcast_ref::<Float64Array>().ok_or_else(|| cast("duration_s"))?;
+        let fps = col("fps")?.as_any().downcast_ref::<Float64Array>().ok_or_else(|| cast("fps"))?;
+        let frames = col("frames")?.as_any().downcast_ref::<UInt64Array>().ok_or_else(|| cast("frames"))?;
+        let width = col("width")?.as_any().downcast_ref::<UInt32Array>().ok_or_else(|| cast("width"))?;
+        let height = col("height")?.as_any().downcast_ref::<UInt32Array>().ok_or_else(|| cast("height"))?;
+        let part = col("part")?.as_any().downcast_ref::<UInt32Array>().ok_or_else(|| cast("part"))?;
+        for i in 0..b.num_rows() {
+            rows.push(VideoRow {
+                id: id.value(i).to_string(),
+                source: source.value(i).to_string(),
+                duration_s: duration.value(i),
+                fps: fps.value(i),
+                frames: frames.value(i),
+                width: width.value(i),
+                height: height.value(i),
+                part: part.value(i),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// What a build or add did.
+#[derive(Debug, Default)]
+pub struct AddSummary {
+    pub added: Vec<String>,
+    pub skipped: Vec<String>,
+    pub failed: Vec<(String, String)>,
+    pub frames: u64,
+}
+
+/// Settings of a build or add.
+pub struct BuildOptions {
+    pub decode: DecodeOptions,
+    pub limits: Limits,
+    pub workers: usize,
+}
+
+/// `catalog build` (`create`) or `catalog add`: decodes `inputs`, describes their frames
+/// and writes them as a new part. Videos whose id is already present are skipped.
+pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions, create: bool) -> Result<AddSummary> {
+    let mut manifest = if create {
+        if manifest_path(dir).exists() {
+            return Err(err(dir, "a catalogue already exists here; use `clipmatch catalog add` to extend it"));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let now = now_rfc3339();
+        Manifest {
+            format: FORMAT,
+            descriptor_version: DESCRIPTOR_VERSION,
+            catalogue_id: format!("{:016x}", crate::stable_hash(&[&now, &dir.display().to_string(), &std::process::id().to_string()])),
+            version: 0,
+            rate: opts.decode.rate,
+            views: CATALOGUE_VIEWS,
+            parts: 0,
+            videos: 0,
+            frames: 0,
+            created_at: now.clone(),
+            updated_at: now,
+            crate_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    } else {
+        read_manifest(dir)?
+    };
+    let mut decode = opts.decode.clone();
+    decode.rate = manifest.rate;
+    let mut videos = read_videos(dir)?;
+    let mut known: HashSet<String> = videos.iter().map(|v| v.id.clone()).collect();
+    let part = manifest.parts;
+    let mut frames = FramesBuilder::new(manifest.views);
+    let mut summary = AddSummary::default();
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+
+    pipeline::run(inputs, &opts.limits, &decode, Views::Catalogue, opts.workers, tmp.path(), &mut |m, out| {
+        let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
+        if known.contains(&m.id) {
+            tracing::warn!(video = %name, "already in the catalogue; skipped");
+            summary.skipped.push(name);
+            return Ok(());
+        }
+        let d = match out.result {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(video = %name, "cannot be added: {e}");
+                summary.failed.push((name, e.to_string()));
+                return Ok(());
+            }
+        };
+        let descriptors = engine.describe(&d.images)?;
+        let views = manifest.views;
+        for (f, &t) in d.times.iter().enumerate() {
+            let ds = &descriptors[f * views..(f + 1) * views];
+            let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
+            frames.push(&m.id, t, ds[0].energy, &words)?;
+        }
+        tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
+        summary.frames += d.times.len() as u64;
+        known.insert(m.id.clone());
+        summary.added.push(m.id.clone());
+        videos.push(VideoRow {
+            id: m.id,
+            source: m.archive,
+            duration_s: d.info.duration_s,
+            fps: d.info.fps,
+            frames: d.times.len() as u64,
+            width: d.info.width,
+            height: d.info.height,
+            part,
+        });
+        Ok(())
+    })?;
+
+    if summary.added.is_empty() && !create {
+        return Ok(summary);
+    }
+    table::write_atomic(&part_path(dir, part), table::frames_schema(manifest.views), &[frames.finish()?], &[("clipmatch.descriptor_version", DESCRIPTOR_VERSION.to_string())])?;
+    let mut vb = VideosBuilder::default();
+    videos.iter().for_each(|v| vb.push(v));
+    table::write_atomic(&dir.join("videos.parquet"), table::videos_schema(), &[vb.finish()?], &[])?;
+    manifest.parts += 1;
+    manifest.version += 1;
+    manifest.videos = videos.len() as u64;
+    manifest.frames += summary.frames;
+    manifest.updated_at = now_rfc3339();
+    write_manifest(dir, &manifest)?;
+    Ok(summary)
+}
+
+/// Loads every part for matching.
+pub fn open(dir: &Path) -> Result<Catalogue> {
+    let manifest = read_manifest(dir)?;
+    let videos = read_videos(dir)?;
+    let index: std::collections::HashMap<&str, u32> = videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
+    let mut cat = Catalogue {
+        dir: dir.to_path_buf(),
+        manifest: manifest.clone(),
+        videos: Vec::new(),
+        frame_video: Vec::new(),
+        frame_t: Vec::new(),
+        frame_energy: Vec::new(),
+        words: Vec::with_capacity(manifest.frames as usize * manifest.views * WORDS),
+    };
+    for part in 0..manifest.parts {
+        let path = part_path(dir, part);
+        for b in table::read_all(&path)? {
+            let cast = |name: &str| err(dir, format!("{}: column {name} is missing or has the wrong type", path.display()));
+            let vid = b.column_by_name("video_id").and_then(|c| c.as_any().downcast_ref::<StringArray>()).ok_or_else(|| cast("video_id"))?;
+            let t = b.column_by_name("t").and_then(|c| c.as_any().downcast_ref::<Float64Array>()).ok_or_else(|| cast("t"))?;
+            let energy = b.column_by_name("energy").and_then(|c| c.as_any().downcast_ref::<UInt32Array>()).ok_or_else(|| cast("energy"))?;
+            let desc = b.column_by_name("descriptors").and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>()).ok_or_else(|| cast("descriptors"))?;
+            if desc.value_length() as usize != manifest.views * crate::descriptor::DIM {
+                return Err(cast("descriptors"));
+            }
+            for i in 0..b.num_rows() {
+                // Frames of a video that a later, crashed add left unreferenced are skipped.
+                let Some(&v) = index.get(vid.value(i)) else { continue };
+                cat.frame_video.push(v);
+                cat.frame_t.push(t.value(i));
+                cat.frame_energy.push(energy.value(i));
+                cat.words.extend(desc.value(i).chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            }
+            debug_assert!(desc.null_count() == 0);
+        }
+    }
+    cat.videos = videos;
+    Ok(cat)
+}

@@ -1,0 +1,78 @@
+//! The compute engine: the WGSL kernels on a wgpu adapter, or their CPU twins.
+
+use crate::descriptor::{Descriptor, PackedImage, Tables, WORDS, describe};
+use crate::error::{Error, Result};
+use crate::gpu::{DeviceChoice, Gpu, Resident};
+use crate::search::{Matrix, Neighbours, cpu_search};
+use rayon::prelude::*;
+
+pub enum Engine {
+    Cpu(Tables),
+    Gpu(Box<Gpu>),
+}
+
+/// A catalogue made ready for `Engine::search`.
+pub enum Prepared<'a> {
+    Cpu(Matrix<'a>),
+    Gpu(Resident),
+}
+
+/// What ran, for the manifest and the logs.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EngineSummary {
+    pub kind: &'static str,
+    pub adapter: String,
+    pub backend: String,
+    pub driver: String,
+}
+
+impl Engine {
+    pub fn open(choice: DeviceChoice) -> Result<Engine> {
+        match choice {
+            DeviceChoice::Cpu => Ok(Engine::Cpu(Tables::new())),
+            DeviceChoice::Gpu => Gpu::open()?.map(|g| Engine::Gpu(Box::new(g))).ok_or(Error::NoAdapter),
+            DeviceChoice::Auto => match Gpu::open() {
+                Ok(Some(g)) => Ok(Engine::Gpu(Box::new(g))),
+                Ok(None) => Ok(Engine::Cpu(Tables::new())),
+                Err(e) => {
+                    tracing::warn!("GPU unusable, falling back to the CPU twins: {e}");
+                    Ok(Engine::Cpu(Tables::new()))
+                }
+            },
+        }
+    }
+
+    pub fn summary(&self) -> EngineSummary {
+        match self {
+            Engine::Cpu(_) => EngineSummary { kind: "cpu", adapter: "cpu twins".into(), backend: "cpu".into(), driver: String::new() },
+            Engine::Gpu(g) => EngineSummary {
+                kind: "gpu",
+                adapter: g.adapter.name.clone(),
+                backend: g.adapter.backend.clone(),
+                driver: g.adapter.driver.clone(),
+            },
+        }
+    }
+
+    pub fn describe(&self, images: &[PackedImage]) -> Result<Vec<Descriptor>> {
+        match self {
+            Engine::Cpu(t) => Ok(images.par_iter().map(|i| describe(i, t)).collect()),
+            Engine::Gpu(g) => g.describe(images),
+        }
+    }
+
+    pub fn prepare<'a>(&self, m: Matrix<'a>) -> Result<Prepared<'a>> {
+        match self {
+            Engine::Cpu(_) => Ok(Prepared::Cpu(m)),
+            Engine::Gpu(g) => g.upload(&m).map(Prepared::Gpu),
+        }
+    }
+
+    pub fn search(&self, cat: &Prepared, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
+        match (self, cat) {
+            (Engine::Gpu(g), Prepared::Gpu(r)) => g.search(queries, r),
+            (_, Prepared::Cpu(m)) => Ok(cpu_search(queries, m)),
+            (Engine::Cpu(_), Prepared::Gpu(_)) => Err(Error::Invalid("catalogue prepared for another engine".into())),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! `clipmatch eval`: scores predicted segments against ground truth exactly as
+//! ../shared/bench/score.py does (segment and pair micro-AP, precision and recall at the
+//! operating point, false-positive uploads). Ids compare by base name without extension.
+
+use crate::error::{Error, Result};
+use crate::table;
+use arrow::array::{Array, Float32Array, Float64Array, StringArray};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+/// (query, ref, qs, qe, rs, re)
+#[derive(Clone, Debug)]
+pub struct Truth {
+    pub query: String,
+    pub reference: String,
+    pub b: [f64; 4],
+}
+
+#[derive(Clone, Debug)]
+pub struct Prediction {
+    pub query: String,
+    pub reference: String,
+    pub b: [f64; 4],
+    pub score: f64,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Scores {
+    pub segment_uap: f64,
+    pub pair_uap: f64,
+    pub segment_precision: f64,
+    pub segment_recall: f64,
+    pub pair_precision: f64,
+    pub pair_recall: f64,
+    pub predictions: usize,
+    pub true_segments: usize,
+    pub false_positive_queries: usize,
+}
+
+pub fn norm_id(s: &str) -> String {
+    let base = s.rsplit('/').next().unwrap_or(s);
+    match base.rfind('.') {
+        Some(i) => base[..i].to_string(),
+        None => base.to_string(),
+    }
+}
+
+/// A small CSV reader for the header-first, unquoted-numbers files the bench writes.
+/// Fields may be double-quoted (with "" escapes), as Python's csv module writes them.
+pub fn read_csv(path: &Path) -> Result<Vec<HashMap<String, String>>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = split_csv(lines.next().ok_or_else(|| Error::Invalid(format!("{}: empty CSV", path.display())))?);
+    Ok(lines.map(|l| header.iter().cloned().zip(split_csv(l)).collect()).collect())
+}
+
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+fn num(row: &HashMap<String, String>, k: &str, path: &Path) -> Result<f64> {
+    row.get(k)
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| Error::Invalid(format!("{}: column {k} missing or not a number", path.display())))
+}
+
+fn text<'a>(row: &'a HashMap<String, String>, k: &str, path: &Path) -> Result<&'a str> {
+    row.get(k).map(String::as_str).ok_or_else(|| Error::Invalid(format!("{}: column {k} missing", path.display())))
+}
+
+pub fn read_truth(path: &Path) -> Result<Vec<Truth>> {
+    read_csv(path)?
+        .iter()
+        .map(|r| {
+            Ok(Truth {
+                query: norm_id(text(r, "query_id", path)?),
+                reference: norm_id(text(r, "ref_id", path)?),
+                b: [num(r, "query_start", path)?, num(r, "query_end", path)?, num(r, "ref_start", path)?, num(r, "ref_end", path)?],
+            })
+        })
+        .collect()
+}
+
+fn parquet_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // Hidden and underscore files are temporaries and markers, as pyarrow ignores them.
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if p.is_dir() || name.ends_with(".parquet") {
+            parquet_files(&p, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Predictions from a CSV, a Parquet file, or a folder of Parquet files. Given a job's
+/// `--out` folder, reads its `matches` table.
+pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
+    if path.extension().is_some_and(|e| e == "csv") {
+        return read_csv(path)?
+            .iter()
+            .map(|r| {
+                Ok(Prediction {
+                    query: norm_id(text(r, "query_id", path)?),
+                    reference: norm_id(text(r, "ref_id", path)?),
+                    b: [num(r, "query_start", path)?, num(r, "query_end", path)?, num(r, "ref_start", path)?, num(r, "ref_end", path)?],
+                    score: num(r, "score", path)?,
+                })
+            })
+            .collect();
+    }
+    let root = if path.join("matches").is_dir() { path.join("matches") } else { path.to_path_buf() };
+    let mut files = Vec::new();
+    parquet_files(&root, &mut files)?;
+    let mut out = Vec::new();
+    for f in files {
+        for b in table::read_all(&f)? {
+            let s = |n: &str| b.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned()).ok_or_else(|| Error::Invalid(format!("{}: no string column {n}", f.display())));
+            let d = |n: &str| b.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned()).ok_or_else(|| Error::Invalid(format!("{}: no f64 column {n}", f.display())));
+            let (q, r) = (s("query_id")?, s("ref_id")?);
+            let (qs, qe, rs, re) = (d("query_start_s")?, d("query_end_s")?, d("ref_start_s")?, d("ref_end_s")?);
+            let score = b.column_by_name("score").and_then(|c| c.as_any().downcast_ref::<Float32Array>().cloned()).ok_or_else(|| Error::Invalid(format!("{}: no f32 column score", f.display())))?;
+            for i in 0..b.num_rows() {
+                out.push(Prediction {
+                    query: norm_id(q.value(i)),
+                    reference: norm_id(r.value(i)),
+                    b: [qs.value(i), qe.value(i), rs.value(i), re.value(i)],
+                    score: score.value(i) as f64,
+                });
+            }
+            debug_assert_eq!(score.null_count(), 0);
+        }
+    }
+    Ok(out)
+}
+
+fn union(intervals: impl IntoIterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = intervals.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect();
+    v.sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+fn length(u: &[(f64, f64)]) -> f64 {
+    u.iter().map(|(a, b)| b - a).sum()
+}
+
+fn overlap(u: &[(f64, f64)], v: &[(f64, f64)]) -> f64 {
+    let (mut i, mut j, mut total) = (0, 0, 0.0);
+    while i < u.len() && j < v.len() {
+        let lo = u[i].0.max(v[j].0);
+        let hi = u[i].1.min(v[j].1);
+        total += (hi - lo).max(0.0);
+        if u[i].1 < v[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    total
+}
+
+fn average_precision(points: &[(f64, f64)]) -> f64 {
+    let (mut ap, mut last_r) = (0.0, 0.0f64);
+    for &(p, r) in points {
+        ap += p * (r - last_r).max(0.0);
+        last_r = last_r.max(r);
+    }
+    ap
+}
+
+fn boxes_overlap(a: &[f64; 4], b: &[f64; 4]) -> bool {
+    a[1].min(b[1]) > a[0].max(b[0]) && a[3].min(b[3]) > a[2].max(b[2])
+}
+
+/// Sorts best first, stably, as Python's `sorted(key=-score)` does.
+fn ranked(preds: &[Prediction]) -> Vec<&Prediction> {
+    let mut v: Vec<&Prediction> = preds.iter().collect();
+    v.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal));
+    v
+}
+
+fn segment_uap(truth: &[Truth], preds: &[Prediction]) -> (f64, f64, f64) {
+    let mut gt: HashMap<(&str, &str), Vec<[f64; 4]>> = HashMap::new();
+    for t in truth {
+        gt.entry((&t.query, &t.reference)).or_default().push(t.b);
+    }
+    let gt_q: f64 = gt.values().map(|v| length(&union(v.iter().map(|b| (b[0], b[1]))))).sum();
+    let gt_r: f64 = gt.values().map(|v| length(&union(v.iter().map(|b| (b[2], b[3]))))).sum();
+    let mut pred: HashMap<(&str, &str), Vec<[f64; 4]>> = HashMap::new();
+    let mut state: HashMap<(&str, &str), [f64; 4]> = HashMap::new();
+    let mut tot = [0.0f64; 4];
+    let mut points = Vec::new();
+    let order = ranked(preds);
+    for (k, p) in order.iter().enumerate() {
+        let key = (p.query.as_str(), p.reference.as_str());
+        let boxes = pred.entry(key).or_default();
+        boxes.push(p.b);
+        let hit: Vec<[f64; 4]> = gt.get(&key).map(|g| g.iter().filter(|g| boxes.iter().any(|b| boxes_overlap(g, b))).copied().collect()).unwrap_or_default();
+        let pq = union(boxes.iter().map(|b| (b[0], b[1])));
+        let pr = union(boxes.iter().map(|b| (b[2], b[3])));
+        let gq = union(hit.iter().map(|b| (b[0], b[1])));
+        let gr = union(hit.iter().map(|b| (b[2], b[3])));
+        let new = [length(&pq), overlap(&pq, &gq), length(&pr), overlap(&pr, &gr)];
+        let old = state.entry(key).or_insert([0.0; 4]);
+        for i in 0..4 {
+            tot[i] += new[i] - old[i];
+        }
+        *old = new;
+        if k + 1 < order.len() && order[k + 1].score == p.score {
+            continue; // ties enter together
+        }
+        let prec = if tot[0] > 0.0 && tot[2] > 0.0 { (tot[1] / tot[0] * tot[3] / tot[2]).sqrt() } else { 0.0 };
+        let rec = if gt_q > 0.0 && gt_r > 0.0 { (tot[1] / gt_q * tot[3] / gt_r).sqrt() } else { 0.0 };
+        points.push((prec, rec));
+    }
+    let (p, r) = points.last().copied().unwrap_or((0.0, 0.0));
+    (average_precision(&points), p, r)
+}
+
+fn pair_uap(truth: &[Truth], preds: &[Prediction]) -> (f64, f64, f64) {
+    let positives: BTreeSet<(&str, &str)> = truth.iter().map(|t| (t.query.as_str(), t.reference.as_str())).collect();
+    // First-seen order, then a stable sort by score: Python's dict and sorted() do the same.
+    let mut best: Vec<((&str, &str), f64)> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    for p in preds {
+        let key = (p.query.as_str(), p.reference.as_str());
+        match index.get(&key) {
+            Some(&i) => best[i].1 = best[i].1.max(p.score),
+            None => {
+                index.insert(key, best.len());
+                best.push((key, p.score));
+            }
+        }
+    }
+    best.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+    let mut tp = 0usize;
+    let mut points = Vec::new();
+    for (i, (key, _)) in best.iter().enumerate() {
+        tp += usize::from(positives.contains(key));
+        let recall = if positives.is_empty() { 0.0 } else { tp as f64 / positives.len() as f64 };
+        points.push((tp as f64 / (i + 1) as f64, recall));
+    }
+    let precision = if best.is_empty() { 0.0 } else { tp as f64 / best.len() as f64 };
+    let recall = if positives.is_empty() { 0.0 } else { tp as f64 / positives.len() as f64 };
+    (average_precision(&points), precision, recall)
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
+pub fn score(truth: &[Truth], preds: &[Prediction]) -> Scores {
+    let (seg, seg_p, seg_r) = segment_uap(truth, preds);
+    let (pair, pair_p, pair_r) = pair_uap(truth, preds);
+    let true_queries: BTreeSet<&str> = truth.iter().map(|t| t.query.as_str()).collect();
+    let fp: BTreeSet<&str> = preds.iter().map(|p| p.query.as_str()).filter(|q| !true_queries.contains(q)).collect();
+    Scores {
+        segment_uap: round4(seg),
+        pair_uap: round4(pair),
+        segment_precision: round4(seg_p),
+        segment_recall: round4(seg_r),
+        pair_precision: round4(pair_p),
+        pair_recall: round4(pair_r),
+        predictions: preds.len(),
+        true_segments: truth.len(),
+        false_positive_queries: fp.len(),
+    }
+}
+
+/// Recall per edit family: for each family, the segment recall over the uploads whose
+/// edit list (queries.csv's `edits` JSON) names it.
+pub fn recall_by_edit(truth: &[Truth], preds: &[Prediction], queries_csv: &Path) -> Result<BTreeMap<String, (usize, f64)>> {
+    let mut families: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for row in read_csv(queries_csv)? {
+        let q = norm_id(text(&row, "query_id", queries_csv)?);
+        let edits: serde_json::Value = serde_json::from_str(text(&row, "edits", queries_csv)?)
+            .map_err(|e| Error::Invalid(format!("{}: edits of {q}: {e}", queries_csv.display())))?;
+        let mut names: Vec<String> = edits["edits"].as_array().map(|a| a.iter().filter_map(|e| e.as_str().map(String::from)).collect()).unwrap_or_default();
+        if let Some(c) = edits["canvas"].as_str() {
+            names.push(format!("canvas:{c}"));
+        }
+        for n in names {
+            families.entry(n).or_default().insert(q.clone());
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (family, qs) in families {
+        let t: Vec<Truth> = truth.iter().filter(|t| qs.contains(&t.query)).cloned().collect();
+        if t.is_empty() {
+            continue;
+        }
+        let p: Vec<Prediction> = preds.iter().filter(|p| qs.contains(&p.query)).cloned().collect();
+        out.insert(family, (t.len(), segment_uap(&t, &p).2));
+    }
+    Ok(out)
+}

@@ -1,0 +1,192 @@
+//! `clipmatch match`: the nightly job. Decodes every upload, describes and searches its
+//! frames against the catalogue, aligns the matches in time and writes the `matches`,
+//! `uploads` and `manifest` tables, Hive-partitioned by run date.
+
+use crate::align::{AlignParams, QueryFrames, RefFrames, align};
+use crate::archive::{Limits, Member};
+use crate::catalog::{self, Catalogue};
+use crate::decode::DecodeOptions;
+use crate::engine::Engine;
+use crate::error::{Error, Result, UploadErrorKind};
+use crate::pipeline::{self, Outcome, Views};
+use crate::table::{self, ManifestRow, MatchRow, MatchesBuilder, UploadRow, UploadsBuilder};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub struct MatchOptions {
+    pub catalog: PathBuf,
+    pub out: PathBuf,
+    pub run_date: String,
+    pub decode: DecodeOptions,
+    pub limits: Limits,
+    pub align: AlignParams,
+    pub workers: usize,
+}
+
+/// Counts of a finished run.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub uploads: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub matches: u64,
+    pub wall_s: f64,
+}
+
+#[derive(serde::Serialize)]
+struct InputFact {
+    path: String,
+    bytes: u64,
+}
+
+/// Runs the job over `inputs` with `engine` and writes its tables under `opts.out`.
+pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<RunSummary> {
+    let started = Instant::now();
+    let started_at = catalog::now_rfc3339();
+    let cat = catalog::open(&opts.catalog)?;
+    let params = serde_json::json!({
+        "decode": opts.decode,
+        "limits": opts.limits,
+        "align": opts.align,
+    });
+    let inputs_fact: Vec<InputFact> = inputs
+        .iter()
+        .map(|p| InputFact { path: p.display().to_string(), bytes: p.metadata().map(|m| m.len()).unwrap_or(0) })
+        .collect();
+    let mut key: Vec<String> = vec![opts.run_date.clone(), cat.manifest.catalogue_id.clone(), cat.manifest.version.to_string(), params.to_string()];
+    key.extend(inputs.iter().map(|p| p.display().to_string()));
+    let key_refs: Vec<&str> = key.iter().map(String::as_str).collect();
+    let run_id = format!("{}-{:08x}", opts.run_date.replace('-', ""), crate::stable_hash(&key_refs) as u32);
+
+    let prepared = engine.prepare(crate::search::Matrix { words: &cat.words, views: cat.manifest.views })?;
+    let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
+    let refs = RefFrames { video: &cat.frame_video, t: &cat.frame_t, energy: &cat.frame_energy, duration: &durations };
+
+    let mut uploads: Vec<UploadRow> = Vec::new();
+    let mut matches: Vec<MatchRow> = Vec::new();
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let mut sink = |m: Member, out: Outcome| -> Result<()> {
+        let t0 = Instant::now();
+        let mut row = UploadRow {
+            query_id: m.id.clone(),
+            archive: m.archive.clone(),
+            status: "ok",
+            size_bytes: m.size,
+            decode_ms: out.decode_ms,
+            ..Default::default()
+        };
+        match out.result {
+            Err(e) => {
+                row.status = if e.kind == UploadErrorKind::NotAFile { "skipped" } else { "failed" };
+                row.error_kind = Some(e.kind.as_str());
+                let name = if m.id.is_empty() { m.archive.clone() } else { format!("{}:{}", m.archive, m.id) };
+                row.error = Some(format!("{name}: {e}"));
+                tracing::warn!(upload = %name, kind = e.kind.as_str(), "{e}");
+            }
+            Ok(d) => {
+                row.duration_s = Some(d.info.duration_s);
+                row.frames_sampled = d.info.frames_sampled;
+                row.width = Some(d.info.width);
+                row.height = Some(d.info.height);
+                row.codec = Some(d.info.codec.clone());
+                let found = match_one(&d, &cat, &refs, &prepared, engine, opts)?;
+                row.matches = found.len() as u32;
+                for s in found {
+                    matches.push(MatchRow { query_id: m.id.clone(), archive: m.archive.clone(), ..s });
+                }
+            }
+        }
+        row.match_ms = t0.elapsed().as_secs_f64() * 1e3;
+        uploads.push(row);
+        Ok(())
+    };
+    pipeline::run(inputs, &opts.limits, &opts.decode, Views::Query, opts.workers, tmp.path(), &mut sink)?;
+
+    // A stable order makes reruns byte-for-byte comparable.
+    matches.sort_by(|a, b| (&a.archive, &a.query_id).cmp(&(&b.archive, &b.query_id)).then(b.score.total_cmp(&a.score)).then(a.query_start_s.total_cmp(&b.query_start_s)));
+    let mut summary = RunSummary { run_id: run_id.clone(), uploads: uploads.len() as u64, matches: matches.len() as u64, ..Default::default() };
+    for u in &uploads {
+        match u.status {
+            "ok" => summary.ok += 1,
+            "skipped" => summary.skipped += 1,
+            _ => summary.failed += 1,
+        }
+    }
+    let device = engine.summary();
+    let provenance = [
+        ("clipmatch.run_id", run_id.clone()),
+        ("clipmatch.catalogue_id", cat.manifest.catalogue_id.clone()),
+        ("clipmatch.descriptor_version", crate::descriptor::DESCRIPTOR_VERSION.to_string()),
+        ("clipmatch.version", env!("CARGO_PKG_VERSION").to_string()),
+    ];
+    let part = "part-00000.parquet";
+    let mut mb = MatchesBuilder::default();
+    matches.iter().for_each(|r| mb.push(&run_id, r));
+    let mut ub = UploadsBuilder::default();
+    uploads.iter().for_each(|r| ub.push(&run_id, r));
+    summary.wall_s = started.elapsed().as_secs_f64();
+    let manifest = ManifestRow {
+        run_id: run_id.clone(),
+        run_date: opts.run_date.clone(),
+        shard: "0/1".into(),
+        started_at,
+        finished_at: catalog::now_rfc3339(),
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        descriptor_version: crate::descriptor::DESCRIPTOR_VERSION,
+        catalogue_id: cat.manifest.catalogue_id.clone(),
+        catalogue_version: cat.manifest.version,
+        device: device.kind.into(),
+        adapter: device.adapter.clone(),
+        backend: device.backend.clone(),
+        inputs: serde_json::to_string(&inputs_fact).unwrap_or_default(),
+        parameters: params.to_string(),
+        counts: serde_json::to_string(&summary).unwrap_or_default(),
+    };
+    let dir = |table: &str| partition(&opts.out, table, &opts.run_date);
+    table::write_atomic(&dir("matches").join(part), table::matches_schema(), &[mb.finish()?], &provenance)?;
+    table::write_atomic(&dir("uploads").join(part), table::uploads_schema(), &[ub.finish()?], &provenance)?;
+    table::write_atomic(&dir("manifest").join(part), table::manifest_schema(), &[manifest.finish()?], &provenance)?;
+    for t in ["matches", "uploads", "manifest"] {
+        let marker = dir(t).join("_SUCCESS");
+        std::fs::write(&marker, &run_id).map_err(|e| Error::io(&marker, e))?;
+    }
+    Ok(summary)
+}
+
+/// `OUT/TABLE/run_date=DATE`.
+pub fn partition(out: &Path, table: &str, run_date: &str) -> PathBuf {
+    out.join(table).join(format!("run_date={run_date}"))
+}
+
+fn match_one(
+    d: &pipeline::Decoded,
+    cat: &Catalogue,
+    refs: &RefFrames,
+    prepared: &crate::engine::Prepared,
+    engine: &Engine,
+    opts: &MatchOptions,
+) -> Result<Vec<MatchRow>> {
+    let descriptors = engine.describe(&d.images)?;
+    let queries: Vec<[u32; crate::descriptor::WORDS]> = descriptors.iter().map(|x| x.words).collect();
+    let energy: Vec<u32> = descriptors.iter().map(|x| x.energy).collect();
+    let neighbours = engine.search(prepared, &queries)?;
+    let q = QueryFrames { t: &d.times, energy: &energy, neighbours: &neighbours, period: 1.0 / opts.decode.rate, duration: d.info.duration_s };
+    Ok(align(&q, refs, &opts.align)
+        .into_iter()
+        .map(|s| MatchRow {
+            query_id: String::new(),
+            archive: String::new(),
+            query_start_s: s.query_start,
+            query_end_s: s.query_end,
+            ref_id: cat.videos[s.video as usize].id.clone(),
+            ref_start_s: s.ref_start,
+            ref_end_s: s.ref_end,
+            score: s.score,
+            matched_frames: s.frames,
+            speed: s.speed as f32,
+            flipped: s.mirrored,
+        })
+        .collect())
+}

@@ -1,0 +1,262 @@
+//! The `clipmatch` command line: a thin layer over the library.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use clipmatch::align::AlignParams;
+use clipmatch::archive::Limits;
+use clipmatch::catalog::{self, BuildOptions};
+use clipmatch::decode::DecodeOptions;
+use clipmatch::engine::Engine;
+use clipmatch::gpu::{self, DeviceChoice};
+use clipmatch::job::{self, MatchOptions};
+use clipmatch::eval;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit status of a run that finished but could not process every upload.
+const EXIT_FAILED_UPLOADS: u8 = 3;
+
+#[derive(Parser)]
+#[command(name = "clipmatch", version, about = "Finds clips of catalogue videos inside uploaded short videos")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build, extend or describe a catalogue.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// The nightly job: find catalogue clips in uploads and write Parquet.
+    Match(MatchArgs),
+    /// Score matches against ground truth (as ../shared/bench/score.py does).
+    Eval(EvalArgs),
+    /// List the adapters wgpu sees and the one `--device auto` picks.
+    Devices,
+}
+
+#[derive(clap::Args)]
+struct DeviceArgs {
+    /// Where the kernels run.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Decode worker threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Create a catalogue from videos, folders and archives.
+    Build {
+        #[arg(long)]
+        catalog: PathBuf,
+        /// Frames sampled per second of catalogue video.
+        #[arg(long, default_value_t = 4.0)]
+        rate: f64,
+        #[command(flatten)]
+        device: DeviceArgs,
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+    /// Append videos; those already present are skipped, old parts untouched.
+    Add {
+        #[arg(long)]
+        catalog: PathBuf,
+        #[command(flatten)]
+        device: DeviceArgs,
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+    /// Print the manifest and the videos.
+    Info {
+        #[arg(long)]
+        catalog: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct MatchArgs {
+    #[arg(long)]
+    catalog: PathBuf,
+    /// Output folder: OUT/{matches,uploads,manifest}/run_date=DATE/part-*.parquet.
+    #[arg(long)]
+    out: PathBuf,
+    /// Partition date (default: today, UTC).
+    #[arg(long)]
+    run_date: Option<String>,
+    /// Frames sampled per second of upload.
+    #[arg(long, default_value_t = 2.0)]
+    rate: f64,
+    /// Lowest segment score reported.
+    #[arg(long)]
+    min_score: Option<f32>,
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Ground truth CSV: query_id,query_start,query_end,ref_id,ref_start,ref_end.
+    #[arg(long)]
+    truth: PathBuf,
+    /// Recall per edit family, from a queries.csv with an `edits` column.
+    #[arg(long)]
+    by_edit: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The job's --out folder, a Parquet file or folder, or a CSV.
+    matches: PathBuf,
+}
+
+fn workers(w: Option<usize>) -> usize {
+    w.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+fn open_engine(choice: DeviceChoice) -> Result<Engine> {
+    let engine = Engine::open(choice).context("opening the compute device")?;
+    let s = engine.summary();
+    tracing::info!(device = s.kind, adapter = %s.adapter, backend = %s.backend, "compute device");
+    Ok(engine)
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("clipmatch: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Catalog { command } => catalog_command(command),
+        Command::Match(args) => match_command(args),
+        Command::Eval(args) => eval_command(args),
+        Command::Devices => {
+            let list = gpu::adapters();
+            if list.is_empty() {
+                println!("no wgpu adapter; --device auto uses the CPU twins");
+            }
+            for (i, a) in list.iter().enumerate() {
+                let pick = if i == 0 { "  <- auto" } else { "" };
+                println!("{:<40} {:<8} {:<14} {}{pick}", a.name, a.backend, a.device_type, a.driver);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
+    let (dir, device, inputs, rate, create) = match command {
+        CatalogCommand::Info { catalog } => {
+            let m = catalog::read_manifest(&catalog)?;
+            println!("{}", serde_json::to_string_pretty(&m)?);
+            let cat = catalog::open(&catalog)?;
+            println!("{:<48} {:>10} {:>8} {:>10}", "video", "duration_s", "frames", "size");
+            for v in &cat.videos {
+                println!("{:<48} {:>10.2} {:>8} {:>10}", v.id, v.duration_s, v.frames, format!("{}x{}", v.width, v.height));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        CatalogCommand::Build { catalog, rate, device, inputs } => (catalog, device, inputs, rate, true),
+        CatalogCommand::Add { catalog, device, inputs } => (catalog, device, inputs, 0.0, false),
+    };
+    let engine = open_engine(device.device)?;
+    let opts = BuildOptions { decode: DecodeOptions { rate, ..Default::default() }, limits: Limits::default(), workers: workers(device.workers) };
+    let s = catalog::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
+    println!("added {} videos ({} frames), skipped {}, failed {}", s.added.len(), s.frames, s.skipped.len(), s.failed.len());
+    for (name, why) in &s.failed {
+        println!("  failed: {name}: {why}");
+    }
+    if !s.failed.is_empty() {
+        return Ok(ExitCode::from(EXIT_FAILED_UPLOADS));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn match_command(a: MatchArgs) -> Result<ExitCode> {
+    let run_date = a.run_date.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+    if chrono::NaiveDate::parse_from_str(&run_date, "%Y-%m-%d").is_err() {
+        bail!("--run-date {run_date:?} is not a date of the form YYYY-MM-DD");
+    }
+    if !(a.rate > 0.0 && a.rate <= 30.0) {
+        bail!("--rate must be in (0, 30] frames per second");
+    }
+    let mut align = AlignParams::default();
+    if let Some(s) = a.min_score {
+        align.min_score = s;
+    }
+    let opts = MatchOptions {
+        catalog: a.catalog,
+        out: a.out,
+        run_date,
+        decode: DecodeOptions { rate: a.rate, ..Default::default() },
+        limits: Limits::default(),
+        align,
+        workers: workers(a.device.workers),
+    };
+    let engine = open_engine(a.device.device)?;
+    let s = job::run(&a.inputs, &opts, &engine).context("match run")?;
+    println!(
+        "run {}: {} uploads ({} ok, {} failed, {} skipped), {} matches in {:.1} s -> {}",
+        s.run_id,
+        s.uploads,
+        s.ok,
+        s.failed,
+        s.skipped,
+        s.matches,
+        s.wall_s,
+        opts.out.display()
+    );
+    Ok(if s.failed > 0 { ExitCode::from(EXIT_FAILED_UPLOADS) } else { ExitCode::SUCCESS })
+}
+
+fn eval_command(a: EvalArgs) -> Result<ExitCode> {
+    let truth = eval::read_truth(&a.truth)?;
+    let preds = eval::read_predictions(&a.matches)?;
+    let s = eval::score(&truth, &preds);
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        let v = serde_json::to_value(&s)?;
+        for (k, x) in v.as_object().into_iter().flatten() {
+            println!("{k:<24} {x}");
+        }
+    }
+    if let Some(q) = a.by_edit {
+        println!("{:<24} {:>8} {:>8}", "edit", "segments", "recall");
+        for (family, (n, r)) in eval::recall_by_edit(&truth, &preds, &q)? {
+            println!("{family:<24} {n:>8} {r:>8.4}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,132 @@
+//! The decode stage shared by `catalog build` and `match`: one thread walks the inputs
+//! (spooling archive members), worker threads decode and cut frames, and the caller's
+//! sink receives every member with its outcome in input order. Bounded channels keep
+//! memory flat however large the archive; a failing sink cancels the rest.
+
+use crate::archive::{self, Limits, Member, Source};
+use crate::decode::{DecodeOptions, VideoInfo, decode};
+use crate::descriptor::PackedImage;
+use crate::error::{Error, Result, UploadError, UploadErrorKind};
+use crate::frame::{Gray, catalogue_views, query_view};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Which 32x32 images a decoded frame yields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Views {
+    /// Every crop the catalogue stores (`frame::CATALOGUE_VIEWS`).
+    Catalogue,
+    /// The upload's content, one image.
+    Query,
+}
+
+/// A decoded video: sample times and, per sample, its images (views in order).
+pub struct Decoded {
+    pub info: VideoInfo,
+    pub times: Vec<f64>,
+    pub images: Vec<PackedImage>,
+}
+
+/// What a worker made of one member.
+pub struct Outcome {
+    pub result: std::result::Result<Decoded, UploadError>,
+    pub decode_ms: f64,
+}
+
+fn cut(views: Views, g: &Gray) -> Vec<PackedImage> {
+    match views {
+        Views::Catalogue => catalogue_views(g),
+        Views::Query => vec![query_view(g)],
+    }
+}
+
+fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
+    let started = Instant::now();
+    let result = match &m.source {
+        Source::Refused(e) => Err(e.clone()),
+        src => {
+            let path = src.path().expect("only refused members have no path");
+            let mut times = Vec::new();
+            let mut images = Vec::new();
+            decode(path, opts, |t, g| {
+                times.push(t);
+                images.extend(cut(views, &g));
+            })
+            .map(|info| Decoded { info, times, images })
+        }
+    };
+    Outcome { result, decode_ms: started.elapsed().as_secs_f64() * 1e3 }
+}
+
+/// Runs the stage over `inputs`. An input that cannot be opened at all becomes a refused
+/// member with an empty id, like a damaged archive, so that one bad input loses nothing
+/// else. Returns the sink's first error, if any.
+pub fn run(
+    inputs: &[PathBuf],
+    limits: &Limits,
+    opts: &DecodeOptions,
+    views: Views,
+    workers: usize,
+    tmp: &Path,
+    sink: &mut dyn FnMut(Member, Outcome) -> Result<()>,
+) -> Result<()> {
+    let workers = workers.max(1);
+    let cancel = AtomicBool::new(false);
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<(u64, Member)>(workers * 2);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Member, Outcome)>(workers * 2);
+    std::thread::scope(|s| {
+        let cancel = &cancel;
+        s.spawn(move || {
+            let mut seq = 0u64;
+            for input in inputs {
+                let mut send = |m: Member| {
+                    let ok = !cancel.load(Ordering::Relaxed) && job_tx.send((seq, m)).is_ok();
+                    seq += 1;
+                    ok
+                };
+                if let Err(e) = archive::walk(input, limits, tmp, &mut send) {
+                    let refused = UploadError::new(UploadErrorKind::Archive, format!("cannot read input: {e}"));
+                    send(Member { archive: input.display().to_string(), id: String::new(), size: 0, source: Source::Refused(refused) });
+                }
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+        });
+        for _ in 0..workers {
+            let (rx, tx) = (job_rx.clone(), done_tx.clone());
+            s.spawn(move || {
+                for (seq, m) in rx {
+                    if cancel.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let out = process(&m, opts, views);
+                    if tx.send((seq, m, out)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(job_rx);
+        drop(done_tx);
+        // Hand results on in input order; at most a few are ever held back.
+        let mut next = 0u64;
+        let mut held = BTreeMap::new();
+        let mut first_error: Option<Error> = None;
+        for (seq, m, out) in done_rx {
+            held.insert(seq, (m, out));
+            while let Some((m, out)) = held.remove(&next) {
+                next += 1;
+                if first_error.is_none() {
+                    if let Err(e) = sink(m, out) {
+                        cancel.store(true, Ordering::Relaxed);
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    })
+}

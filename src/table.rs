@@ -1,0 +1,422 @@
+//! Arrow schemas of every table the job writes, each declared once next to a builder
+//! that mirrors it column for column; `finish()` is the only place a RecordBatch is
+//! made. Writer properties and the atomic write live here too.
+
+use crate::error::{Error, Result};
+use arrow::array::{ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float32Builder, Float64Builder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+fn props(metadata: &[(&str, String)]) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(Some(
+            metadata.iter().map(|(k, v)| parquet::file::metadata::KeyValue::new(k.to_string(), v.clone())).collect(),
+        ))
+        .build()
+}
+
+/// Writes `batches` to `path` through a temporary name in the same folder and a rename,
+/// so a reader sees the whole file or none of it.
+pub fn write_atomic(path: &Path, schema: SchemaRef, batches: &[RecordBatch], metadata: &[(&str, String)]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut w = ArrowWriter::try_new(file, schema, Some(props(metadata))).map_err(|e| Error::parquet(&tmp, e))?;
+    for b in batches {
+        w.write(b).map_err(|e| Error::parquet(&tmp, e))?;
+    }
+    let file = w.into_inner().map_err(|e| Error::parquet(&tmp, e))?;
+    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+/// Reads every batch of a Parquet file.
+pub fn read_all(path: &Path) -> Result<Vec<RecordBatch>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::parquet(path, e))?
+        .build()
+        .map_err(|e| Error::parquet(path, e))?;
+    reader.map(|b| b.map_err(Error::from)).collect()
+}
+
+fn field(name: &str, t: DataType, nullable: bool) -> Field {
+    Field::new(name, t, nullable)
+}
+
+/// `matches`: one row per matched segment.
+pub fn matches_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("run_id", DataType::Utf8, false),
+        field("query_id", DataType::Utf8, false),
+        field("archive", DataType::Utf8, false),
+        field("query_start_s", DataType::Float64, false),
+        field("query_end_s", DataType::Float64, false),
+        field("ref_id", DataType::Utf8, false),
+        field("ref_start_s", DataType::Float64, false),
+        field("ref_end_s", DataType::Float64, false),
+        field("score", DataType::Float32, false),
+        field("matched_frames", DataType::UInt32, false),
+        field("speed", DataType::Float32, false),
+        field("flipped", DataType::Boolean, false),
+    ]))
+}
+
+/// A matched segment, as the alignment reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatchRow {
+    pub query_id: String,
+    pub archive: String,
+    pub query_start_s: f64,
+    pub query_end_s: f64,
+    pub ref_id: String,
+    pub ref_start_s: f64,
+    pub ref_end_s: f64,
+    pub score: f32,
+    pub matched_frames: u32,
+    pub speed: f32,
+    pub flipped: bool,
+}
+
+#[derive(Default)]
+pub struct MatchesBuilder {
+    run_id: StringBuilder,
+    query_id: StringBuilder,
+    archive: StringBuilder,
+    query_start_s: Float64Builder,
+    query_end_s: Float64Builder,
+    ref_id: StringBuilder,
+    ref_start_s: Float64Builder,
+    ref_end_s: Float64Builder,
+    score: Float32Builder,
+    matched_frames: UInt32Builder,
+    speed: Float32Builder,
+    flipped: BooleanBuilder,
+}
+
+impl MatchesBuilder {
+    pub fn push(&mut self, run_id: &str, r: &MatchRow) {
+        self.run_id.append_value(run_id);
+        self.query_id.append_value(&r.query_id);
+        self.archive.append_value(&r.archive);
+        self.query_start_s.append_value(r.query_start_s);
+        self.query_end_s.append_value(r.query_end_s);
+        self.ref_id.append_value(&r.ref_id);
+        self.ref_start_s.append_value(r.ref_start_s);
+        self.ref_end_s.append_value(r.ref_end_s);
+        self.score.append_value(r.score);
+        self.matched_frames.append_value(r.matched_frames);
+        self.speed.append_value(r.speed);
+        self.flipped.append_value(r.flipped);
+    }
+
+    pub fn finish(mut self) -> Result<RecordBatch> {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.run_id.finish()),
+            Arc::new(self.query_id.finish()),
+            Arc::new(self.archive.finish()),
+            Arc::new(self.query_start_s.finish()),
+            Arc::new(self.query_end_s.finish()),
+            Arc::new(self.ref_id.finish()),
+            Arc::new(self.ref_start_s.finish()),
+            Arc::new(self.ref_end_s.finish()),
+            Arc::new(self.score.finish()),
+            Arc::new(self.matched_frames.finish()),
+            Arc::new(self.speed.finish()),
+            Arc::new(self.flipped.finish()),
+        ];
+        Ok(RecordBatch::try_new(matches_schema(), cols)?)
+    }
+}
+
+/// `uploads`: one row per member seen.
+pub fn uploads_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("run_id", DataType::Utf8, false),
+        field("query_id", DataType::Utf8, false),
+        field("archive", DataType::Utf8, false),
+        field("status", DataType::Utf8, false),
+        field("error_kind", DataType::Utf8, true),
+        field("error", DataType::Utf8, true),
+        field("duration_s", DataType::Float64, true),
+        field("frames_sampled", DataType::UInt64, false),
+        field("width", DataType::UInt32, true),
+        field("height", DataType::UInt32, true),
+        field("codec", DataType::Utf8, true),
+        field("size_bytes", DataType::UInt64, false),
+        field("matches", DataType::UInt32, false),
+        field("decode_ms", DataType::Float64, false),
+        field("match_ms", DataType::Float64, false),
+    ]))
+}
+
+/// The outcome of one member.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UploadRow {
+    pub query_id: String,
+    pub archive: String,
+    /// ok | failed | skipped
+    pub status: &'static str,
+    pub error_kind: Option<&'static str>,
+    pub error: Option<String>,
+    pub duration_s: Option<f64>,
+    pub frames_sampled: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub codec: Option<String>,
+    pub size_bytes: u64,
+    pub matches: u32,
+    pub decode_ms: f64,
+    pub match_ms: f64,
+}
+
+#[derive(Default)]
+pub struct UploadsBuilder {
+    run_id: StringBuilder,
+    query_id: StringBuilder,
+    archive: StringBuilder,
+    status: StringBuilder,
+    error_kind: StringBuilder,
+    error: StringBuilder,
+    duration_s: Float64Builder,
+    frames_sampled: UInt64Builder,
+    width: UInt32Builder,
+    height: UInt32Builder,
+    codec: StringBuilder,
+    size_bytes: UInt64Builder,
+    matches: UInt32Builder,
+    decode_ms: Float64Builder,
+    match_ms: Float64Builder,
+}
+
+impl UploadsBuilder {
+    pub fn push(&mut self, run_id: &str, r: &UploadRow) {
+        self.run_id.append_value(run_id);
+        self.query_id.append_value(&r.query_id);
+        self.archive.append_value(&r.archive);
+        self.status.append_value(r.status);
+        self.error_kind.append_option(r.error_kind);
+        self.error.append_option(r.error.as_deref());
+        self.duration_s.append_option(r.duration_s);
+        self.frames_sampled.append_value(r.frames_sampled);
+        self.width.append_option(r.width);
+        self.height.append_option(r.height);
+        self.codec.append_option(r.codec.as_deref());
+        self.size_bytes.append_value(r.size_bytes);
+        self.matches.append_value(r.matches);
+        self.decode_ms.append_value(r.decode_ms);
+        self.match_ms.append_value(r.match_ms);
+    }
+
+    pub fn finish(mut self) -> Result<RecordBatch> {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.run_id.finish()),
+            Arc::new(self.query_id.finish()),
+            Arc::new(self.archive.finish()),
+            Arc::new(self.status.finish()),
+            Arc::new(self.error_kind.finish()),
+            Arc::new(self.error.finish()),
+            Arc::new(self.duration_s.finish()),
+            Arc::new(self.frames_sampled.finish()),
+            Arc::new(self.width.finish()),
+            Arc::new(self.height.finish()),
+            Arc::new(self.codec.finish()),
+            Arc::new(self.size_bytes.finish()),
+            Arc::new(self.matches.finish()),
+            Arc::new(self.decode_ms.finish()),
+            Arc::new(self.match_ms.finish()),
+        ];
+        Ok(RecordBatch::try_new(uploads_schema(), cols)?)
+    }
+}
+
+/// `manifest`: one row per run (or shard), the provenance of its rows. Nested facts
+/// (inputs, parameters, counts) are JSON text, readable by every engine.
+pub fn manifest_schema() -> SchemaRef {
+    let s = |n: &str| field(n, DataType::Utf8, false);
+    Arc::new(Schema::new(vec![
+        s("run_id"),
+        s("run_date"),
+        s("shard"),
+        s("started_at"),
+        s("finished_at"),
+        s("crate_version"),
+        field("descriptor_version", DataType::UInt32, false),
+        s("catalogue_id"),
+        field("catalogue_version", DataType::UInt64, false),
+        s("device"),
+        s("adapter"),
+        s("backend"),
+        s("inputs"),
+        s("parameters"),
+        s("counts"),
+    ]))
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ManifestRow {
+    pub run_id: String,
+    pub run_date: String,
+    pub shard: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub crate_version: String,
+    pub descriptor_version: u32,
+    pub catalogue_id: String,
+    pub catalogue_version: u64,
+    pub device: String,
+    pub adapter: String,
+    pub backend: String,
+    pub inputs: String,
+    pub parameters: String,
+    pub counts: String,
+}
+
+impl ManifestRow {
+    pub fn finish(&self) -> Result<RecordBatch> {
+        let s = |v: &str| -> ArrayRef { Arc::new(arrow::array::StringArray::from(vec![v])) };
+        let cols: Vec<ArrayRef> = vec![
+            s(&self.run_id),
+            s(&self.run_date),
+            s(&self.shard),
+            s(&self.started_at),
+            s(&self.finished_at),
+            s(&self.crate_version),
+            Arc::new(arrow::array::UInt32Array::from(vec![self.descriptor_version])),
+            s(&self.catalogue_id),
+            Arc::new(arrow::array::UInt64Array::from(vec![self.catalogue_version])),
+            s(&self.device),
+            s(&self.adapter),
+            s(&self.backend),
+            s(&self.inputs),
+            s(&self.parameters),
+            s(&self.counts),
+        ];
+        Ok(RecordBatch::try_new(manifest_schema(), cols)?)
+    }
+}
+
+/// Catalogue `videos`: one row per catalogue video.
+pub fn videos_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("id", DataType::Utf8, false),
+        field("source", DataType::Utf8, false),
+        field("duration_s", DataType::Float64, false),
+        field("fps", DataType::Float64, false),
+        field("frames", DataType::UInt64, false),
+        field("width", DataType::UInt32, false),
+        field("height", DataType::UInt32, false),
+        field("part", DataType::UInt32, false),
+    ]))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoRow {
+    pub id: String,
+    pub source: String,
+    pub duration_s: f64,
+    pub fps: f64,
+    pub frames: u64,
+    pub width: u32,
+    pub height: u32,
+    /// The frames part file holding its descriptors.
+    pub part: u32,
+}
+
+#[derive(Default)]
+pub struct VideosBuilder {
+    id: StringBuilder,
+    source: StringBuilder,
+    duration_s: Float64Builder,
+    fps: Float64Builder,
+    frames: UInt64Builder,
+    width: UInt32Builder,
+    height: UInt32Builder,
+    part: UInt32Builder,
+}
+
+impl VideosBuilder {
+    pub fn push(&mut self, r: &VideoRow) {
+        self.id.append_value(&r.id);
+        self.source.append_value(&r.source);
+        self.duration_s.append_value(r.duration_s);
+        self.fps.append_value(r.fps);
+        self.frames.append_value(r.frames);
+        self.width.append_value(r.width);
+        self.height.append_value(r.height);
+        self.part.append_value(r.part);
+    }
+
+    pub fn finish(mut self) -> Result<RecordBatch> {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.id.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(self.duration_s.finish()),
+            Arc::new(self.fps.finish()),
+            Arc::new(self.frames.finish()),
+            Arc::new(self.width.finish()),
+            Arc::new(self.height.finish()),
+            Arc::new(self.part.finish()),
+        ];
+        Ok(RecordBatch::try_new(videos_schema(), cols)?)
+    }
+}
+
+/// Catalogue `frames`: one row per sampled frame, its views' descriptors side by side.
+pub fn frames_schema(views: usize) -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("video_id", DataType::Utf8, false),
+        field("t", DataType::Float64, false),
+        field("energy", DataType::UInt32, false),
+        field("descriptors", DataType::FixedSizeBinary((views * crate::descriptor::DIM) as i32), false),
+    ]))
+}
+
+pub struct FramesBuilder {
+    views: usize,
+    video_id: StringBuilder,
+    t: Float64Builder,
+    energy: UInt32Builder,
+    descriptors: FixedSizeBinaryBuilder,
+}
+
+impl FramesBuilder {
+    pub fn new(views: usize) -> Self {
+        FramesBuilder {
+            views,
+            video_id: StringBuilder::new(),
+            t: Float64Builder::new(),
+            energy: UInt32Builder::new(),
+            descriptors: FixedSizeBinaryBuilder::new((views * crate::descriptor::DIM) as i32),
+        }
+    }
+
+    /// `descriptors`: the frame's views, packed words in view order.
+    pub fn push(&mut self, video_id: &str, t: f64, energy: u32, descriptors: &[u32]) -> Result<()> {
+        self.video_id.append_value(video_id);
+        self.t.append_value(t);
+        self.energy.append_value(energy);
+        self.descriptors.append_value(bytemuck::cast_slice::<u32, u8>(descriptors))?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<RecordBatch> {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.video_id.finish()),
+            Arc::new(self.t.finish()),
+            Arc::new(self.energy.finish()),
+            Arc::new(self.descriptors.finish()),
+        ];
+        Ok(RecordBatch::try_new(frames_schema(self.views), cols)?)
+    }
+}
