@@ -161,7 +161,13 @@ mod tests {
         let t = crate::descriptor::Tables::new();
         let words: Vec<u32> = (0..100u32)
             .flat_map(|i| {
-                let px: Vec<u8> = (0..1024u32).map(|p| (p.wrapping_mul(2654435761) ^ i.wrapping_mul(40503)).to_le_bytes()[1]).collect();
+                let mut s = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(i);
+                let px: Vec<u8> = (0..1024)
+                    .map(|_| {
+                        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        (s >> 56) as u8
+                    })
+                    .collect();
                 crate::descriptor::describe(&crate::descriptor::pack_image(&px), &t).words
             })
             .collect();
