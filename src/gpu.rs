@@ -40,10 +40,10 @@ impl AdapterSummary {
     }
 }
 
-fn instance() -> wgpu::Instance {
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     if std::env::var_os("WGPU_BACKEND").is_none() {
-        desc.backends = wgpu::Backends::VULKAN | wgpu::Backends::GL;
+        desc.backends = backends;
     }
     wgpu::Instance::new(desc)
 }
@@ -62,11 +62,17 @@ fn preference(info: &wgpu::AdapterInfo) -> (u8, u8) {
 
 /// Every adapter wgpu sees, best first.
 pub fn adapters() -> Vec<AdapterSummary> {
-    sorted_adapters(&instance()).iter().map(|a| AdapterSummary::of(&a.get_info())).collect()
+    sorted_adapters().iter().map(|a| AdapterSummary::of(&a.get_info())).collect()
 }
 
-fn sorted_adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
-    let mut list = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+/// Vulkan adapters; GL ones only where there is no Vulkan adapter at all, because
+/// probing EGL without a display is slow and noisy and GL is the weaker backend.
+fn sorted_adapters() -> Vec<wgpu::Adapter> {
+    let enumerate = |b| pollster::block_on(instance(b).enumerate_adapters(wgpu::Backends::all()));
+    let mut list = enumerate(wgpu::Backends::VULKAN);
+    if list.is_empty() {
+        list = enumerate(wgpu::Backends::GL);
+    }
     list.sort_by_key(|a| preference(&a.get_info()));
     list
 }
@@ -113,8 +119,7 @@ const DESCRIBE_BATCH: usize = 16 * 1024;
 impl Gpu {
     /// Opens the best adapter. `None` when wgpu sees none.
     pub fn open() -> Result<Option<Gpu>> {
-        let instance = instance();
-        let Some(adapter) = sorted_adapters(&instance).into_iter().next() else {
+        let Some(adapter) = sorted_adapters().into_iter().next() else {
             return Ok(None);
         };
         Gpu::with_adapter(adapter).map(Some)

@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests: inputs the tests make themselves.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when running under CI, where every tool must be present and a skip is a failure.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| v == "true")
+}
+
+/// Skips the test (returns false) with a message, or fails under CI.
+pub fn require(ok: bool, what: &str) -> bool {
+    if !ok {
+        assert!(!in_ci(), "{what} is required under CI");
+        eprintln!("skipped: {what} is not available");
+    }
+    ok
+}
+
+pub fn has_ffmpeg() -> bool {
+    Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success())
+}
+
+pub fn has_python_modules(modules: &str) -> bool {
+    Command::new("python3").args(["-c", &format!("import {modules}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// The bundled sample (scripts/make_sample.sh), generated once per test binary.
+pub fn sample() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Command::new("bash").arg(repo().join("scripts/make_sample.sh")).arg(dir.path()).status().unwrap();
+        assert!(st.success(), "make_sample.sh failed");
+        dir
+    })
+    .path()
+}
+
+/// Runs the clipmatch binary; returns (status code, stdout, stderr).
+pub fn clipmatch(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_clipmatch")).args(args).env("RUST_LOG", "warn").output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A short synthetic video from an FFmpeg lavfi source.
+pub fn lavfi_video(path: &Path, source: &str, seconds: f64) {
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", source, "-t", &seconds.to_string(), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ffmpeg failed for {source}");
+}
+
+/// Runs a Python snippet; returns its stdout.
+pub fn python(code: &str) -> String {
+    let out = Command::new("python3").args(["-c", code]).output().unwrap();
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

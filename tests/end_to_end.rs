@@ -1,0 +1,103 @@
+//! The whole job on the bundled sample: real FFmpeg decoding, real wgpu dispatches,
+//! real Parquet read back by pyarrow and DuckDB.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn build_catalogue(dir: &Path) {
+    let cat = dir.join("cat");
+    let (code, out, err) = clipmatch(&["catalog", "build", "--catalog", cat.to_str().unwrap(), "--device", "cpu", sample().join("catalogue").to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("added 3 videos"), "{out}");
+}
+
+fn run_match(dir: &Path, out: &str, device: &str) -> i32 {
+    let (code, stdout, stderr) = clipmatch(&[
+        "match",
+        "--catalog",
+        dir.join("cat").to_str().unwrap(),
+        "--out",
+        dir.join(out).to_str().unwrap(),
+        "--device",
+        device,
+        "--run-date",
+        "2026-11-24",
+        sample().join("uploads.tar.gz").to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("4 uploads (3 ok, 1 failed"), "{stdout}{stderr}");
+    code
+}
+
+#[test]
+fn sample_job_finds_the_clips_and_parquet_reads_back() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    build_catalogue(dir.path());
+    // A finished run with a failed upload exits with the distinct status 3.
+    assert_eq!(run_match(dir.path(), "cpu", "cpu"), 3);
+
+    let files = ["matches", "uploads", "manifest"].map(|t| dir.path().join(format!("cpu/{t}/run_date=2026-11-24/part-00000.parquet")));
+    for f in &files {
+        assert!(f.exists(), "{}", f.display());
+        assert!(f.with_file_name("_SUCCESS").exists());
+    }
+
+    let matches = clipmatch::eval::read_predictions(&dir.path().join("cpu")).unwrap();
+    let truth = clipmatch::eval::read_truth(&sample().join("ground_truth.csv")).unwrap();
+    let s = clipmatch::eval::score(&truth, &matches);
+    assert_eq!(s.false_positive_queries, 0, "{s:?} {matches:?}");
+    assert_eq!(s.pair_recall, 1.0, "{s:?}");
+    assert!(s.segment_recall > 0.7, "{s:?}");
+
+    if !require(has_python_modules("pyarrow, duckdb"), "python3 with pyarrow and duckdb") {
+        return;
+    }
+    let out = dir.path().join("cpu");
+    let py = python(&format!(
+        r#"
+import pyarrow.dataset as ds, duckdb
+m = ds.dataset("{o}/matches", format="parquet", partitioning="hive").to_table().to_pylist()
+print(sorted((r["query_id"], r["ref_id"], r["flipped"]) for r in m))
+u = duckdb.sql("select query_id, status, error_kind from read_parquet('{o}/uploads/*/*.parquet', hive_partitioning=true) order by query_id").fetchall()
+print(u)
+d = duckdb.sql("select distinct run_date::varchar from read_parquet('{o}/matches/*/*.parquet', hive_partitioning=true)").fetchall()
+print(d)
+man = duckdb.sql("select device, catalogue_version from read_parquet('{o}/manifest/*/*.parquet')").fetchall()
+print(man)
+"#,
+        o = out.display()
+    ));
+    let lines: Vec<&str> = py.lines().collect();
+    assert_eq!(lines[0], "[('up1.mp4', 'ep1.mp4', False), ('up2.mp4', 'ep2.mp4', True)]", "{py}");
+    assert_eq!(lines[1], "[('broken.mp4', 'failed', 'unreadable'), ('up1.mp4', 'ok', None), ('up2.mp4', 'ok', None), ('up3.mp4', 'ok', None)]");
+    assert_eq!(lines[2], "[('2026-11-24',)]");
+    assert_eq!(lines[3], "[('cpu', 1)]");
+}
+
+#[test]
+fn gpu_and_cpu_give_the_same_rows_and_reruns_replace() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    if !require(clipmatch::gpu::Gpu::open().ok().flatten().is_some(), "a wgpu adapter") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    build_catalogue(dir.path());
+    run_match(dir.path(), "cpu", "cpu");
+    run_match(dir.path(), "gpu", "gpu");
+    let read = |o: &str| {
+        let b = clipmatch::table::read_all(&dir.path().join(format!("{o}/matches/run_date=2026-11-24/part-00000.parquet"))).unwrap();
+        b.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>()
+    };
+    assert_eq!(read("cpu"), read("gpu"));
+    // Running again into the same folder replaces the part instead of adding one.
+    run_match(dir.path(), "gpu", "gpu");
+    let parts = std::fs::read_dir(dir.path().join("gpu/matches/run_date=2026-11-24")).unwrap().count();
+    assert_eq!(parts, 2, "one part file and _SUCCESS");
+    assert_eq!(read("cpu"), read("gpu"));
+}

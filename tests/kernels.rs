@@ -1,0 +1,73 @@
+//! The WGSL kernels against their CPU twins on random inputs, on whatever adapter wgpu
+//! finds (lavapipe under CI). Equality is exact: both sides are integer arithmetic.
+
+mod common;
+
+use clipmatch::descriptor::{Tables, WORDS, describe, pack_image};
+use clipmatch::gpu::Gpu;
+use clipmatch::search::{Matrix, cpu_search};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 32
+    }
+}
+
+fn gpu() -> Option<Gpu> {
+    let g = Gpu::open().expect("adapter present but unusable");
+    common::require(g.is_some(), "a wgpu adapter (mesa-vulkan-drivers)");
+    g
+}
+
+/// Images of several kinds: noise, smooth gradients, flat, extreme contrast.
+fn images(n: usize, rng: &mut Rng) -> Vec<[u32; 256]> {
+    (0..n)
+        .map(|i| {
+            let px: Vec<u8> = (0..1024)
+                .map(|p| match i % 4 {
+                    0 => rng.next() as u8,
+                    1 => ((p % 32) * 7 + (p / 32) * 3 + i) as u8,
+                    2 => (i * 37) as u8,
+                    _ => if (rng.next() & 1) == 1 { 255 } else { 0 },
+                })
+                .collect();
+            pack_image(&px)
+        })
+        .collect()
+}
+
+#[test]
+fn descriptor_kernel_equals_cpu_twin() {
+    let Some(g) = gpu() else { return };
+    let imgs = images(300, &mut Rng(1));
+    let t = Tables::new();
+    let cpu: Vec<_> = imgs.iter().map(|i| describe(i, &t)).collect();
+    let gpu = g.describe(&imgs).unwrap();
+    assert_eq!(cpu.len(), gpu.len());
+    for (i, (c, d)) in cpu.iter().zip(&gpu).enumerate() {
+        assert_eq!(c, d, "image {i} (kind {})", i % 4);
+    }
+}
+
+#[test]
+fn search_kernel_equals_cpu_twin_across_tiles() {
+    let Some(g) = gpu() else { return };
+    let mut rng = Rng(5);
+    let t = Tables::new();
+    let views = 3;
+    // Real descriptors, with duplicates so that ties occur and their order is tested.
+    let mut words: Vec<u32> = images(700 * views, &mut rng).iter().flat_map(|i| describe(i, &t).words).collect();
+    let dup: Vec<u32> = words[..views * WORDS * 10].to_vec();
+    words.extend_from_slice(&dup);
+    let m = Matrix { words: &words, views };
+    let queries: Vec<[u32; WORDS]> = (0..70).map(|i| words[(i * 31 % m.frames()) * views * WORDS..][..WORDS].try_into().unwrap()).collect();
+    let expected = cpu_search(&queries, &m);
+    // Tiles of 97 frames: several tiles, each with several chunks and a ragged end.
+    for per_tile in [97, 100_000] {
+        let resident = g.upload_tiled(&m, per_tile).unwrap();
+        let got = g.search(&queries, &resident).unwrap();
+        assert_eq!(expected, got, "tile size {per_tile}");
+    }
+}
