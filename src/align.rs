@@ -112,7 +112,15 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
             if w <= 0.0 || r.energy[f] < p.min_energy {
                 continue;
             }
-            groups.entry((r.video[f], h.mirrored())).or_default().push(Vote { qi, tq: q.t[qi], tr: r.t[f], w });
+            groups
+                .entry((r.video[f], h.mirrored()))
+                .or_default()
+                .push(Vote {
+                    qi,
+                    tq: q.t[qi],
+                    tr: r.t[f],
+                    w,
+                });
         }
     }
     let speeds = speeds(p);
@@ -122,7 +130,9 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
     for key in keys {
         let mut votes = groups.remove(&key).unwrap_or_default();
         while out.len() < p.max_segments * 4 {
-            let Some((speed, offset)) = best_line(&votes, &speeds, p) else { break };
+            let Some((speed, offset)) = best_line(&votes, &speeds, p) else {
+                break;
+            };
             let (segs, used) = extract(&votes, speed, offset, key, q, r, p);
             if used.is_empty() {
                 break;
@@ -131,7 +141,11 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
             votes.retain(|v| !used.contains(&v.qi));
         }
     }
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.query_start.total_cmp(&b.query_start)));
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.query_start.total_cmp(&b.query_start))
+    });
     out.retain(|s| s.score >= p.min_score);
     out.truncate(p.max_segments);
     out
@@ -203,7 +217,10 @@ fn refit(ins: &[Vote], speed: f64, offset: f64, p: &AlignParams) -> (f64, f64) {
     let mq = ins.iter().map(|v| v.w as f64 * v.tq).sum::<f64>() / sw;
     let mr = ins.iter().map(|v| v.w as f64 * v.tr).sum::<f64>() / sw;
     let sqq: f64 = ins.iter().map(|v| v.w as f64 * (v.tq - mq).powi(2)).sum();
-    let sqr: f64 = ins.iter().map(|v| v.w as f64 * (v.tq - mq) * (v.tr - mr)).sum();
+    let sqr: f64 = ins
+        .iter()
+        .map(|v| v.w as f64 * (v.tq - mq) * (v.tr - mr))
+        .sum();
     if sqq / sw < 1.0 {
         // Under about 3.5 s of spread the slope is noise: keep the grid speed.
         return (speed, mr - speed * mq);
@@ -216,7 +233,15 @@ fn refit(ins: &[Vote], speed: f64, offset: f64, p: &AlignParams) -> (f64, f64) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn extract(votes: &[Vote], speed: f64, offset: f64, key: (u32, bool), q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> (Vec<Segment>, Vec<usize>) {
+fn extract(
+    votes: &[Vote],
+    speed: f64,
+    offset: f64,
+    key: (u32, bool),
+    q: &QueryFrames,
+    r: &RefFrames,
+    p: &AlignParams,
+) -> (Vec<Segment>, Vec<usize>) {
     let first = inliers(votes, speed, offset, p.inlier_s * 1.5);
     let (speed, offset) = refit(&first, speed, offset, p);
     let ins = inliers(votes, speed, offset, p.inlier_s);
@@ -279,12 +304,20 @@ mod tests {
     }
 
     fn hit(frame: usize, sim: f32, mirrored: bool) -> Hit {
-        Hit { score: (sim * DOT_ONE) as i32, key: (frame as u32) << 1 | mirrored as u32 }
+        Hit {
+            score: (sim * DOT_ONE) as i32,
+            key: (frame as u32) << 1 | mirrored as u32,
+        }
     }
 
     /// Upload of `n` frames at 2/s; frames in `clip` show video 0 at `speed`, from
     /// catalogue time `start`; every frame also gets unrelated weak neighbours.
-    fn upload(n: usize, clip: std::ops::Range<usize>, speed: f64, start: f64) -> (Vec<f64>, Vec<Neighbours>) {
+    fn upload(
+        n: usize,
+        clip: std::ops::Range<usize>,
+        speed: f64,
+        start: f64,
+    ) -> (Vec<f64>, Vec<Neighbours>) {
         let t: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
         let nb = (0..n)
             .map(|i| {
@@ -295,8 +328,8 @@ mod tests {
                     list[0] = hit((tr / 0.25).round() as usize, 0.9, false);
                     k = 1;
                 }
-                for j in k..6 {
-                    list[j] = hit(400 + (i * 37 + j * 91) % 400, 0.55, false);
+                for (j, slot) in list.iter_mut().enumerate().take(6).skip(k) {
+                    *slot = hit(400 + (i * 37 + j * 91) % 400, 0.55, false);
                 }
                 list
             })
@@ -308,27 +341,55 @@ mod tests {
     fn finds_a_sped_up_clip_between_unrelated_footage() {
         let (video, rt, energy) = refs();
         let duration = [100.0, 100.0];
-        let r = RefFrames { video: &video, t: &rt, energy: &energy, duration: &duration };
+        let r = RefFrames {
+            video: &video,
+            t: &rt,
+            energy: &energy,
+            duration: &duration,
+        };
         let (t, nb) = upload(60, 10..40, 1.25, 30.0);
         let qe = vec![1000; t.len()];
-        let q = QueryFrames { t: &t, energy: &qe, neighbours: &nb, period: 0.5, duration: 30.0 };
+        let q = QueryFrames {
+            t: &t,
+            energy: &qe,
+            neighbours: &nb,
+            period: 0.5,
+            duration: 30.0,
+        };
         let segs = align(&q, &r, &AlignParams::default());
         let s = &segs[0];
         assert_eq!(s.video, 0);
-        assert!((s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3, "{s:?}");
+        assert!(
+            (s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3,
+            "{s:?}"
+        );
         assert!((s.speed - 1.25).abs() < 0.03, "{s:?}");
         assert!((s.ref_start - 29.7).abs() < 0.5, "{s:?}");
-        assert!(segs.iter().all(|x| x.video == 0 || x.score < s.score * 0.2), "{segs:?}");
+        assert!(
+            segs.iter().all(|x| x.video == 0 || x.score < s.score * 0.2),
+            "{segs:?}"
+        );
     }
 
     #[test]
     fn nothing_from_unrelated_footage_alone() {
         let (video, rt, energy) = refs();
         let duration = [100.0, 100.0];
-        let r = RefFrames { video: &video, t: &rt, energy: &energy, duration: &duration };
+        let r = RefFrames {
+            video: &video,
+            t: &rt,
+            energy: &energy,
+            duration: &duration,
+        };
         let (t, nb) = upload(40, 0..0, 1.0, 0.0);
         let qe = vec![1000; t.len()];
-        let q = QueryFrames { t: &t, energy: &qe, neighbours: &nb, period: 0.5, duration: 20.0 };
+        let q = QueryFrames {
+            t: &t,
+            energy: &qe,
+            neighbours: &nb,
+            period: 0.5,
+            duration: 20.0,
+        };
         assert!(align(&q, &r, &AlignParams::default()).is_empty());
     }
 }

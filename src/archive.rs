@@ -17,7 +17,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_member_bytes: 8 << 30, max_total_bytes: 1 << 40 }
+        Limits {
+            max_member_bytes: 8 << 30,
+            max_total_bytes: 1 << 40,
+        }
     }
 }
 
@@ -93,11 +96,20 @@ pub fn kind_of(path: &Path) -> Result<Kind> {
 
 /// Copies at most `limit` bytes of `r` into a new temporary file in `dir`.
 /// `Ok(Err(..))`: the member is over the limit; `Err`: the reader failed.
-fn spool(r: &mut dyn Read, dir: &Path, limit: u64) -> io::Result<std::result::Result<(tempfile::TempPath, u64), UploadError>> {
-    let mut tmp = tempfile::Builder::new().prefix("member-").tempfile_in(dir)?;
+fn spool(
+    r: &mut dyn Read,
+    dir: &Path,
+    limit: u64,
+) -> io::Result<std::result::Result<(tempfile::TempPath, u64), UploadError>> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix("member-")
+        .tempfile_in(dir)?;
     let copied = io::copy(&mut r.take(limit + 1), tmp.as_file_mut())?;
     if copied > limit {
-        return Ok(Err(UploadError::new(UploadErrorKind::Limit, format!("member is larger than the limit of {limit} bytes"))));
+        return Ok(Err(UploadError::new(
+            UploadErrorKind::Limit,
+            format!("member is larger than the limit of {limit} bytes"),
+        )));
     }
     tmp.as_file_mut().flush()?;
     Ok(Ok((tmp.into_temp_path(), copied)))
@@ -106,24 +118,55 @@ fn spool(r: &mut dyn Read, dir: &Path, limit: u64) -> io::Result<std::result::Re
 /// Calls `f` with every member of `input`, in a stable order (folders sorted, archives
 /// in stored order). `f` returns false to stop early. Damage inside an archive ends that
 /// archive with a refused member of kind `archive`; only an unreadable input is an `Err`.
-pub fn walk(input: &Path, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+pub fn walk(
+    input: &Path,
+    limits: &Limits,
+    tmp: &Path,
+    f: &mut dyn FnMut(Member) -> bool,
+) -> Result<()> {
     let archive = input.display().to_string();
     match kind_of(input)? {
         Kind::Folder => walk_folder(input, &archive, f),
         Kind::Plain => {
             let size = input.metadata().map_err(|e| Error::io(input, e))?.len();
-            let id = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| archive.clone());
-            f(Member { archive, id, size, source: Source::InPlace(input.to_path_buf()) });
+            let id = input
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| archive.clone());
+            f(Member {
+                archive,
+                id,
+                size,
+                source: Source::InPlace(input.to_path_buf()),
+            });
             Ok(())
         }
-        Kind::Tar => walk_tar(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, tmp, f),
-        Kind::TarGz => walk_tar(flate2::read::MultiGzDecoder::new(File::open(input).map_err(|e| Error::io(input, e))?), &archive, limits, tmp, f),
+        Kind::Tar => walk_tar(
+            File::open(input).map_err(|e| Error::io(input, e))?,
+            &archive,
+            limits,
+            tmp,
+            f,
+        ),
+        Kind::TarGz => walk_tar(
+            flate2::read::MultiGzDecoder::new(File::open(input).map_err(|e| Error::io(input, e))?),
+            &archive,
+            limits,
+            tmp,
+            f,
+        ),
         Kind::TarZst => {
             let file = File::open(input).map_err(|e| Error::io(input, e))?;
             let dec = zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(input, e))?;
             walk_tar(dec, &archive, limits, tmp, f)
         }
-        Kind::Zip => walk_zip(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, tmp, f),
+        Kind::Zip => walk_zip(
+            File::open(input).map_err(|e| Error::io(input, e))?,
+            &archive,
+            limits,
+            tmp,
+            f,
+        ),
     }
 }
 
@@ -144,13 +187,25 @@ fn walk_folder(root: &Path, archive: &str, f: &mut dyn FnMut(Member) -> bool) ->
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, meta) in files {
-        let id = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+        let id = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
         let source = if meta.is_file() {
             Source::InPlace(path.clone())
         } else {
-            Source::Refused(UploadError::new(UploadErrorKind::NotAFile, "not a regular file (link, device or socket)"))
+            Source::Refused(UploadError::new(
+                UploadErrorKind::NotAFile,
+                "not a regular file (link, device or socket)",
+            ))
         };
-        if !f(Member { archive: archive.to_string(), id, size: meta.len(), source }) {
+        if !f(Member {
+            archive: archive.to_string(),
+            id,
+            size: meta.len(),
+            source,
+        }) {
             break;
         }
     }
@@ -162,11 +217,20 @@ fn archive_damage(archive: &str, e: impl std::fmt::Display) -> Member {
         archive: archive.to_string(),
         id: String::new(),
         size: 0,
-        source: Source::Refused(UploadError::new(UploadErrorKind::Archive, format!("archive {archive} is damaged: {e}; members after this point are lost"))),
+        source: Source::Refused(UploadError::new(
+            UploadErrorKind::Archive,
+            format!("archive {archive} is damaged: {e}; members after this point are lost"),
+        )),
     }
 }
 
-fn walk_tar(r: impl Read, archive: &str, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+fn walk_tar(
+    r: impl Read,
+    archive: &str,
+    limits: &Limits,
+    tmp: &Path,
+    f: &mut dyn FnMut(Member) -> bool,
+) -> Result<()> {
     let mut ar = tar::Archive::new(r);
     let entries = match ar.entries() {
         Ok(e) => e,
@@ -187,13 +251,27 @@ fn walk_tar(r: impl Read, archive: &str, limits: &Limits, tmp: &Path, f: &mut dy
         let id = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let size = entry.size();
         let kind = entry.header().entry_type();
-        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() || kind.is_gnu_longname() || kind.is_gnu_longlink() {
+        if kind.is_dir()
+            || kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
             continue;
         }
         let source = if !kind.is_file() && !kind.is_contiguous() {
-            Source::Refused(UploadError::new(UploadErrorKind::NotAFile, format!("tar entry of type {kind:?} is not a regular file")))
+            Source::Refused(UploadError::new(
+                UploadErrorKind::NotAFile,
+                format!("tar entry of type {kind:?} is not a regular file"),
+            ))
         } else if total.saturating_add(size) > limits.max_total_bytes {
-            Source::Refused(UploadError::new(UploadErrorKind::Limit, format!("archive expands past the limit of {} bytes", limits.max_total_bytes)))
+            Source::Refused(UploadError::new(
+                UploadErrorKind::Limit,
+                format!(
+                    "archive expands past the limit of {} bytes",
+                    limits.max_total_bytes
+                ),
+            ))
         } else {
             match spool(&mut entry, tmp, limits.max_member_bytes) {
                 Ok(Ok((path, n))) => {
@@ -202,20 +280,39 @@ fn walk_tar(r: impl Read, archive: &str, limits: &Limits, tmp: &Path, f: &mut dy
                 }
                 Ok(Err(refused)) => Source::Refused(refused),
                 Err(e) => {
-                    f(Member { archive: archive.to_string(), id, size, source: Source::Refused(UploadError::new(UploadErrorKind::Archive, format!("member is truncated: {e}"))) });
+                    f(Member {
+                        archive: archive.to_string(),
+                        id,
+                        size,
+                        source: Source::Refused(UploadError::new(
+                            UploadErrorKind::Archive,
+                            format!("member is truncated: {e}"),
+                        )),
+                    });
                     f(archive_damage(archive, e));
                     return Ok(());
                 }
             }
         };
-        if !f(Member { archive: archive.to_string(), id, size, source }) {
+        if !f(Member {
+            archive: archive.to_string(),
+            id,
+            size,
+            source,
+        }) {
             break;
         }
     }
     Ok(())
 }
 
-fn walk_zip<R: Read + Seek>(r: R, archive: &str, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+fn walk_zip<R: Read + Seek>(
+    r: R,
+    archive: &str,
+    limits: &Limits,
+    tmp: &Path,
+    f: &mut dyn FnMut(Member) -> bool,
+) -> Result<()> {
     let mut zip = match zip::ZipArchive::new(r) {
         Ok(z) => z,
         Err(e) => {
@@ -238,9 +335,18 @@ fn walk_zip<R: Read + Seek>(r: R, archive: &str, limits: &Limits, tmp: &Path, f:
         let id = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let size = entry.size();
         let source = if entry.is_symlink() {
-            Source::Refused(UploadError::new(UploadErrorKind::NotAFile, "zip entry is a symbolic link"))
+            Source::Refused(UploadError::new(
+                UploadErrorKind::NotAFile,
+                "zip entry is a symbolic link",
+            ))
         } else if total.saturating_add(size) > limits.max_total_bytes {
-            Source::Refused(UploadError::new(UploadErrorKind::Limit, format!("archive expands past the limit of {} bytes", limits.max_total_bytes)))
+            Source::Refused(UploadError::new(
+                UploadErrorKind::Limit,
+                format!(
+                    "archive expands past the limit of {} bytes",
+                    limits.max_total_bytes
+                ),
+            ))
         } else {
             match spool(&mut entry, tmp, limits.max_member_bytes) {
                 Ok(Ok((path, n))) => {
@@ -248,10 +354,18 @@ fn walk_zip<R: Read + Seek>(r: R, archive: &str, limits: &Limits, tmp: &Path, f:
                     Source::Spooled(path)
                 }
                 Ok(Err(refused)) => Source::Refused(refused),
-                Err(e) => Source::Refused(UploadError::new(UploadErrorKind::Archive, format!("member cannot be read: {e}"))),
+                Err(e) => Source::Refused(UploadError::new(
+                    UploadErrorKind::Archive,
+                    format!("member cannot be read: {e}"),
+                )),
             }
         };
-        if !f(Member { archive: archive.to_string(), id, size, source }) {
+        if !f(Member {
+            archive: archive.to_string(),
+            id,
+            size,
+            source,
+        }) {
             break;
         }
     }

@@ -21,13 +21,21 @@ impl Gray {
         let (w, h) = (self.w, self.h);
         match quarter_turns % 4 {
             0 => self,
-            2 => Gray { w, h, data: self.data.into_iter().rev().collect() },
+            2 => Gray {
+                w,
+                h,
+                data: self.data.into_iter().rev().collect(),
+            },
             q => {
                 let mut data = vec![0; w * h];
                 for y in 0..h {
                     for x in 0..w {
                         // Clockwise: (x, y) -> (h-1-y, x); counter-clockwise: (y, w-1-x).
-                        let (nx, ny) = if q == 1 { (h - 1 - y, x) } else { (y, w - 1 - x) };
+                        let (nx, ny) = if q == 1 {
+                            (h - 1 - y, x)
+                        } else {
+                            (y, w - 1 - x)
+                        };
                         data[ny * h + nx] = self.data[y * w + x];
                     }
                 }
@@ -48,7 +56,12 @@ pub struct Rect {
 
 impl Rect {
     pub fn full(g: &Gray) -> Rect {
-        Rect { x0: 0.0, y0: 0.0, x1: g.w as f32, y1: g.h as f32 }
+        Rect {
+            x0: 0.0,
+            y0: 0.0,
+            x1: g.w as f32,
+            y1: g.h as f32,
+        }
     }
     pub fn width(&self) -> f32 {
         self.x1 - self.x0
@@ -60,6 +73,7 @@ impl Rect {
 
 /// Mean absolute luma step to the right and downwards, per row and per column of the
 /// block `rows x cols`.
+#[allow(clippy::needless_range_loop)] // x and y index the image as well as the profiles
 fn activity(g: &Gray, rows: (usize, usize), cols: (usize, usize)) -> (Vec<f32>, Vec<f32>) {
     let mut by_row = vec![0f32; g.h];
     let mut by_col = vec![0f32; g.w];
@@ -71,7 +85,10 @@ fn activity(g: &Gray, rows: (usize, usize), cols: (usize, usize)) -> (Vec<f32>, 
             by_col[x] += a;
         }
     }
-    let (nr, nc) = ((rows.1 - rows.0).max(1) as f32, (cols.1 - cols.0).max(1) as f32);
+    let (nr, nc) = (
+        (rows.1 - rows.0).max(1) as f32,
+        (cols.1 - cols.0).max(1) as f32,
+    );
     by_row.iter_mut().for_each(|a| *a /= nc);
     by_col.iter_mut().for_each(|a| *a /= nr);
     // The last row and column have no step of their own; they take their neighbour's.
@@ -121,7 +138,11 @@ fn active_span(a: &[f32]) -> (usize, usize) {
             best = (s, last_active + 1, sum);
         }
     }
-    if best.1 - best.0 < n / 5 { (0, n) } else { (best.0, best.1) }
+    if best.1 - best.0 < n / 5 {
+        (0, n)
+    } else {
+        (best.0, best.1)
+    }
 }
 
 /// Where the picture is inside a frame: black bars, blurred 9:16 backgrounds and
@@ -134,7 +155,12 @@ pub fn content_rect(g: &Gray) -> Rect {
     let (y0, y1) = active_span(&rows);
     let (_, cols) = activity(g, (y0, y1), (0, g.w));
     let (x0, x1) = active_span(&cols);
-    Rect { x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 }
+    Rect {
+        x0: x0 as f32,
+        y0: y0 as f32,
+        x1: x1 as f32,
+        y1: y1 as f32,
+    }
 }
 
 /// Box-filter weights mapping `[a, b)` of the source axis onto `n` output cells.
@@ -195,14 +221,54 @@ struct View {
 /// The crops stored for every catalogue frame. Uploads reframe and crop the picture;
 /// a crop cannot be undone on the upload side, so the catalogue holds the likely ones.
 const VIEWS: [View; 8] = [
-    View { scale: 1.0, px: 0.5, py: 0.5, square: false },
-    View { scale: 1.0, px: 0.5, py: 0.5, square: true },
-    View { scale: 0.8, px: 0.5, py: 0.5, square: false },
-    View { scale: 0.8, px: 0.0, py: 0.0, square: false },
-    View { scale: 0.8, px: 1.0, py: 0.0, square: false },
-    View { scale: 0.8, px: 0.0, py: 1.0, square: false },
-    View { scale: 0.8, px: 1.0, py: 1.0, square: false },
-    View { scale: 0.8, px: 0.5, py: 0.5, square: true },
+    View {
+        scale: 1.0,
+        px: 0.5,
+        py: 0.5,
+        square: false,
+    },
+    View {
+        scale: 1.0,
+        px: 0.5,
+        py: 0.5,
+        square: true,
+    },
+    View {
+        scale: 0.8,
+        px: 0.5,
+        py: 0.5,
+        square: false,
+    },
+    View {
+        scale: 0.8,
+        px: 0.0,
+        py: 0.0,
+        square: false,
+    },
+    View {
+        scale: 0.8,
+        px: 1.0,
+        py: 0.0,
+        square: false,
+    },
+    View {
+        scale: 0.8,
+        px: 0.0,
+        py: 1.0,
+        square: false,
+    },
+    View {
+        scale: 0.8,
+        px: 1.0,
+        py: 1.0,
+        square: false,
+    },
+    View {
+        scale: 0.8,
+        px: 0.5,
+        py: 0.5,
+        square: true,
+    },
 ];
 
 /// Number of views per catalogue frame.
@@ -219,13 +285,21 @@ fn view_rect(c: Rect, v: View) -> Rect {
     h *= v.scale;
     let x0 = c.x0 + (c.width() - w) * v.px;
     let y0 = c.y0 + (c.height() - h) * v.py;
-    Rect { x0, y0, x1: x0 + w, y1: y0 + h }
+    Rect {
+        x0,
+        y0,
+        x1: x0 + w,
+        y1: y0 + h,
+    }
 }
 
 /// The 32x32 images of every catalogue view of a frame.
 pub fn catalogue_views(g: &Gray) -> Vec<PackedImage> {
     let c = content_rect(g);
-    VIEWS.iter().map(|&v| resample(g, view_rect(c, v))).collect()
+    VIEWS
+        .iter()
+        .map(|&v| resample(g, view_rect(c, v)))
+        .collect()
 }
 
 /// The 32x32 image of an upload frame: its content, uncropped.
@@ -248,7 +322,14 @@ mod tests {
     }
 
     /// Pastes `content` into a `w x h` canvas at (x, y) over `fill`.
-    fn paste(content: &Gray, w: usize, h: usize, x: usize, y: usize, fill: impl Fn(usize, usize) -> u8) -> Gray {
+    fn paste(
+        content: &Gray,
+        w: usize,
+        h: usize,
+        x: usize,
+        y: usize,
+        fill: impl Fn(usize, usize) -> u8,
+    ) -> Gray {
         let mut data: Vec<u8> = (0..w * h).map(|i| fill(i % w, i / w)).collect();
         for cy in 0..content.h {
             for cx in 0..content.w {
@@ -263,7 +344,10 @@ mod tests {
         let c = textured(144, 81, 1);
         let g = paste(&c, 144, 256, 0, 80, |_, _| 0);
         let r = content_rect(&g);
-        assert!((r.y0 - 80.0).abs() <= 2.0 && (r.y1 - 161.0).abs() <= 2.0, "{r:?}");
+        assert!(
+            (r.y0 - 80.0).abs() <= 2.0 && (r.y1 - 161.0).abs() <= 2.0,
+            "{r:?}"
+        );
         assert!(r.x0 <= 1.0 && r.x1 >= 143.0, "{r:?}");
     }
 
@@ -273,7 +357,10 @@ mod tests {
         // A slow gradient stands in for the blurred copy behind a 9:16 reframe.
         let g = paste(&c, 144, 256, 0, 90, |x, y| (40 + (x + y) / 8) as u8);
         let r = content_rect(&g);
-        assert!((r.y0 - 90.0).abs() <= 2.0 && (r.y1 - 171.0).abs() <= 2.0, "{r:?}");
+        assert!(
+            (r.y0 - 90.0).abs() <= 2.0 && (r.y1 - 171.0).abs() <= 2.0,
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -281,7 +368,10 @@ mod tests {
         let c = textured(120, 144, 3);
         let g = paste(&c, 256, 144, 68, 0, |_, _| 16);
         let r = content_rect(&g);
-        assert!((r.x0 - 68.0).abs() <= 2.0 && (r.x1 - 188.0).abs() <= 2.0, "{r:?}");
+        assert!(
+            (r.x0 - 68.0).abs() <= 2.0 && (r.x1 - 188.0).abs() <= 2.0,
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -292,8 +382,20 @@ mod tests {
 
     #[test]
     fn resample_of_constant_is_constant() {
-        let g = Gray { w: 50, h: 20, data: vec![99; 1000] };
-        let img = resample(&g, Rect { x0: 3.5, y0: 1.0, x1: 47.0, y1: 19.5 });
+        let g = Gray {
+            w: 50,
+            h: 20,
+            data: vec![99; 1000],
+        };
+        let img = resample(
+            &g,
+            Rect {
+                x0: 3.5,
+                y0: 1.0,
+                x1: 47.0,
+                y1: 19.5,
+            },
+        );
         assert!(img.iter().all(|&w| w == u32::from_le_bytes([99; 4])));
     }
 

@@ -54,10 +54,17 @@ fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
                 times.push(t);
                 images.extend(cut(views, &g));
             })
-            .map(|info| Decoded { info, times, images })
+            .map(|info| Decoded {
+                info,
+                times,
+                images,
+            })
         }
     };
-    Outcome { result, decode_ms: started.elapsed().as_secs_f64() * 1e3 }
+    Outcome {
+        result,
+        decode_ms: started.elapsed().as_secs_f64() * 1e3,
+    }
 }
 
 /// Runs the stage over `inputs`. An input that cannot be opened at all becomes a refused
@@ -87,8 +94,16 @@ pub fn run(
                     ok
                 };
                 if let Err(e) = archive::walk(input, limits, tmp, &mut send) {
-                    let refused = UploadError::new(UploadErrorKind::Archive, format!("cannot read input: {e}"));
-                    send(Member { archive: input.display().to_string(), id: String::new(), size: 0, source: Source::Refused(refused) });
+                    let refused = UploadError::new(
+                        UploadErrorKind::Archive,
+                        format!("cannot read input: {e}"),
+                    );
+                    send(Member {
+                        archive: input.display().to_string(),
+                        id: String::new(),
+                        size: 0,
+                        source: Source::Refused(refused),
+                    });
                 }
                 if cancel.load(Ordering::Relaxed) {
                     break;

@@ -2,9 +2,18 @@
 
 /// Every file under `shaders/`, by its path relative to that folder.
 const FILES: &[(&str, &str)] = &[
-    ("shared/common.wgsl", include_str!("../shaders/shared/common.wgsl")),
-    ("descriptor.wgsl", include_str!("../shaders/descriptor.wgsl")),
-    ("similarity.wgsl", include_str!("../shaders/similarity.wgsl")),
+    (
+        "shared/common.wgsl",
+        include_str!("../shaders/shared/common.wgsl"),
+    ),
+    (
+        "descriptor.wgsl",
+        include_str!("../shaders/descriptor.wgsl"),
+    ),
+    (
+        "similarity.wgsl",
+        include_str!("../shaders/similarity.wgsl"),
+    ),
 ];
 
 /// The kernels, by file name.

@@ -3,7 +3,10 @@
 //! made. Writer properties and the atomic write live here too.
 
 use crate::error::{Error, Result};
-use arrow::array::{ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float32Builder, Float64Builder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow::array::{
+    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float32Builder, Float64Builder,
+    StringBuilder, UInt32Builder, UInt64Builder,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -17,20 +20,32 @@ fn props(metadata: &[(&str, String)]) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_key_value_metadata(Some(
-            metadata.iter().map(|(k, v)| parquet::file::metadata::KeyValue::new(k.to_string(), v.clone())).collect(),
+            metadata
+                .iter()
+                .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.to_string(), v.clone()))
+                .collect(),
         ))
         .build()
 }
 
 /// Writes `batches` to `path` through a temporary name in the same folder and a rename,
 /// so a reader sees the whole file or none of it.
-pub fn write_atomic(path: &Path, schema: SchemaRef, batches: &[RecordBatch], metadata: &[(&str, String)]) -> Result<()> {
+pub fn write_atomic(
+    path: &Path,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    metadata: &[(&str, String)],
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut w = ArrowWriter::try_new(file, schema, Some(props(metadata))).map_err(|e| Error::parquet(&tmp, e))?;
+    let mut w = ArrowWriter::try_new(file, schema, Some(props(metadata)))
+        .map_err(|e| Error::parquet(&tmp, e))?;
     for b in batches {
         w.write(b).map_err(|e| Error::parquet(&tmp, e))?;
     }
@@ -292,9 +307,13 @@ impl ManifestRow {
             s(&self.started_at),
             s(&self.finished_at),
             s(&self.crate_version),
-            Arc::new(arrow::array::UInt32Array::from(vec![self.descriptor_version])),
+            Arc::new(arrow::array::UInt32Array::from(vec![
+                self.descriptor_version,
+            ])),
             s(&self.catalogue_id),
-            Arc::new(arrow::array::UInt64Array::from(vec![self.catalogue_version])),
+            Arc::new(arrow::array::UInt64Array::from(vec![
+                self.catalogue_version,
+            ])),
             s(&self.device),
             s(&self.adapter),
             s(&self.backend),
@@ -378,7 +397,11 @@ pub fn frames_schema(views: usize) -> SchemaRef {
         field("video_id", DataType::Utf8, false),
         field("t", DataType::Float64, false),
         field("energy", DataType::UInt32, false),
-        field("descriptors", DataType::FixedSizeBinary((views * crate::descriptor::DIM) as i32), false),
+        field(
+            "descriptors",
+            DataType::FixedSizeBinary((views * crate::descriptor::DIM) as i32),
+            false,
+        ),
     ]))
 }
 
@@ -406,7 +429,8 @@ impl FramesBuilder {
         self.video_id.append_value(video_id);
         self.t.append_value(t);
         self.energy.append_value(energy);
-        self.descriptors.append_value(bytemuck::cast_slice::<u32, u8>(descriptors))?;
+        self.descriptors
+            .append_value(bytemuck::cast_slice::<u32, u8>(descriptors))?;
         Ok(())
     }
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what clipmatch needs on Debian 12 (run as root): FFmpeg's libraries and CLI,
+# clang for the FFmpeg bindings, the Vulkan loader with Mesa's software driver
+# (lavapipe) for the WGSL kernels without a GPU, and pyarrow + DuckDB for the tests.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  clang libclang-dev pkg-config \
+  libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev \
+  libswscale-dev libswresample-dev ffmpeg \
+  libvulkan1 mesa-vulkan-drivers \
+  python3 python3-pip >/dev/null
+python3 -m pip install -q --disable-pip-version-check pyarrow duckdb 2>&1 | grep -v "Running pip as the 'root' user" || true
+python3 -c "import pyarrow, duckdb" 
+echo "setup done"
