@@ -112,15 +112,7 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
             if w <= 0.0 || r.energy[f] < p.min_energy {
                 continue;
             }
-            groups
-                .entry((r.video[f], h.mirrored()))
-                .or_default()
-                .push(Vote {
-                    qi,
-                    tq: q.t[qi],
-                    tr: r.t[f],
-                    w,
-                });
+            groups.entry((r.video[f], h.mirrored())).or_default().push(Vote { qi, tq: q.t[qi], tr: r.t[f], w });
         }
     }
     let speeds = speeds(p);
@@ -141,14 +133,27 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
             votes.retain(|v| !used.contains(&v.qi));
         }
     }
-    out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.query_start.total_cmp(&b.query_start))
-    });
-    out.retain(|s| s.score >= p.min_score);
-    out.truncate(p.max_segments);
-    out
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.query_start.total_cmp(&b.query_start)));
+    let mut kept: Vec<Segment> = Vec::new();
+    for s in out {
+        if s.score >= p.min_score && !kept.iter().any(|k| shadows(k, &s)) {
+            kept.push(s);
+        }
+    }
+    kept.truncate(p.max_segments);
+    kept
+}
+
+/// Whether the stronger segment `k` makes `s` redundant: mostly the same stretch of
+/// upload, and either the same video (a fragment of the same clip) or much weaker
+/// evidence for another video.
+fn shadows(k: &Segment, s: &Segment) -> bool {
+    let inter = (k.query_end.min(s.query_end) - k.query_start.max(s.query_start)).max(0.0);
+    let shorter = (k.query_end - k.query_start).min(s.query_end - s.query_start).max(1e-9);
+    if inter / shorter < 0.5 {
+        return false;
+    }
+    k.video == s.video || s.score < 0.5 * k.score
 }
 
 /// The (speed, offset) bin with the most vote weight, counting each upload frame once
@@ -157,6 +162,9 @@ fn best_line(votes: &[Vote], speeds: &[f64], p: &AlignParams) -> Option<(f64, f6
     let mut best: Option<(f32, f64, f64)> = None;
     let mut bins: HashMap<i64, (usize, f32, f32)> = HashMap::new(); // bin -> (last qi, its best w, total)
     for &s in speeds {
+        // Most uploads play at or near normal speed. Without this prior a static scene,
+        // whose frames all look alike, packs its votes tighter at the slowest speed.
+        let prior = (1.0 - 0.3 * s.log2().abs()) as f32;
         bins.clear();
         for v in votes {
             let off = v.tr - s * v.tq;
@@ -178,6 +186,7 @@ fn best_line(votes: &[Vote], speeds: &[f64], p: &AlignParams) -> Option<(f64, f6
             }
         }
         for (&bin, &(_, _, total)) in &bins {
+            let total = total * prior;
             let off = (bin as f64 + 0.5) * p.offset_bin_s;
             let better = match best {
                 None => true,
@@ -217,10 +226,7 @@ fn refit(ins: &[Vote], speed: f64, offset: f64, p: &AlignParams) -> (f64, f64) {
     let mq = ins.iter().map(|v| v.w as f64 * v.tq).sum::<f64>() / sw;
     let mr = ins.iter().map(|v| v.w as f64 * v.tr).sum::<f64>() / sw;
     let sqq: f64 = ins.iter().map(|v| v.w as f64 * (v.tq - mq).powi(2)).sum();
-    let sqr: f64 = ins
-        .iter()
-        .map(|v| v.w as f64 * (v.tq - mq) * (v.tr - mr))
-        .sum();
+    let sqr: f64 = ins.iter().map(|v| v.w as f64 * (v.tq - mq) * (v.tr - mr)).sum();
     if sqq / sw < 1.0 {
         // Under about 3.5 s of spread the slope is noise: keep the grid speed.
         return (speed, mr - speed * mq);
@@ -242,9 +248,15 @@ fn extract(
     r: &RefFrames,
     p: &AlignParams,
 ) -> (Vec<Segment>, Vec<usize>) {
+    let grid = inliers(votes, speed, offset, p.inlier_s);
     let first = inliers(votes, speed, offset, p.inlier_s * 1.5);
-    let (speed, offset) = refit(&first, speed, offset, p);
-    let ins = inliers(votes, speed, offset, p.inlier_s);
+    let (fit_speed, fit_offset) = refit(&first, speed, offset, p);
+    let fitted = inliers(votes, fit_speed, fit_offset, p.inlier_s);
+    // The fit is kept only if it explains at least as much as the grid line did: on
+    // static scenes least squares chases noise.
+    let weight = |v: &[Vote]| v.iter().map(|x| x.w).sum::<f32>();
+    let (speed, offset, ins) =
+        if weight(&fitted) >= weight(&grid) { (fit_speed, fit_offset, fitted) } else { (speed, offset, grid) };
     let mut segs = Vec::new();
     let mut used = Vec::new();
     let mut run: Vec<Vote> = Vec::new();
@@ -304,20 +316,12 @@ mod tests {
     }
 
     fn hit(frame: usize, sim: f32, mirrored: bool) -> Hit {
-        Hit {
-            score: (sim * DOT_ONE) as i32,
-            key: (frame as u32) << 1 | mirrored as u32,
-        }
+        Hit { score: (sim * DOT_ONE) as i32, key: (frame as u32) << 1 | mirrored as u32 }
     }
 
     /// Upload of `n` frames at 2/s; frames in `clip` show video 0 at `speed`, from
     /// catalogue time `start`; every frame also gets unrelated weak neighbours.
-    fn upload(
-        n: usize,
-        clip: std::ops::Range<usize>,
-        speed: f64,
-        start: f64,
-    ) -> (Vec<f64>, Vec<Neighbours>) {
+    fn upload(n: usize, clip: std::ops::Range<usize>, speed: f64, start: f64) -> (Vec<f64>, Vec<Neighbours>) {
         let t: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
         let nb = (0..n)
             .map(|i| {
@@ -341,55 +345,27 @@ mod tests {
     fn finds_a_sped_up_clip_between_unrelated_footage() {
         let (video, rt, energy) = refs();
         let duration = [100.0, 100.0];
-        let r = RefFrames {
-            video: &video,
-            t: &rt,
-            energy: &energy,
-            duration: &duration,
-        };
+        let r = RefFrames { video: &video, t: &rt, energy: &energy, duration: &duration };
         let (t, nb) = upload(60, 10..40, 1.25, 30.0);
         let qe = vec![1000; t.len()];
-        let q = QueryFrames {
-            t: &t,
-            energy: &qe,
-            neighbours: &nb,
-            period: 0.5,
-            duration: 30.0,
-        };
+        let q = QueryFrames { t: &t, energy: &qe, neighbours: &nb, period: 0.5, duration: 30.0 };
         let segs = align(&q, &r, &AlignParams::default());
         let s = &segs[0];
         assert_eq!(s.video, 0);
-        assert!(
-            (s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3,
-            "{s:?}"
-        );
+        assert!((s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3, "{s:?}");
         assert!((s.speed - 1.25).abs() < 0.03, "{s:?}");
         assert!((s.ref_start - 29.7).abs() < 0.5, "{s:?}");
-        assert!(
-            segs.iter().all(|x| x.video == 0 || x.score < s.score * 0.2),
-            "{segs:?}"
-        );
+        assert!(segs.iter().all(|x| x.video == 0 || x.score < s.score * 0.2), "{segs:?}");
     }
 
     #[test]
     fn nothing_from_unrelated_footage_alone() {
         let (video, rt, energy) = refs();
         let duration = [100.0, 100.0];
-        let r = RefFrames {
-            video: &video,
-            t: &rt,
-            energy: &energy,
-            duration: &duration,
-        };
+        let r = RefFrames { video: &video, t: &rt, energy: &energy, duration: &duration };
         let (t, nb) = upload(40, 0..0, 1.0, 0.0);
         let qe = vec![1000; t.len()];
-        let q = QueryFrames {
-            t: &t,
-            energy: &qe,
-            neighbours: &nb,
-            period: 0.5,
-            duration: 20.0,
-        };
+        let q = QueryFrames { t: &t, energy: &qe, neighbours: &nb, period: 0.5, duration: 20.0 };
         assert!(align(&q, &r, &AlignParams::default()).is_empty());
     }
 }

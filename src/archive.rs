@@ -17,10 +17,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_member_bytes: 8 << 30,
-            max_total_bytes: 1 << 40,
-        }
+        Limits { max_member_bytes: 8 << 30, max_total_bytes: 1 << 40 }
     }
 }
 
@@ -101,9 +98,7 @@ fn spool(
     dir: &Path,
     limit: u64,
 ) -> io::Result<std::result::Result<(tempfile::TempPath, u64), UploadError>> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix("member-")
-        .tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix("member-").tempfile_in(dir)?;
     let copied = io::copy(&mut r.take(limit + 1), tmp.as_file_mut())?;
     if copied > limit {
         return Ok(Err(UploadError::new(
@@ -118,36 +113,17 @@ fn spool(
 /// Calls `f` with every member of `input`, in a stable order (folders sorted, archives
 /// in stored order). `f` returns false to stop early. Damage inside an archive ends that
 /// archive with a refused member of kind `archive`; only an unreadable input is an `Err`.
-pub fn walk(
-    input: &Path,
-    limits: &Limits,
-    tmp: &Path,
-    f: &mut dyn FnMut(Member) -> bool,
-) -> Result<()> {
+pub fn walk(input: &Path, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
     let archive = input.display().to_string();
     match kind_of(input)? {
         Kind::Folder => walk_folder(input, &archive, f),
         Kind::Plain => {
             let size = input.metadata().map_err(|e| Error::io(input, e))?.len();
-            let id = input
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| archive.clone());
-            f(Member {
-                archive,
-                id,
-                size,
-                source: Source::InPlace(input.to_path_buf()),
-            });
+            let id = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| archive.clone());
+            f(Member { archive, id, size, source: Source::InPlace(input.to_path_buf()) });
             Ok(())
         }
-        Kind::Tar => walk_tar(
-            File::open(input).map_err(|e| Error::io(input, e))?,
-            &archive,
-            limits,
-            tmp,
-            f,
-        ),
+        Kind::Tar => walk_tar(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, tmp, f),
         Kind::TarGz => walk_tar(
             flate2::read::MultiGzDecoder::new(File::open(input).map_err(|e| Error::io(input, e))?),
             &archive,
@@ -160,13 +136,7 @@ pub fn walk(
             let dec = zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(input, e))?;
             walk_tar(dec, &archive, limits, tmp, f)
         }
-        Kind::Zip => walk_zip(
-            File::open(input).map_err(|e| Error::io(input, e))?,
-            &archive,
-            limits,
-            tmp,
-            f,
-        ),
+        Kind::Zip => walk_zip(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, tmp, f),
     }
 }
 
@@ -187,25 +157,13 @@ fn walk_folder(root: &Path, archive: &str, f: &mut dyn FnMut(Member) -> bool) ->
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, meta) in files {
-        let id = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned();
+        let id = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
         let source = if meta.is_file() {
             Source::InPlace(path.clone())
         } else {
-            Source::Refused(UploadError::new(
-                UploadErrorKind::NotAFile,
-                "not a regular file (link, device or socket)",
-            ))
+            Source::Refused(UploadError::new(UploadErrorKind::NotAFile, "not a regular file (link, device or socket)"))
         };
-        if !f(Member {
-            archive: archive.to_string(),
-            id,
-            size: meta.len(),
-            source,
-        }) {
+        if !f(Member { archive: archive.to_string(), id, size: meta.len(), source }) {
             break;
         }
     }
@@ -224,13 +182,7 @@ fn archive_damage(archive: &str, e: impl std::fmt::Display) -> Member {
     }
 }
 
-fn walk_tar(
-    r: impl Read,
-    archive: &str,
-    limits: &Limits,
-    tmp: &Path,
-    f: &mut dyn FnMut(Member) -> bool,
-) -> Result<()> {
+fn walk_tar(r: impl Read, archive: &str, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
     let mut ar = tar::Archive::new(r);
     let entries = match ar.entries() {
         Ok(e) => e,
@@ -267,10 +219,7 @@ fn walk_tar(
         } else if total.saturating_add(size) > limits.max_total_bytes {
             Source::Refused(UploadError::new(
                 UploadErrorKind::Limit,
-                format!(
-                    "archive expands past the limit of {} bytes",
-                    limits.max_total_bytes
-                ),
+                format!("archive expands past the limit of {} bytes", limits.max_total_bytes),
             ))
         } else {
             match spool(&mut entry, tmp, limits.max_member_bytes) {
@@ -294,12 +243,7 @@ fn walk_tar(
                 }
             }
         };
-        if !f(Member {
-            archive: archive.to_string(),
-            id,
-            size,
-            source,
-        }) {
+        if !f(Member { archive: archive.to_string(), id, size, source }) {
             break;
         }
     }
@@ -335,17 +279,11 @@ fn walk_zip<R: Read + Seek>(
         let id = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let size = entry.size();
         let source = if entry.is_symlink() {
-            Source::Refused(UploadError::new(
-                UploadErrorKind::NotAFile,
-                "zip entry is a symbolic link",
-            ))
+            Source::Refused(UploadError::new(UploadErrorKind::NotAFile, "zip entry is a symbolic link"))
         } else if total.saturating_add(size) > limits.max_total_bytes {
             Source::Refused(UploadError::new(
                 UploadErrorKind::Limit,
-                format!(
-                    "archive expands past the limit of {} bytes",
-                    limits.max_total_bytes
-                ),
+                format!("archive expands past the limit of {} bytes", limits.max_total_bytes),
             ))
         } else {
             match spool(&mut entry, tmp, limits.max_member_bytes) {
@@ -354,18 +292,12 @@ fn walk_zip<R: Read + Seek>(
                     Source::Spooled(path)
                 }
                 Ok(Err(refused)) => Source::Refused(refused),
-                Err(e) => Source::Refused(UploadError::new(
-                    UploadErrorKind::Archive,
-                    format!("member cannot be read: {e}"),
-                )),
+                Err(e) => {
+                    Source::Refused(UploadError::new(UploadErrorKind::Archive, format!("member cannot be read: {e}")))
+                }
             }
         };
-        if !f(Member {
-            archive: archive.to_string(),
-            id,
-            size,
-            source,
-        }) {
+        if !f(Member { archive: archive.to_string(), id, size, source }) {
             break;
         }
     }

@@ -17,9 +17,7 @@ use crate::error::{Error, Result};
 use crate::frame::CATALOGUE_VIEWS;
 use crate::pipeline::{self, Views};
 use crate::table::{self, FramesBuilder, VideoRow, VideosBuilder};
-use arrow::array::{
-    Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array,
-};
+use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -61,10 +59,7 @@ pub struct Catalogue {
 }
 
 fn err(dir: &Path, reason: impl Into<String>) -> Error {
-    Error::Catalogue {
-        path: dir.to_path_buf(),
-        reason: reason.into(),
-    }
+    Error::Catalogue { path: dir.to_path_buf(), reason: reason.into() }
 }
 
 fn manifest_path(dir: &Path) -> PathBuf {
@@ -82,22 +77,11 @@ pub fn now_rfc3339() -> String {
 /// Reads and checks the manifest: the layout and descriptor version must be this build's.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = manifest_path(dir);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        err(
-            dir,
-            format!("no readable manifest.json ({e}); is this a catalogue folder?"),
-        )
-    })?;
-    let m: Manifest = serde_json::from_str(&text)
-        .map_err(|e| err(dir, format!("manifest.json is not valid: {e}")))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| err(dir, format!("no readable manifest.json ({e}); is this a catalogue folder?")))?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| err(dir, format!("manifest.json is not valid: {e}")))?;
     if m.format != FORMAT {
-        return Err(err(
-            dir,
-            format!(
-                "layout format {} is not the supported format {FORMAT}",
-                m.format
-            ),
-        ));
+        return Err(err(dir, format!("layout format {} is not the supported format {FORMAT}", m.format)));
     }
     if m.descriptor_version != DESCRIPTOR_VERSION {
         return Err(err(
@@ -126,48 +110,17 @@ fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
     }
     let mut rows = Vec::new();
     for b in table::read_all(&path)? {
-        let col = |name: &str| {
-            b.column_by_name(name)
-                .ok_or_else(|| err(dir, format!("videos.parquet has no column {name}")))
-        };
-        let cast = |name: &str| {
-            err(
-                dir,
-                format!("videos.parquet column {name} has the wrong type"),
-            )
-        };
-        let id = col("id")?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| cast("id"))?;
-        let source = col("source")?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| cast("source"))?;
-        let duration = col("duration_s")?
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .ok_or_else(|| cast("duration_s"))?;
-        let fps = col("fps")?
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .ok_or_else(|| cast("fps"))?;
-        let frames = col("frames")?
-            .as_any()
-            .downcast_ref::<UInt64Array>()
-            .ok_or_else(|| cast("frames"))?;
-        let width = col("width")?
-            .as_any()
-            .downcast_ref::<UInt32Array>()
-            .ok_or_else(|| cast("width"))?;
-        let height = col("height")?
-            .as_any()
-            .downcast_ref::<UInt32Array>()
-            .ok_or_else(|| cast("height"))?;
-        let part = col("part")?
-            .as_any()
-            .downcast_ref::<UInt32Array>()
-            .ok_or_else(|| cast("part"))?;
+        let col =
+            |name: &str| b.column_by_name(name).ok_or_else(|| err(dir, format!("videos.parquet has no column {name}")));
+        let cast = |name: &str| err(dir, format!("videos.parquet column {name} has the wrong type"));
+        let id = col("id")?.as_any().downcast_ref::<StringArray>().ok_or_else(|| cast("id"))?;
+        let source = col("source")?.as_any().downcast_ref::<StringArray>().ok_or_else(|| cast("source"))?;
+        let duration = col("duration_s")?.as_any().downcast_ref::<Float64Array>().ok_or_else(|| cast("duration_s"))?;
+        let fps = col("fps")?.as_any().downcast_ref::<Float64Array>().ok_or_else(|| cast("fps"))?;
+        let frames = col("frames")?.as_any().downcast_ref::<UInt64Array>().ok_or_else(|| cast("frames"))?;
+        let width = col("width")?.as_any().downcast_ref::<UInt32Array>().ok_or_else(|| cast("width"))?;
+        let height = col("height")?.as_any().downcast_ref::<UInt32Array>().ok_or_else(|| cast("height"))?;
+        let part = col("part")?.as_any().downcast_ref::<UInt32Array>().ok_or_else(|| cast("part"))?;
         for i in 0..b.num_rows() {
             rows.push(VideoRow {
                 id: id.value(i).to_string(),
@@ -202,19 +155,10 @@ pub struct BuildOptions {
 
 /// `catalog build` (`create`) or `catalog add`: decodes `inputs`, describes their frames
 /// and writes them as a new part. Videos whose id is already present are skipped.
-pub fn add(
-    dir: &Path,
-    inputs: &[PathBuf],
-    engine: &Engine,
-    opts: &BuildOptions,
-    create: bool,
-) -> Result<AddSummary> {
+pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions, create: bool) -> Result<AddSummary> {
     let mut manifest = if create {
         if manifest_path(dir).exists() {
-            return Err(err(
-                dir,
-                "a catalogue already exists here; use `clipmatch catalog add` to extend it",
-            ));
+            return Err(err(dir, "a catalogue already exists here; use `clipmatch catalog add` to extend it"));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let now = now_rfc3339();
@@ -223,11 +167,7 @@ pub fn add(
             descriptor_version: DESCRIPTOR_VERSION,
             catalogue_id: format!(
                 "{:016x}",
-                crate::stable_hash(&[
-                    &now,
-                    &dir.display().to_string(),
-                    &std::process::id().to_string()
-                ])
+                crate::stable_hash(&[&now, &dir.display().to_string(), &std::process::id().to_string()])
             ),
             version: 0,
             rate: opts.decode.rate,
@@ -251,56 +191,44 @@ pub fn add(
     let mut summary = AddSummary::default();
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
 
-    pipeline::run(
-        inputs,
-        &opts.limits,
-        &decode,
-        Views::Catalogue,
-        opts.workers,
-        tmp.path(),
-        &mut |m, out| {
-            let name = if m.id.is_empty() {
-                m.archive.clone()
-            } else {
-                m.id.clone()
-            };
-            if known.contains(&m.id) {
-                tracing::warn!(video = %name, "already in the catalogue; skipped");
-                summary.skipped.push(name);
+    pipeline::run(inputs, &opts.limits, &decode, Views::Catalogue, opts.workers, tmp.path(), &mut |m, out| {
+        let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
+        if known.contains(&m.id) {
+            tracing::warn!(video = %name, "already in the catalogue; skipped");
+            summary.skipped.push(name);
+            return Ok(());
+        }
+        let d = match out.result {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(video = %name, "cannot be added: {e}");
+                summary.failed.push((name, e.to_string()));
                 return Ok(());
             }
-            let d = match out.result {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!(video = %name, "cannot be added: {e}");
-                    summary.failed.push((name, e.to_string()));
-                    return Ok(());
-                }
-            };
-            let descriptors = engine.describe(&d.images)?;
-            let views = manifest.views;
-            for (f, &t) in d.times.iter().enumerate() {
-                let ds = &descriptors[f * views..(f + 1) * views];
-                let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
-                frames.push(&m.id, t, ds[0].energy, &words)?;
-            }
-            tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
-            summary.frames += d.times.len() as u64;
-            known.insert(m.id.clone());
-            summary.added.push(m.id.clone());
-            videos.push(VideoRow {
-                id: m.id,
-                source: m.archive,
-                duration_s: d.info.duration_s,
-                fps: d.info.fps,
-                frames: d.times.len() as u64,
-                width: d.info.width,
-                height: d.info.height,
-                part,
-            });
-            Ok(())
-        },
-    )?;
+        };
+        let descriptors = engine.describe(&d.images)?;
+        let views = manifest.views;
+        for (f, &t) in d.times.iter().enumerate() {
+            let ds = &descriptors[f * views..(f + 1) * views];
+            let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
+            frames.push(&m.id, t, ds[0].energy, &words)?;
+        }
+        tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
+        summary.frames += d.times.len() as u64;
+        known.insert(m.id.clone());
+        summary.added.push(m.id.clone());
+        videos.push(VideoRow {
+            id: m.id,
+            source: m.archive,
+            duration_s: d.info.duration_s,
+            fps: d.info.fps,
+            frames: d.times.len() as u64,
+            width: d.info.width,
+            height: d.info.height,
+            part,
+        });
+        Ok(())
+    })?;
 
     if summary.added.is_empty() && !create {
         return Ok(summary);
@@ -309,19 +237,11 @@ pub fn add(
         &part_path(dir, part),
         table::frames_schema(manifest.views),
         &[frames.finish()?],
-        &[(
-            "clipmatch.descriptor_version",
-            DESCRIPTOR_VERSION.to_string(),
-        )],
+        &[("clipmatch.descriptor_version", DESCRIPTOR_VERSION.to_string())],
     )?;
     let mut vb = VideosBuilder::default();
     videos.iter().for_each(|v| vb.push(v));
-    table::write_atomic(
-        &dir.join("videos.parquet"),
-        table::videos_schema(),
-        &[vb.finish()?],
-        &[],
-    )?;
+    table::write_atomic(&dir.join("videos.parquet"), table::videos_schema(), &[vb.finish()?], &[])?;
     manifest.parts += 1;
     manifest.version += 1;
     manifest.videos = videos.len() as u64;
@@ -335,11 +255,8 @@ pub fn add(
 pub fn open(dir: &Path) -> Result<Catalogue> {
     let manifest = read_manifest(dir)?;
     let videos = read_videos(dir)?;
-    let index: std::collections::HashMap<&str, u32> = videos
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v.id.as_str(), i as u32))
-        .collect();
+    let index: std::collections::HashMap<&str, u32> =
+        videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
     let mut cat = Catalogue {
         dir: dir.to_path_buf(),
         manifest: manifest.clone(),
@@ -352,15 +269,8 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
         for b in table::read_all(&path)? {
-            let cast = |name: &str| {
-                err(
-                    dir,
-                    format!(
-                        "{}: column {name} is missing or has the wrong type",
-                        path.display()
-                    ),
-                )
-            };
+            let cast =
+                |name: &str| err(dir, format!("{}: column {name} is missing or has the wrong type", path.display()));
             let vid = b
                 .column_by_name("video_id")
                 .and_then(|c| c.as_any().downcast_ref::<StringArray>())
@@ -388,11 +298,7 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
                 cat.frame_video.push(v);
                 cat.frame_t.push(t.value(i));
                 cat.frame_energy.push(energy.value(i));
-                cat.words.extend(
-                    desc.value(i)
-                        .chunks_exact(4)
-                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                );
+                cat.words.extend(desc.value(i).chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
             }
             debug_assert!(desc.null_count() == 0);
         }

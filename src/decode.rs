@@ -68,17 +68,11 @@ fn fail(kind: UploadErrorKind, msg: impl Into<String>) -> UploadError {
 /// matrix (as FFmpeg's own autorotation reads it).
 fn quarter_turns(stream: &ffmpeg::format::stream::Stream) -> u32 {
     for sd in stream.side_data() {
-        if sd.kind() != ffmpeg::codec::packet::side_data::Type::DisplayMatrix
-            || sd.data().len() < 36
-        {
+        if sd.kind() != ffmpeg::codec::packet::side_data::Type::DisplayMatrix || sd.data().len() < 36 {
             continue;
         }
-        let m: Vec<f64> = sd
-            .data()
-            .chunks(4)
-            .take(9)
-            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-            .collect();
+        let m: Vec<f64> =
+            sd.data().chunks(4).take(9).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect();
         let s0 = m[0].hypot(m[3]);
         let s1 = m[1].hypot(m[4]);
         if s0 == 0.0 || s1 == 0.0 {
@@ -100,12 +94,8 @@ pub fn decode(
     init();
     let started = Instant::now();
     let budget = Duration::from_secs_f64(opts.max_wall_s);
-    let mut ictx = ffmpeg::format::input(path).map_err(|e| {
-        fail(
-            UploadErrorKind::Unreadable,
-            format!("not a readable media file: {e}"),
-        )
-    })?;
+    let mut ictx = ffmpeg::format::input(path)
+        .map_err(|e| fail(UploadErrorKind::Unreadable, format!("not a readable media file: {e}")))?;
     let stream = ictx
         .streams()
         .best(ffmpeg::media::Type::Video)
@@ -119,150 +109,99 @@ pub fn decode(
     let turns = quarter_turns(&stream);
     let fps = {
         let r = stream.avg_frame_rate();
-        if r.denominator() != 0 && r.numerator() > 0 {
-            f64::from(r)
-        } else {
-            25.0
-        }
+        if r.denominator() != 0 && r.numerator() > 0 { f64::from(r) } else { 25.0 }
     };
-    let mut ctx =
-        ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(|e| {
-            fail(
-                UploadErrorKind::Unreadable,
-                format!("video stream parameters: {e}"),
-            )
-        })?;
+    let mut ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| fail(UploadErrorKind::Unreadable, format!("video stream parameters: {e}")))?;
     ctx.set_threading(ffmpeg::codec::threading::Config {
         kind: ffmpeg::codec::threading::Type::Frame,
         count: opts.threads,
         ..Default::default()
     });
-    let mut decoder = ctx.decoder().video().map_err(|e| {
-        fail(
-            UploadErrorKind::Unreadable,
-            format!("no decoder for the video stream: {e}"),
-        )
-    })?;
-    let codec = decoder
-        .codec()
-        .map(|c| c.name().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let mut decoder = ctx
+        .decoder()
+        .video()
+        .map_err(|e| fail(UploadErrorKind::Unreadable, format!("no decoder for the video stream: {e}")))?;
+    let codec = decoder.codec().map(|c| c.name().to_string()).unwrap_or_else(|| "unknown".into());
     let (width, height) = (decoder.width(), decoder.height());
     if width as u64 * height as u64 > opts.max_pixels {
         return Err(fail(
             UploadErrorKind::Limit,
-            format!(
-                "{width}x{height} exceeds the limit of {} pixels",
-                opts.max_pixels
-            ),
+            format!("{width}x{height} exceeds the limit of {} pixels", opts.max_pixels),
         ));
     }
-    let container_s = if ictx.duration() > 0 {
-        ictx.duration() as f64 / 1e6
-    } else {
-        0.0
-    };
+    let container_s = if ictx.duration() > 0 { ictx.duration() as f64 / 1e6 } else { 0.0 };
     if container_s > opts.max_duration_s {
         return Err(fail(
             UploadErrorKind::Limit,
-            format!(
-                "duration {container_s:.0} s exceeds the limit of {:.0} s",
-                opts.max_duration_s
-            ),
+            format!("duration {container_s:.0} s exceeds the limit of {:.0} s", opts.max_duration_s),
         ));
     }
 
-    let mut info = VideoInfo {
-        width,
-        height,
-        codec,
-        fps,
-        quarter_turns: turns,
-        ..Default::default()
-    };
-    let mut sampler = Sampler {
-        rate: opts.rate,
-        next: 0.0,
-        last_t: None,
-        frame_step: 1.0 / fps,
-    };
-    let mut scaler: Option<(
-        ffmpeg::software::scaling::Context,
-        (ffmpeg::format::Pixel, u32, u32),
-    )> = None;
+    let mut info = VideoInfo { width, height, codec, fps, quarter_turns: turns, ..Default::default() };
+    let mut sampler = Sampler { rate: opts.rate, next: 0.0, last_t: None, frame_step: 1.0 / fps };
+    let mut scaler: Option<(ffmpeg::software::scaling::Context, (ffmpeg::format::Pixel, u32, u32))> = None;
     let mut decoded = ffmpeg::frame::Video::empty();
     let mut gray = ffmpeg::frame::Video::empty();
     let mut errors = 0usize;
     let mut last_error = String::new();
     let mut end_t = 0f64;
 
-    let mut drain = |decoder: &mut ffmpeg::decoder::Video,
-                     info: &mut VideoInfo,
-                     end_t: &mut f64|
-     -> Result<(), UploadError> {
-        while decoder.receive_frame(&mut decoded).is_ok() {
-            let t = sampler.time_of(decoded.timestamp().map(|ts| (ts - start_pts) as f64 * tb));
-            *end_t = end_t.max(t + 1.0 / fps);
-            if t > opts.max_duration_s {
-                return Err(fail(
-                    UploadErrorKind::Limit,
-                    format!("video runs past the limit of {:.0} s", opts.max_duration_s),
-                ));
-            }
-            if !sampler.take(t) {
-                continue;
-            }
-            let key = (decoded.format(), decoded.width(), decoded.height());
-            if key.1 == 0 || key.2 == 0 {
-                continue;
-            }
-            if scaler.as_ref().map(|(_, k)| *k) != Some(key) {
-                let (tw, th) = working_size(key.1, key.2, decoded.aspect_ratio(), opts.max_side);
-                let s = ffmpeg::software::scaling::Context::get(
-                    key.0,
-                    key.1,
-                    key.2,
-                    ffmpeg::format::Pixel::GRAY8,
-                    tw,
-                    th,
-                    ffmpeg::software::scaling::Flags::AREA,
-                )
-                .map_err(|e| {
-                    fail(
-                        UploadErrorKind::Decode,
-                        format!("cannot scale {}x{} {:?}: {e}", key.1, key.2, key.0),
+    let mut drain =
+        |decoder: &mut ffmpeg::decoder::Video, info: &mut VideoInfo, end_t: &mut f64| -> Result<(), UploadError> {
+            while decoder.receive_frame(&mut decoded).is_ok() {
+                let t = sampler.time_of(decoded.timestamp().map(|ts| (ts - start_pts) as f64 * tb));
+                *end_t = end_t.max(t + 1.0 / fps);
+                if t > opts.max_duration_s {
+                    return Err(fail(
+                        UploadErrorKind::Limit,
+                        format!("video runs past the limit of {:.0} s", opts.max_duration_s),
+                    ));
+                }
+                if !sampler.take(t) {
+                    continue;
+                }
+                let key = (decoded.format(), decoded.width(), decoded.height());
+                if key.1 == 0 || key.2 == 0 {
+                    continue;
+                }
+                if scaler.as_ref().map(|(_, k)| *k) != Some(key) {
+                    let (tw, th) = working_size(key.1, key.2, decoded.aspect_ratio(), opts.max_side);
+                    let s = ffmpeg::software::scaling::Context::get(
+                        key.0,
+                        key.1,
+                        key.2,
+                        ffmpeg::format::Pixel::GRAY8,
+                        tw,
+                        th,
+                        ffmpeg::software::scaling::Flags::AREA,
                     )
-                })?;
-                scaler = Some((s, key));
+                    .map_err(|e| {
+                        fail(UploadErrorKind::Decode, format!("cannot scale {}x{} {:?}: {e}", key.1, key.2, key.0))
+                    })?;
+                    scaler = Some((s, key));
+                }
+                let (s, _) = scaler.as_mut().expect("scaler was just set");
+                s.run(&decoded, &mut gray)
+                    .map_err(|e| fail(UploadErrorKind::Decode, format!("scaling failed: {e}")))?;
+                let (w, h, stride) = (gray.width() as usize, gray.height() as usize, gray.stride(0));
+                let plane = gray.data(0);
+                let mut data = Vec::with_capacity(w * h);
+                for y in 0..h {
+                    data.extend_from_slice(&plane[y * stride..y * stride + w]);
+                }
+                info.frames_sampled += 1;
+                on_frame(t, Gray { w, h, data }.rotated(turns));
             }
-            let (s, _) = scaler.as_mut().expect("scaler was just set");
-            s.run(&decoded, &mut gray)
-                .map_err(|e| fail(UploadErrorKind::Decode, format!("scaling failed: {e}")))?;
-            let (w, h, stride) = (
-                gray.width() as usize,
-                gray.height() as usize,
-                gray.stride(0),
-            );
-            let plane = gray.data(0);
-            let mut data = Vec::with_capacity(w * h);
-            for y in 0..h {
-                data.extend_from_slice(&plane[y * stride..y * stride + w]);
-            }
-            info.frames_sampled += 1;
-            on_frame(t, Gray { w, h, data }.rotated(turns));
-        }
-        Ok(())
-    };
+            Ok(())
+        };
 
     for (s, packet) in ictx.packets() {
         if s.index() != index {
             continue;
         }
         if started.elapsed() > budget {
-            return Err(fail(
-                UploadErrorKind::Limit,
-                format!("decoding took longer than {:.0} s", opts.max_wall_s),
-            ));
+            return Err(fail(UploadErrorKind::Limit, format!("decoding took longer than {:.0} s", opts.max_wall_s)));
         }
         if let Err(e) = decoder.send_packet(&packet) {
             errors += 1;
@@ -321,18 +260,11 @@ impl Sampler {
 
 /// Size of the luma frame: display aspect kept, longest side at most `max_side`.
 fn working_size(w: u32, h: u32, sar: ffmpeg::Rational, max_side: u32) -> (u32, u32) {
-    let sar = if sar.numerator() > 0 && sar.denominator() > 0 {
-        f64::from(sar)
-    } else {
-        1.0
-    };
+    let sar = if sar.numerator() > 0 && sar.denominator() > 0 { f64::from(sar) } else { 1.0 };
     let dw = w as f64 * sar;
     let dh = h as f64;
     let scale = (max_side as f64 / dw.max(dh)).min(1.0);
-    (
-        ((dw * scale).round() as u32).max(1),
-        ((dh * scale).round() as u32).max(1),
-    )
+    (((dw * scale).round() as u32).max(1), ((dh * scale).round() as u32).max(1))
 }
 
 #[cfg(test)]
@@ -341,31 +273,15 @@ mod tests {
 
     #[test]
     fn sampler_takes_one_frame_per_period() {
-        let mut s = Sampler {
-            rate: 2.0,
-            next: 0.0,
-            last_t: None,
-            frame_step: 0.04,
-        };
-        let taken: Vec<f64> = (0..100)
-            .map(|i| i as f64 * 0.04)
-            .filter(|&t| s.take(t))
-            .collect();
+        let mut s = Sampler { rate: 2.0, next: 0.0, last_t: None, frame_step: 0.04 };
+        let taken: Vec<f64> = (0..100).map(|i| i as f64 * 0.04).filter(|&t| s.take(t)).collect();
         assert_eq!(taken.len(), 8);
-        assert!(
-            (taken[1] - 0.52).abs() < 1e-9 || (taken[1] - 0.5).abs() < 1e-9,
-            "{taken:?}"
-        );
+        assert!((taken[1] - 0.52).abs() < 1e-9 || (taken[1] - 0.5).abs() < 1e-9, "{taken:?}");
     }
 
     #[test]
     fn sampler_keeps_going_over_gaps() {
-        let mut s = Sampler {
-            rate: 2.0,
-            next: 0.0,
-            last_t: None,
-            frame_step: 0.04,
-        };
+        let mut s = Sampler { rate: 2.0, next: 0.0, last_t: None, frame_step: 0.04 };
         assert!(s.take(0.0));
         assert!(s.take(3.0));
         assert!(!s.take(3.2));
@@ -374,17 +290,8 @@ mod tests {
 
     #[test]
     fn working_size_keeps_display_aspect() {
-        assert_eq!(
-            working_size(1280, 720, ffmpeg::Rational::new(1, 1), 256),
-            (256, 144)
-        );
-        assert_eq!(
-            working_size(360, 640, ffmpeg::Rational::new(0, 1), 256),
-            (144, 256)
-        );
-        assert_eq!(
-            working_size(100, 50, ffmpeg::Rational::new(2, 1), 256),
-            (200, 50)
-        );
+        assert_eq!(working_size(1280, 720, ffmpeg::Rational::new(1, 1), 256), (256, 144));
+        assert_eq!(working_size(360, 640, ffmpeg::Rational::new(0, 1), 256), (144, 256));
+        assert_eq!(working_size(100, 50, ffmpeg::Rational::new(2, 1), 256), (200, 50));
     }
 }

@@ -78,11 +78,7 @@ impl Tables {
             // contribution of the frequencies without letting the finest (least robust
             // to blur and crops) dominate.
             let f = ((u * u + v * v) as f64).sqrt();
-            t.weight[j] = if u == 0 && v == 0 {
-                0
-            } else {
-                (8.0 * f.sqrt()).round() as i32
-            };
+            t.weight[j] = if u == 0 && v == 0 { 0 } else { (8.0 * f.sqrt()).round() as i32 };
         }
         t
     }
@@ -222,9 +218,7 @@ pub const DOT_ONE: f32 = 127.0 * 127.0;
 /// `even + odd` compares as-is, `even - odd` compares one of them mirrored.
 pub fn split_dot(a: &[u32; WORDS], b: &[u32; WORDS]) -> (i32, i32) {
     let dot4 = |x: u32, y: u32| -> i32 {
-        (0..4)
-            .map(|k| ((x >> (8 * k)) as u8 as i8 as i32) * ((y >> (8 * k)) as u8 as i8 as i32))
-            .sum()
+        (0..4).map(|k| ((x >> (8 * k)) as u8 as i8 as i32) * ((y >> (8 * k)) as u8 as i8 as i32)).sum()
     };
     let half = WORDS / 2;
     let even = (0..half).map(|w| dot4(a[w], b[w])).sum();
@@ -237,14 +231,10 @@ mod tests {
     use super::*;
 
     fn image(seed: u64) -> Vec<u8> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (0..IMG * IMG)
             .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 (s >> 56) as u8
             })
             .collect()
@@ -305,21 +295,7 @@ mod tests {
 
     #[test]
     fn isqrt_is_floor_sqrt() {
-        for n in [
-            0u32,
-            1,
-            2,
-            3,
-            4,
-            15,
-            16,
-            17,
-            99,
-            100,
-            65535,
-            1 << 28,
-            (1 << 30) - 1,
-        ] {
+        for n in [0u32, 1, 2, 3, 4, 15, 16, 17, 99, 100, 65535, 1 << 28, (1 << 30) - 1] {
             let r = isqrt(n);
             assert!(r * r <= n && (r + 1) * (r + 1) > n, "{n}");
         }

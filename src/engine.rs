@@ -30,9 +30,7 @@ impl Engine {
     pub fn open(choice: DeviceChoice) -> Result<Engine> {
         match choice {
             DeviceChoice::Cpu => Ok(Engine::Cpu(Box::default())),
-            DeviceChoice::Gpu => Gpu::open()?
-                .map(|g| Engine::Gpu(Box::new(g)))
-                .ok_or(Error::NoAdapter),
+            DeviceChoice::Gpu => Gpu::open()?.map(|g| Engine::Gpu(Box::new(g))).ok_or(Error::NoAdapter),
             DeviceChoice::Auto => match Gpu::open() {
                 Ok(Some(g)) => Ok(Engine::Gpu(Box::new(g))),
                 Ok(None) => Ok(Engine::Cpu(Box::default())),
@@ -46,12 +44,9 @@ impl Engine {
 
     pub fn summary(&self) -> EngineSummary {
         match self {
-            Engine::Cpu(_) => EngineSummary {
-                kind: "cpu",
-                adapter: "cpu twins".into(),
-                backend: "cpu".into(),
-                driver: String::new(),
-            },
+            Engine::Cpu(_) => {
+                EngineSummary { kind: "cpu", adapter: "cpu twins".into(), backend: "cpu".into(), driver: String::new() }
+            }
             Engine::Gpu(g) => EngineSummary {
                 kind: "gpu",
                 adapter: g.adapter.name.clone(),
@@ -79,9 +74,7 @@ impl Engine {
         match (self, cat) {
             (Engine::Gpu(g), Prepared::Gpu(r)) => g.search(queries, r),
             (_, Prepared::Cpu(m)) => Ok(cpu_search(queries, m)),
-            (Engine::Cpu(_), Prepared::Gpu(_)) => Err(Error::Invalid(
-                "catalogue prepared for another engine".into(),
-            )),
+            (Engine::Cpu(_), Prepared::Gpu(_)) => Err(Error::Invalid("catalogue prepared for another engine".into())),
         }
     }
 }

@@ -14,9 +14,7 @@ pub enum Error {
     },
     #[error("GPU: {0}")]
     Gpu(String),
-    #[error(
-        "no wgpu adapter found (install a Vulkan driver such as mesa-vulkan-drivers, or use --device cpu)"
-    )]
+    #[error("no wgpu adapter found (install a Vulkan driver such as mesa-vulkan-drivers, or use --device cpu)")]
     NoAdapter,
     #[error("catalogue {path}: {reason}")]
     Catalogue { path: PathBuf, reason: String },
@@ -34,16 +32,10 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
     pub fn parquet(path: impl Into<PathBuf>, source: parquet::errors::ParquetError) -> Self {
-        Error::Parquet {
-            path: path.into(),
-            source,
-        }
+        Error::Parquet { path: path.into(), source }
     }
 }
 
@@ -84,9 +76,6 @@ pub struct UploadError {
 
 impl UploadError {
     pub fn new(kind: UploadErrorKind, message: impl Into<String>) -> Self {
-        UploadError {
-            kind,
-            message: message.into(),
-        }
+        UploadError { kind, message: message.into() }
     }
 }

@@ -50,14 +50,8 @@ pub fn norm_id(s: &str) -> String {
 pub fn read_csv(path: &Path) -> Result<Vec<HashMap<String, String>>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = split_csv(
-        lines
-            .next()
-            .ok_or_else(|| Error::Invalid(format!("{}: empty CSV", path.display())))?,
-    );
-    Ok(lines
-        .map(|l| header.iter().cloned().zip(split_csv(l)).collect())
-        .collect())
+    let header = split_csv(lines.next().ok_or_else(|| Error::Invalid(format!("{}: empty CSV", path.display())))?);
+    Ok(lines.map(|l| header.iter().cloned().zip(split_csv(l)).collect()).collect())
 }
 
 fn split_csv(line: &str) -> Vec<String> {
@@ -83,18 +77,11 @@ fn split_csv(line: &str) -> Vec<String> {
 fn num(row: &HashMap<String, String>, k: &str, path: &Path) -> Result<f64> {
     row.get(k)
         .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "{}: column {k} missing or not a number",
-                path.display()
-            ))
-        })
+        .ok_or_else(|| Error::Invalid(format!("{}: column {k} missing or not a number", path.display())))
 }
 
 fn text<'a>(row: &'a HashMap<String, String>, k: &str, path: &Path) -> Result<&'a str> {
-    row.get(k)
-        .map(String::as_str)
-        .ok_or_else(|| Error::Invalid(format!("{}: column {k} missing", path.display())))
+    row.get(k).map(String::as_str).ok_or_else(|| Error::Invalid(format!("{}: column {k} missing", path.display())))
 }
 
 pub fn read_truth(path: &Path) -> Result<Vec<Truth>> {
@@ -120,17 +107,11 @@ fn parquet_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
         out.push(path.to_path_buf());
         return Ok(());
     }
-    let mut entries: Vec<_> = std::fs::read_dir(path)
-        .map_err(|e| Error::io(path, e))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         // Hidden and underscore files are temporaries and markers, as pyarrow ignores them.
         if name.starts_with('.') || name.starts_with('_') {
             continue;
@@ -163,11 +144,7 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
             })
             .collect();
     }
-    let root = if path.join("matches").is_dir() {
-        path.join("matches")
-    } else {
-        path.to_path_buf()
-    };
+    let root = if path.join("matches").is_dir() { path.join("matches") } else { path.to_path_buf() };
     let mut files = Vec::new();
     parquet_files(&root, &mut files)?;
     let mut out = Vec::new();
@@ -184,12 +161,7 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
                     .ok_or_else(|| Error::Invalid(format!("{}: no f64 column {n}", f.display())))
             };
             let (q, r) = (s("query_id")?, s("ref_id")?);
-            let (qs, qe, rs, re) = (
-                d("query_start_s")?,
-                d("query_end_s")?,
-                d("ref_start_s")?,
-                d("ref_end_s")?,
-            );
+            let (qs, qe, rs, re) = (d("query_start_s")?, d("query_end_s")?, d("ref_start_s")?, d("ref_end_s")?);
             let score = b
                 .column_by_name("score")
                 .and_then(|c| c.as_any().downcast_ref::<Float32Array>().cloned())
@@ -209,10 +181,7 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
 }
 
 fn union(intervals: impl IntoIterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
-    let mut v: Vec<(f64, f64)> = intervals
-        .into_iter()
-        .map(|(a, b)| (a.min(b), a.max(b)))
-        .collect();
+    let mut v: Vec<(f64, f64)> = intervals.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect();
     v.sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
     let mut out: Vec<(f64, f64)> = Vec::new();
     for (a, b) in v {
@@ -259,11 +228,7 @@ fn boxes_overlap(a: &[f64; 4], b: &[f64; 4]) -> bool {
 /// Sorts best first, stably, as Python's `sorted(key=-score)` does.
 fn ranked(preds: &[Prediction]) -> Vec<&Prediction> {
     let mut v: Vec<&Prediction> = preds.iter().collect();
-    v.sort_by(|a, b| {
-        b.score
-            .partial_cmp(&a.score)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    v.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal));
     v
 }
 
@@ -272,14 +237,8 @@ fn segment_uap(truth: &[Truth], preds: &[Prediction]) -> (f64, f64, f64) {
     for t in truth {
         gt.entry((&t.query, &t.reference)).or_default().push(t.b);
     }
-    let gt_q: f64 = gt
-        .values()
-        .map(|v| length(&union(v.iter().map(|b| (b[0], b[1])))))
-        .sum();
-    let gt_r: f64 = gt
-        .values()
-        .map(|v| length(&union(v.iter().map(|b| (b[2], b[3])))))
-        .sum();
+    let gt_q: f64 = gt.values().map(|v| length(&union(v.iter().map(|b| (b[0], b[1]))))).sum();
+    let gt_r: f64 = gt.values().map(|v| length(&union(v.iter().map(|b| (b[2], b[3]))))).sum();
     let mut pred: HashMap<(&str, &str), Vec<[f64; 4]>> = HashMap::new();
     let mut state: HashMap<(&str, &str), [f64; 4]> = HashMap::new();
     let mut tot = [0.0f64; 4];
@@ -291,23 +250,13 @@ fn segment_uap(truth: &[Truth], preds: &[Prediction]) -> (f64, f64, f64) {
         boxes.push(p.b);
         let hit: Vec<[f64; 4]> = gt
             .get(&key)
-            .map(|g| {
-                g.iter()
-                    .filter(|g| boxes.iter().any(|b| boxes_overlap(g, b)))
-                    .copied()
-                    .collect()
-            })
+            .map(|g| g.iter().filter(|g| boxes.iter().any(|b| boxes_overlap(g, b))).copied().collect())
             .unwrap_or_default();
         let pq = union(boxes.iter().map(|b| (b[0], b[1])));
         let pr = union(boxes.iter().map(|b| (b[2], b[3])));
         let gq = union(hit.iter().map(|b| (b[0], b[1])));
         let gr = union(hit.iter().map(|b| (b[2], b[3])));
-        let new = [
-            length(&pq),
-            overlap(&pq, &gq),
-            length(&pr),
-            overlap(&pr, &gr),
-        ];
+        let new = [length(&pq), overlap(&pq, &gq), length(&pr), overlap(&pr, &gr)];
         let old = state.entry(key).or_insert([0.0; 4]);
         for i in 0..4 {
             tot[i] += new[i] - old[i];
@@ -316,16 +265,8 @@ fn segment_uap(truth: &[Truth], preds: &[Prediction]) -> (f64, f64, f64) {
         if k + 1 < order.len() && order[k + 1].score == p.score {
             continue; // ties enter together
         }
-        let prec = if tot[0] > 0.0 && tot[2] > 0.0 {
-            (tot[1] / tot[0] * tot[3] / tot[2]).sqrt()
-        } else {
-            0.0
-        };
-        let rec = if gt_q > 0.0 && gt_r > 0.0 {
-            (tot[1] / gt_q * tot[3] / gt_r).sqrt()
-        } else {
-            0.0
-        };
+        let prec = if tot[0] > 0.0 && tot[2] > 0.0 { (tot[1] / tot[0] * tot[3] / tot[2]).sqrt() } else { 0.0 };
+        let rec = if gt_q > 0.0 && gt_r > 0.0 { (tot[1] / gt_q * tot[3] / gt_r).sqrt() } else { 0.0 };
         points.push((prec, rec));
     }
     let (p, r) = points.last().copied().unwrap_or((0.0, 0.0));
@@ -333,10 +274,7 @@ fn segment_uap(truth: &[Truth], preds: &[Prediction]) -> (f64, f64, f64) {
 }
 
 fn pair_uap(truth: &[Truth], preds: &[Prediction]) -> (f64, f64, f64) {
-    let positives: BTreeSet<(&str, &str)> = truth
-        .iter()
-        .map(|t| (t.query.as_str(), t.reference.as_str()))
-        .collect();
+    let positives: BTreeSet<(&str, &str)> = truth.iter().map(|t| (t.query.as_str(), t.reference.as_str())).collect();
     // First-seen order, then a stable sort by score: Python's dict and sorted() do the same.
     let mut best: Vec<((&str, &str), f64)> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
@@ -355,23 +293,11 @@ fn pair_uap(truth: &[Truth], preds: &[Prediction]) -> (f64, f64, f64) {
     let mut points = Vec::new();
     for (i, (key, _)) in best.iter().enumerate() {
         tp += usize::from(positives.contains(key));
-        let recall = if positives.is_empty() {
-            0.0
-        } else {
-            tp as f64 / positives.len() as f64
-        };
+        let recall = if positives.is_empty() { 0.0 } else { tp as f64 / positives.len() as f64 };
         points.push((tp as f64 / (i + 1) as f64, recall));
     }
-    let precision = if best.is_empty() {
-        0.0
-    } else {
-        tp as f64 / best.len() as f64
-    };
-    let recall = if positives.is_empty() {
-        0.0
-    } else {
-        tp as f64 / positives.len() as f64
-    };
+    let precision = if best.is_empty() { 0.0 } else { tp as f64 / best.len() as f64 };
+    let recall = if positives.is_empty() { 0.0 } else { tp as f64 / positives.len() as f64 };
     (average_precision(&points), precision, recall)
 }
 
@@ -383,11 +309,7 @@ pub fn score(truth: &[Truth], preds: &[Prediction]) -> Scores {
     let (seg, seg_p, seg_r) = segment_uap(truth, preds);
     let (pair, pair_p, pair_r) = pair_uap(truth, preds);
     let true_queries: BTreeSet<&str> = truth.iter().map(|t| t.query.as_str()).collect();
-    let fp: BTreeSet<&str> = preds
-        .iter()
-        .map(|p| p.query.as_str())
-        .filter(|q| !true_queries.contains(q))
-        .collect();
+    let fp: BTreeSet<&str> = preds.iter().map(|p| p.query.as_str()).filter(|q| !true_queries.contains(q)).collect();
     Scores {
         segment_uap: round4(seg),
         pair_uap: round4(pair),
@@ -415,11 +337,7 @@ pub fn recall_by_edit(
             .map_err(|e| Error::Invalid(format!("{}: edits of {q}: {e}", queries_csv.display())))?;
         let mut names: Vec<String> = edits["edits"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|e| e.as_str().map(String::from))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|e| e.as_str().map(String::from)).collect())
             .unwrap_or_default();
         if let Some(c) = edits["canvas"].as_str() {
             names.push(format!("canvas:{c}"));
@@ -430,19 +348,11 @@ pub fn recall_by_edit(
     }
     let mut out = BTreeMap::new();
     for (family, qs) in families {
-        let t: Vec<Truth> = truth
-            .iter()
-            .filter(|t| qs.contains(&t.query))
-            .cloned()
-            .collect();
+        let t: Vec<Truth> = truth.iter().filter(|t| qs.contains(&t.query)).cloned().collect();
         if t.is_empty() {
             continue;
         }
-        let p: Vec<Prediction> = preds
-            .iter()
-            .filter(|p| qs.contains(&p.query))
-            .cloned()
-            .collect();
+        let p: Vec<Prediction> = preds.iter().filter(|p| qs.contains(&p.query)).cloned().collect();
         out.insert(family, (t.len(), segment_uap(&t, &p).2));
     }
     Ok(out)

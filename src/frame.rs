@@ -21,21 +21,13 @@ impl Gray {
         let (w, h) = (self.w, self.h);
         match quarter_turns % 4 {
             0 => self,
-            2 => Gray {
-                w,
-                h,
-                data: self.data.into_iter().rev().collect(),
-            },
+            2 => Gray { w, h, data: self.data.into_iter().rev().collect() },
             q => {
                 let mut data = vec![0; w * h];
                 for y in 0..h {
                     for x in 0..w {
                         // Clockwise: (x, y) -> (h-1-y, x); counter-clockwise: (y, w-1-x).
-                        let (nx, ny) = if q == 1 {
-                            (h - 1 - y, x)
-                        } else {
-                            (y, w - 1 - x)
-                        };
+                        let (nx, ny) = if q == 1 { (h - 1 - y, x) } else { (y, w - 1 - x) };
                         data[ny * h + nx] = self.data[y * w + x];
                     }
                 }
@@ -56,12 +48,7 @@ pub struct Rect {
 
 impl Rect {
     pub fn full(g: &Gray) -> Rect {
-        Rect {
-            x0: 0.0,
-            y0: 0.0,
-            x1: g.w as f32,
-            y1: g.h as f32,
-        }
+        Rect { x0: 0.0, y0: 0.0, x1: g.w as f32, y1: g.h as f32 }
     }
     pub fn width(&self) -> f32 {
         self.x1 - self.x0
@@ -71,45 +58,46 @@ impl Rect {
     }
 }
 
-/// Mean absolute luma step to the right and downwards, per row and per column of the
-/// block `rows x cols`.
-#[allow(clippy::needless_range_loop)] // x and y index the image as well as the profiles
-fn activity(g: &Gray, rows: (usize, usize), cols: (usize, usize)) -> (Vec<f32>, Vec<f32>) {
-    let mut by_row = vec![0f32; g.h];
-    let mut by_col = vec![0f32; g.w];
-    for y in rows.0..rows.1.min(g.h - 1) {
-        for x in cols.0..cols.1.min(g.w - 1) {
-            let p = g.at(x, y) as i32;
-            let a = ((g.at(x + 1, y) as i32 - p).abs() + (g.at(x, y + 1) as i32 - p).abs()) as f32;
-            by_row[y] += a;
-            by_col[x] += a;
+/// Mean absolute luma step along each row and down each column, on the
+/// image averaged over 2x2 blocks: the averaging takes the edge off grain and
+/// compression noise, which would otherwise make a blurred background look busy.
+fn activity(g: &Gray) -> (Vec<f32>, Vec<f32>) {
+    let (w, h) = (g.w / 2, g.h / 2);
+    let half: Vec<i32> = (0..w * h)
+        .map(|i| {
+            let (x, y) = (2 * (i % w), 2 * (i / w));
+            (g.at(x, y) as i32 + g.at(x + 1, y) as i32 + g.at(x, y + 1) as i32 + g.at(x + 1, y + 1) as i32) / 4
+        })
+        .collect();
+    let mut by_row = vec![0f32; h];
+    let mut by_col = vec![0f32; w];
+    // Steps along a row measure that row, steps along a column that column: a border
+    // line next to the picture then stays quiet, where a vertical step would not.
+    for y in 0..h - 1 {
+        for x in 0..w - 1 {
+            let p = half[y * w + x];
+            by_row[y] += (half[y * w + x + 1] - p).abs() as f32;
+            by_col[x] += (half[(y + 1) * w + x] - p).abs() as f32;
         }
     }
-    let (nr, nc) = (
-        (rows.1 - rows.0).max(1) as f32,
-        (cols.1 - cols.0).max(1) as f32,
-    );
-    by_row.iter_mut().for_each(|a| *a /= nc);
-    by_col.iter_mut().for_each(|a| *a /= nr);
+    by_row.iter_mut().for_each(|a| *a /= (w - 1) as f32);
+    by_col.iter_mut().for_each(|a| *a /= (h - 1) as f32);
     // The last row and column have no step of their own; they take their neighbour's.
-    by_row[g.h - 1] = by_row[g.h - 2];
-    by_col[g.w - 1] = by_col[g.w - 2];
+    by_row[h - 1] = by_row[h - 2];
+    by_col[w - 1] = by_col[w - 2];
     (by_row, by_col)
 }
 
 /// The span of a profile that holds the picture: the run of active entries (gaps of up to
-/// 1/20 bridged) with the most activity. Black bars have none, blurred backgrounds
-/// little; a caption or sticker over them forms a separate, weaker run. Falls back to
-/// the whole span when the run is implausibly small.
+/// 1/10 bridged) with the most activity, made symmetric. Black bars have none, blurred
+/// backgrounds little; a caption or sticker over them forms a separate, weaker run.
+/// Falls back to the whole span when the run is implausibly small.
 fn active_span(a: &[f32]) -> (usize, usize) {
     let n = a.len();
-    if n < 8 {
-        return (0, n);
-    }
     let mut sorted = a.to_vec();
     sorted.sort_by(f32::total_cmp);
     let threshold = (0.3 * sorted[n * 9 / 10]).max(1.5);
-    let bridge = n / 20;
+    let bridge = n / 10;
     let mut best = (0usize, 0usize, 0f32);
     let mut start: Option<usize> = None;
     let mut last_active = 0usize;
@@ -139,27 +127,100 @@ fn active_span(a: &[f32]) -> (usize, usize) {
         }
     }
     if best.1 - best.0 < n / 5 {
-        (0, n)
-    } else {
-        (best.0, best.1)
+        return (0, n);
     }
+    // Uploads centre the picture on their canvas. A flat stretch of picture at one edge
+    // reads as border, so the margins are evened out to the smaller of the two.
+    let margin = best.0.min(n - best.1);
+    (margin, n - margin)
 }
 
-/// Where the picture is inside a frame: black bars, blurred 9:16 backgrounds and
+/// Smallest frame side on which borders are looked for.
+const MIN_SIDE: usize = 16;
+
+/// Where the picture is, from activity profiles (at half resolution) of a frame or of
+/// several frames combined.
+fn rect_from(g: &Gray, rows: &[f32], cols: &[f32]) -> Rect {
+    let (y0, y1) = active_span(rows);
+    let (x0, x1) = active_span(cols);
+    let sx = g.w as f32 / cols.len() as f32;
+    let sy = g.h as f32 / rows.len() as f32;
+    Rect { x0: x0 as f32 * sx, y0: y0 as f32 * sy, x1: x1 as f32 * sx, y1: y1 as f32 * sy }
+}
+
+/// Where the picture is inside one frame: black bars, blurred 9:16 backgrounds and
 /// pillar boxes are cut away.
 pub fn content_rect(g: &Gray) -> Rect {
-    if g.w < 8 || g.h < 8 {
+    if g.w < MIN_SIDE || g.h < MIN_SIDE {
         return Rect::full(g);
     }
-    let (rows, _) = activity(g, (0, g.h), (0, g.w));
-    let (y0, y1) = active_span(&rows);
-    let (_, cols) = activity(g, (y0, y1), (0, g.w));
-    let (x0, x1) = active_span(&cols);
-    Rect {
-        x0: x0 as f32,
-        y0: y0 as f32,
-        x1: x1 as f32,
-        y1: y1 as f32,
+    let (rows, cols) = activity(g);
+    rect_from(g, &rows, &cols)
+}
+
+/// Border detection over time. Borders stay put while the picture changes, so a row or
+/// column counts as picture if it is busy in any frame of a window of neighbours: a dark
+/// or flat scene no longer loses its edges. Frames come out in order, delayed by half a
+/// window, each with its content rectangle.
+pub struct BorderTracker {
+    half: usize,
+    next: usize,
+    window: std::collections::VecDeque<Tracked>,
+}
+
+struct Tracked {
+    t: f64,
+    frame: Option<Gray>,
+    rows: Vec<f32>,
+    cols: Vec<f32>,
+}
+
+impl BorderTracker {
+    /// `half`: neighbours on each side that share their activity.
+    pub fn new(half: usize) -> Self {
+        BorderTracker { half, next: 0, window: Default::default() }
+    }
+
+    pub fn push(&mut self, t: f64, g: Gray, out: &mut dyn FnMut(f64, Gray, Rect)) {
+        let (rows, cols) = if g.w < MIN_SIDE || g.h < MIN_SIDE { (Vec::new(), Vec::new()) } else { activity(&g) };
+        // A change of frame size starts a new window.
+        if self.window.back().is_some_and(|b| b.rows.len() != rows.len() || b.cols.len() != cols.len()) {
+            self.finish(out);
+        }
+        self.window.push_back(Tracked { t, frame: Some(g), rows, cols });
+        while self.window.len() - self.next > self.half {
+            self.emit(out);
+        }
+    }
+
+    /// Emits the frames still held.
+    pub fn finish(&mut self, out: &mut dyn FnMut(f64, Gray, Rect)) {
+        while self.next < self.window.len() {
+            self.emit(out);
+        }
+        self.window.clear();
+        self.next = 0;
+    }
+
+    fn emit(&mut self, out: &mut dyn FnMut(f64, Gray, Rect)) {
+        let i = self.next;
+        let lo = i.saturating_sub(self.half);
+        let hi = (i + self.half + 1).min(self.window.len());
+        let mut rows = self.window[i].rows.clone();
+        let mut cols = self.window[i].cols.clone();
+        for k in lo..hi {
+            rows.iter_mut().zip(&self.window[k].rows).for_each(|(a, b)| *a = a.max(*b));
+            cols.iter_mut().zip(&self.window[k].cols).for_each(|(a, b)| *a = a.max(*b));
+        }
+        let e = &mut self.window[i];
+        let g = e.frame.take().expect("each frame is emitted once");
+        let rect = if rows.is_empty() { Rect::full(&g) } else { rect_from(&g, &rows, &cols) };
+        out(e.t, g, rect);
+        self.next += 1;
+        while self.next > self.half {
+            self.window.pop_front();
+            self.next -= 1;
+        }
     }
 }
 
@@ -221,54 +282,14 @@ struct View {
 /// The crops stored for every catalogue frame. Uploads reframe and crop the picture;
 /// a crop cannot be undone on the upload side, so the catalogue holds the likely ones.
 const VIEWS: [View; 8] = [
-    View {
-        scale: 1.0,
-        px: 0.5,
-        py: 0.5,
-        square: false,
-    },
-    View {
-        scale: 1.0,
-        px: 0.5,
-        py: 0.5,
-        square: true,
-    },
-    View {
-        scale: 0.8,
-        px: 0.5,
-        py: 0.5,
-        square: false,
-    },
-    View {
-        scale: 0.8,
-        px: 0.0,
-        py: 0.0,
-        square: false,
-    },
-    View {
-        scale: 0.8,
-        px: 1.0,
-        py: 0.0,
-        square: false,
-    },
-    View {
-        scale: 0.8,
-        px: 0.0,
-        py: 1.0,
-        square: false,
-    },
-    View {
-        scale: 0.8,
-        px: 1.0,
-        py: 1.0,
-        square: false,
-    },
-    View {
-        scale: 0.8,
-        px: 0.5,
-        py: 0.5,
-        square: true,
-    },
+    View { scale: 1.0, px: 0.5, py: 0.5, square: false },
+    View { scale: 1.0, px: 0.5, py: 0.5, square: true },
+    View { scale: 0.8, px: 0.5, py: 0.5, square: false },
+    View { scale: 0.8, px: 0.0, py: 0.0, square: false },
+    View { scale: 0.8, px: 1.0, py: 0.0, square: false },
+    View { scale: 0.8, px: 0.0, py: 1.0, square: false },
+    View { scale: 0.8, px: 1.0, py: 1.0, square: false },
+    View { scale: 0.8, px: 0.5, py: 0.5, square: true },
 ];
 
 /// Number of views per catalogue frame.
@@ -285,26 +306,12 @@ fn view_rect(c: Rect, v: View) -> Rect {
     h *= v.scale;
     let x0 = c.x0 + (c.width() - w) * v.px;
     let y0 = c.y0 + (c.height() - h) * v.py;
-    Rect {
-        x0,
-        y0,
-        x1: x0 + w,
-        y1: y0 + h,
-    }
+    Rect { x0, y0, x1: x0 + w, y1: y0 + h }
 }
 
-/// The 32x32 images of every catalogue view of a frame.
-pub fn catalogue_views(g: &Gray) -> Vec<PackedImage> {
-    let c = content_rect(g);
-    VIEWS
-        .iter()
-        .map(|&v| resample(g, view_rect(c, v)))
-        .collect()
-}
-
-/// The 32x32 image of an upload frame: its content, uncropped.
-pub fn query_view(g: &Gray) -> PackedImage {
-    resample(g, content_rect(g))
+/// The 32x32 images of every catalogue view of a frame whose picture is `content`.
+pub fn catalogue_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
+    VIEWS.iter().map(|&v| resample(g, view_rect(content, v))).collect()
 }
 
 #[cfg(test)]
@@ -322,14 +329,7 @@ mod tests {
     }
 
     /// Pastes `content` into a `w x h` canvas at (x, y) over `fill`.
-    fn paste(
-        content: &Gray,
-        w: usize,
-        h: usize,
-        x: usize,
-        y: usize,
-        fill: impl Fn(usize, usize) -> u8,
-    ) -> Gray {
+    fn paste(content: &Gray, w: usize, h: usize, x: usize, y: usize, fill: impl Fn(usize, usize) -> u8) -> Gray {
         let mut data: Vec<u8> = (0..w * h).map(|i| fill(i % w, i / w)).collect();
         for cy in 0..content.h {
             for cx in 0..content.w {
@@ -342,12 +342,9 @@ mod tests {
     #[test]
     fn finds_picture_between_black_bars() {
         let c = textured(144, 81, 1);
-        let g = paste(&c, 144, 256, 0, 80, |_, _| 0);
+        let g = paste(&c, 144, 256, 0, 87, |_, _| 0);
         let r = content_rect(&g);
-        assert!(
-            (r.y0 - 80.0).abs() <= 2.0 && (r.y1 - 161.0).abs() <= 2.0,
-            "{r:?}"
-        );
+        assert!((r.y0 - 87.0).abs() <= 2.0 && (r.y1 - 168.0).abs() <= 2.0, "{r:?}");
         assert!(r.x0 <= 1.0 && r.x1 >= 143.0, "{r:?}");
     }
 
@@ -355,12 +352,9 @@ mod tests {
     fn finds_picture_on_smooth_background() {
         let c = textured(144, 81, 2);
         // A slow gradient stands in for the blurred copy behind a 9:16 reframe.
-        let g = paste(&c, 144, 256, 0, 90, |x, y| (40 + (x + y) / 8) as u8);
+        let g = paste(&c, 144, 256, 0, 87, |x, y| (40 + (x + y) / 8) as u8);
         let r = content_rect(&g);
-        assert!(
-            (r.y0 - 90.0).abs() <= 2.0 && (r.y1 - 171.0).abs() <= 2.0,
-            "{r:?}"
-        );
+        assert!((r.y0 - 87.0).abs() <= 2.0 && (r.y1 - 168.0).abs() <= 2.0, "{r:?}");
     }
 
     #[test]
@@ -368,10 +362,37 @@ mod tests {
         let c = textured(120, 144, 3);
         let g = paste(&c, 256, 144, 68, 0, |_, _| 16);
         let r = content_rect(&g);
-        assert!(
-            (r.x0 - 68.0).abs() <= 2.0 && (r.x1 - 188.0).abs() <= 2.0,
-            "{r:?}"
-        );
+        assert!((r.x0 - 68.0).abs() <= 2.0 && (r.x1 - 188.0).abs() <= 2.0, "{r:?}");
+    }
+
+    #[test]
+    fn uneven_margins_are_evened_out_to_the_smaller() {
+        // Picture whose left part is flat: the left margin reads wider than the right.
+        let mut c = textured(160, 144, 6);
+        for y in 0..144 {
+            for x in 0..60 {
+                c.data[y * 160 + x] = 90;
+            }
+        }
+        let g = paste(&c, 256, 144, 48, 0, |_, _| 0);
+        let r = content_rect(&g);
+        assert!((r.x0 - 48.0).abs() <= 2.0 && (r.x1 - 208.0).abs() <= 2.0, "{r:?}");
+    }
+
+    #[test]
+    fn tracker_gives_a_flat_frame_its_neighbours_borders() {
+        let busy = paste(&textured(144, 81, 7), 144, 256, 0, 87, |_, _| 0);
+        let flat = paste(&Gray { w: 144, h: 81, data: vec![60; 144 * 81] }, 144, 256, 0, 87, |_, _| 0);
+        let mut got = Vec::new();
+        let mut t = BorderTracker::new(2);
+        for (i, g) in [busy.clone(), busy.clone(), flat, busy.clone(), busy].into_iter().enumerate() {
+            t.push(i as f64, g, &mut |t, _, r| got.push((t, r)));
+        }
+        t.finish(&mut |t, _, r| got.push((t, r)));
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [0.0, 1.0, 2.0, 3.0, 4.0]);
+        for (_, r) in &got {
+            assert!((r.y0 - 87.0).abs() <= 2.0 && (r.y1 - 168.0).abs() <= 2.0, "{r:?}");
+        }
     }
 
     #[test]
@@ -382,20 +403,8 @@ mod tests {
 
     #[test]
     fn resample_of_constant_is_constant() {
-        let g = Gray {
-            w: 50,
-            h: 20,
-            data: vec![99; 1000],
-        };
-        let img = resample(
-            &g,
-            Rect {
-                x0: 3.5,
-                y0: 1.0,
-                x1: 47.0,
-                y1: 19.5,
-            },
-        );
+        let g = Gray { w: 50, h: 20, data: vec![99; 1000] };
+        let img = resample(&g, Rect { x0: 3.5, y0: 1.0, x1: 47.0, y1: 19.5 });
         assert!(img.iter().all(|&w| w == u32::from_le_bytes([99; 4])));
     }
 

@@ -35,9 +35,7 @@ impl AdapterSummary {
             name: info.name.clone(),
             backend: format!("{:?}", info.backend).to_lowercase(),
             device_type: format!("{:?}", info.device_type),
-            driver: format!("{} {}", info.driver, info.driver_info)
-                .trim()
-                .to_string(),
+            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
         }
     }
 }
@@ -64,10 +62,7 @@ fn preference(info: &wgpu::AdapterInfo) -> (u8, u8) {
 
 /// Every adapter wgpu sees, best first.
 pub fn adapters() -> Vec<AdapterSummary> {
-    sorted_adapters()
-        .iter()
-        .map(|a| AdapterSummary::of(&a.get_info()))
-        .collect()
+    sorted_adapters().iter().map(|a| AdapterSummary::of(&a.get_info())).collect()
 }
 
 /// Vulkan adapters; GL ones only where there is no Vulkan adapter at all, because
@@ -152,41 +147,26 @@ impl Gpu {
             usage: wgpu::BufferUsages::STORAGE,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
-                "{}: building pipelines: {e}",
-                summary.name
-            )));
+            return Err(Error::Gpu(format!("{}: building pipelines: {e}", summary.name)));
         }
-        let max_binding = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
-        Ok(Gpu {
-            adapter: summary,
-            device,
-            queue,
-            describe,
-            search,
-            tables,
-            max_binding,
-        })
+        let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        Ok(Gpu { adapter: summary, device, queue, describe, search, tables, max_binding })
     }
 
     fn storage(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytes,
-                usage: wgpu::BufferUsages::STORAGE,
-            })
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytes,
+            usage: wgpu::BufferUsages::STORAGE,
+        })
     }
 
     fn uniform<T: Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::bytes_of(value),
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::bytes_of(value),
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
     }
 
     /// Runs one dispatch of `pipeline` over `buffers` (bound in order) and reads back
@@ -218,24 +198,17 @@ impl Gpu {
             .copied()
             .chain(std::iter::once(&out))
             .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
             .collect();
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(label),
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(label),
-                timestamp_writes: None,
-            });
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(groups.0, groups.1, 1);
@@ -249,15 +222,11 @@ impl Gpu {
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu(format!("{label}: poll: {e}")))?;
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("{label}: poll: {e}")))?;
         rx.recv()
             .map_err(|_| Error::Gpu(format!("{label}: read-back never completed")))?
             .map_err(|e| Error::Gpu(format!("{label}: map: {e}")))?;
-        let view = staging
-            .get_mapped_range(..)
-            .map_err(|e| Error::Gpu(format!("{label}: map range: {e}")))?;
+        let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("{label}: map range: {e}")))?;
         let result = bytemuck::cast_slice::<u8, T>(&view)[..out_len].to_vec();
         drop(view);
         staging.unmap();
@@ -268,13 +237,7 @@ impl Gpu {
     pub fn describe(&self, images: &[PackedImage]) -> Result<Vec<Descriptor>> {
         let mut out = Vec::with_capacity(images.len());
         for batch in images.chunks(DESCRIBE_BATCH) {
-            let params = self.uniform(
-                "descriptor params",
-                &DescribeParams {
-                    count: batch.len() as u32,
-                    pad: [0; 3],
-                },
-            );
+            let params = self.uniform("descriptor params", &DescribeParams { count: batch.len() as u32, pad: [0; 3] });
             let input = self.storage("descriptor images", bytemuck::cast_slice(batch));
             let groups = (batch.len() as u32).div_ceil(WORKGROUP);
             out.extend(self.run::<Descriptor>(
@@ -303,17 +266,12 @@ impl Gpu {
             .step_by(frames_per_tile.max(1))
             .map(|first| {
                 let last = (first + frames_per_tile).min(m.frames());
-                let buf = self.storage(
-                    "catalogue tile",
-                    bytemuck::cast_slice(&m.words[first * frame_words..last * frame_words]),
-                );
+                let buf = self
+                    .storage("catalogue tile", bytemuck::cast_slice(&m.words[first * frame_words..last * frame_words]));
                 (buf, first as u32, (last - first) as u32)
             })
             .collect();
-        Ok(Resident {
-            tiles,
-            views: m.views,
-        })
+        Ok(Resident { tiles, views: m.views })
     }
 
     /// Exact top-k of every query against a resident catalogue (`similarity.wgsl`).
@@ -327,19 +285,11 @@ impl Gpu {
         for (tile, first, frames) in &cat.tiles {
             // Enough chunks to fill the device (about 256k invocations), at least 256
             // frames each, and never more than a dispatch dimension allows.
-            let chunk = (*frames)
-                .div_ceil((262_144 / nq).max(1))
-                .max(256)
-                .max(frames.div_ceil(65_535));
+            let chunk = (*frames).div_ceil((262_144 / nq).max(1)).max(256).max(frames.div_ceil(65_535));
             let chunks = frames.div_ceil(chunk);
             let params = self.uniform(
                 "search params",
-                &SearchParams {
-                    queries: nq,
-                    frames: *frames,
-                    views: cat.views as u32,
-                    chunk,
-                },
+                &SearchParams { queries: nq, frames: *frames, views: cat.views as u32, chunk },
             );
             let hits: Vec<Hit> = self.run(
                 "search",

@@ -53,10 +53,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     });
     let inputs_fact: Vec<InputFact> = inputs
         .iter()
-        .map(|p| InputFact {
-            path: p.display().to_string(),
-            bytes: p.metadata().map(|m| m.len()).unwrap_or(0),
-        })
+        .map(|p| InputFact { path: p.display().to_string(), bytes: p.metadata().map(|m| m.len()).unwrap_or(0) })
         .collect();
     let mut key: Vec<String> = vec![
         opts.run_date.clone(),
@@ -66,23 +63,11 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     ];
     key.extend(inputs.iter().map(|p| p.display().to_string()));
     let key_refs: Vec<&str> = key.iter().map(String::as_str).collect();
-    let run_id = format!(
-        "{}-{:08x}",
-        opts.run_date.replace('-', ""),
-        crate::stable_hash(&key_refs) as u32
-    );
+    let run_id = format!("{}-{:08x}", opts.run_date.replace('-', ""), crate::stable_hash(&key_refs) as u32);
 
-    let prepared = engine.prepare(crate::search::Matrix {
-        words: &cat.words,
-        views: cat.manifest.views,
-    })?;
+    let prepared = engine.prepare(crate::search::Matrix { words: &cat.words, views: cat.manifest.views })?;
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
-    let refs = RefFrames {
-        video: &cat.frame_video,
-        t: &cat.frame_t,
-        energy: &cat.frame_energy,
-        duration: &durations,
-    };
+    let refs = RefFrames { video: &cat.frame_video, t: &cat.frame_t, energy: &cat.frame_energy, duration: &durations };
 
     let mut uploads: Vec<UploadRow> = Vec::new();
     let mut matches: Vec<MatchRow> = Vec::new();
@@ -99,17 +84,9 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         };
         match out.result {
             Err(e) => {
-                row.status = if e.kind == UploadErrorKind::NotAFile {
-                    "skipped"
-                } else {
-                    "failed"
-                };
+                row.status = if e.kind == UploadErrorKind::NotAFile { "skipped" } else { "failed" };
                 row.error_kind = Some(e.kind.as_str());
-                let name = if m.id.is_empty() {
-                    m.archive.clone()
-                } else {
-                    format!("{}:{}", m.archive, m.id)
-                };
+                let name = if m.id.is_empty() { m.archive.clone() } else { format!("{}:{}", m.archive, m.id) };
                 row.error = Some(format!("{name}: {e}"));
                 tracing::warn!(upload = %name, kind = e.kind.as_str(), "{e}");
             }
@@ -122,11 +99,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
                 let found = match_one(&d, &cat, &refs, &prepared, engine, opts)?;
                 row.matches = found.len() as u32;
                 for s in found {
-                    matches.push(MatchRow {
-                        query_id: m.id.clone(),
-                        archive: m.archive.clone(),
-                        ..s
-                    });
+                    matches.push(MatchRow { query_id: m.id.clone(), archive: m.archive.clone(), ..s });
                 }
             }
         }
@@ -134,15 +107,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         uploads.push(row);
         Ok(())
     };
-    pipeline::run(
-        inputs,
-        &opts.limits,
-        &opts.decode,
-        Views::Query,
-        opts.workers,
-        tmp.path(),
-        &mut sink,
-    )?;
+    pipeline::run(inputs, &opts.limits, &opts.decode, Views::Query, opts.workers, tmp.path(), &mut sink)?;
 
     // A stable order makes reruns byte-for-byte comparable.
     matches.sort_by(|a, b| {
@@ -168,10 +133,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let provenance = [
         ("clipmatch.run_id", run_id.clone()),
         ("clipmatch.catalogue_id", cat.manifest.catalogue_id.clone()),
-        (
-            "clipmatch.descriptor_version",
-            crate::descriptor::DESCRIPTOR_VERSION.to_string(),
-        ),
+        ("clipmatch.descriptor_version", crate::descriptor::DESCRIPTOR_VERSION.to_string()),
         ("clipmatch.version", env!("CARGO_PKG_VERSION").to_string()),
     ];
     let part = "part-00000.parquet";
@@ -198,24 +160,9 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         counts: serde_json::to_string(&summary).unwrap_or_default(),
     };
     let dir = |table: &str| partition(&opts.out, table, &opts.run_date);
-    table::write_atomic(
-        &dir("matches").join(part),
-        table::matches_schema(),
-        &[mb.finish()?],
-        &provenance,
-    )?;
-    table::write_atomic(
-        &dir("uploads").join(part),
-        table::uploads_schema(),
-        &[ub.finish()?],
-        &provenance,
-    )?;
-    table::write_atomic(
-        &dir("manifest").join(part),
-        table::manifest_schema(),
-        &[manifest.finish()?],
-        &provenance,
-    )?;
+    table::write_atomic(&dir("matches").join(part), table::matches_schema(), &[mb.finish()?], &provenance)?;
+    table::write_atomic(&dir("uploads").join(part), table::uploads_schema(), &[ub.finish()?], &provenance)?;
+    table::write_atomic(&dir("manifest").join(part), table::manifest_schema(), &[manifest.finish()?], &provenance)?;
     for t in ["matches", "uploads", "manifest"] {
         let marker = dir(t).join("_SUCCESS");
         std::fs::write(&marker, &run_id).map_err(|e| Error::io(&marker, e))?;
@@ -237,8 +184,7 @@ fn match_one(
     opts: &MatchOptions,
 ) -> Result<Vec<MatchRow>> {
     let descriptors = engine.describe(&d.images)?;
-    let queries: Vec<[u32; crate::descriptor::WORDS]> =
-        descriptors.iter().map(|x| x.words).collect();
+    let queries: Vec<[u32; crate::descriptor::WORDS]> = descriptors.iter().map(|x| x.words).collect();
     let energy: Vec<u32> = descriptors.iter().map(|x| x.energy).collect();
     let neighbours = engine.search(prepared, &queries)?;
     let q = QueryFrames {

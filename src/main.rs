@@ -17,11 +17,7 @@ use std::process::ExitCode;
 const EXIT_FAILED_UPLOADS: u8 = 3;
 
 #[derive(Parser)]
-#[command(
-    name = "clipmatch",
-    version,
-    about = "Finds clips of catalogue videos inside uploaded short videos"
-)]
+#[command(name = "clipmatch", version, about = "Finds clips of catalogue videos inside uploaded short videos")]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -129,11 +125,7 @@ struct EvalArgs {
 }
 
 fn workers(w: Option<usize>) -> usize {
-    w.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    })
+    w.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 
 fn open_engine(choice: DeviceChoice) -> Result<Engine> {
@@ -146,9 +138,7 @@ fn open_engine(choice: DeviceChoice) -> Result<Engine> {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -179,10 +169,7 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             for (i, a) in list.iter().enumerate() {
                 let pick = if i == 0 { "  <- auto" } else { "" };
-                println!(
-                    "{:<40} {:<8} {:<14} {}{pick}",
-                    a.name, a.backend, a.device_type, a.driver
-                );
+                println!("{:<40} {:<8} {:<14} {}{pick}", a.name, a.backend, a.device_type, a.driver);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -195,10 +182,7 @@ fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
             let m = catalog::read_manifest(&catalog)?;
             println!("{}", serde_json::to_string_pretty(&m)?);
             let cat = catalog::open(&catalog)?;
-            println!(
-                "{:<48} {:>10} {:>8} {:>10}",
-                "video", "duration_s", "frames", "size"
-            );
+            println!("{:<48} {:>10} {:>8} {:>10}", "video", "duration_s", "frames", "size");
             for v in &cat.videos {
                 println!(
                     "{:<48} {:>10.2} {:>8} {:>10}",
@@ -210,29 +194,17 @@ fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        CatalogCommand::Build {
-            catalog,
-            rate,
-            device,
-            inputs,
-        } => (catalog, device, inputs, rate, true),
-        CatalogCommand::Add {
-            catalog,
-            device,
-            inputs,
-        } => (catalog, device, inputs, 0.0, false),
+        CatalogCommand::Build { catalog, rate, device, inputs } => (catalog, device, inputs, rate, true),
+        CatalogCommand::Add { catalog, device, inputs } => (catalog, device, inputs, 0.0, false),
     };
     let engine = open_engine(device.device)?;
     let opts = BuildOptions {
-        decode: DecodeOptions {
-            rate,
-            ..Default::default()
-        },
+        decode: DecodeOptions { rate, ..Default::default() },
         limits: Limits::default(),
         workers: workers(device.workers),
     };
-    let s = catalog::add(&dir, &inputs, &engine, &opts, create)
-        .with_context(|| format!("catalogue {}", dir.display()))?;
+    let s =
+        catalog::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
     println!(
         "added {} videos ({} frames), skipped {}, failed {}",
         s.added.len(),
@@ -250,9 +222,7 @@ fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
 }
 
 fn match_command(a: MatchArgs) -> Result<ExitCode> {
-    let run_date = a
-        .run_date
-        .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+    let run_date = a.run_date.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
     if chrono::NaiveDate::parse_from_str(&run_date, "%Y-%m-%d").is_err() {
         bail!("--run-date {run_date:?} is not a date of the form YYYY-MM-DD");
     }
@@ -267,10 +237,7 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
         catalog: a.catalog,
         out: a.out,
         run_date,
-        decode: DecodeOptions {
-            rate: a.rate,
-            ..Default::default()
-        },
+        decode: DecodeOptions { rate: a.rate, ..Default::default() },
         limits: Limits::default(),
         align,
         workers: workers(a.device.workers),
@@ -288,11 +255,7 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
         s.wall_s,
         opts.out.display()
     );
-    Ok(if s.failed > 0 {
-        ExitCode::from(EXIT_FAILED_UPLOADS)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if s.failed > 0 { ExitCode::from(EXIT_FAILED_UPLOADS) } else { ExitCode::SUCCESS })
 }
 
 fn eval_command(a: EvalArgs) -> Result<ExitCode> {

@@ -7,7 +7,7 @@ use crate::archive::{self, Limits, Member, Source};
 use crate::decode::{DecodeOptions, VideoInfo, decode};
 use crate::descriptor::PackedImage;
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
-use crate::frame::{Gray, catalogue_views, query_view};
+use crate::frame::{BorderTracker, Gray, Rect, catalogue_views, resample};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,12 +35,15 @@ pub struct Outcome {
     pub decode_ms: f64,
 }
 
-fn cut(views: Views, g: &Gray) -> Vec<PackedImage> {
+fn cut(views: Views, g: &Gray, content: Rect) -> Vec<PackedImage> {
     match views {
-        Views::Catalogue => catalogue_views(g),
-        Views::Query => vec![query_view(g)],
+        Views::Catalogue => catalogue_views(g, content),
+        Views::Query => vec![resample(g, content)],
     }
 }
+
+/// Seconds of neighbouring frames, on each side, whose activity decides a frame's borders.
+const BORDER_WINDOW_S: f64 = 1.0;
 
 fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
     let started = Instant::now();
@@ -50,21 +53,17 @@ fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
             let path = src.path().expect("only refused members have no path");
             let mut times = Vec::new();
             let mut images = Vec::new();
-            decode(path, opts, |t, g| {
+            let mut emit = |t: f64, g: Gray, content: Rect| {
                 times.push(t);
-                images.extend(cut(views, &g));
-            })
-            .map(|info| Decoded {
-                info,
-                times,
-                images,
-            })
+                images.extend(cut(views, &g, content));
+            };
+            let mut borders = BorderTracker::new((BORDER_WINDOW_S * opts.rate).ceil() as usize);
+            let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
+            borders.finish(&mut emit);
+            decoded.map(|info| Decoded { info, times, images })
         }
     };
-    Outcome {
-        result,
-        decode_ms: started.elapsed().as_secs_f64() * 1e3,
-    }
+    Outcome { result, decode_ms: started.elapsed().as_secs_f64() * 1e3 }
 }
 
 /// Runs the stage over `inputs`. An input that cannot be opened at all becomes a refused
@@ -94,10 +93,7 @@ pub fn run(
                     ok
                 };
                 if let Err(e) = archive::walk(input, limits, tmp, &mut send) {
-                    let refused = UploadError::new(
-                        UploadErrorKind::Archive,
-                        format!("cannot read input: {e}"),
-                    );
+                    let refused = UploadError::new(UploadErrorKind::Archive, format!("cannot read input: {e}"));
                     send(Member {
                         archive: input.display().to_string(),
                         id: String::new(),

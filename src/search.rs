@@ -20,10 +20,7 @@ pub struct Hit {
 }
 
 impl Hit {
-    pub const EMPTY: Hit = Hit {
-        score: i32::MIN,
-        key: u32::MAX,
-    };
+    pub const EMPTY: Hit = Hit { score: i32::MIN, key: u32::MAX };
 
     pub fn is_empty(&self) -> bool {
         self.key == u32::MAX
@@ -61,9 +58,7 @@ fn frame_score(q: &[u32; WORDS], m: &Matrix, f: usize) -> (i32, u32) {
     let mut best = (i32::MIN, 0u32);
     for v in 0..m.views {
         let row = (f * m.views + v) * WORDS;
-        let r: &[u32; WORDS] = m.words[row..row + WORDS]
-            .try_into()
-            .expect("row of WORDS words");
+        let r: &[u32; WORDS] = m.words[row..row + WORDS].try_into().expect("row of WORDS words");
         let (even, odd) = split_dot(q, r);
         if even + odd > best.0 {
             best = (even + odd, (f as u32) << 1);
@@ -101,10 +96,7 @@ pub fn cpu_chunk_topk(q: &[u32; WORDS], m: &Matrix, first: usize, last: usize) -
 
 /// Exact top-k of every query against the whole matrix, on all cores.
 pub fn cpu_search(queries: &[[u32; WORDS]], m: &Matrix) -> Vec<Neighbours> {
-    queries
-        .par_iter()
-        .map(|q| cpu_chunk_topk(q, m, 0, m.frames()))
-        .collect()
+    queries.par_iter().map(|q| cpu_chunk_topk(q, m, 0, m.frames())).collect()
 }
 
 /// Merges per-chunk lists into one best-first list. The order (score desc, key asc)
@@ -113,10 +105,7 @@ pub fn merge(lists: impl IntoIterator<Item = Hit>, frame_offset: u32) -> Vec<Hit
     let mut all: Vec<Hit> = lists
         .into_iter()
         .filter(|h| !h.is_empty())
-        .map(|h| Hit {
-            score: h.score,
-            key: h.key + (frame_offset << 1),
-        })
+        .map(|h| Hit { score: h.score, key: h.key + (frame_offset << 1) })
         .collect();
     all.sort_by(|a, b| b.score.cmp(&a.score).then(a.key.cmp(&b.key)));
     all.truncate(TOPK);
@@ -155,17 +144,12 @@ mod tests {
     #[test]
     fn chunked_merge_equals_single_scan() {
         let words = random_words(300 * 3 * WORDS, 7);
-        let m = Matrix {
-            words: &words,
-            views: 3,
-        };
+        let m = Matrix { words: &words, views: 3 };
         let qs = random_words(5 * WORDS, 11);
         for q in qs.chunks(WORDS) {
             let q: [u32; WORDS] = q.try_into().unwrap();
             let whole = cpu_chunk_topk(&q, &m, 0, m.frames());
-            let chunks = (0..m.frames())
-                .step_by(37)
-                .flat_map(|a| cpu_chunk_topk(&q, &m, a, (a + 37).min(m.frames())));
+            let chunks = (0..m.frames()).step_by(37).flat_map(|a| cpu_chunk_topk(&q, &m, a, (a + 37).min(m.frames())));
             let merged = merge(chunks, 0);
             assert_eq!(&whole[..], &merged[..]);
         }
@@ -180,23 +164,16 @@ mod tests {
                 let mut s = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(i);
                 let px: Vec<u8> = (0..1024)
                     .map(|_| {
-                        s = s
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
+                        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                         (s >> 56) as u8
                     })
                     .collect();
                 crate::descriptor::describe(&crate::descriptor::pack_image(&px), &t).words
             })
             .collect();
-        let m = Matrix {
-            words: &words,
-            views: 2,
-        };
+        let m = Matrix { words: &words, views: 2 };
         let f = 17;
-        let q: [u32; WORDS] = words[(f * 2 + 1) * WORDS..(f * 2 + 2) * WORDS]
-            .try_into()
-            .unwrap();
+        let q: [u32; WORDS] = words[(f * 2 + 1) * WORDS..(f * 2 + 2) * WORDS].try_into().unwrap();
         let list = cpu_search(&[q], &m);
         assert_eq!(list[0][0].frame(), f);
         assert!(!list[0][0].mirrored());

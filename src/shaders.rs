@@ -2,18 +2,9 @@
 
 /// Every file under `shaders/`, by its path relative to that folder.
 const FILES: &[(&str, &str)] = &[
-    (
-        "shared/common.wgsl",
-        include_str!("../shaders/shared/common.wgsl"),
-    ),
-    (
-        "descriptor.wgsl",
-        include_str!("../shaders/descriptor.wgsl"),
-    ),
-    (
-        "similarity.wgsl",
-        include_str!("../shaders/similarity.wgsl"),
-    ),
+    ("shared/common.wgsl", include_str!("../shaders/shared/common.wgsl")),
+    ("descriptor.wgsl", include_str!("../shaders/descriptor.wgsl")),
+    ("similarity.wgsl", include_str!("../shaders/similarity.wgsl")),
 ];
 
 /// The kernels, by file name.
@@ -57,15 +48,11 @@ mod tests {
     fn every_kernel_validates_with_naga() {
         for kernel in KERNELS {
             let src = source(kernel);
-            let module = naga::front::wgsl::parse_str(&src)
-                .unwrap_or_else(|e| panic!("{kernel}: {}", e.emit_to_string(&src)));
-            let mut validator = naga::valid::Validator::new(
-                naga::valid::ValidationFlags::all(),
-                naga::valid::Capabilities::all(),
-            );
-            validator
-                .validate(&module)
-                .unwrap_or_else(|e| panic!("{kernel}: {e:?}"));
+            let module =
+                naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{kernel}: {}", e.emit_to_string(&src)));
+            let mut validator =
+                naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
+            validator.validate(&module).unwrap_or_else(|e| panic!("{kernel}: {e:?}"));
         }
     }
 

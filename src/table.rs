@@ -4,8 +4,8 @@
 
 use crate::error::{Error, Result};
 use arrow::array::{
-    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float32Builder, Float64Builder,
-    StringBuilder, UInt32Builder, UInt64Builder,
+    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float32Builder, Float64Builder, StringBuilder, UInt32Builder,
+    UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -20,10 +20,7 @@ fn props(metadata: &[(&str, String)]) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_key_value_metadata(Some(
-            metadata
-                .iter()
-                .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.to_string(), v.clone()))
-                .collect(),
+            metadata.iter().map(|(k, v)| parquet::file::metadata::KeyValue::new(k.to_string(), v.clone())).collect(),
         ))
         .build()
 }
@@ -38,14 +35,10 @@ pub fn write_atomic(
 ) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut w = ArrowWriter::try_new(file, schema, Some(props(metadata)))
-        .map_err(|e| Error::parquet(&tmp, e))?;
+    let mut w = ArrowWriter::try_new(file, schema, Some(props(metadata))).map_err(|e| Error::parquet(&tmp, e))?;
     for b in batches {
         w.write(b).map_err(|e| Error::parquet(&tmp, e))?;
     }
@@ -307,13 +300,9 @@ impl ManifestRow {
             s(&self.started_at),
             s(&self.finished_at),
             s(&self.crate_version),
-            Arc::new(arrow::array::UInt32Array::from(vec![
-                self.descriptor_version,
-            ])),
+            Arc::new(arrow::array::UInt32Array::from(vec![self.descriptor_version])),
             s(&self.catalogue_id),
-            Arc::new(arrow::array::UInt64Array::from(vec![
-                self.catalogue_version,
-            ])),
+            Arc::new(arrow::array::UInt64Array::from(vec![self.catalogue_version])),
             s(&self.device),
             s(&self.adapter),
             s(&self.backend),
@@ -397,11 +386,7 @@ pub fn frames_schema(views: usize) -> SchemaRef {
         field("video_id", DataType::Utf8, false),
         field("t", DataType::Float64, false),
         field("energy", DataType::UInt32, false),
-        field(
-            "descriptors",
-            DataType::FixedSizeBinary((views * crate::descriptor::DIM) as i32),
-            false,
-        ),
+        field("descriptors", DataType::FixedSizeBinary((views * crate::descriptor::DIM) as i32), false),
     ]))
 }
 
@@ -429,8 +414,7 @@ impl FramesBuilder {
         self.video_id.append_value(video_id);
         self.t.append_value(t);
         self.energy.append_value(energy);
-        self.descriptors
-            .append_value(bytemuck::cast_slice::<u32, u8>(descriptors))?;
+        self.descriptors.append_value(bytemuck::cast_slice::<u32, u8>(descriptors))?;
         Ok(())
     }
 

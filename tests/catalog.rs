@@ -14,23 +14,11 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
     lavfi_video(&a.join("one.mp4"), "mandelbrot=size=320x180:rate=25", 3.0);
-    lavfi_video(
-        &b.join("two.mp4"),
-        "life=size=320x180:rate=25:seed=3:ratio=0.3",
-        3.0,
-    );
+    lavfi_video(&b.join("two.mp4"), "life=size=320x180:rate=25:seed=3:ratio=0.3", 3.0);
     let cat = dir.path().join("cat");
     let c = cat.to_str().unwrap();
 
-    let (code, out, err) = clipmatch(&[
-        "catalog",
-        "build",
-        "--catalog",
-        c,
-        "--device",
-        "cpu",
-        a.to_str().unwrap(),
-    ]);
+    let (code, out, err) = clipmatch(&["catalog", "build", "--catalog", c, "--device", "cpu", a.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     let part0 = cat.join("frames/part-00000.parquet");
     let before = std::fs::read(&part0).unwrap();
@@ -41,26 +29,12 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     assert_ne!(code, 0);
     assert!(err.contains("already exists"), "{err}");
 
-    let (code, out, err) = clipmatch(&[
-        "catalog",
-        "add",
-        "--catalog",
-        c,
-        "--device",
-        "cpu",
-        b.to_str().unwrap(),
-        a.to_str().unwrap(),
-    ]);
+    let (code, out, err) =
+        clipmatch(&["catalog", "add", "--catalog", c, "--device", "cpu", b.to_str().unwrap(), a.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.contains("added 1 videos") && out.contains("skipped 1"),
-        "{out}"
-    );
+    assert!(out.contains("added 1 videos") && out.contains("skipped 1"), "{out}");
     assert_eq!(std::fs::read(&part0).unwrap(), before);
-    assert_eq!(
-        std::fs::metadata(&part0).unwrap().modified().unwrap(),
-        modified
-    );
+    assert_eq!(std::fs::metadata(&part0).unwrap().modified().unwrap(), modified);
     assert!(cat.join("frames/part-00001.parquet").exists());
 
     let loaded = clipmatch::catalog::open(&cat).unwrap();
@@ -68,10 +42,7 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     assert_eq!(ids, ["one.mp4", "two.mp4"]);
     assert_eq!(loaded.manifest.version, 2);
     assert_eq!(loaded.frame_t.len() as u64, loaded.manifest.frames);
-    assert_eq!(
-        loaded.words.len(),
-        loaded.frame_t.len() * loaded.manifest.views * clipmatch::descriptor::WORDS
-    );
+    assert_eq!(loaded.words.len(), loaded.frame_t.len() * loaded.manifest.views * clipmatch::descriptor::WORDS);
 
     let (code, out, _) = clipmatch(&["catalog", "info", "--catalog", c]);
     assert_eq!(code, 0);
@@ -81,30 +52,11 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     let manifest = cat.join("manifest.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
     let v = clipmatch::descriptor::DESCRIPTOR_VERSION;
-    std::fs::write(
-        &manifest,
-        text.replace(
-            &format!("\"descriptor_version\": {v}"),
-            "\"descriptor_version\": 999",
-        ),
-    )
-    .unwrap();
+    std::fs::write(&manifest, text.replace(&format!("\"descriptor_version\": {v}"), "\"descriptor_version\": 999"))
+        .unwrap();
     let out_dir = dir.path().join("out");
-    let (code, _, err) = clipmatch(&[
-        "match",
-        "--catalog",
-        c,
-        "--out",
-        out_dir.to_str().unwrap(),
-        a.to_str().unwrap(),
-    ]);
+    let (code, _, err) = clipmatch(&["match", "--catalog", c, "--out", out_dir.to_str().unwrap(), a.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("descriptor version 999") && err.contains("rebuild"),
-        "{err}"
-    );
-    assert!(
-        !out_dir.exists(),
-        "nothing is written for a refused catalogue"
-    );
+    assert!(err.contains("descriptor version 999") && err.contains("rebuild"), "{err}");
+    assert!(!out_dir.exists(), "nothing is written for a refused catalogue");
 }

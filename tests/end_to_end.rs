@@ -34,10 +34,7 @@ fn run_match(dir: &Path, out: &str, device: &str) -> i32 {
         "2026-11-24",
         sample().join("uploads.tar.gz").to_str().unwrap(),
     ]);
-    assert!(
-        stdout.contains("4 uploads (3 ok, 1 failed"),
-        "{stdout}{stderr}"
-    );
+    assert!(stdout.contains("4 uploads (3 ok, 1 failed"), "{stdout}{stderr}");
     code
 }
 
@@ -51,10 +48,8 @@ fn sample_job_finds_the_clips_and_parquet_reads_back() {
     // A finished run with a failed upload exits with the distinct status 3.
     assert_eq!(run_match(dir.path(), "cpu", "cpu"), 3);
 
-    let files = ["matches", "uploads", "manifest"].map(|t| {
-        dir.path()
-            .join(format!("cpu/{t}/run_date=2026-11-24/part-00000.parquet"))
-    });
+    let files = ["matches", "uploads", "manifest"]
+        .map(|t| dir.path().join(format!("cpu/{t}/run_date=2026-11-24/part-00000.parquet")));
     for f in &files {
         assert!(f.exists(), "{}", f.display());
         assert!(f.with_file_name("_SUCCESS").exists());
@@ -67,10 +62,7 @@ fn sample_job_finds_the_clips_and_parquet_reads_back() {
     assert_eq!(s.pair_recall, 1.0, "{s:?}");
     assert!(s.segment_recall > 0.7, "{s:?}");
 
-    if !require(
-        has_python_modules("pyarrow, duckdb"),
-        "python3 with pyarrow and duckdb",
-    ) {
+    if !require(has_python_modules("pyarrow, duckdb"), "python3 with pyarrow and duckdb") {
         return;
     }
     let out = dir.path().join("cpu");
@@ -89,10 +81,7 @@ print(man)
         o = out.display()
     ));
     let lines: Vec<&str> = py.lines().collect();
-    assert_eq!(
-        lines[0], "[('up1.mp4', 'ep1.mp4', False), ('up2.mp4', 'ep2.mp4', True)]",
-        "{py}"
-    );
+    assert_eq!(lines[0], "[('up1.mp4', 'ep1.mp4', False), ('up2.mp4', 'ep2.mp4', True)]", "{py}");
     assert_eq!(
         lines[1],
         "[('broken.mp4', 'failed', 'unreadable'), ('up1.mp4', 'ok', None), ('up2.mp4', 'ok', None), ('up3.mp4', 'ok', None)]"
@@ -106,10 +95,7 @@ fn gpu_and_cpu_give_the_same_rows_and_reruns_replace() {
     if !require(has_ffmpeg(), "the ffmpeg CLI") {
         return;
     }
-    if !require(
-        clipmatch::gpu::Gpu::open().ok().flatten().is_some(),
-        "a wgpu adapter",
-    ) {
+    if !require(clipmatch::gpu::Gpu::open().ok().flatten().is_some(), "a wgpu adapter") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -117,18 +103,15 @@ fn gpu_and_cpu_give_the_same_rows_and_reruns_replace() {
     run_match(dir.path(), "cpu", "cpu");
     run_match(dir.path(), "gpu", "gpu");
     let read = |o: &str| {
-        let b = clipmatch::table::read_all(&dir.path().join(format!(
-            "{o}/matches/run_date=2026-11-24/part-00000.parquet"
-        )))
-        .unwrap();
+        let b =
+            clipmatch::table::read_all(&dir.path().join(format!("{o}/matches/run_date=2026-11-24/part-00000.parquet")))
+                .unwrap();
         b.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>()
     };
     assert_eq!(read("cpu"), read("gpu"));
     // Running again into the same folder replaces the part instead of adding one.
     run_match(dir.path(), "gpu", "gpu");
-    let parts = std::fs::read_dir(dir.path().join("gpu/matches/run_date=2026-11-24"))
-        .unwrap()
-        .count();
+    let parts = std::fs::read_dir(dir.path().join("gpu/matches/run_date=2026-11-24")).unwrap().count();
     assert_eq!(parts, 2, "one part file and _SUCCESS");
     assert_eq!(read("cpu"), read("gpu"));
 }

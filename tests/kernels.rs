@@ -10,10 +10,7 @@ use clipmatch::search::{Matrix, cpu_search};
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 32
     }
 }
@@ -67,23 +64,12 @@ fn search_kernel_equals_cpu_twin_across_tiles() {
     let t = Tables::new();
     let views = 3;
     // Real descriptors, with duplicates so that ties occur and their order is tested.
-    let mut words: Vec<u32> = images(700 * views, &mut rng)
-        .iter()
-        .flat_map(|i| describe(i, &t).words)
-        .collect();
+    let mut words: Vec<u32> = images(700 * views, &mut rng).iter().flat_map(|i| describe(i, &t).words).collect();
     let dup: Vec<u32> = words[..views * WORDS * 10].to_vec();
     words.extend_from_slice(&dup);
-    let m = Matrix {
-        words: &words,
-        views,
-    };
-    let queries: Vec<[u32; WORDS]> = (0..70)
-        .map(|i| {
-            words[(i * 31 % m.frames()) * views * WORDS..][..WORDS]
-                .try_into()
-                .unwrap()
-        })
-        .collect();
+    let m = Matrix { words: &words, views };
+    let queries: Vec<[u32; WORDS]> =
+        (0..70).map(|i| words[(i * 31 % m.frames()) * views * WORDS..][..WORDS].try_into().unwrap()).collect();
     let expected = cpu_search(&queries, &m);
     // Tiles of 97 frames: several tiles, each with several chunks and a ragged end.
     for per_tile in [97, 100_000] {

@@ -24,17 +24,11 @@ pub fn require(ok: bool, what: &str) -> bool {
 }
 
 pub fn has_ffmpeg() -> bool {
-    Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success())
 }
 
 pub fn has_python_modules(modules: &str) -> bool {
-    Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("python3").args(["-c", &format!("import {modules}")]).output().is_ok_and(|o| o.status.success())
 }
 
 /// The bundled sample (scripts/make_sample.sh), generated once per test binary.
@@ -42,11 +36,7 @@ pub fn sample() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let st = Command::new("bash")
-            .arg(repo().join("scripts/make_sample.sh"))
-            .arg(dir.path())
-            .status()
-            .unwrap();
+        let st = Command::new("bash").arg(repo().join("scripts/make_sample.sh")).arg(dir.path()).status().unwrap();
         assert!(st.success(), "make_sample.sh failed");
         dir
     })
@@ -55,11 +45,7 @@ pub fn sample() -> &'static Path {
 
 /// Runs the clipmatch binary; returns (status code, stdout, stderr).
 pub fn clipmatch(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clipmatch"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clipmatch")).args(args).env("RUST_LOG", "warn").output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -96,10 +82,6 @@ pub fn lavfi_video(path: &Path, source: &str, seconds: f64) {
 /// Runs a Python snippet; returns its stdout.
 pub fn python(code: &str) -> String {
     let out = Command::new("python3").args(["-c", code]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
