@@ -45,6 +45,11 @@ fn cut(views: Views, g: &Gray, content: Rect) -> Vec<PackedImage> {
 /// Seconds of neighbouring frames, on each side, whose activity decides a frame's borders.
 const BORDER_WINDOW_S: f64 = 1.0;
 
+/// The border tracker the decode stage uses at `rate` frames per second.
+pub fn border_tracker(rate: f64) -> BorderTracker {
+    BorderTracker::new((BORDER_WINDOW_S * rate).ceil() as usize)
+}
+
 fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
     let started = Instant::now();
     let result = match &m.source {
@@ -57,7 +62,7 @@ fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
                 times.push(t);
                 images.extend(cut(views, &g, content));
             };
-            let mut borders = BorderTracker::new((BORDER_WINDOW_S * opts.rate).ceil() as usize);
+            let mut borders = border_tracker(opts.rate);
             let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
             borders.finish(&mut emit);
             decoded.map(|info| Decoded { info, times, images })

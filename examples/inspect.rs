@@ -1,0 +1,45 @@
+//! Shows what the job sees in one upload, frame by frame: the content rectangle the
+//! border detection kept, the descriptor's energy and the five nearest catalogue frames
+//! (video, time, `m` when mirrored, similarity). For tuning and for explaining a match.
+//!
+//! `cargo run --release --example inspect -- CATALOG VIDEO`
+
+use anyhow::{Context, Result};
+use clipmatch::descriptor::{DOT_ONE, WORDS};
+use clipmatch::frame::{Gray, Rect, resample};
+use clipmatch::{catalog, decode, engine, gpu, pipeline, search};
+use std::path::PathBuf;
+
+fn main() -> Result<()> {
+    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
+    let (Some(cat_dir), Some(video)) = (args.next(), args.next()) else {
+        anyhow::bail!("usage: inspect CATALOG VIDEO");
+    };
+    let cat = catalog::open(&cat_dir)?;
+    let engine = engine::Engine::open(gpu::DeviceChoice::Cpu)?;
+    let prepared = engine.prepare(search::Matrix { words: &cat.words, views: cat.manifest.views })?;
+    let opts = decode::DecodeOptions::default();
+    let mut frames: Vec<(f64, usize, usize, Rect)> = Vec::new();
+    let mut images = Vec::new();
+    let mut emit = |t: f64, g: Gray, r: Rect| {
+        frames.push((t, g.w, g.h, r));
+        images.push(resample(&g, r));
+    };
+    let mut borders = pipeline::border_tracker(opts.rate);
+    decode::decode(&video, &opts, |t, g| borders.push(t, g, &mut emit)).with_context(|| video.display().to_string())?;
+    borders.finish(&mut emit);
+    let descriptors = engine.describe(&images)?;
+    let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|d| d.words).collect();
+    let neighbours = engine.search(&prepared, &queries)?;
+    for (((t, w, h, r), d), hits) in frames.iter().zip(&descriptors).zip(&neighbours) {
+        print!("{t:6.2}s {w}x{h} [{:.0},{:.0}..{:.0},{:.0}] energy {:7} |", r.x0, r.y0, r.x1, r.y1, d.energy);
+        for hit in hits.iter().filter(|h| !h.is_empty()).take(5) {
+            let f = hit.frame();
+            let id = &cat.videos[cat.frame_video[f] as usize].id;
+            let m = if hit.mirrored() { "m" } else { "" };
+            print!(" {id}@{:.2}{m} {:.2}", cat.frame_t[f], hit.score as f32 / DOT_ONE);
+        }
+        println!();
+    }
+    Ok(())
+}
