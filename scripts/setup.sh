@@ -11,6 +11,10 @@ apt-get install -y -qq --no-install-recommends \
   libswscale-dev libswresample-dev ffmpeg \
   libvulkan1 mesa-vulkan-drivers \
   python3 python3-pip >/dev/null
-python3 -m pip install -q --disable-pip-version-check pyarrow duckdb 2>&1 | grep -v "Running pip as the 'root' user" || true
-python3 -c "import pyarrow, duckdb" 
+if ! python3 -c "import pyarrow, duckdb" 2>/dev/null; then
+  pip=(python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore pyarrow duckdb)
+  # Debian's own Python refuses pip installs outside a virtual environment (PEP 668).
+  "${pip[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages
+fi
+python3 -c "import pyarrow, duckdb"
 echo "setup done"
