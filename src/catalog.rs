@@ -103,6 +103,14 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }
 
+/// Column `name` of a catalogue table, of the type the layout gives it.
+fn column<'a, T: 'static>(b: &'a arrow::record_batch::RecordBatch, name: &str, file: &Path) -> Result<&'a T> {
+    b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>()).ok_or_else(|| Error::Catalogue {
+        path: file.to_path_buf(),
+        reason: format!("column {name} is missing or has the wrong type"),
+    })
+}
+
 fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
     let path = dir.join("videos.parquet");
     if !path.exists() {
@@ -110,17 +118,14 @@ fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
     }
     let mut rows = Vec::new();
     for b in table::read_all(&path)? {
-        let col =
-            |name: &str| b.column_by_name(name).ok_or_else(|| err(dir, format!("videos.parquet has no column {name}")));
-        let cast = |name: &str| err(dir, format!("videos.parquet column {name} has the wrong type"));
-        let id = col("id")?.as_any().downcast_ref::<StringArray>().ok_or_else(|| cast("id"))?;
-        let source = col("source")?.as_any().downcast_ref::<StringArray>().ok_or_else(|| cast("source"))?;
-        let duration = col("duration_s")?.as_any().downcast_ref::<Float64Array>().ok_or_else(|| cast("duration_s"))?;
-        let fps = col("fps")?.as_any().downcast_ref::<Float64Array>().ok_or_else(|| cast("fps"))?;
-        let frames = col("frames")?.as_any().downcast_ref::<UInt64Array>().ok_or_else(|| cast("frames"))?;
-        let width = col("width")?.as_any().downcast_ref::<UInt32Array>().ok_or_else(|| cast("width"))?;
-        let height = col("height")?.as_any().downcast_ref::<UInt32Array>().ok_or_else(|| cast("height"))?;
-        let part = col("part")?.as_any().downcast_ref::<UInt32Array>().ok_or_else(|| cast("part"))?;
+        let id = column::<StringArray>(&b, "id", &path)?;
+        let source = column::<StringArray>(&b, "source", &path)?;
+        let duration = column::<Float64Array>(&b, "duration_s", &path)?;
+        let fps = column::<Float64Array>(&b, "fps", &path)?;
+        let frames = column::<UInt64Array>(&b, "frames", &path)?;
+        let width = column::<UInt32Array>(&b, "width", &path)?;
+        let height = column::<UInt32Array>(&b, "height", &path)?;
+        let part = column::<UInt32Array>(&b, "part", &path)?;
         for i in 0..b.num_rows() {
             rows.push(VideoRow {
                 id: id.value(i).to_string(),
@@ -269,26 +274,12 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
         for b in table::read_all(&path)? {
-            let cast =
-                |name: &str| err(dir, format!("{}: column {name} is missing or has the wrong type", path.display()));
-            let vid = b
-                .column_by_name("video_id")
-                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                .ok_or_else(|| cast("video_id"))?;
-            let t = b
-                .column_by_name("t")
-                .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
-                .ok_or_else(|| cast("t"))?;
-            let energy = b
-                .column_by_name("energy")
-                .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
-                .ok_or_else(|| cast("energy"))?;
-            let desc = b
-                .column_by_name("descriptors")
-                .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
-                .ok_or_else(|| cast("descriptors"))?;
+            let vid = column::<StringArray>(&b, "video_id", &path)?;
+            let t = column::<Float64Array>(&b, "t", &path)?;
+            let energy = column::<UInt32Array>(&b, "energy", &path)?;
+            let desc = column::<FixedSizeBinaryArray>(&b, "descriptors", &path)?;
             if desc.value_length() as usize != manifest.views * crate::descriptor::DIM {
-                return Err(cast("descriptors"));
+                return Err(err(dir, format!("{}: descriptors do not hold {} views", path.display(), manifest.views)));
             }
             for i in 0..b.num_rows() {
                 // Frames of a video that a later, crashed add left unreferenced are skipped.
