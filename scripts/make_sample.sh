@@ -6,6 +6,7 @@
 set -euo pipefail
 out=${1:?usage: make_sample.sh DIR}
 mkdir -p "$out/catalogue" "$out/uploads"
+out=$(cd "$out" && pwd)  # absolute: the concat list below resolves paths from its own folder
 ff() { ffmpeg -v error -y "$@"; }
 enc=(-c:v libx264 -preset veryfast -pix_fmt yuv420p)
 
