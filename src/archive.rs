@@ -4,6 +4,7 @@
 //! Member names are ids only, never used as file-system paths.
 
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
+use crate::shard::Shard;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -101,6 +102,8 @@ fn spool(
     let mut tmp = tempfile::Builder::new().prefix("member-").tempfile_in(dir)?;
     let copied = io::copy(&mut r.take(limit + 1), tmp.as_file_mut())?;
     if copied > limit {
+        // Read the rest through, so that damage in it is found here as in any other member.
+        io::copy(r, &mut io::sink())?;
         return Ok(Err(UploadError::new(
             UploadErrorKind::Limit,
             format!("member is larger than the limit of {limit} bytes"),
@@ -110,11 +113,13 @@ fn spool(
     Ok(Ok((tmp.into_temp_path(), copied)))
 }
 
-/// Calls `f` with every member of `input`, in a stable order (folders sorted, archives
-/// in stored order). `f` returns false to stop early. Damage inside an archive ends that
-/// archive with a refused member of kind `archive`; only an unreadable input is an `Err`.
-pub fn walk(input: &Path, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+/// Calls `f` with every member of `input` that `shard` owns, in a stable order (folders
+/// sorted, archives in stored order); the others are never spooled. `f` returns false to
+/// stop early. Damage inside an archive ends that archive with a refused member of kind
+/// `archive`; only an unreadable input is an `Err`.
+pub fn walk(input: &Path, limits: &Limits, shard: Shard, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
     let archive = input.display().to_string();
+    let f = &mut |m: Member| !shard.owns(&m.archive, &m.id) || f(m);
     match kind_of(input)? {
         Kind::Folder => walk_folder(input, &archive, f),
         Kind::Plain => {
@@ -123,20 +128,21 @@ pub fn walk(input: &Path, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member)
             f(Member { archive, id, size, source: Source::InPlace(input.to_path_buf()) });
             Ok(())
         }
-        Kind::Tar => walk_tar(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, tmp, f),
+        Kind::Tar => walk_tar(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, shard, tmp, f),
         Kind::TarGz => walk_tar(
             flate2::read::MultiGzDecoder::new(File::open(input).map_err(|e| Error::io(input, e))?),
             &archive,
             limits,
+            shard,
             tmp,
             f,
         ),
         Kind::TarZst => {
             let file = File::open(input).map_err(|e| Error::io(input, e))?;
             let dec = zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(input, e))?;
-            walk_tar(dec, &archive, limits, tmp, f)
+            walk_tar(dec, &archive, limits, shard, tmp, f)
         }
-        Kind::Zip => walk_zip(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, tmp, f),
+        Kind::Zip => walk_zip(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, shard, tmp, f),
     }
 }
 
@@ -182,7 +188,14 @@ fn archive_damage(archive: &str, e: impl std::fmt::Display) -> Member {
     }
 }
 
-fn walk_tar(r: impl Read, archive: &str, limits: &Limits, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+fn walk_tar(
+    r: impl Read,
+    archive: &str,
+    limits: &Limits,
+    shard: Shard,
+    tmp: &Path,
+    f: &mut dyn FnMut(Member) -> bool,
+) -> Result<()> {
     let mut ar = tar::Archive::new(r);
     let entries = match ar.entries() {
         Ok(e) => e,
@@ -211,23 +224,35 @@ fn walk_tar(r: impl Read, archive: &str, limits: &Limits, tmp: &Path, f: &mut dy
         {
             continue;
         }
-        let source = if !kind.is_file() && !kind.is_contiguous() {
+        let regular = kind.is_file() || kind.is_contiguous();
+        // The total counts every member, owned or not, so that each shard refuses exactly
+        // the members an unsharded run refuses.
+        let over = regular && total.saturating_add(size) > limits.max_total_bytes;
+        if regular && !over {
+            total += size;
+        }
+        let source = if !regular {
             Source::Refused(UploadError::new(
                 UploadErrorKind::NotAFile,
                 format!("tar entry of type {kind:?} is not a regular file"),
             ))
-        } else if total.saturating_add(size) > limits.max_total_bytes {
+        } else if over {
             Source::Refused(UploadError::new(
                 UploadErrorKind::Limit,
                 format!("archive expands past the limit of {} bytes", limits.max_total_bytes),
             ))
         } else {
-            match spool(&mut entry, tmp, limits.max_member_bytes) {
-                Ok(Ok((path, n))) => {
-                    total += n;
-                    Source::Spooled(path)
-                }
-                Ok(Err(refused)) => Source::Refused(refused),
+            // Another shard's member is read through, not skipped blindly, so that damage
+            // inside it is reported with the same words by every shard.
+            let copied = if shard.owns(archive, &id) {
+                spool(&mut entry, tmp, limits.max_member_bytes).map(Some)
+            } else {
+                io::copy(&mut entry, &mut io::sink()).map(|_| None)
+            };
+            match copied {
+                Ok(None) => continue,
+                Ok(Some(Ok((path, _)))) => Source::Spooled(path),
+                Ok(Some(Err(refused))) => Source::Refused(refused),
                 Err(e) => {
                     f(Member {
                         archive: archive.to_string(),
@@ -254,6 +279,7 @@ fn walk_zip<R: Read + Seek>(
     r: R,
     archive: &str,
     limits: &Limits,
+    shard: Shard,
     tmp: &Path,
     f: &mut dyn FnMut(Member) -> bool,
 ) -> Result<()> {
@@ -278,19 +304,22 @@ fn walk_zip<R: Read + Seek>(
         }
         let id = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let size = entry.size();
-        let source = if entry.is_symlink() {
+        let over = !entry.is_symlink() && total.saturating_add(size) > limits.max_total_bytes;
+        if !entry.is_symlink() && !over {
+            total += size;
+        }
+        let source = if !shard.owns(archive, &id) {
+            continue;
+        } else if entry.is_symlink() {
             Source::Refused(UploadError::new(UploadErrorKind::NotAFile, "zip entry is a symbolic link"))
-        } else if total.saturating_add(size) > limits.max_total_bytes {
+        } else if over {
             Source::Refused(UploadError::new(
                 UploadErrorKind::Limit,
                 format!("archive expands past the limit of {} bytes", limits.max_total_bytes),
             ))
         } else {
             match spool(&mut entry, tmp, limits.max_member_bytes) {
-                Ok(Ok((path, n))) => {
-                    total += n;
-                    Source::Spooled(path)
-                }
+                Ok(Ok((path, _))) => Source::Spooled(path),
                 Ok(Err(refused)) => Source::Refused(refused),
                 Err(e) => {
                     Source::Refused(UploadError::new(UploadErrorKind::Archive, format!("member cannot be read: {e}")))

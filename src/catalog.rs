@@ -16,6 +16,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::frame::CATALOGUE_VIEWS;
 use crate::pipeline::{self, Views};
+use crate::shard::Shard;
 use crate::table::{self, FramesBuilder, VideoRow, VideosBuilder};
 use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
 use serde::{Deserialize, Serialize};
@@ -194,9 +195,8 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let part = manifest.parts;
     let mut frames = FramesBuilder::new(manifest.views);
     let mut summary = AddSummary::default();
-    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
 
-    pipeline::run(inputs, &opts.limits, &decode, Views::Catalogue, opts.workers, tmp.path(), &mut |m, out| {
+    pipeline::run(inputs, &opts.limits, Shard::ALL, &decode, Views::Catalogue, opts.workers, &mut |m, out| {
         let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
         if known.contains(&m.id) {
             tracing::warn!(video = %name, "already in the catalogue; skipped");
@@ -242,7 +242,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         &part_path(dir, part),
         table::frames_schema(manifest.views),
         &[frames.finish()?],
-        &[("clipmatch.descriptor_version", DESCRIPTOR_VERSION.to_string())],
+        &[("clipmatch.descriptor_version".to_string(), DESCRIPTOR_VERSION.to_string())],
     )?;
     let mut vb = VideosBuilder::default();
     videos.iter().for_each(|v| vb.push(v));

@@ -1,16 +1,19 @@
 //! `clipmatch match`: the nightly job. Decodes every upload, describes and searches its
 //! frames against the catalogue, aligns the matches in time and writes the `matches`,
-//! `uploads` and `manifest` tables, Hive-partitioned by run date.
+//! `uploads` and `manifest` tables, Hive-partitioned by run date. A sharded run writes
+//! its shard's rows to a staging folder for `merge` (see `merge.rs`).
 
 use crate::align::{AlignParams, QueryFrames, RefFrames, align};
 use crate::archive::{Limits, Member};
 use crate::catalog::{self, Catalogue};
 use crate::decode::DecodeOptions;
 use crate::engine::Engine;
-use crate::error::{Error, Result, UploadErrorKind};
+use crate::error::{Result, UploadErrorKind};
+use crate::merge;
 use crate::pipeline::{self, Outcome, Views};
-use crate::table::{self, ManifestRow, MatchRow, MatchesBuilder, UploadRow, UploadsBuilder};
-use std::path::{Path, PathBuf};
+use crate::shard::Shard;
+use crate::table::{ManifestRow, MatchRow, MatchesBuilder, UploadRow, UploadsBuilder};
+use std::path::PathBuf;
 use std::time::Instant;
 
 pub struct MatchOptions {
@@ -21,6 +24,8 @@ pub struct MatchOptions {
     pub limits: Limits,
     pub align: AlignParams,
     pub workers: usize,
+    /// Which of the run's uploads this process handles.
+    pub shard: Shard,
 }
 
 /// Counts of a finished run.
@@ -71,7 +76,6 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
 
     let mut uploads: Vec<UploadRow> = Vec::new();
     let mut matches: Vec<MatchRow> = Vec::new();
-    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let mut sink = |m: Member, out: Outcome| -> Result<()> {
         let t0 = Instant::now();
         let mut row = UploadRow {
@@ -107,15 +111,8 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         uploads.push(row);
         Ok(())
     };
-    pipeline::run(inputs, &opts.limits, &opts.decode, Views::Query, opts.workers, tmp.path(), &mut sink)?;
+    pipeline::run(inputs, &opts.limits, opts.shard, &opts.decode, Views::Query, opts.workers, &mut sink)?;
 
-    // A stable order makes reruns byte-for-byte comparable.
-    matches.sort_by(|a, b| {
-        (&a.archive, &a.query_id)
-            .cmp(&(&b.archive, &b.query_id))
-            .then(b.score.total_cmp(&a.score))
-            .then(a.query_start_s.total_cmp(&b.query_start_s))
-    });
     let mut summary = RunSummary {
         run_id: run_id.clone(),
         uploads: uploads.len() as u64,
@@ -135,8 +132,8 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         ("clipmatch.catalogue_id", cat.manifest.catalogue_id.clone()),
         ("clipmatch.descriptor_version", crate::descriptor::DESCRIPTOR_VERSION.to_string()),
         ("clipmatch.version", env!("CARGO_PKG_VERSION").to_string()),
-    ];
-    let part = "part-00000.parquet";
+    ]
+    .map(|(k, v)| (k.to_string(), v));
     let mut mb = MatchesBuilder::default();
     matches.iter().for_each(|r| mb.push(&run_id, r));
     let mut ub = UploadsBuilder::default();
@@ -145,7 +142,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let manifest = ManifestRow {
         run_id: run_id.clone(),
         run_date: opts.run_date.clone(),
-        shard: "0/1".into(),
+        shard: opts.shard.to_string(),
         started_at,
         finished_at: catalog::now_rfc3339(),
         crate_version: env!("CARGO_PKG_VERSION").into(),
@@ -159,20 +156,12 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         parameters: params.to_string(),
         counts: serde_json::to_string(&summary).unwrap_or_default(),
     };
-    let dir = |table: &str| partition(&opts.out, table, &opts.run_date);
-    table::write_atomic(&dir("matches").join(part), table::matches_schema(), &[mb.finish()?], &provenance)?;
-    table::write_atomic(&dir("uploads").join(part), table::uploads_schema(), &[ub.finish()?], &provenance)?;
-    table::write_atomic(&dir("manifest").join(part), table::manifest_schema(), &[manifest.finish()?], &provenance)?;
-    for t in ["matches", "uploads", "manifest"] {
-        let marker = dir(t).join("_SUCCESS");
-        std::fs::write(&marker, &run_id).map_err(|e| Error::io(&marker, e))?;
+    let tables = [mb.finish()?, ub.finish()?, manifest.finish()?];
+    merge::write_shard(&opts.out, &opts.run_date, opts.shard, &run_id, tables, &provenance)?;
+    if opts.shard.count == 1 {
+        merge::merge(&opts.out, &opts.run_date, Some(1))?;
     }
     Ok(summary)
-}
-
-/// `OUT/TABLE/run_date=DATE`.
-pub fn partition(out: &Path, table: &str, run_date: &str) -> PathBuf {
-    out.join(table).join(format!("run_date={run_date}"))
 }
 
 fn match_one(

@@ -15,9 +15,11 @@ pub mod eval;
 pub mod frame;
 pub mod gpu;
 pub mod job;
+pub mod merge;
 pub mod pipeline;
 pub mod search;
 pub mod shaders;
+pub mod shard;
 pub mod table;
 
 pub use error::{Error, Result};

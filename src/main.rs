@@ -10,6 +10,8 @@ use clipmatch::engine::Engine;
 use clipmatch::eval;
 use clipmatch::gpu::{self, DeviceChoice};
 use clipmatch::job::{self, MatchOptions};
+use clipmatch::merge;
+use clipmatch::shard::Shard;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,6 +43,8 @@ enum Command {
     },
     /// The nightly job: find catalogue clips in uploads and write Parquet.
     Match(MatchArgs),
+    /// Check that every shard of a run date finished, and compact their rows into the tables.
+    Merge(MergeArgs),
     /// Score matches against ground truth (as ../shared/bench/score.py does).
     Eval(EvalArgs),
     /// List the adapters wgpu sees and the one `--device auto` picks.
@@ -103,10 +107,30 @@ struct MatchArgs {
     /// Lowest segment score reported.
     #[arg(long)]
     min_score: Option<f32>,
+    /// Process shard I of N (0-based) of the uploads; `clipmatch merge` joins the shards.
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    shard: Option<String>,
+    /// Process one of N shards, its index taken from the scheduler: JOB_COMPLETION_INDEX
+    /// (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array).
+    #[arg(long, value_name = "N")]
+    shards: Option<u32>,
     #[command(flatten)]
     device: DeviceArgs,
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// The --out folder the shards wrote to.
+    #[arg(long)]
+    out: PathBuf,
+    /// Partition date (default: today, UTC).
+    #[arg(long)]
+    run_date: Option<String>,
+    /// The shard count, where shards of several counts are staged for the date.
+    #[arg(long)]
+    shards: Option<u32>,
 }
 
 #[derive(clap::Args)]
@@ -161,6 +185,7 @@ fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Catalog { command } => catalog_command(command),
         Command::Match(args) => match_command(args),
+        Command::Merge(args) => merge_command(args),
         Command::Eval(args) => eval_command(args),
         Command::Devices => {
             let list = gpu::adapters();
@@ -221,11 +246,21 @@ fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn match_command(a: MatchArgs) -> Result<ExitCode> {
-    let run_date = a.run_date.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+fn run_date(arg: Option<String>) -> Result<String> {
+    let run_date = arg.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
     if chrono::NaiveDate::parse_from_str(&run_date, "%Y-%m-%d").is_err() {
         bail!("--run-date {run_date:?} is not a date of the form YYYY-MM-DD");
     }
+    Ok(run_date)
+}
+
+fn match_command(a: MatchArgs) -> Result<ExitCode> {
+    let run_date = run_date(a.run_date)?;
+    let shard = match (a.shard, a.shards) {
+        (Some(s), _) => Shard::parse(&s)?,
+        (None, Some(n)) => Shard::from_env(n, |k| std::env::var(k).ok())?,
+        (None, None) => Shard::ALL,
+    };
     if !(a.rate > 0.0 && a.rate <= 30.0) {
         bail!("--rate must be in (0, 30] frames per second");
     }
@@ -241,11 +276,13 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
         limits: Limits::default(),
         align,
         workers: workers(a.device.workers),
+        shard,
     };
     let engine = open_engine(a.device.device)?;
     let s = job::run(&a.inputs, &opts, &engine).context("match run")?;
+    let what = if shard.count > 1 { format!("shard {shard} of run") } else { "run".into() };
     println!(
-        "run {}: {} uploads ({} ok, {} failed, {} skipped), {} matches in {:.1} s -> {}",
+        "{what} {}: {} uploads ({} ok, {} failed, {} skipped), {} matches in {:.1} s -> {}",
         s.run_id,
         s.uploads,
         s.ok,
@@ -256,6 +293,24 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
         opts.out.display()
     );
     Ok(if s.failed > 0 { ExitCode::from(EXIT_FAILED_UPLOADS) } else { ExitCode::SUCCESS })
+}
+
+fn merge_command(a: MergeArgs) -> Result<ExitCode> {
+    let run_date = run_date(a.run_date)?;
+    let s = merge::merge(&a.out, &run_date, a.shards).context("merge")?;
+    if s.already_merged {
+        println!("run {} of {run_date} is already merged; nothing to do", s.run_id);
+    } else {
+        println!(
+            "merged run {} of {run_date}: {} shards, {} uploads, {} matches -> {}",
+            s.run_id,
+            s.shards,
+            s.uploads,
+            s.matches,
+            a.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn eval_command(a: EvalArgs) -> Result<ExitCode> {

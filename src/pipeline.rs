@@ -8,8 +8,9 @@ use crate::decode::{DecodeOptions, VideoInfo, decode};
 use crate::descriptor::PackedImage;
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
 use crate::frame::{BorderTracker, Gray, Rect, catalogue_views, resample};
+use crate::shard::Shard;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -71,19 +72,23 @@ fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
     Outcome { result, decode_ms: started.elapsed().as_secs_f64() * 1e3 }
 }
 
-/// Runs the stage over `inputs`. An input that cannot be opened at all becomes a refused
-/// member with an empty id, like a damaged archive, so that one bad input loses nothing
-/// else. Returns the sink's first error, if any.
+/// Runs the stage over the members of `inputs` that `shard` owns. An input that cannot be
+/// opened at all becomes a refused member with an empty id, like a damaged archive, so
+/// that one bad input loses nothing else. Archive members are spooled to a private
+/// temporary folder. Returns the sink's first error, if any.
 pub fn run(
     inputs: &[PathBuf],
     limits: &Limits,
+    shard: Shard,
     opts: &DecodeOptions,
     views: Views,
     workers: usize,
-    tmp: &Path,
     sink: &mut dyn FnMut(Member, Outcome) -> Result<()>,
 ) -> Result<()> {
     let workers = workers.max(1);
+    // Spooled members live here, private to this run, until their worker is done.
+    let spool = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let tmp = spool.path();
     let cancel = AtomicBool::new(false);
     let (job_tx, job_rx) = crossbeam_channel::bounded::<(u64, Member)>(workers * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Member, Outcome)>(workers * 2);
@@ -97,14 +102,12 @@ pub fn run(
                     seq += 1;
                     ok
                 };
-                if let Err(e) = archive::walk(input, limits, tmp, &mut send) {
-                    let refused = UploadError::new(UploadErrorKind::Archive, format!("cannot read input: {e}"));
-                    send(Member {
-                        archive: input.display().to_string(),
-                        id: String::new(),
-                        size: 0,
-                        source: Source::Refused(refused),
-                    });
+                if let Err(e) = archive::walk(input, limits, shard, tmp, &mut send) {
+                    let archive = input.display().to_string();
+                    if shard.owns(&archive, "") {
+                        let refused = UploadError::new(UploadErrorKind::Archive, format!("cannot read input: {e}"));
+                        send(Member { archive, id: String::new(), size: 0, source: Source::Refused(refused) });
+                    }
                 }
                 if cancel.load(Ordering::Relaxed) {
                     break;

@@ -16,11 +16,11 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-fn props(metadata: &[(&str, String)]) -> WriterProperties {
+fn props(metadata: &[(String, String)]) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_key_value_metadata(Some(
-            metadata.iter().map(|(k, v)| parquet::file::metadata::KeyValue::new(k.to_string(), v.clone())).collect(),
+            metadata.iter().map(|(k, v)| parquet::file::metadata::KeyValue::new(k.clone(), v.clone())).collect(),
         ))
         .build()
 }
@@ -31,7 +31,7 @@ pub fn write_atomic(
     path: &Path,
     schema: SchemaRef,
     batches: &[RecordBatch],
-    metadata: &[(&str, String)],
+    metadata: &[(String, String)],
 ) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -50,12 +50,28 @@ pub fn write_atomic(
 
 /// Reads every batch of a Parquet file.
 pub fn read_all(path: &Path) -> Result<Vec<RecordBatch>> {
+    Ok(read_with_metadata(path)?.0)
+}
+
+/// Key-value metadata of a Parquet file, as `write_atomic` takes it.
+pub type Metadata = Vec<(String, String)>;
+
+/// Reads every batch of a Parquet file and its key-value metadata.
+pub fn read_with_metadata(path: &Path) -> Result<(Vec<RecordBatch>, Metadata)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::parquet(path, e))?
-        .build()
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| Error::parquet(path, e))?;
-    reader.map(|b| b.map_err(Error::from)).collect()
+    let metadata = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
+        .collect();
+    let reader = builder.build().map_err(|e| Error::parquet(path, e))?;
+    let batches = reader.map(|b| b.map_err(Error::from)).collect::<Result<_>>()?;
+    Ok((batches, metadata))
 }
 
 fn field(name: &str, t: DataType, nullable: bool) -> Field {

@@ -1,0 +1,152 @@
+//! Sharded runs: N `match` processes with their shard from a flag, a Kubernetes index or
+//! a Slurm array id, then `merge`, give the rows of one unsharded run.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Child, Command};
+
+const DATE: &str = "2026-11-25";
+
+fn spawn_match(out: &Path, cat: &Path, inputs: &[&Path], shard: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clipmatch"));
+    cmd.args(["match", "--device", "cpu", "--workers", "1", "--run-date", DATE, "--catalog"])
+        .arg(cat)
+        .arg("--out")
+        .arg(out)
+        .args(shard)
+        .args(inputs)
+        .env("RUST_LOG", "warn")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null());
+    cmd.spawn().unwrap()
+}
+
+fn finished(mut c: Child) -> i32 {
+    c.wait().unwrap().code().unwrap_or(-1)
+}
+
+#[test]
+fn shards_as_separate_processes_merge_into_the_unsharded_rows() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") || !require(has_python_modules("pyarrow"), "python3 with pyarrow") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cat = d.join("cat");
+    let (code, out, err) = clipmatch(&[
+        "catalog",
+        "build",
+        "--device",
+        "cpu",
+        "--catalog",
+        cat.to_str().unwrap(),
+        sample().join("catalogue").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Two inputs of different kinds, so that members of both archives are split.
+    let zip = d.join("again.zip");
+    python(&format!(
+        r#"
+import tarfile, zipfile
+with tarfile.open("{}") as t, zipfile.ZipFile("{}", "w") as z:
+    for m in t.getmembers():
+        if m.isfile():
+            z.writestr("again/" + m.name, t.extractfile(m).read())
+"#,
+        sample().join("uploads.tar.gz").display(),
+        zip.display()
+    ));
+    let tar = sample().join("uploads.tar.gz");
+    let inputs = [tar.as_path(), zip.as_path()];
+    let (full, sharded) = (d.join("full"), d.join("sharded"));
+
+    assert_eq!(finished(spawn_match(&full, &cat, &inputs, &[], &[])), 3, "a failed upload gives exit 3");
+
+    let merge = |extra: &[&str]| {
+        let mut args = vec!["merge", "--out", sharded.to_str().unwrap(), "--run-date", DATE];
+        args.extend_from_slice(extra);
+        clipmatch(&args)
+    };
+    let (code, _, err) = merge(&[]);
+    assert_eq!(code, 1, "nothing staged yet: {err}");
+    assert!(err.contains("nothing to merge"), "{err}");
+
+    // Shard 0 by flag and shard 1 by a Kubernetes completion index, run side by side.
+    let a = spawn_match(&sharded, &cat, &inputs, &["--shard", "0/3"], &[]);
+    let b = spawn_match(&sharded, &cat, &inputs, &["--shards", "3"], &[("JOB_COMPLETION_INDEX", "1")]);
+    let codes = [finished(a), finished(b)];
+    assert!(codes.iter().all(|c| *c == 0 || *c == 3), "{codes:?}");
+
+    let (code, _, err) = merge(&[]);
+    assert_eq!(code, 1, "shard 2 has not run: {err}");
+    assert!(err.contains("2/3") && err.contains("not finished"), "{err}");
+    assert!(!sharded.join("matches").exists(), "a refused merge writes nothing");
+
+    // Shard 2 as the third task of a Slurm array submitted with --array=1-3.
+    let slurm = [("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")];
+    let c = finished(spawn_match(&sharded, &cat, &inputs, &["--shards", "3"], &slurm));
+    assert!(c == 0 || c == 3, "{c}");
+
+    let (code, out, err) = merge(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("merged run") && out.contains("3 shards, 8 uploads"), "{out}");
+    assert!(!sharded.join("_shards").exists(), "staging is removed after the merge");
+    let (code, out, err) = merge(&[]);
+    assert_eq!(code, 0, "a second merge is harmless: {out}{err}");
+    assert!(out.contains("already merged"), "{out}");
+
+    let report = python(&format!(
+        r#"
+import pyarrow.dataset as ds
+def rows(out, table, drop=()):
+    t = ds.dataset(f"{{out}}/{{table}}", format="parquet", partitioning="hive").to_table()
+    return t.drop_columns(list(drop)).to_pylist()
+timings = ["decode_ms", "match_ms"]
+for table, drop in [("matches", []), ("uploads", timings)]:
+    a, b = rows("{full}", table, drop), rows("{sharded}", table, drop)
+    assert a == b, (table, a, b)
+    print(table, len(a))
+full = rows("{full}", "manifest")
+shards = rows("{sharded}", "manifest")
+assert [r["shard"] for r in shards] == ["0/3", "1/3", "2/3"], shards
+assert {{r["run_id"] for r in shards}} == {{full[0]["run_id"]}}
+print("manifest", len(shards))
+"#,
+        full = full.display(),
+        sharded = sharded.display()
+    ));
+    assert!(report.contains("uploads 8"), "{report}");
+    assert!(!report.contains("matches 0"), "{report}");
+}
+
+#[test]
+fn shards_of_different_runs_are_not_merged() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cat = d.join("cat");
+    let (code, out, err) = clipmatch(&[
+        "catalog",
+        "build",
+        "--device",
+        "cpu",
+        "--catalog",
+        cat.to_str().unwrap(),
+        sample().join("catalogue").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let out = d.join("out");
+    let tar = sample().join("uploads.tar.gz");
+    let other = sample().join("catalogue");
+    finished(spawn_match(&out, &cat, &[tar.as_path()], &["--shard", "0/2"], &[]));
+    finished(spawn_match(&out, &cat, &[tar.as_path(), other.as_path()], &["--shard", "1/2"], &[]));
+    let (code, _, err) = clipmatch(&["merge", "--out", out.to_str().unwrap(), "--run-date", DATE]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("belongs to run"), "{err}");
+}
