@@ -1,9 +1,10 @@
 //! Criterion benches of the hot kernels, GPU (any wgpu adapter) and CPU twin side by
-//! side, on seeded synthetic inputs: `cargo bench --bench kernels`.
+//! side, and of alignment, on seeded synthetic inputs: `cargo bench --bench kernels`.
 
+use clipmatch::align::{AlignParams, QueryFrames, RefFrames, align};
 use clipmatch::descriptor::{PackedImage, Tables, WORDS, describe, pack_image};
 use clipmatch::gpu::Gpu;
-use clipmatch::search::{Matrix, cpu_search};
+use clipmatch::search::{Hit, Matrix, Neighbours, TOPK, cpu_search};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn seeded_images(n: usize, seed: u64) -> Vec<PackedImage> {
@@ -39,7 +40,7 @@ fn kernels(c: &mut Criterion) {
     let queries: Vec<[u32; WORDS]> = base.chunks(WORDS).take(256).map(|q| q.try_into().unwrap()).collect();
     let mut g = c.benchmark_group("search");
     g.sample_size(10);
-    for frames in [10_000usize, 100_000] {
+    for frames in [10_000usize, 100_000, 1_000_000] {
         let words: Vec<u32> = base.iter().copied().cycle().take(frames * WORDS).collect();
         let m = Matrix { words: &words, views };
         g.throughput(Throughput::Elements((frames * queries.len()) as u64));
@@ -54,5 +55,48 @@ fn kernels(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernels);
+/// An upload of 120 frames (60 s at 2 frames/s) whose middle 40 s show a catalogue video
+/// at 1.25x from its 100th second, every frame's list filled up with hits on random
+/// frames of a catalogue of 40 videos of 10 minutes at 4 frames/s.
+fn alignment(c: &mut Criterion) {
+    let (videos, per_video, rate) = (40u32, 2400usize, 4.0);
+    let video: Vec<u32> = (0..videos).flat_map(|v| std::iter::repeat_n(v, per_video)).collect();
+    let t: Vec<f64> = (0..video.len()).map(|i| (i % per_video) as f64 / rate).collect();
+    let energy = vec![1000u32; video.len()];
+    let duration = vec![per_video as f64 / rate; videos as usize];
+    let refs = RefFrames { video: &video, t: &t, energy: &energy, duration: &duration };
+
+    let mut s = 7u64;
+    let mut rand = |n: usize| {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 33) as usize % n
+    };
+    let qt: Vec<f64> = (0..120).map(|i| i as f64 * 0.5).collect();
+    let neighbours: Vec<Neighbours> = qt
+        .iter()
+        .map(|&tq| {
+            let mut list = [Hit::EMPTY; TOPK];
+            let mut k = 0;
+            if (10.0..50.0).contains(&tq) {
+                let f = 7 * per_video + ((100.0 + (tq - 10.0) * 1.25) * rate) as usize;
+                list[0] = Hit { score: 13000, key: (f as u32) << 1 };
+                k = 1;
+            }
+            for (j, slot) in list.iter_mut().enumerate().skip(k) {
+                *slot = Hit { score: 11000 - 100 * j as i32, key: (rand(video.len()) as u32) << 1 };
+            }
+            list
+        })
+        .collect();
+    let qe = vec![1000u32; qt.len()];
+    let q = QueryFrames { t: &qt, energy: &qe, neighbours: &neighbours, period: 0.5, duration: 60.0 };
+    let p = AlignParams::default();
+    assert!(!align(&q, &refs, &p).is_empty(), "the planted clip is found");
+    let mut g = c.benchmark_group("align");
+    g.throughput(Throughput::Elements(qt.len() as u64));
+    g.bench_function("120 frames x 16 hits", |b| b.iter(|| align(&q, &refs, &p).len()));
+    g.finish();
+}
+
+criterion_group!(benches, kernels, alignment);
 criterion_main!(benches);

@@ -286,10 +286,10 @@ fn extract(
         run.clear();
     };
     for v in ins {
-        if let Some(last) = run.last() {
-            if v.tq - last.tq > p.max_gap_s {
-                flush(&mut run, &mut segs, &mut used);
-            }
+        if let Some(last) = run.last()
+            && v.tq - last.tq > p.max_gap_s
+        {
+            flush(&mut run, &mut segs, &mut used);
         }
         run.push(v);
     }

@@ -23,6 +23,8 @@ pub struct DecodeOptions {
     pub max_wall_s: f64,
     /// FFmpeg's own decoding threads per video (0: FFmpeg chooses).
     pub threads: usize,
+    /// Do not decode frames that no other frame references.
+    pub skip_nonref: bool,
 }
 
 impl Default for DecodeOptions {
@@ -34,6 +36,7 @@ impl Default for DecodeOptions {
             max_duration_s: 4.0 * 3600.0,
             max_wall_s: 600.0,
             threads: 1,
+            skip_nonref: true,
         }
     }
 }
@@ -122,6 +125,12 @@ pub fn decode(
         .decoder()
         .video()
         .map_err(|e| fail(UploadErrorKind::Unreadable, format!("no decoder for the video stream: {e}")))?;
+    if opts.skip_nonref {
+        // Frames no other frame references are never sampled-critical: the sampler takes
+        // the next decoded frame instead, at most a frame or two later. Skipping them
+        // (most B-frames) saves a large share of decoding.
+        decoder.skip_frame(ffmpeg::Discard::NonReference);
+    }
     let codec = decoder.codec().map(|c| c.name().to_string()).unwrap_or_else(|| "unknown".into());
     let (width, height) = (decoder.width(), decoder.height());
     if width as u64 * height as u64 > opts.max_pixels {

@@ -109,22 +109,22 @@ fn active_span(a: &[f32]) -> (usize, usize) {
                 sum = 0.0;
             }
             last_active = i;
-        } else if let Some(s) = start {
-            if i - last_active > bridge {
-                if sum > best.2 {
-                    best = (s, last_active + 1, sum);
-                }
-                start = None;
+        } else if let Some(s) = start
+            && i - last_active > bridge
+        {
+            if sum > best.2 {
+                best = (s, last_active + 1, sum);
             }
+            start = None;
         }
         if start.is_some() {
             sum += v;
         }
     }
-    if let Some(s) = start {
-        if sum > best.2 {
-            best = (s, last_active + 1, sum);
-        }
+    if let Some(s) = start
+        && sum > best.2
+    {
+        best = (s, last_active + 1, sum);
     }
     if best.1 - best.0 < n / 5 {
         return (0, n);

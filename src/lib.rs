@@ -6,6 +6,7 @@
 
 pub mod align;
 pub mod archive;
+pub mod bench;
 pub mod catalog;
 pub mod decode;
 pub mod descriptor;

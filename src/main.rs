@@ -4,6 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use clipmatch::align::AlignParams;
 use clipmatch::archive::Limits;
+use clipmatch::bench;
 use clipmatch::catalog::{self, BuildOptions};
 use clipmatch::decode::DecodeOptions;
 use clipmatch::engine::Engine;
@@ -49,6 +50,8 @@ enum Command {
     Eval(EvalArgs),
     /// List the adapters wgpu sees and the one `--device auto` picks.
     Devices,
+    /// Benchmark the descriptor and search kernels on synthetic inputs: table + JSON.
+    Bench(BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -134,6 +137,33 @@ struct MergeArgs {
 }
 
 #[derive(clap::Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// Images per descriptor-kernel call.
+    #[arg(long, default_value_t = 16384)]
+    images: usize,
+    /// Catalogue sizes in frames, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    frames: Vec<usize>,
+    /// Query descriptors per search call.
+    #[arg(long, default_value_t = 256)]
+    queries: usize,
+    /// Descriptors per catalogue frame (the job's catalogues store 8).
+    #[arg(long, default_value_t = 1)]
+    views: usize,
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write the report as JSON to this file ('-': stdout, instead of the table).
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
 struct EvalArgs {
     /// Ground truth CSV: query_id,query_start,query_end,ref_id,ref_start,ref_end.
     #[arg(long)]
@@ -187,6 +217,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Match(args) => match_command(args),
         Command::Merge(args) => merge_command(args),
         Command::Eval(args) => eval_command(args),
+        Command::Bench(args) => bench_command(args),
         Command::Devices => {
             let list = gpu::adapters();
             if list.is_empty() {
@@ -293,6 +324,36 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
         opts.out.display()
     );
     Ok(if s.failed > 0 { ExitCode::from(EXIT_FAILED_UPLOADS) } else { ExitCode::SUCCESS })
+}
+
+fn bench_command(a: BenchArgs) -> Result<ExitCode> {
+    if a.images == 0 || a.queries == 0 || a.views == 0 || a.repeats == 0 || a.frames.contains(&0) {
+        bail!("--images, --frames, --queries, --views and --repeats must be positive");
+    }
+    if let Some(w) = a.device.workers {
+        rayon::ThreadPoolBuilder::new().num_threads(w).build_global().context("setting --workers threads")?;
+    }
+    let engine = open_engine(a.device.device)?;
+    let opts = bench::BenchOptions {
+        images: a.images,
+        frames: a.frames,
+        queries: a.queries,
+        views: a.views,
+        warmup: a.warmup,
+        repeats: a.repeats,
+        seed: a.seed,
+    };
+    let report = bench::run(&engine, &opts).context("benchmark")?;
+    let json = serde_json::to_string_pretty(&report)?;
+    match a.json {
+        Some(p) if p.as_os_str() == "-" => println!("{json}"),
+        Some(p) => {
+            print!("{}", bench::table(&report));
+            std::fs::write(&p, json).with_context(|| format!("writing {}", p.display()))?;
+        }
+        None => print!("{}", bench::table(&report)),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn merge_command(a: MergeArgs) -> Result<ExitCode> {

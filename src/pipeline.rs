@@ -138,11 +138,11 @@ pub fn run(
             held.insert(seq, (m, out));
             while let Some((m, out)) = held.remove(&next) {
                 next += 1;
-                if first_error.is_none() {
-                    if let Err(e) = sink(m, out) {
-                        cancel.store(true, Ordering::Relaxed);
-                        first_error = Some(e);
-                    }
+                if first_error.is_none()
+                    && let Err(e) = sink(m, out)
+                {
+                    cancel.store(true, Ordering::Relaxed);
+                    first_error = Some(e);
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Exact top-k search of query descriptors against catalogue frames. CPU twin of
 //! `shaders/similarity.wgsl`, and the merge of the kernel's per-chunk lists.
 
-use crate::descriptor::{WORDS, split_dot};
+use crate::descriptor::{DIM, WORDS, split_dot};
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
@@ -94,9 +94,243 @@ pub fn cpu_chunk_topk(q: &[u32; WORDS], m: &Matrix, first: usize, last: usize) -
     list
 }
 
-/// Exact top-k of every query against the whole matrix, on all cores.
+/// Catalogue rows scored together by the blocked scan: one 512-bit register of 32-bit
+/// sums, or two 256-bit ones.
+const LANES: usize = 16;
+
+/// Up to `LANES` catalogue rows (whole frames only), widened to 16 bits and transposed so
+/// that pair `p` of dimensions (2p, 2p+1) of every row lies side by side:
+/// `v[(p * LANES + lane) * 2 + k]` is dimension `2p + k` of row `lane`. A query then
+/// scores all rows with one multiply-add of its broadcast pair per pair, and no
+/// horizontal sums; unused lanes are zero.
+struct Block {
+    v: [i16; DIM * LANES],
+}
+
+impl Block {
+    fn fill(&mut self, rows: &[u32]) {
+        self.v = [0; DIM * LANES];
+        for (lane, row) in rows.chunks_exact(WORDS).enumerate() {
+            for d in 0..DIM {
+                let byte = (row[d / 4] >> (8 * (d % 4))) as u8 as i8;
+                self.v[((d / 2) * LANES + lane) * 2 + d % 2] = i16::from(byte);
+            }
+        }
+    }
+}
+
+/// A query as the blocked scan reads it: dimension pairs (2p, 2p+1) packed as the low
+/// and high 16 bits of `pairs[p]`, ready to broadcast against a `Block`.
+struct Query {
+    pairs: [i32; DIM / 2],
+}
+
+impl Query {
+    fn new(q: &[u32; WORDS]) -> Query {
+        let dim = |d: usize| (q[d / 4] >> (8 * (d % 4))) as u8 as i8 as i16 as u16 as u32;
+        Query { pairs: std::array::from_fn(|p| (dim(2 * p) | dim(2 * p + 1) << 16) as i32) }
+    }
+}
+
+/// Even and odd half dot products (as `split_dot` splits them) of a query with every
+/// lane of a block, one 16-bit multiply-add per dimension pair and lane; `None` when no
+/// lane scores above `threshold` in either orientation (most blocks for most queries).
+trait Lanes {
+    /// # Safety
+    /// The CPU must have the target features the implementation uses.
+    unsafe fn dots(q: &Query, b: &Block, threshold: i32) -> Option<([i32; LANES], [i32; LANES])>;
+}
+
+/// Any CPU: plain loops.
+struct Portable;
+
+impl Lanes for Portable {
+    #[inline(always)]
+    unsafe fn dots(q: &Query, b: &Block, threshold: i32) -> Option<([i32; LANES], [i32; LANES])> {
+        let half = |pairs: std::ops::Range<usize>| {
+            let mut acc = [0i32; LANES];
+            for p in pairs {
+                let (q0, q1) = (i32::from(q.pairs[p] as i16), q.pairs[p] >> 16);
+                let col = &b.v[p * LANES * 2..][..LANES * 2];
+                for (l, a) in acc.iter_mut().enumerate() {
+                    *a += q0 * i32::from(col[2 * l]) + q1 * i32::from(col[2 * l + 1]);
+                }
+            }
+            acc
+        };
+        let (even, odd) = (half(0..DIM / 4), half(DIM / 4..DIM / 2));
+        let best = (0..LANES).map(|l| (even[l] + odd[l]).max(even[l] - odd[l])).max().unwrap_or(i32::MIN);
+        (best > threshold).then_some((even, odd))
+    }
+}
+
+/// x86-64 with AVX-512BW: a block column is one 512-bit register, `vpmaddwd` scores 16
+/// rows per dimension pair.
+#[cfg(target_arch = "x86_64")]
+struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx512 {
+    #[inline(always)]
+    unsafe fn dots(q: &Query, b: &Block, threshold: i32) -> Option<([i32; LANES], [i32; LANES])> {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller guarantees avx512f and avx512bw; every load reads 64 bytes
+        // inside `b.v`, whose length is DIM * LANES 16-bit values = DIM / 2 columns of 64.
+        unsafe {
+            let half = |pairs: std::ops::Range<usize>| {
+                let mut acc = _mm512_setzero_si512();
+                for p in pairs {
+                    let col = _mm512_loadu_si512(b.v.as_ptr().add(p * LANES * 2).cast());
+                    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_set1_epi32(q.pairs[p]), col));
+                }
+                acc
+            };
+            let (even, odd) = (half(0..DIM / 4), half(DIM / 4..DIM / 2));
+            let best = _mm512_max_epi32(_mm512_add_epi32(even, odd), _mm512_sub_epi32(even, odd));
+            if _mm512_cmpgt_epi32_mask(best, _mm512_set1_epi32(threshold)) == 0 {
+                return None;
+            }
+            Some((
+                std::mem::transmute::<__m512i, [i32; LANES]>(even),
+                std::mem::transmute::<__m512i, [i32; LANES]>(odd),
+            ))
+        }
+    }
+}
+
+/// x86-64 with AVX2: a block column is two 256-bit registers.
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx2 {
+    #[inline(always)]
+    unsafe fn dots(q: &Query, b: &Block, threshold: i32) -> Option<([i32; LANES], [i32; LANES])> {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller guarantees avx2; loads stay inside `b.v` as for Avx512.
+        unsafe {
+            let half = |pairs: std::ops::Range<usize>| {
+                let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+                for p in pairs {
+                    let col = b.v.as_ptr().add(p * LANES * 2);
+                    let qp = _mm256_set1_epi32(q.pairs[p]);
+                    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(qp, _mm256_loadu_si256(col.cast())));
+                    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(qp, _mm256_loadu_si256(col.add(LANES).cast())));
+                }
+                [lo, hi]
+            };
+            let (even, odd) = (half(0..DIM / 4), half(DIM / 4..DIM / 2));
+            let thr = _mm256_set1_epi32(threshold);
+            let above = |k: usize| {
+                let best = _mm256_max_epi32(_mm256_add_epi32(even[k], odd[k]), _mm256_sub_epi32(even[k], odd[k]));
+                _mm256_movemask_epi8(_mm256_cmpgt_epi32(best, thr))
+            };
+            if above(0) | above(1) == 0 {
+                return None;
+            }
+            Some((
+                std::mem::transmute::<[__m256i; 2], [i32; LANES]>(even),
+                std::mem::transmute::<[__m256i; 2], [i32; LANES]>(odd),
+            ))
+        }
+    }
+}
+
+/// Scans frames `first..last` for every query, block by block, into `lists`. Same hits,
+/// keys and tie order as `cpu_chunk_topk` on each query.
+///
+/// # Safety
+/// The CPU must have the target features `L` uses.
+#[inline(always)]
+unsafe fn scan_blocks<L: Lanes>(queries: &[Query], m: &Matrix, first: usize, last: usize, lists: &mut [Neighbours]) {
+    let per_block = LANES / m.views;
+    let mut block = Block { v: [0; DIM * LANES] };
+    let mut f0 = first;
+    while f0 < last {
+        let f1 = (f0 + per_block).min(last);
+        block.fill(&m.words[f0 * m.views * WORDS..f1 * m.views * WORDS]);
+        for (q, list) in queries.iter().zip(lists.iter_mut()) {
+            // SAFETY: passed on from the caller.
+            let Some((even, odd)) = (unsafe { L::dots(q, &block, list[TOPK - 1].score) }) else {
+                continue;
+            };
+            for f in f0..f1 {
+                let mut hit = Hit { score: i32::MIN, key: 0 };
+                for l in (f - f0) * m.views..(f - f0 + 1) * m.views {
+                    if even[l] + odd[l] > hit.score {
+                        hit = Hit { score: even[l] + odd[l], key: (f as u32) << 1 };
+                    }
+                    if even[l] - odd[l] > hit.score {
+                        hit = Hit { score: even[l] - odd[l], key: (f as u32) << 1 | 1 };
+                    }
+                }
+                insert(list, hit);
+            }
+        }
+        f0 = f1;
+    }
+}
+
+/// `scan_blocks` for the widest vector unit this CPU has, picked at run time so that
+/// one binary runs everywhere.
+fn scan(queries: &[Query], m: &Matrix, first: usize, last: usize, lists: &mut [Neighbours]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512bw")]
+        fn avx512(queries: &[Query], m: &Matrix, first: usize, last: usize, lists: &mut [Neighbours]) {
+            // SAFETY: this function only runs where avx512f and avx512bw are enabled.
+            unsafe { scan_blocks::<Avx512>(queries, m, first, last, lists) }
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(queries: &[Query], m: &Matrix, first: usize, last: usize, lists: &mut [Neighbours]) {
+            // SAFETY: as above, for avx2.
+            unsafe { scan_blocks::<Avx2>(queries, m, first, last, lists) }
+        }
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU has just been found to support avx512f and avx512bw.
+            return unsafe { avx512(queries, m, first, last, lists) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above, for avx2.
+            return unsafe { avx2(queries, m, first, last, lists) };
+        }
+    }
+    // SAFETY: Portable needs no target feature.
+    unsafe { scan_blocks::<Portable>(queries, m, first, last, lists) }
+}
+
+/// Fewest frames a parallel task scans. Each task starts with empty lists, which fill
+/// (and insert often) before its threshold settles; long tasks amortise that.
+const MIN_FRAMES_PER_TASK: usize = 1024;
+
+/// Exact top-k of every query against the whole matrix, on all cores: the same lists as
+/// `cpu_chunk_topk` over all frames, computed block by block (see `Block`) over ranges
+/// of frames in parallel, then merged.
 pub fn cpu_search(queries: &[[u32; WORDS]], m: &Matrix) -> Vec<Neighbours> {
-    queries.par_iter().map(|q| cpu_chunk_topk(q, m, 0, m.frames())).collect()
+    let frames = m.frames();
+    if m.views > LANES {
+        return queries.par_iter().map(|q| cpu_chunk_topk(q, m, 0, frames)).collect();
+    }
+    let wide: Vec<Query> = queries.iter().map(Query::new).collect();
+    // Two tasks per thread: even when one thread is slowed, the others take its share.
+    let per_task = frames.div_ceil(2 * rayon::current_num_threads()).max(MIN_FRAMES_PER_TASK);
+    let tasks = frames.div_ceil(per_task).max(1);
+    let partial: Vec<Vec<Neighbours>> = (0..tasks)
+        .into_par_iter()
+        .map(|t| {
+            let mut lists = vec![[Hit::EMPTY; TOPK]; queries.len()];
+            scan(&wide, m, t * per_task, ((t + 1) * per_task).min(frames), &mut lists);
+            lists
+        })
+        .collect();
+    (0..queries.len())
+        .map(|q| {
+            let merged = merge(partial.iter().flat_map(|p| p[q]), 0);
+            let mut list = [Hit::EMPTY; TOPK];
+            list[..merged.len()].copy_from_slice(&merged);
+            list
+        })
+        .collect()
 }
 
 /// Merges per-chunk lists into one best-first list. The order (score desc, key asc)
@@ -152,6 +386,54 @@ mod tests {
             let chunks = (0..m.frames()).step_by(37).flat_map(|a| cpu_chunk_topk(&q, &m, a, (a + 37).min(m.frames())));
             let merged = merge(chunks, 0);
             assert_eq!(&whole[..], &merged[..]);
+        }
+    }
+
+    #[test]
+    fn blocked_search_equals_the_reference_scan() {
+        // Views that fill a block exactly, leave lanes unused, and exceed a block; enough
+        // frames for several parallel tasks; signed coefficients with many ties.
+        for (views, frames) in [(1, 4 * MIN_FRAMES_PER_TASK + 77), (3, 1000), (8, 600), (LANES + 1, 50)] {
+            let words: Vec<u32> = random_words(frames * views * WORDS, 3 + views as u64)
+                .iter()
+                .enumerate()
+                .map(|(i, w)| if i % 3 == 0 { w | 0x8080_0000 } else { *w })
+                .collect();
+            let m = Matrix { words: &words, views };
+            let qs: Vec<[u32; WORDS]> =
+                random_words(9 * WORDS, 13).chunks(WORDS).map(|q| q.try_into().unwrap()).collect();
+            let reference: Vec<Neighbours> = qs.iter().map(|q| cpu_chunk_topk(q, &m, 0, frames)).collect();
+            assert_eq!(cpu_search(&qs, &m), reference, "views {views}");
+        }
+    }
+
+    #[test]
+    fn every_vector_unit_scans_alike() {
+        // The dispatch picks one implementation per CPU; each one this CPU can run is
+        // checked against the reference here, with views that leave lanes unused.
+        let (views, frames) = (3, 500);
+        let words = random_words(frames * views * WORDS, 21);
+        let m = Matrix { words: &words, views };
+        let qs: Vec<[u32; WORDS]> = random_words(7 * WORDS, 23).chunks(WORDS).map(|q| q.try_into().unwrap()).collect();
+        let reference: Vec<Neighbours> = qs.iter().map(|q| cpu_chunk_topk(q, &m, 0, frames)).collect();
+        let wide: Vec<Query> = qs.iter().map(Query::new).collect();
+        let run = |f: &dyn Fn(&mut [Neighbours])| {
+            let mut lists = vec![[Hit::EMPTY; TOPK]; qs.len()];
+            f(&mut lists);
+            lists
+        };
+        // SAFETY: Portable needs no target feature.
+        assert_eq!(run(&|l| unsafe { scan_blocks::<Portable>(&wide, &m, 0, frames, l) }), reference);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: avx2 was just detected.
+                assert_eq!(run(&|l| unsafe { scan_blocks::<Avx2>(&wide, &m, 0, frames, l) }), reference);
+            }
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: avx512f and avx512bw were just detected (avx512bw implies avx512f).
+                assert_eq!(run(&|l| unsafe { scan_blocks::<Avx512>(&wide, &m, 0, frames, l) }), reference);
+            }
         }
     }
 
