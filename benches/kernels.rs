@@ -23,7 +23,7 @@ fn seeded_images(n: usize, seed: u64) -> Vec<PackedImage> {
 }
 
 fn kernels(c: &mut Criterion) {
-    let gpu = Gpu::open().ok().flatten();
+    let gpu = Gpu::open(false).ok().flatten();
     let tables = Tables::new();
 
     let imgs = seeded_images(4096, 1);

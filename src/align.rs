@@ -120,9 +120,13 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
     let mut out = Vec::new();
     let mut keys: Vec<_> = groups.keys().copied().collect();
     keys.sort();
+    let mut strong = 0;
     for key in keys {
         let mut votes = groups.remove(&key).unwrap_or_default();
-        while out.len() < p.max_segments * 4 {
+        // A segment scores at most the best vote of each upload frame it spans: groups
+        // (and what is left of them) that cannot reach min_score are not searched, which
+        // on a large catalogue skips nearly all of them.
+        while strong < p.max_segments * 4 && ceiling(&votes, q.t.len()) >= p.min_score {
             let Some((speed, offset)) = best_line(&votes, &speeds, p) else {
                 break;
             };
@@ -130,6 +134,7 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
             if used.is_empty() {
                 break;
             }
+            strong += segs.iter().filter(|s| s.score >= p.min_score).count();
             out.extend(segs);
             votes.retain(|v| !used.contains(&v.qi));
         }
@@ -143,6 +148,15 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
     }
     kept.truncate(p.max_segments);
     kept
+}
+
+/// The highest score any segment of `votes` could reach: each upload frame's best vote.
+fn ceiling(votes: &[Vote], frames: usize) -> f32 {
+    let mut best = vec![0f32; frames];
+    for v in votes {
+        best[v.qi] = best[v.qi].max(v.w);
+    }
+    best.iter().sum()
 }
 
 /// Whether the stronger segment `k` makes `s` redundant: mostly the same stretch of
@@ -161,12 +175,14 @@ fn shadows(k: &Segment, s: &Segment) -> bool {
 /// per bin (its best neighbour there).
 fn best_line(votes: &[Vote], speeds: &[f64], p: &AlignParams) -> Option<(f64, f64)> {
     let mut best: Option<(f32, f64, f64)> = None;
-    let mut bins: HashMap<i64, (usize, f32, f32)> = HashMap::new(); // bin -> (last qi, its best w, total)
+    // (offset bin, upload frame, weight), sorted so that each bin's votes, and within
+    // it each frame's, are adjacent: cheaper than hashing bins for every speed.
+    let mut entries: Vec<(i64, usize, f32)> = Vec::with_capacity(votes.len() * 2);
     for &s in speeds {
         // Most uploads play at or near normal speed. Without this prior a static scene,
         // whose frames all look alike, packs its votes tighter at the slowest speed.
         let prior = (1.0 - 0.3 * s.log2().abs()) as f32;
-        bins.clear();
+        entries.clear();
         for v in votes {
             let off = v.tr - s * v.tq;
             let b = (off / p.offset_bin_s).floor() as i64;
@@ -174,19 +190,24 @@ fn best_line(votes: &[Vote], speeds: &[f64], p: &AlignParams) -> Option<(f64, f6
             // straddling a bin edge is not split in two.
             let frac = off / p.offset_bin_s - b as f64;
             let other = if frac < 0.5 { b - 1 } else { b + 1 };
-            for bin in [b, other] {
-                let e = bins.entry(bin).or_insert((usize::MAX, 0.0, 0.0));
-                if e.0 == v.qi {
-                    if v.w > e.1 {
-                        e.2 += v.w - e.1;
-                        e.1 = v.w;
-                    }
-                } else {
-                    *e = (v.qi, v.w, e.2 + v.w);
-                }
-            }
+            entries.push((b, v.qi, v.w));
+            entries.push((other, v.qi, v.w));
         }
-        for (&bin, &(_, _, total)) in &bins {
+        entries.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut i = 0;
+        while i < entries.len() {
+            let bin = entries[i].0;
+            let mut total = 0f32;
+            // Each upload frame counts once per bin, with its best neighbour there.
+            while i < entries.len() && entries[i].0 == bin {
+                let (qi, mut w) = (entries[i].1, entries[i].2);
+                i += 1;
+                while i < entries.len() && entries[i].0 == bin && entries[i].1 == qi {
+                    w = w.max(entries[i].2);
+                    i += 1;
+                }
+                total += w;
+            }
             let total = total * prior;
             let off = (bin as f64 + 0.5) * p.offset_bin_s;
             let better = match best {

@@ -30,8 +30,8 @@ impl Engine {
     pub fn open(choice: DeviceChoice) -> Result<Engine> {
         match choice {
             DeviceChoice::Cpu => Ok(Engine::Cpu(Box::default())),
-            DeviceChoice::Gpu => Gpu::open()?.map(|g| Engine::Gpu(Box::new(g))).ok_or(Error::NoAdapter),
-            DeviceChoice::Auto => match Gpu::open() {
+            DeviceChoice::Gpu => Gpu::open(false)?.map(|g| Engine::Gpu(Box::new(g))).ok_or(Error::NoAdapter),
+            DeviceChoice::Auto => match Gpu::open(true) {
                 Ok(Some(g)) => Ok(Engine::Gpu(Box::new(g))),
                 Ok(None) => Ok(Engine::Cpu(Box::default())),
                 Err(e) => {

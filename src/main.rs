@@ -220,11 +220,12 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Bench(args) => bench_command(args),
         Command::Devices => {
             let list = gpu::adapters();
-            if list.is_empty() {
-                println!("no wgpu adapter; --device auto uses the CPU twins");
+            let auto_gpu = list.first().is_some_and(|a| !a.is_software());
+            if !auto_gpu {
+                println!("no hardware adapter: --device auto uses the CPU twins, --device gpu the first one below");
             }
             for (i, a) in list.iter().enumerate() {
-                let pick = if i == 0 { "  <- auto" } else { "" };
+                let pick = if i == 0 && auto_gpu { "  <- auto" } else { "" };
                 println!("{:<40} {:<8} {:<14} {}{pick}", a.name, a.backend, a.device_type, a.driver);
             }
             Ok(ExitCode::SUCCESS)

@@ -95,7 +95,7 @@ fn gpu_and_cpu_give_the_same_rows_and_reruns_replace() {
     if !require(has_ffmpeg(), "the ffmpeg CLI") {
         return;
     }
-    if !require(clipmatch::gpu::Gpu::open().ok().flatten().is_some(), "a wgpu adapter") {
+    if !require(clipmatch::gpu::Gpu::open(false).ok().flatten().is_some(), "a wgpu adapter") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

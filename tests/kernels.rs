@@ -16,7 +16,7 @@ impl Rng {
 }
 
 fn gpu() -> Option<Gpu> {
-    let g = Gpu::open().expect("adapter present but unusable");
+    let g = Gpu::open(false).expect("adapter present but unusable");
     common::require(g.is_some(), "a wgpu adapter (mesa-vulkan-drivers)");
     g
 }
