@@ -193,7 +193,7 @@ fn best_line(votes: &[Vote], speeds: &[f64], p: &AlignParams) -> Option<(f64, f6
             entries.push((b, v.qi, v.w));
             entries.push((other, v.qi, v.w));
         }
-        entries.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        entries.sort_unstable_by_key(|a| (a.0, a.1));
         let mut i = 0;
         while i < entries.len() {
             let bin = entries[i].0;
