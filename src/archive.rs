@@ -92,6 +92,18 @@ pub fn kind_of(path: &Path) -> Result<Kind> {
     })
 }
 
+/// The archive kind of a member, if it is one (by its first bytes), for refusing
+/// archives nested in archives; an unreadable file is left to the decoder to report.
+pub fn nested_kind(path: &Path) -> Option<&'static str> {
+    match kind_of(path).ok()? {
+        Kind::Tar => Some("tar"),
+        Kind::TarGz => Some("gzip"),
+        Kind::TarZst => Some("zstd"),
+        Kind::Zip => Some("zip"),
+        Kind::Folder | Kind::Plain => None,
+    }
+}
+
 /// Copies at most `limit` bytes of `r` into a new temporary file in `dir`.
 /// `Ok(Err(..))`: the member is over the limit; `Err`: the reader failed.
 fn spool(

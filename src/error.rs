@@ -52,6 +52,8 @@ pub enum UploadErrorKind {
     Archive,
     /// Not a regular file (link, device, folder).
     NotAFile,
+    /// An archive inside an archive: uploads must be videos; nested archives are not opened.
+    NestedArchive,
 }
 
 impl UploadErrorKind {
@@ -62,6 +64,7 @@ impl UploadErrorKind {
             UploadErrorKind::Limit => "limit",
             UploadErrorKind::Archive => "archive",
             UploadErrorKind::NotAFile => "not_a_file",
+            UploadErrorKind::NestedArchive => "nested_archive",
         }
     }
 }

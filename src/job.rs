@@ -8,7 +8,7 @@ use crate::archive::{Limits, Member};
 use crate::catalog::{self, Catalogue};
 use crate::decode::DecodeOptions;
 use crate::engine::Engine;
-use crate::error::{Result, UploadErrorKind};
+use crate::error::Result;
 use crate::merge;
 use crate::pipeline::{self, Outcome, Views};
 use crate::shard::Shard;
@@ -35,7 +35,6 @@ pub struct RunSummary {
     pub uploads: u64,
     pub ok: u64,
     pub failed: u64,
-    pub skipped: u64,
     pub matches: u64,
     pub wall_s: f64,
 }
@@ -88,7 +87,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         };
         match out.result {
             Err(e) => {
-                row.status = if e.kind == UploadErrorKind::NotAFile { "skipped" } else { "failed" };
+                row.status = "failed";
                 row.error_kind = Some(e.kind.as_str());
                 let name = if m.id.is_empty() { m.archive.clone() } else { format!("{}:{}", m.archive, m.id) };
                 row.error = Some(format!("{name}: {e}"));
@@ -122,7 +121,6 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     for u in &uploads {
         match u.status {
             "ok" => summary.ok += 1,
-            "skipped" => summary.skipped += 1,
             _ => summary.failed += 1,
         }
     }

@@ -110,6 +110,18 @@ struct MatchArgs {
     /// Lowest segment score reported.
     #[arg(long)]
     min_score: Option<f32>,
+    /// Largest archive member accepted (bytes; K, M, G, T suffixes); larger ones fail with kind `limit`.
+    #[arg(long, value_parser = parse_bytes, default_value = "8G")]
+    max_member_bytes: u64,
+    /// Most bytes one archive may expand to; members past it fail with kind `limit`.
+    #[arg(long, value_parser = parse_bytes, default_value = "1T")]
+    max_archive_bytes: u64,
+    /// Longest upload decoded (seconds of video).
+    #[arg(long, default_value_t = 4.0 * 3600.0)]
+    max_duration_s: f64,
+    /// Longest time spent decoding one upload (seconds).
+    #[arg(long, default_value_t = 600.0)]
+    max_decode_s: f64,
     /// Process shard I of N (0-based) of the uploads; `clipmatch merge` joins the shards.
     #[arg(long, value_name = "I/N", conflicts_with = "shards")]
     shard: Option<String>,
@@ -176,6 +188,26 @@ struct EvalArgs {
     json: bool,
     /// The job's --out folder, a Parquet file or folder, or a CSV.
     matches: PathBuf,
+}
+
+/// Bytes with an optional binary suffix: 512, 64K, 16M, 8G, 1T.
+fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("{s:?}: unknown suffix {c:?} (K, M, G or T)")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a byte count such as 512, 64K or 8G"))?;
+    n.checked_mul(1u64 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
 fn workers(w: Option<usize>) -> usize {
@@ -304,8 +336,13 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
         catalog: a.catalog,
         out: a.out,
         run_date,
-        decode: DecodeOptions { rate: a.rate, ..Default::default() },
-        limits: Limits::default(),
+        decode: DecodeOptions {
+            rate: a.rate,
+            max_duration_s: a.max_duration_s,
+            max_wall_s: a.max_decode_s,
+            ..Default::default()
+        },
+        limits: Limits { max_member_bytes: a.max_member_bytes, max_total_bytes: a.max_archive_bytes },
         align,
         workers: workers(a.device.workers),
         shard,
@@ -314,12 +351,11 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
     let s = job::run(&a.inputs, &opts, &engine).context("match run")?;
     let what = if shard.count > 1 { format!("shard {shard} of run") } else { "run".into() };
     println!(
-        "{what} {}: {} uploads ({} ok, {} failed, {} skipped), {} matches in {:.1} s -> {}",
+        "{what} {}: {} uploads ({} ok, {} failed), {} matches in {:.1} s -> {}",
         s.run_id,
         s.uploads,
         s.ok,
         s.failed,
-        s.skipped,
         s.matches,
         s.wall_s,
         opts.out.display()

@@ -57,6 +57,13 @@ fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
         Source::Refused(e) => Err(e.clone()),
         src => {
             let path = src.path().expect("only refused members have no path");
+            if let Some(kind) = archive::nested_kind(path) {
+                let e = UploadError::new(
+                    UploadErrorKind::NestedArchive,
+                    format!("a {kind} archive inside an archive: nested archives are not opened"),
+                );
+                return Outcome { result: Err(e), decode_ms: started.elapsed().as_secs_f64() * 1e3 };
+            }
             let mut times = Vec::new();
             let mut images = Vec::new();
             let mut emit = |t: f64, g: Gray, content: Rect| {

@@ -189,7 +189,7 @@ pub fn uploads_schema() -> SchemaRef {
 pub struct UploadRow {
     pub query_id: String,
     pub archive: String,
-    /// ok | failed | skipped
+    /// ok | failed
     pub status: &'static str,
     pub error_kind: Option<&'static str>,
     pub error: Option<String>,
