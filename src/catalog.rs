@@ -15,8 +15,7 @@ use crate::descriptor::{DESCRIPTOR_VERSION, WORDS};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::frame::CATALOGUE_VIEWS;
-use crate::pipeline::{self, Views};
-use crate::shard::Shard;
+use crate::pipeline::{self, Selection, Views};
 use crate::table::{self, FramesBuilder, VideoRow, VideosBuilder};
 use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
 use serde::{Deserialize, Serialize};
@@ -196,7 +195,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let mut frames = FramesBuilder::new(manifest.views);
     let mut summary = AddSummary::default();
 
-    pipeline::run(inputs, &opts.limits, Shard::ALL, &decode, Views::Catalogue, opts.workers, &mut |m, out| {
+    pipeline::run(inputs, &opts.limits, &Selection::ALL, &decode, Views::Catalogue, opts.workers, &mut |m, out| {
         let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
         if known.contains(&m.id) {
             tracing::warn!(video = %name, "already in the catalogue; skipped");

@@ -6,13 +6,16 @@
 use crate::align::{AlignParams, QueryFrames, RefFrames, align};
 use crate::archive::{Limits, Member};
 use crate::catalog::{self, Catalogue};
+use crate::checkpoint::Checkpoints;
 use crate::decode::DecodeOptions;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::merge;
-use crate::pipeline::{self, Outcome, Views};
+use crate::pipeline::{self, Outcome, Selection, Views};
 use crate::shard::Shard;
-use crate::table::{ManifestRow, MatchRow, MatchesBuilder, UploadRow, UploadsBuilder};
+use crate::table::{self, ManifestRow, MatchRow, MatchesBuilder, UploadRow, UploadsBuilder};
+use arrow::array::{Array, StringArray};
+use arrow::compute::concat_batches;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -26,6 +29,8 @@ pub struct MatchOptions {
     pub workers: usize,
     /// Which of the run's uploads this process handles.
     pub shard: Shard,
+    /// Uploads between two checkpoints (see `checkpoint.rs`).
+    pub checkpoint_uploads: usize,
 }
 
 /// Counts of a finished run.
@@ -73,8 +78,14 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
     let refs = RefFrames { video: &cat.frame_video, t: &cat.frame_t, energy: &cat.frame_energy, duration: &durations };
 
+    let mut checkpoints = Checkpoints::open(&merge::shard_dir(&opts.out, &opts.run_date, opts.shard), &run_id)?;
+    if checkpoints.resumed() > 0 {
+        tracing::warn!(run = %run_id, "resuming: {} uploads were done before an interruption", checkpoints.resumed());
+    }
+    let done = std::mem::take(&mut checkpoints.done);
     let mut uploads: Vec<UploadRow> = Vec::new();
     let mut matches: Vec<MatchRow> = Vec::new();
+    let mut last_save = Instant::now();
     let mut sink = |m: Member, out: Outcome| -> Result<()> {
         let t0 = Instant::now();
         let mut row = UploadRow {
@@ -108,18 +119,30 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         }
         row.match_ms = t0.elapsed().as_secs_f64() * 1e3;
         uploads.push(row);
+        if uploads.len() >= opts.checkpoint_uploads || last_save.elapsed().as_secs_f64() >= CHECKPOINT_S {
+            save(&mut checkpoints, &run_id, &mut uploads, &mut matches)?;
+            last_save = Instant::now();
+        }
         Ok(())
     };
-    pipeline::run(inputs, &opts.limits, opts.shard, &opts.decode, Views::Query, opts.workers, &mut sink)?;
+    let select = Selection { shard: opts.shard, done: Some(&done) };
+    pipeline::run(inputs, &opts.limits, &select, &opts.decode, Views::Query, opts.workers, &mut sink)?;
+    save(&mut checkpoints, &run_id, &mut uploads, &mut matches)?;
 
+    let all_uploads = concat_batches(&table::uploads_schema(), &checkpoints.uploads)?;
+    let all_matches = concat_batches(&table::matches_schema(), &checkpoints.matches)?;
     let mut summary = RunSummary {
         run_id: run_id.clone(),
-        uploads: uploads.len() as u64,
-        matches: matches.len() as u64,
+        uploads: all_uploads.num_rows() as u64,
+        matches: all_matches.num_rows() as u64,
         ..Default::default()
     };
-    for u in &uploads {
-        match u.status {
+    let status = all_uploads
+        .column_by_name("status")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| crate::Error::Invalid("uploads rows without a status column".into()))?;
+    for i in 0..status.len() {
+        match status.value(i) {
             "ok" => summary.ok += 1,
             _ => summary.failed += 1,
         }
@@ -132,10 +155,6 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         ("clipmatch.version", env!("CARGO_PKG_VERSION").to_string()),
     ]
     .map(|(k, v)| (k.to_string(), v));
-    let mut mb = MatchesBuilder::default();
-    matches.iter().for_each(|r| mb.push(&run_id, r));
-    let mut ub = UploadsBuilder::default();
-    uploads.iter().for_each(|r| ub.push(&run_id, r));
     summary.wall_s = started.elapsed().as_secs_f64();
     let manifest = ManifestRow {
         run_id: run_id.clone(),
@@ -154,12 +173,28 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         parameters: params.to_string(),
         counts: serde_json::to_string(&summary).unwrap_or_default(),
     };
-    let tables = [mb.finish()?, ub.finish()?, manifest.finish()?];
+    let tables = [all_matches, all_uploads, manifest.finish()?];
     merge::write_shard(&opts.out, &opts.run_date, opts.shard, &run_id, tables, &provenance)?;
+    checkpoints.finish()?;
     if opts.shard.count == 1 {
         merge::merge(&opts.out, &opts.run_date, Some(1))?;
     }
     Ok(summary)
+}
+
+/// Longest time between two checkpoints of a running shard.
+const CHECKPOINT_S: f64 = 30.0;
+
+/// Writes the rows gathered since the last checkpoint as a new one.
+fn save(cp: &mut Checkpoints, run_id: &str, uploads: &mut Vec<UploadRow>, matches: &mut Vec<MatchRow>) -> Result<()> {
+    if uploads.is_empty() {
+        return Ok(());
+    }
+    let mut mb = MatchesBuilder::default();
+    matches.drain(..).for_each(|r| mb.push(run_id, &r));
+    let mut ub = UploadsBuilder::default();
+    uploads.drain(..).for_each(|r| ub.push(run_id, &r));
+    cp.save(ub.finish()?, mb.finish()?)
 }
 
 fn match_one(

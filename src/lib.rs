@@ -8,6 +8,7 @@ pub mod align;
 pub mod archive;
 pub mod bench;
 pub mod catalog;
+pub mod checkpoint;
 pub mod decode;
 pub mod descriptor;
 pub mod engine;

@@ -122,6 +122,10 @@ struct MatchArgs {
     /// Longest time spent decoding one upload (seconds).
     #[arg(long, default_value_t = 600.0)]
     max_decode_s: f64,
+    /// Uploads between two checkpoints (also written every 30 s); a killed run started
+    /// again with the same arguments resumes from the last one.
+    #[arg(long, default_value_t = 64)]
+    checkpoint_uploads: usize,
     /// Process shard I of N (0-based) of the uploads; `clipmatch merge` joins the shards.
     #[arg(long, value_name = "I/N", conflicts_with = "shards")]
     shard: Option<String>,
@@ -346,6 +350,7 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
         align,
         workers: workers(a.device.workers),
         shard,
+        checkpoint_uploads: a.checkpoint_uploads.max(1),
     };
     let engine = open_engine(a.device.device)?;
     let s = job::run(&a.inputs, &opts, &engine).context("match run")?;

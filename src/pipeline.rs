@@ -79,6 +79,18 @@ fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
     Outcome { result, decode_ms: started.elapsed().as_secs_f64() * 1e3 }
 }
 
+/// Which members of the inputs a run processes.
+pub struct Selection<'a> {
+    pub shard: Shard,
+    /// Members done by an interrupted earlier attempt of the same run, not processed again.
+    pub done: Option<&'a crate::checkpoint::Done>,
+}
+
+impl Selection<'_> {
+    /// Every member.
+    pub const ALL: Selection<'static> = Selection { shard: Shard::ALL, done: None };
+}
+
 /// Runs the stage over the members of `inputs` that `shard` owns. An input that cannot be
 /// opened at all becomes a refused member with an empty id, like a damaged archive, so
 /// that one bad input loses nothing else. Archive members are spooled to a private
@@ -86,13 +98,14 @@ fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
 pub fn run(
     inputs: &[PathBuf],
     limits: &Limits,
-    shard: Shard,
+    select: &Selection,
     opts: &DecodeOptions,
     views: Views,
     workers: usize,
     sink: &mut dyn FnMut(Member, Outcome) -> Result<()>,
 ) -> Result<()> {
     let workers = workers.max(1);
+    let shard = select.shard;
     // Spooled members live here, private to this run, until their worker is done.
     let spool = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let tmp = spool.path();
@@ -103,8 +116,17 @@ pub fn run(
         let cancel = &cancel;
         s.spawn(move || {
             let mut seq = 0u64;
+            let mut seen = std::collections::HashMap::new();
             for input in inputs {
                 let mut send = |m: Member| {
+                    if let Some(done) = select.done {
+                        let key = (m.archive.clone(), m.id.clone());
+                        let n = seen.entry(key.clone()).or_insert(0usize);
+                        *n += 1;
+                        if *n <= done.get(&key).copied().unwrap_or(0) {
+                            return !cancel.load(Ordering::Relaxed);
+                        }
+                    }
                     let ok = !cancel.load(Ordering::Relaxed) && job_tx.send((seq, m)).is_ok();
                     seq += 1;
                     ok

@@ -1,0 +1,97 @@
+//! Checkpoints of a running shard, so that a run killed at any moment (even by SIGKILL)
+//! and started again with the same arguments resumes instead of starting over, and ends
+//! with exactly the rows of an uninterrupted run. Every few uploads the shard's new rows
+//! are written under `SHARD_DIR/checkpoint/` (matches first, then uploads, each through a
+//! temporary name and a rename: a checkpoint counts once its uploads file exists). On
+//! start, checkpoints of the same run id are loaded and their uploads are not processed
+//! again; checkpoints of another run are discarded.
+
+use crate::error::{Error, Result};
+use crate::table;
+use arrow::array::{Array, StringArray};
+use arrow::record_batch::RecordBatch;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Uploads done, counted by (archive, member): a member name may repeat in a tar.
+pub type Done = HashMap<(String, String), usize>;
+
+pub struct Checkpoints {
+    dir: PathBuf,
+    next: usize,
+    /// Rows of every checkpoint so far (loaded and written by this process).
+    pub uploads: Vec<RecordBatch>,
+    pub matches: Vec<RecordBatch>,
+    pub done: Done,
+}
+
+fn strings<'a>(b: &'a RecordBatch, name: &str, file: &Path) -> Result<&'a StringArray> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| Error::Invalid(format!("{}: checkpoint without a {name} column", file.display())))
+}
+
+impl Checkpoints {
+    /// Opens the checkpoints of `run_id` in `shard_dir`, discarding those of other runs.
+    pub fn open(shard_dir: &Path, run_id: &str) -> Result<Checkpoints> {
+        let dir = shard_dir.join("checkpoint");
+        let id_file = dir.join("run_id");
+        let same_run = std::fs::read_to_string(&id_file).is_ok_and(|s| s.trim() == run_id);
+        if !same_run {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&dir, e)),
+                _ => {}
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            std::fs::write(&id_file, run_id).map_err(|e| Error::io(&id_file, e))?;
+        }
+        let mut cp = Checkpoints { dir, next: 0, uploads: Vec::new(), matches: Vec::new(), done: Done::new() };
+        while cp.path("uploads", cp.next).exists() {
+            let (u, m) = (cp.path("uploads", cp.next), cp.path("matches", cp.next));
+            for b in table::read_all(&u)? {
+                let (archive, id) = (strings(&b, "archive", &u)?, strings(&b, "query_id", &u)?);
+                for i in 0..b.num_rows() {
+                    *cp.done.entry((archive.value(i).to_string(), id.value(i).to_string())).or_default() += 1;
+                }
+                cp.uploads.push(b);
+            }
+            cp.matches.extend(table::read_all(&m)?);
+            cp.next += 1;
+        }
+        Ok(cp)
+    }
+
+    fn path(&self, table: &str, n: usize) -> PathBuf {
+        self.dir.join(format!("{table}-{n:05}.parquet"))
+    }
+
+    /// Uploads already done before this process started.
+    pub fn resumed(&self) -> usize {
+        self.done.values().sum()
+    }
+
+    /// Writes one checkpoint: `matches` first, then `uploads`, which makes it count.
+    pub fn save(&mut self, uploads: RecordBatch, matches: RecordBatch) -> Result<()> {
+        table::write_atomic(
+            &self.path("matches", self.next),
+            table::matches_schema(),
+            std::slice::from_ref(&matches),
+            &[],
+        )?;
+        table::write_atomic(
+            &self.path("uploads", self.next),
+            table::uploads_schema(),
+            std::slice::from_ref(&uploads),
+            &[],
+        )?;
+        self.uploads.push(uploads);
+        self.matches.push(matches);
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Removes the checkpoints once the shard's output is written.
+    pub fn finish(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))
+    }
+}
