@@ -9,7 +9,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 /// How to decode and what to refuse.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct DecodeOptions {
     /// Frames sampled per second of video.
     pub rate: f64,
@@ -25,6 +25,12 @@ pub struct DecodeOptions {
     pub threads: usize,
     /// Do not decode frames that no other frame references.
     pub skip_nonref: bool,
+    /// Address space of a decode worker process, in bytes (see `worker.rs`).
+    pub max_memory_bytes: u64,
+    /// The executable that serves `decode-worker`: decoding then runs in child processes,
+    /// so that a crash inside FFmpeg costs one upload. None: decode in this process.
+    #[serde(skip)]
+    pub worker: Option<std::path::PathBuf>,
 }
 
 impl Default for DecodeOptions {
@@ -37,12 +43,14 @@ impl Default for DecodeOptions {
             max_wall_s: 600.0,
             threads: 1,
             skip_nonref: true,
+            max_memory_bytes: 4 << 30,
+            worker: None,
         }
     }
 }
 
 /// What the container and the stream say about a video.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct VideoInfo {
     pub duration_s: f64,
     pub width: u32,
@@ -97,8 +105,13 @@ pub fn decode(
     init();
     let started = Instant::now();
     let budget = Duration::from_secs_f64(opts.max_wall_s);
-    let mut ictx = ffmpeg::format::input(path)
-        .map_err(|e| fail(UploadErrorKind::Unreadable, format!("not a readable media file: {e}")))?;
+    let mut ictx = ffmpeg::format::input(path).map_err(|e| {
+        if e == (ffmpeg::Error::Other { errno: libc::ENOMEM }) {
+            fail(UploadErrorKind::Limit, format!("out of memory under the decode memory limit: {e}"))
+        } else {
+            fail(UploadErrorKind::Unreadable, format!("not a readable media file: {e}"))
+        }
+    })?;
     let stream = ictx
         .streams()
         .best(ffmpeg::media::Type::Video)

@@ -40,7 +40,7 @@ impl Error {
 }
 
 /// Why one upload could not be processed: the `uploads` table's `error_kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UploadErrorKind {
     /// Not a video FFmpeg can open, or no video stream in it.
     Unreadable,
@@ -70,7 +70,7 @@ impl UploadErrorKind {
 }
 
 /// A failure tied to one upload; becomes a status row, never stops the run.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{message}")]
 pub struct UploadError {
     pub kind: UploadErrorKind,

@@ -52,6 +52,12 @@ enum Command {
     Devices,
     /// Benchmark the descriptor and search kernels on synthetic inputs: table + JSON.
     Bench(BenchArgs),
+    /// Internal: a decode worker process serving `match` and `catalog` (see worker.rs).
+    #[command(name = "decode-worker", hide = true)]
+    DecodeWorker {
+        #[arg(long)]
+        max_memory_bytes: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -122,6 +128,9 @@ struct MatchArgs {
     /// Longest time spent decoding one upload (seconds).
     #[arg(long, default_value_t = 600.0)]
     max_decode_s: f64,
+    /// Address space of each decode worker process (K, M, G suffixes).
+    #[arg(long, value_parser = parse_bytes, default_value = "4G")]
+    max_decode_memory: u64,
     /// Uploads between two checkpoints (also written every 30 s); a killed run started
     /// again with the same arguments resumes from the last one.
     #[arg(long, default_value_t = 64)]
@@ -214,6 +223,11 @@ fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
     n.checked_mul(1u64 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// This executable, which serves the decode worker processes.
+fn worker_exe() -> Result<PathBuf> {
+    std::env::current_exe().context("locating the clipmatch executable for its decode workers")
+}
+
 fn workers(w: Option<usize>) -> usize {
     w.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
@@ -254,6 +268,10 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Merge(args) => merge_command(args),
         Command::Eval(args) => eval_command(args),
         Command::Bench(args) => bench_command(args),
+        Command::DecodeWorker { max_memory_bytes } => {
+            clipmatch::worker::serve(max_memory_bytes).context("decode worker")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Devices => {
             let list = gpu::adapters();
             let auto_gpu = list.first().is_some_and(|a| !a.is_software());
@@ -292,7 +310,7 @@ fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
     };
     let engine = open_engine(device.device)?;
     let opts = BuildOptions {
-        decode: DecodeOptions { rate, ..Default::default() },
+        decode: DecodeOptions { rate, worker: Some(worker_exe()?), ..Default::default() },
         limits: Limits::default(),
         workers: workers(device.workers),
     };
@@ -344,6 +362,8 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
             rate: a.rate,
             max_duration_s: a.max_duration_s,
             max_wall_s: a.max_decode_s,
+            max_memory_bytes: a.max_decode_memory,
+            worker: Some(worker_exe()?),
             ..Default::default()
         },
         limits: Limits { max_member_bytes: a.max_member_bytes, max_total_bytes: a.max_archive_bytes },

@@ -9,13 +9,14 @@ use crate::descriptor::PackedImage;
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
 use crate::frame::{BorderTracker, Gray, Rect, catalogue_views, resample};
 use crate::shard::Shard;
+use crate::worker::Worker;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Which 32x32 images a decoded frame yields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Views {
     /// Every crop the catalogue stores (`frame::CATALOGUE_VIEWS`).
     Catalogue,
@@ -51,29 +52,37 @@ pub fn border_tracker(rate: f64) -> BorderTracker {
     BorderTracker::new((BORDER_WINDOW_S * rate).ceil() as usize)
 }
 
-fn process(m: &Member, opts: &DecodeOptions, views: Views) -> Outcome {
+/// Decodes the file at `path` into its sample times and images, in this process.
+pub fn decode_file(path: &Path, opts: &DecodeOptions, views: Views) -> std::result::Result<Decoded, UploadError> {
+    if let Some(kind) = archive::nested_kind(path) {
+        return Err(UploadError::new(
+            UploadErrorKind::NestedArchive,
+            format!("a {kind} archive inside an archive: nested archives are not opened"),
+        ));
+    }
+    let mut times = Vec::new();
+    let mut images = Vec::new();
+    let mut emit = |t: f64, g: Gray, content: Rect| {
+        times.push(t);
+        images.extend(cut(views, &g, content));
+    };
+    let mut borders = border_tracker(opts.rate);
+    let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
+    borders.finish(&mut emit);
+    decoded.map(|info| Decoded { info, times, images })
+}
+
+/// One member through a worker process when `opts.worker` names one, else in process.
+fn process(m: &Member, opts: &DecodeOptions, views: Views, worker: &mut Option<Worker>) -> Outcome {
     let started = Instant::now();
-    let result = match &m.source {
-        Source::Refused(e) => Err(e.clone()),
-        src => {
+    let result = match (&m.source, worker) {
+        (Source::Refused(e), _) => Err(e.clone()),
+        (src, w) => {
             let path = src.path().expect("only refused members have no path");
-            if let Some(kind) = archive::nested_kind(path) {
-                let e = UploadError::new(
-                    UploadErrorKind::NestedArchive,
-                    format!("a {kind} archive inside an archive: nested archives are not opened"),
-                );
-                return Outcome { result: Err(e), decode_ms: started.elapsed().as_secs_f64() * 1e3 };
+            match w {
+                Some(w) => w.decode(path, &m.id, views, opts),
+                None => decode_file(path, opts, views),
             }
-            let mut times = Vec::new();
-            let mut images = Vec::new();
-            let mut emit = |t: f64, g: Gray, content: Rect| {
-                times.push(t);
-                images.extend(cut(views, &g, content));
-            };
-            let mut borders = border_tracker(opts.rate);
-            let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
-            borders.finish(&mut emit);
-            decoded.map(|info| Decoded { info, times, images })
         }
     };
     Outcome { result, decode_ms: started.elapsed().as_secs_f64() * 1e3 }
@@ -146,11 +155,12 @@ pub fn run(
         for _ in 0..workers {
             let (rx, tx) = (job_rx.clone(), done_tx.clone());
             s.spawn(move || {
+                let mut worker = opts.worker.as_ref().map(|exe| Worker::new(exe, opts.max_memory_bytes));
                 for (seq, m) in rx {
                     if cancel.load(Ordering::Relaxed) {
                         continue;
                     }
-                    let out = process(&m, opts, views);
+                    let out = process(&m, opts, views, &mut worker);
                     if tx.send((seq, m, out)).is_err() {
                         break;
                     }

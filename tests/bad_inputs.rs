@@ -55,6 +55,10 @@ fn setup() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
 }
 
 fn run(dir: &Path, name: &str, inputs: &[&Path], extra: &[&str]) -> (i32, Rows) {
+    run_env(dir, name, inputs, extra, None)
+}
+
+fn run_env(dir: &Path, name: &str, inputs: &[&Path], extra: &[&str], fault: Option<&str>) -> (i32, Rows) {
     let out = dir.join(name);
     let mut args = vec!["match", "--device", "cpu", "--run-date", "2026-11-25", "--catalog"];
     let cat = dir.join("cat");
@@ -62,8 +66,14 @@ fn run(dir: &Path, name: &str, inputs: &[&Path], extra: &[&str]) -> (i32, Rows) 
     args.extend(["--out", out.to_str().unwrap()]);
     args.extend_from_slice(extra);
     args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
-    let (code, stdout, stderr) = clipmatch(&args);
-    assert!(code == 0 || code == 3, "{stdout}{stderr}");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_clipmatch"));
+    cmd.args(&args).env("RUST_LOG", "warn").env_remove(clipmatch::worker::FAULT_ENV);
+    if let Some(f) = fault {
+        cmd.env(clipmatch::worker::FAULT_ENV, f);
+    }
+    let o = cmd.output().unwrap();
+    let code = o.status.code().unwrap_or(-1);
+    assert!(code == 0 || code == 3, "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     (code, uploads(&out))
 }
 
@@ -122,8 +132,34 @@ fn limits_on_member_size_archive_size_and_decode_time() {
     assert_eq!((last.0.as_str(), last.1.as_str()), ("failed", "limit"), "{last:?}");
     assert!(last.2.contains("archive expands past the limit"), "{last:?}");
 
+    // The decode worker's address space: far too small for FFmpeg to open the file.
+    let (_, rows) = run(dir.path(), "memory", &[&inputs.join("good.mp4")], &["--max-decode-memory", "64M"]);
+    let good = &rows[&("good.mp4".to_string(), "good.mp4".to_string())];
+    assert_eq!((good.0.as_str(), good.1.as_str()), ("failed", "limit"), "{good:?}");
+    assert!(good.2.contains("decode memory limit"), "{good:?}");
+
     let (_, rows) = run(dir.path(), "slow", &[&inputs.join("good.mp4")], &["--max-decode-s", "0"]);
     let good = &rows[&("good.mp4".to_string(), "good.mp4".to_string())];
     assert_eq!((good.0.as_str(), good.1.as_str()), ("failed", "limit"), "{good:?}");
     assert!(good.2.contains("decoding took longer"), "{good:?}");
+}
+
+#[test]
+fn a_crash_or_hang_in_the_decoder_costs_one_upload() {
+    let Some((dir, inputs)) = setup() else { return };
+    let bad = inputs.join("bad.tar");
+    let (_, rows) = run_env(dir.path(), "segv", &[&bad], &[], Some("segv:ok/first.mp4"));
+    let first = &rows[&("bad.tar".to_string(), "ok/first.mp4".to_string())];
+    assert_eq!((first.0.as_str(), first.1.as_str()), ("failed", "decode"), "{first:?}");
+    assert!(first.2.contains("decode worker died (killed by signal 11"), "{first:?}");
+    // A new worker takes the next uploads: everything after is as without the crash.
+    assert_eq!(rows[&("bad.tar".to_string(), "ok/last.mp4".to_string())].0, "ok");
+    assert_eq!(rows[&("bad.tar".to_string(), "still.png".to_string())].0, "ok");
+    assert_eq!(rows.len(), 16, "{rows:?}");
+
+    let (_, rows) = run_env(dir.path(), "hang", &[&bad], &["--max-decode-s", "1"], Some("hang:still.png"));
+    let still = &rows[&("bad.tar".to_string(), "still.png".to_string())];
+    assert_eq!((still.0.as_str(), still.1.as_str()), ("failed", "limit"), "{still:?}");
+    assert!(still.2.contains("the decode worker was killed"), "{still:?}");
+    assert_eq!(rows[&("bad.tar".to_string(), "ok/last.mp4".to_string())].0, "ok");
 }

@@ -1,0 +1,194 @@
+//! Decoding in child processes. FFmpeg parses untrusted bytes in C; a crash there must
+//! cost one upload, not the night. Each decode thread of the pipeline keeps one child,
+//! `clipmatch decode-worker`, and sends it one request per upload: a JSON line with the
+//! file to decode. The child answers with a length-prefixed JSON header (the outcome,
+//! sample times, image count) followed by the images' raw bytes. The child's address
+//! space is capped (RLIMIT_AS), and the parent kills it when an upload overruns its
+//! decode-time budget. A child that dies is reaped, its upload recorded as failed with
+//! the signal or exit status, and a new child started for the next upload.
+
+use crate::decode::{DecodeOptions, VideoInfo};
+use crate::descriptor::{IMG_WORDS, PackedImage};
+use crate::error::{UploadError, UploadErrorKind};
+use crate::pipeline::{Decoded, Views, decode_file};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The subcommand a worker child runs.
+pub const SUBCOMMAND: &str = "decode-worker";
+
+/// Extra time past the decode budget before the parent kills a child: the child checks
+/// the budget itself between packets, and is killed only when stuck inside FFmpeg.
+const GRACE_S: f64 = 5.0;
+
+/// Fault injection for the tests that prove a crash or a hang costs one upload: with
+/// `segv:NAME` the worker raises SIGSEGV on itself (a real signal in a real child
+/// process) when asked for member NAME; with `hang:NAME` it stops answering.
+pub const FAULT_ENV: &str = "CLIPMATCH_WORKER_FAULT";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Request {
+    path: PathBuf,
+    name: String,
+    views: Views,
+    opts: DecodeOptions,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Header {
+    result: Result<VideoInfo, UploadError>,
+    times: Vec<f64>,
+    images: usize,
+}
+
+/// The child side: caps its address space, then serves requests until stdin closes.
+pub fn serve(max_memory_bytes: u64) -> io::Result<()> {
+    if max_memory_bytes > 0 {
+        let limit = libc::rlimit { rlim_cur: max_memory_bytes, rlim_max: max_memory_bytes };
+        // SAFETY: setrlimit reads the struct we pass and changes only this process.
+        if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let fault = std::env::var(FAULT_ENV).ok().filter(|f| !f.is_empty());
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for line in io::stdin().lock().lines() {
+        let req: Request = serde_json::from_str(&line?).map_err(io::Error::other)?;
+        match fault.as_deref().and_then(|f| f.split_once(':')) {
+            Some(("segv", name)) if name == req.name => {
+                // SAFETY: restores SIGSEGV's default action (Rust's runtime handles it to
+                // report stack overflows), then raises it on ourselves: the process ends
+                // as a segfault in FFmpeg would end it.
+                unsafe {
+                    libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+                    libc::raise(libc::SIGSEGV);
+                }
+            }
+            Some(("hang", name)) if name == req.name => loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            },
+            _ => {}
+        }
+        let (header, images) = match decode_file(&req.path, &req.opts, req.views) {
+            Ok(d) => (Header { result: Ok(d.info), times: d.times, images: d.images.len() }, d.images),
+            Err(e) => (Header { result: Err(e), times: Vec::new(), images: 0 }, Vec::new()),
+        };
+        let json = serde_json::to_vec(&header).map_err(io::Error::other)?;
+        out.write_all(&(json.len() as u64).to_le_bytes())?;
+        out.write_all(&json)?;
+        out.write_all(bytemuck::cast_slice(&images))?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+struct Running {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+/// The parent side: one child, started on first use and again after it dies.
+pub struct Worker {
+    exe: PathBuf,
+    max_memory_bytes: u64,
+    running: Option<Running>,
+}
+
+impl Worker {
+    pub fn new(exe: &Path, max_memory_bytes: u64) -> Worker {
+        Worker { exe: exe.to_path_buf(), max_memory_bytes, running: None }
+    }
+
+    fn start(&mut self) -> io::Result<&mut Running> {
+        if self.running.is_none() {
+            let mut child = Command::new(&self.exe)
+                .args([SUBCOMMAND, "--max-memory-bytes", &self.max_memory_bytes.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()?;
+            let stdin = child.stdin.take().expect("piped stdin");
+            let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+            self.running = Some(Running { child, stdin, stdout });
+        }
+        Ok(self.running.as_mut().expect("just started"))
+    }
+
+    /// Decodes `path` (member `name`) in the child.
+    pub fn decode(
+        &mut self,
+        path: &Path,
+        name: &str,
+        views: Views,
+        opts: &DecodeOptions,
+    ) -> Result<Decoded, UploadError> {
+        let budget = Duration::from_secs_f64(opts.max_wall_s.max(0.0) + GRACE_S);
+        let req = Request { path: path.to_path_buf(), name: name.to_string(), views, opts: opts.clone() };
+        let line = serde_json::to_string(&req).expect("requests serialise");
+        let r =
+            self.start().map_err(|e| fail(UploadErrorKind::Decode, format!("cannot start a decode worker: {e}")))?;
+        // The watchdog kills the child if no answer comes within the budget.
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+        let killed = Arc::new(AtomicBool::new(false));
+        let pid = r.child.id() as libc::pid_t;
+        let watchdog = {
+            let killed = killed.clone();
+            std::thread::spawn(move || {
+                if done_rx.recv_timeout(budget) == Err(crossbeam_channel::RecvTimeoutError::Timeout) {
+                    killed.store(true, Ordering::SeqCst);
+                    // SAFETY: signals our own child, which has not been reaped (the
+                    // parent waits for it only after this thread has ended).
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            })
+        };
+        let answer = writeln!(r.stdin, "{line}").and_then(|_| r.stdin.flush()).and_then(|_| read_answer(&mut r.stdout));
+        drop(done_tx);
+        let _ = watchdog.join();
+        match answer {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                let mut r = self.running.take().expect("running");
+                drop(r.stdin);
+                let status = r.child.wait().map(|s| describe_exit(&s)).unwrap_or_else(|w| w.to_string());
+                if killed.load(Ordering::SeqCst) {
+                    Err(fail(
+                        UploadErrorKind::Limit,
+                        format!("decoding took longer than {:.0} s: the decode worker was killed", opts.max_wall_s),
+                    ))
+                } else {
+                    Err(fail(UploadErrorKind::Decode, format!("the decode worker died ({status}; {e})")))
+                }
+            }
+        }
+    }
+}
+
+fn fail(kind: UploadErrorKind, message: String) -> UploadError {
+    UploadError::new(kind, message)
+}
+
+fn describe_exit(s: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (_, Some(sig)) => format!("killed by signal {sig}"),
+        (Some(c), _) => format!("exit status {c}"),
+        _ => s.to_string(),
+    }
+}
+
+fn read_answer(r: &mut impl Read) -> io::Result<Result<Decoded, UploadError>> {
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len)?;
+    let mut json = vec![0u8; u64::from_le_bytes(len) as usize];
+    r.read_exact(&mut json)?;
+    let header: Header = serde_json::from_slice(&json).map_err(io::Error::other)?;
+    let mut images = vec![[0u32; IMG_WORDS]; header.images];
+    r.read_exact(bytemuck::cast_slice_mut::<PackedImage, u8>(&mut images))?;
+    Ok(header.result.map(|info| Decoded { info, times: header.times, images }))
+}
