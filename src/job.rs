@@ -31,6 +31,53 @@ pub struct MatchOptions {
     pub shard: Shard,
     /// Uploads between two checkpoints (see `checkpoint.rs`).
     pub checkpoint_uploads: usize,
+    /// Draw a progress line on stderr (for a terminal).
+    pub progress: bool,
+}
+
+/// A one-line progress display, redrawn in place at most five times a second.
+struct Progress {
+    enabled: bool,
+    started: Instant,
+    drawn: Option<Instant>,
+    uploads: u64,
+    failed: u64,
+    matches: u64,
+}
+
+impl Progress {
+    fn new(enabled: bool, resumed: usize) -> Progress {
+        Progress { enabled, started: Instant::now(), drawn: None, uploads: resumed as u64, failed: 0, matches: 0 }
+    }
+
+    fn update(&mut self, row: &UploadRow) {
+        self.uploads += 1;
+        self.failed += u64::from(row.status != "ok");
+        self.matches += u64::from(row.matches);
+        if self.enabled && self.drawn.is_none_or(|t| t.elapsed().as_secs_f64() >= 0.2) {
+            self.draw();
+        }
+    }
+
+    fn draw(&mut self) {
+        let s = self.started.elapsed().as_secs_f64();
+        eprint!(
+            "\r\x1b[2K{} uploads, {} failed, {} matches | {:.0} s, {:.1} uploads/s",
+            self.uploads,
+            self.failed,
+            self.matches,
+            s,
+            self.uploads as f64 / s.max(1e-9)
+        );
+        self.drawn = Some(Instant::now());
+    }
+
+    fn finish(&mut self) {
+        if self.enabled {
+            self.draw();
+            eprintln!();
+        }
+    }
 }
 
 /// Counts of a finished run.
@@ -86,6 +133,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let mut uploads: Vec<UploadRow> = Vec::new();
     let mut matches: Vec<MatchRow> = Vec::new();
     let mut last_save = Instant::now();
+    let mut progress = Progress::new(opts.progress, checkpoints.resumed());
     let mut sink = |m: Member, out: Outcome| -> Result<()> {
         let t0 = Instant::now();
         let mut row = UploadRow {
@@ -118,6 +166,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
             }
         }
         row.match_ms = t0.elapsed().as_secs_f64() * 1e3;
+        progress.update(&row);
         uploads.push(row);
         if uploads.len() >= opts.checkpoint_uploads || last_save.elapsed().as_secs_f64() >= CHECKPOINT_S {
             save(&mut checkpoints, &run_id, &mut uploads, &mut matches)?;
@@ -127,6 +176,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     };
     let select = Selection { shard: opts.shard, done: Some(&done) };
     pipeline::run(inputs, &opts.limits, &select, &opts.decode, Views::Query, opts.workers, &mut sink)?;
+    progress.finish();
     save(&mut checkpoints, &run_id, &mut uploads, &mut matches)?;
 
     let all_uploads = concat_batches(&table::uploads_schema(), &checkpoints.uploads)?;

@@ -252,7 +252,7 @@ fn init_logs(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
-    match run(cli.command) {
+    match run(cli.command, matches!(cli.log_format, LogFormat::Text)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("clipmatch: error: {e:#}");
@@ -261,10 +261,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<ExitCode> {
+/// `progress`: a progress line may be drawn (text logs; JSON logs stay machine-readable).
+fn run(command: Command, progress: bool) -> Result<ExitCode> {
     match command {
         Command::Catalog { command } => catalog_command(command),
-        Command::Match(args) => match_command(args),
+        Command::Match(args) => match_command(args, progress),
         Command::Merge(args) => merge_command(args),
         Command::Eval(args) => eval_command(args),
         Command::Bench(args) => bench_command(args),
@@ -340,7 +341,7 @@ fn run_date(arg: Option<String>) -> Result<String> {
     Ok(run_date)
 }
 
-fn match_command(a: MatchArgs) -> Result<ExitCode> {
+fn match_command(a: MatchArgs, progress: bool) -> Result<ExitCode> {
     let run_date = run_date(a.run_date)?;
     let shard = match (a.shard, a.shards) {
         (Some(s), _) => Shard::parse(&s)?,
@@ -371,6 +372,7 @@ fn match_command(a: MatchArgs) -> Result<ExitCode> {
         workers: workers(a.device.workers),
         shard,
         checkpoint_uploads: a.checkpoint_uploads.max(1),
+        progress: progress && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let engine = open_engine(a.device.device)?;
     let s = job::run(&a.inputs, &opts, &engine).context("match run")?;

@@ -115,3 +115,31 @@ fn gpu_and_cpu_give_the_same_rows_and_reruns_replace() {
     assert_eq!(parts, 2, "one part file and _SUCCESS");
     assert_eq!(read("cpu"), read("gpu"));
 }
+
+#[test]
+fn a_progress_line_on_a_terminal_only() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let has_script = std::process::Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !require(has_script, "script (util-linux), for a pseudo-terminal") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    build_catalogue(dir.path());
+    let args = |out: &str| {
+        format!(
+            "{} match --device cpu --run-date 2026-11-24 --catalog {} --out {} {}",
+            env!("CARGO_BIN_EXE_clipmatch"),
+            dir.path().join("cat").display(),
+            dir.path().join(out).display(),
+            sample().join("uploads.tar.gz").display()
+        )
+    };
+    // `script` runs the command on a pseudo-terminal and copies what it printed.
+    let tty = std::process::Command::new("script").args(["-qec", &args("tty"), "/dev/null"]).output().unwrap();
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("4 uploads, 1 failed, 2 matches"), "{shown}");
+    let (_, out, err) = clipmatch(&args("pipe").split(' ').skip(1).collect::<Vec<_>>());
+    assert!(!err.contains("uploads/s") && !out.contains("uploads/s"), "no progress line into a pipe: {err}");
+}
