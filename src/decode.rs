@@ -21,6 +21,8 @@ pub struct DecodeOptions {
     pub max_duration_s: f64,
     /// Wall-clock budget for one video.
     pub max_wall_s: f64,
+    /// Most frames decoded from one video (timestamps can lie; a frame count cannot).
+    pub max_frames: u64,
     /// FFmpeg's own decoding threads per video (0: FFmpeg chooses).
     pub threads: usize,
     /// Do not decode frames that no other frame references.
@@ -43,6 +45,7 @@ impl Default for DecodeOptions {
             max_wall_s: 600.0,
             threads: 1,
             skip_nonref: true,
+            max_frames: 2_000_000,
             max_memory_bytes: 4 << 30,
             worker: None,
         }
@@ -75,6 +78,16 @@ fn fail(kind: UploadErrorKind, msg: impl Into<String>) -> UploadError {
     UploadError::new(kind, msg)
 }
 
+/// An FFmpeg failure as an upload error of `kind`, except running out of memory, which
+/// under a worker's capped address space means the upload needs more than the limit.
+fn ffmpeg_fail(kind: UploadErrorKind, what: &str, e: ffmpeg::Error) -> UploadError {
+    if e == (ffmpeg::Error::Other { errno: libc::ENOMEM }) {
+        fail(UploadErrorKind::Limit, format!("{what}: out of memory under the decode memory limit ({e})"))
+    } else {
+        fail(kind, format!("{what}: {e}"))
+    }
+}
+
 /// Clockwise quarter turns that make the picture upright, from the stream's display
 /// matrix (as FFmpeg's own autorotation reads it).
 fn quarter_turns(stream: &ffmpeg::format::stream::Stream) -> u32 {
@@ -105,13 +118,8 @@ pub fn decode(
     init();
     let started = Instant::now();
     let budget = Duration::from_secs_f64(opts.max_wall_s);
-    let mut ictx = ffmpeg::format::input(path).map_err(|e| {
-        if e == (ffmpeg::Error::Other { errno: libc::ENOMEM }) {
-            fail(UploadErrorKind::Limit, format!("out of memory under the decode memory limit: {e}"))
-        } else {
-            fail(UploadErrorKind::Unreadable, format!("not a readable media file: {e}"))
-        }
-    })?;
+    let mut ictx = ffmpeg::format::input(path)
+        .map_err(|e| ffmpeg_fail(UploadErrorKind::Unreadable, "not a readable media file", e))?;
     let stream = ictx
         .streams()
         .best(ffmpeg::media::Type::Video)
@@ -128,7 +136,7 @@ pub fn decode(
         if r.denominator() != 0 && r.numerator() > 0 { f64::from(r) } else { 25.0 }
     };
     let mut ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .map_err(|e| fail(UploadErrorKind::Unreadable, format!("video stream parameters: {e}")))?;
+        .map_err(|e| ffmpeg_fail(UploadErrorKind::Unreadable, "video stream parameters", e))?;
     ctx.set_threading(ffmpeg::codec::threading::Config {
         kind: ffmpeg::codec::threading::Type::Frame,
         count: opts.threads,
@@ -137,7 +145,7 @@ pub fn decode(
     let mut decoder = ctx
         .decoder()
         .video()
-        .map_err(|e| fail(UploadErrorKind::Unreadable, format!("no decoder for the video stream: {e}")))?;
+        .map_err(|e| ffmpeg_fail(UploadErrorKind::Unreadable, "no decoder for the video stream", e))?;
     if opts.skip_nonref {
         // Frames no other frame references are never sampled-critical: the sampler takes
         // the next decoded frame instead, at most a frame or two later. Skipping them
@@ -168,10 +176,18 @@ pub fn decode(
     let mut errors = 0usize;
     let mut last_error = String::new();
     let mut end_t = 0f64;
+    let mut frames = 0u64;
 
     let mut drain =
         |decoder: &mut ffmpeg::decoder::Video, info: &mut VideoInfo, end_t: &mut f64| -> Result<(), UploadError> {
             while decoder.receive_frame(&mut decoded).is_ok() {
+                frames += 1;
+                if frames > opts.max_frames {
+                    return Err(fail(
+                        UploadErrorKind::Limit,
+                        format!("more than the limit of {} decoded frames", opts.max_frames),
+                    ));
+                }
                 let t = sampler.time_of(decoded.timestamp().map(|ts| (ts - start_pts) as f64 * tb));
                 *end_t = end_t.max(t + 1.0 / fps);
                 if t > opts.max_duration_s {
@@ -204,8 +220,7 @@ pub fn decode(
                     scaler = Some((s, key));
                 }
                 let (s, _) = scaler.as_mut().expect("scaler was just set");
-                s.run(&decoded, &mut gray)
-                    .map_err(|e| fail(UploadErrorKind::Decode, format!("scaling failed: {e}")))?;
+                s.run(&decoded, &mut gray).map_err(|e| ffmpeg_fail(UploadErrorKind::Decode, "scaling failed", e))?;
                 let (w, h, stride) = (gray.width() as usize, gray.height() as usize, gray.stride(0));
                 let plane = gray.data(0);
                 let mut data = Vec::with_capacity(w * h);
@@ -226,6 +241,9 @@ pub fn decode(
             return Err(fail(UploadErrorKind::Limit, format!("decoding took longer than {:.0} s", opts.max_wall_s)));
         }
         if let Err(e) = decoder.send_packet(&packet) {
+            if e == (ffmpeg::Error::Other { errno: libc::ENOMEM }) {
+                return Err(ffmpeg_fail(UploadErrorKind::Decode, "decoding", e));
+            }
             errors += 1;
             last_error = e.to_string();
             continue;

@@ -128,6 +128,9 @@ struct MatchArgs {
     /// Longest time spent decoding one upload (seconds).
     #[arg(long, default_value_t = 600.0)]
     max_decode_s: f64,
+    /// Most frames decoded from one upload.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_frames: u64,
     /// Address space of each decode worker process (K, M, G suffixes).
     #[arg(long, value_parser = parse_bytes, default_value = "4G")]
     max_decode_memory: u64,
@@ -364,6 +367,7 @@ fn match_command(a: MatchArgs, progress: bool) -> Result<ExitCode> {
             max_duration_s: a.max_duration_s,
             max_wall_s: a.max_decode_s,
             max_memory_bytes: a.max_decode_memory,
+            max_frames: a.max_frames,
             worker: Some(worker_exe()?),
             ..Default::default()
         },

@@ -132,11 +132,18 @@ fn limits_on_member_size_archive_size_and_decode_time() {
     assert_eq!((last.0.as_str(), last.1.as_str()), ("failed", "limit"), "{last:?}");
     assert!(last.2.contains("archive expands past the limit"), "{last:?}");
 
-    // The decode worker's address space: far too small for FFmpeg to open the file.
+    // The decode worker's address space: far too small for FFmpeg to open and decode the
+    // file (where the first allocation fails varies; each is reported as the limit).
     let (_, rows) = run(dir.path(), "memory", &[&inputs.join("good.mp4")], &["--max-decode-memory", "64M"]);
     let good = &rows[&("good.mp4".to_string(), "good.mp4".to_string())];
     assert_eq!((good.0.as_str(), good.1.as_str()), ("failed", "limit"), "{good:?}");
     assert!(good.2.contains("decode memory limit"), "{good:?}");
+
+    // good.mp4 has 75 frames (3 s at 25 frames/s), 38 of them never skipped.
+    let (_, rows) = run(dir.path(), "frames", &[&inputs.join("good.mp4")], &["--max-frames", "20"]);
+    let good = &rows[&("good.mp4".to_string(), "good.mp4".to_string())];
+    assert_eq!((good.0.as_str(), good.1.as_str()), ("failed", "limit"), "{good:?}");
+    assert!(good.2.contains("limit of 20 decoded frames"), "{good:?}");
 
     let (_, rows) = run(dir.path(), "slow", &[&inputs.join("good.mp4")], &["--max-decode-s", "0"]);
     let good = &rows[&("good.mp4".to_string(), "good.mp4".to_string())];
@@ -162,4 +169,38 @@ fn a_crash_or_hang_in_the_decoder_costs_one_upload() {
     assert_eq!((still.0.as_str(), still.1.as_str()), ("failed", "limit"), "{still:?}");
     assert!(still.2.contains("the decode worker was killed"), "{still:?}");
     assert_eq!(rows[&("bad.tar".to_string(), "ok/last.mp4".to_string())].0, "ok");
+}
+
+#[test]
+fn fatal_errors_exit_1_with_a_clear_message() {
+    let Some((dir, inputs)) = setup() else { return };
+    let good = inputs.join("good.mp4");
+    let missing = dir.path().join("no-such-catalogue");
+    let (code, _, err) = clipmatch(&[
+        "match",
+        "--catalog",
+        missing.to_str().unwrap(),
+        "--out",
+        dir.path().join("o1").to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no-such-catalogue"), "the message names the catalogue: {err}");
+
+    // The output folder is a regular file: nothing can be written under it.
+    let blocked = dir.path().join("not-a-folder");
+    std::fs::write(&blocked, b"x").unwrap();
+    let cat = dir.path().join("cat");
+    let (code, _, err) = clipmatch(&[
+        "match",
+        "--device",
+        "cpu",
+        "--catalog",
+        cat.to_str().unwrap(),
+        "--out",
+        blocked.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not-a-folder"), "the message names the output: {err}");
 }
