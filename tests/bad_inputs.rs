@@ -40,17 +40,7 @@ fn setup() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
         .status()
         .unwrap();
     assert!(st.success());
-    let cat = dir.path().join("cat");
-    let (code, out, err) = clipmatch(&[
-        "catalog",
-        "build",
-        "--device",
-        "cpu",
-        "--catalog",
-        cat.to_str().unwrap(),
-        sample().join("catalogue").to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
+    sample_catalogue(dir.path());
     Some((dir, inputs))
 }
 

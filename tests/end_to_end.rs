@@ -6,21 +6,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn build_catalogue(dir: &Path) {
-    let cat = dir.join("cat");
-    let (code, out, err) = clipmatch(&[
-        "catalog",
-        "build",
-        "--catalog",
-        cat.to_str().unwrap(),
-        "--device",
-        "cpu",
-        sample().join("catalogue").to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("added 3 videos"), "{out}");
-}
-
 fn run_match(dir: &Path, out: &str, device: &str) -> i32 {
     let (code, stdout, stderr) = clipmatch(&[
         "match",
@@ -44,7 +29,7 @@ fn sample_job_finds_the_clips_and_parquet_reads_back() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    build_catalogue(dir.path());
+    sample_catalogue(dir.path());
     // A finished run with a failed upload exits with the distinct status 3.
     assert_eq!(run_match(dir.path(), "cpu", "cpu"), 3);
 
@@ -99,7 +84,7 @@ fn gpu_and_cpu_give_the_same_rows_and_reruns_replace() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    build_catalogue(dir.path());
+    sample_catalogue(dir.path());
     run_match(dir.path(), "cpu", "cpu");
     run_match(dir.path(), "gpu", "gpu");
     let read = |o: &str| {
@@ -126,7 +111,7 @@ fn a_progress_line_on_a_terminal_only() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    build_catalogue(dir.path());
+    sample_catalogue(dir.path());
     let args = |out: &str| {
         format!(
             "{} match --device cpu --run-date 2026-11-24 --catalog {} --out {} {}",

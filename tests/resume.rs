@@ -48,17 +48,7 @@ fn a_killed_run_resumes_to_the_uninterrupted_rows() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cat = d.join("cat");
-    let (code, out, err) = clipmatch(&[
-        "catalog",
-        "build",
-        "--device",
-        "cpu",
-        "--catalog",
-        cat.to_str().unwrap(),
-        sample().join("catalogue").to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
+    let cat = sample_catalogue(d);
     // 24 uploads: the sample's four (one broken) six times over, under new names.
     let input = d.join("night.tar");
     python(&format!(

@@ -36,17 +36,7 @@ fn shards_as_separate_processes_merge_into_the_unsharded_rows() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cat = d.join("cat");
-    let (code, out, err) = clipmatch(&[
-        "catalog",
-        "build",
-        "--device",
-        "cpu",
-        "--catalog",
-        cat.to_str().unwrap(),
-        sample().join("catalogue").to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
+    let cat = sample_catalogue(d);
     // Two inputs of different kinds, so that members of both archives are split.
     let zip = d.join("again.zip");
     python(&format!(
@@ -119,17 +109,7 @@ fn shards_of_different_runs_are_not_merged() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cat = d.join("cat");
-    let (code, out, err) = clipmatch(&[
-        "catalog",
-        "build",
-        "--device",
-        "cpu",
-        "--catalog",
-        cat.to_str().unwrap(),
-        sample().join("catalogue").to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
+    let cat = sample_catalogue(d);
     let out = d.join("out");
     let tar = sample().join("uploads.tar.gz");
     let other = sample().join("catalogue");

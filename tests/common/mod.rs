@@ -43,6 +43,23 @@ pub fn sample() -> &'static Path {
     .path()
 }
 
+/// A catalogue of the sample's episodes at `dir/cat`, built on the CPU twins.
+pub fn sample_catalogue(dir: &Path) -> PathBuf {
+    let cat = dir.join("cat");
+    let (code, out, err) = clipmatch(&[
+        "catalog",
+        "build",
+        "--device",
+        "cpu",
+        "--catalog",
+        cat.to_str().unwrap(),
+        sample().join("catalogue").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("added 3 videos"), "{out}");
+    cat
+}
+
 /// Runs the clipmatch binary; returns (status code, stdout, stderr).
 pub fn clipmatch(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_clipmatch")).args(args).env("RUST_LOG", "warn").output().unwrap();
