@@ -16,7 +16,7 @@ fn main() -> Result<()> {
         anyhow::bail!("usage: inspect CATALOG VIDEO");
     };
     let cat = catalog::open(&cat_dir)?;
-    let engine = engine::Engine::open(gpu::DeviceChoice::Cpu)?;
+    let engine = engine::Engine::open(gpu::DeviceChoice::Cpu, None)?;
     let prepared = engine.prepare(search::Matrix { words: &cat.words, views: cat.manifest.views })?;
     let opts = decode::DecodeOptions::default();
     let mut frames: Vec<(f64, usize, usize, Rect)> = Vec::new();

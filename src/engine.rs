@@ -27,7 +27,12 @@ pub struct EngineSummary {
 }
 
 impl Engine {
-    pub fn open(choice: DeviceChoice) -> Result<Engine> {
+    /// The engine `choice` asks for; `adapter` (part of an adapter's name) picks one
+    /// adapter among several for `gpu` and `auto`.
+    pub fn open(choice: DeviceChoice, adapter: Option<&str>) -> Result<Engine> {
+        if let (Some(name), DeviceChoice::Gpu | DeviceChoice::Auto) = (adapter, choice) {
+            return Ok(Engine::Gpu(Box::new(Gpu::open_named(name)?)));
+        }
         match choice {
             DeviceChoice::Cpu => Ok(Engine::Cpu(Box::default())),
             DeviceChoice::Gpu => Gpu::open(false)?.map(|g| Engine::Gpu(Box::new(g))).ok_or(Error::NoAdapter),

@@ -124,6 +124,18 @@ const DESCRIBE_BATCH: usize = 16 * 1024;
 
 impl Gpu {
     /// Opens the best adapter. `None` when wgpu sees none.
+    /// The first adapter whose name contains `name` (any case), software ones included.
+    pub fn open_named(name: &str) -> Result<Gpu> {
+        let want = name.to_lowercase();
+        let list = sorted_adapters();
+        let names: Vec<String> = list.iter().map(|a| a.get_info().name).collect();
+        let adapter = list
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&want))
+            .ok_or_else(|| Error::Gpu(format!("no adapter named like {name:?}; there are {names:?}")))?;
+        Gpu::with_adapter(adapter)
+    }
+
     /// The preferred adapter; with `hardware_only`, none when the best is a software one.
     pub fn open(hardware_only: bool) -> Result<Option<Gpu>> {
         let Some(adapter) = sorted_adapters().into_iter().next() else {

@@ -68,6 +68,9 @@ struct DeviceArgs {
     /// Decode worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// With several adapters, the one whose name contains this (see `clipmatch devices`).
+    #[arg(long)]
+    adapter: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -235,8 +238,8 @@ fn workers(w: Option<usize>) -> usize {
     w.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 
-fn open_engine(choice: DeviceChoice) -> Result<Engine> {
-    let engine = Engine::open(choice).context("opening the compute device")?;
+fn open_engine(d: &DeviceArgs) -> Result<Engine> {
+    let engine = Engine::open(d.device, d.adapter.as_deref()).context("opening the compute device")?;
     let s = engine.summary();
     tracing::info!(device = s.kind, adapter = %s.adapter, backend = %s.backend, "compute device");
     Ok(engine)
@@ -312,7 +315,7 @@ fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
         CatalogCommand::Build { catalog, rate, device, inputs } => (catalog, device, inputs, rate, true),
         CatalogCommand::Add { catalog, device, inputs } => (catalog, device, inputs, 0.0, false),
     };
-    let engine = open_engine(device.device)?;
+    let engine = open_engine(&device)?;
     let opts = BuildOptions {
         decode: DecodeOptions { rate, worker: Some(worker_exe()?), ..Default::default() },
         limits: Limits::default(),
@@ -378,7 +381,7 @@ fn match_command(a: MatchArgs, progress: bool) -> Result<ExitCode> {
         checkpoint_uploads: a.checkpoint_uploads.max(1),
         progress: progress && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
-    let engine = open_engine(a.device.device)?;
+    let engine = open_engine(&a.device)?;
     let s = job::run(&a.inputs, &opts, &engine).context("match run")?;
     let what = if shard.count > 1 { format!("shard {shard} of run") } else { "run".into() };
     println!(
@@ -401,7 +404,7 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
     if let Some(w) = a.device.workers {
         rayon::ThreadPoolBuilder::new().num_threads(w).build_global().context("setting --workers threads")?;
     }
-    let engine = open_engine(a.device.device)?;
+    let engine = open_engine(&a.device)?;
     let opts = bench::BenchOptions {
         images: a.images,
         frames: a.frames,
