@@ -449,19 +449,24 @@ fn eval_command(a: EvalArgs) -> Result<ExitCode> {
     let truth = eval::read_truth(&a.truth)?;
     let preds = eval::read_predictions(&a.matches)?;
     let s = eval::score(&truth, &preds);
+    let mut text = String::new();
     if a.json {
-        println!("{}", serde_json::to_string(&s)?);
+        text += &format!("{}\n", serde_json::to_string(&s)?);
     } else {
         let v = serde_json::to_value(&s)?;
         for (k, x) in v.as_object().into_iter().flatten() {
-            println!("{k:<24} {x}");
+            text += &format!("{k:<24} {x}\n");
         }
     }
     if let Some(q) = a.by_edit {
-        println!("{:<24} {:>8} {:>8}", "edit", "segments", "recall");
+        text += &format!("{:<24} {:>8} {:>8}\n", "edit", "segments", "recall");
         for (family, (n, r)) in eval::recall_by_edit(&truth, &preds, &q)? {
-            println!("{family:<24} {n:>8} {r:>8.4}");
+            text += &format!("{family:<24} {n:>8} {r:>8.4}\n");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // A reader that stops early (`| head`) is not an error.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing the scores"),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
