@@ -65,11 +65,6 @@ impl Checkpoints {
         self.dir.join(format!("{table}-{n:05}.parquet"))
     }
 
-    /// Uploads already done before this process started.
-    pub fn resumed(&self) -> usize {
-        self.done.values().sum()
-    }
-
     /// Writes one checkpoint: `matches` first, then `uploads`, which makes it count.
     pub fn save(&mut self, uploads: RecordBatch, matches: RecordBatch) -> Result<()> {
         table::write_atomic(

@@ -126,14 +126,15 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let refs = RefFrames { video: &cat.frame_video, t: &cat.frame_t, energy: &cat.frame_energy, duration: &durations };
 
     let mut checkpoints = Checkpoints::open(&merge::shard_dir(&opts.out, &opts.run_date, opts.shard), &run_id)?;
-    if checkpoints.resumed() > 0 {
-        tracing::warn!(run = %run_id, "resuming: {} uploads were done before an interruption", checkpoints.resumed());
-    }
     let done = std::mem::take(&mut checkpoints.done);
+    let resumed: usize = done.values().sum();
+    if resumed > 0 {
+        tracing::warn!(run = %run_id, "resuming: {resumed} uploads were done before an interruption");
+    }
     let mut uploads: Vec<UploadRow> = Vec::new();
     let mut matches: Vec<MatchRow> = Vec::new();
     let mut last_save = Instant::now();
-    let mut progress = Progress::new(opts.progress, checkpoints.resumed());
+    let mut progress = Progress::new(opts.progress, resumed);
     let mut sink = |m: Member, out: Outcome| -> Result<()> {
         let t0 = Instant::now();
         let mut row = UploadRow {
