@@ -105,7 +105,7 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
 
 /// Column `name` of a catalogue table, of the type the layout gives it.
 fn column<'a, T: 'static>(b: &'a arrow::record_batch::RecordBatch, name: &str, file: &Path) -> Result<&'a T> {
-    b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>()).ok_or_else(|| Error::Catalogue {
+    table::column(b, name).ok_or_else(|| Error::Catalogue {
         path: file.to_path_buf(),
         reason: format!("column {name} is missing or has the wrong type"),
     })

@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::table;
-use arrow::array::{Array, StringArray};
+use arrow::array::StringArray;
 use arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,8 +26,7 @@ pub struct Checkpoints {
 }
 
 fn strings<'a>(b: &'a RecordBatch, name: &str, file: &Path) -> Result<&'a StringArray> {
-    b.column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+    table::column(b, name)
         .ok_or_else(|| Error::Invalid(format!("{}: checkpoint without a {name} column", file.display())))
 }
 

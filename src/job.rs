@@ -188,9 +188,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         matches: all_matches.num_rows() as u64,
         ..Default::default()
     };
-    let status = all_uploads
-        .column_by_name("status")
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+    let status = table::column::<StringArray>(&all_uploads, "status")
         .ok_or_else(|| crate::Error::Invalid("uploads rows without a status column".into()))?;
     for i in 0..status.len() {
         match status.value(i) {

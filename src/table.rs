@@ -74,6 +74,11 @@ pub fn read_with_metadata(path: &Path) -> Result<(Vec<RecordBatch>, Metadata)> {
     Ok((batches, metadata))
 }
 
+/// Column `name` of `b` as the array type `T`; None when it is missing or of another type.
+pub fn column<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Option<&'a T> {
+    b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>())
+}
+
 fn field(name: &str, t: DataType, nullable: bool) -> Field {
     Field::new(name, t, nullable)
 }
