@@ -104,6 +104,28 @@ pub fn nested_kind(path: &Path) -> Option<&'static str> {
     }
 }
 
+/// Bytes an archive has expanded to so far. It counts every regular member, owned by
+/// this shard or not, so that each shard refuses exactly the members an unsharded run
+/// refuses.
+struct Expansion {
+    total: u64,
+    limit: u64,
+}
+
+impl Expansion {
+    /// Counts a member of `size` bytes, or refuses it when it would pass the limit.
+    fn add(&mut self, size: u64) -> Option<UploadError> {
+        if self.total.saturating_add(size) > self.limit {
+            return Some(UploadError::new(
+                UploadErrorKind::Limit,
+                format!("archive expands past the limit of {} bytes", self.limit),
+            ));
+        }
+        self.total += size;
+        None
+    }
+}
+
 /// Copies at most `limit` bytes of `r` into a new temporary file in `dir`.
 /// `Ok(Err(..))`: the member is over the limit; `Err`: the reader failed.
 fn spool(
@@ -216,7 +238,7 @@ fn walk_tar(
             return Ok(());
         }
     };
-    let mut total = 0u64;
+    let mut expansion = Expansion { total: 0, limit: limits.max_total_bytes };
     for entry in entries {
         let mut entry = match entry {
             Ok(e) => e,
@@ -236,23 +258,13 @@ fn walk_tar(
         {
             continue;
         }
-        let regular = kind.is_file() || kind.is_contiguous();
-        // The total counts every member, owned or not, so that each shard refuses exactly
-        // the members an unsharded run refuses.
-        let over = regular && total.saturating_add(size) > limits.max_total_bytes;
-        if regular && !over {
-            total += size;
-        }
-        let source = if !regular {
+        let source = if !kind.is_file() && !kind.is_contiguous() {
             Source::Refused(UploadError::new(
                 UploadErrorKind::NotAFile,
                 format!("tar entry of type {kind:?} is not a regular file"),
             ))
-        } else if over {
-            Source::Refused(UploadError::new(
-                UploadErrorKind::Limit,
-                format!("archive expands past the limit of {} bytes", limits.max_total_bytes),
-            ))
+        } else if let Some(refused) = expansion.add(size) {
+            Source::Refused(refused)
         } else {
             // Another shard's member is read through, not skipped blindly, so that damage
             // inside it is reported with the same words by every shard.
@@ -302,7 +314,7 @@ fn walk_zip<R: Read + Seek>(
             return Ok(());
         }
     };
-    let mut total = 0u64;
+    let mut expansion = Expansion { total: 0, limit: limits.max_total_bytes };
     for i in 0..zip.len() {
         let mut entry = match zip.by_index(i) {
             Ok(e) => e,
@@ -316,19 +328,14 @@ fn walk_zip<R: Read + Seek>(
         }
         let id = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let size = entry.size();
-        let over = !entry.is_symlink() && total.saturating_add(size) > limits.max_total_bytes;
-        if !entry.is_symlink() && !over {
-            total += size;
-        }
+        // Counted before the ownership test, as for tar members.
+        let over = if entry.is_symlink() { None } else { expansion.add(size) };
         let source = if !shard.owns(archive, &id) {
             continue;
         } else if entry.is_symlink() {
             Source::Refused(UploadError::new(UploadErrorKind::NotAFile, "zip entry is a symbolic link"))
-        } else if over {
-            Source::Refused(UploadError::new(
-                UploadErrorKind::Limit,
-                format!("archive expands past the limit of {} bytes", limits.max_total_bytes),
-            ))
+        } else if let Some(refused) = over {
+            Source::Refused(refused)
         } else {
             match spool(&mut entry, tmp, limits.max_member_bytes) {
                 Ok(Ok((path, _))) => Source::Spooled(path),
