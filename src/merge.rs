@@ -75,10 +75,6 @@ pub struct MergeSummary {
     pub already_merged: bool,
 }
 
-fn invalid(msg: String) -> Error {
-    Error::Invalid(msg)
-}
-
 /// The shard counts staged for `run_date`, from the folder names.
 fn staged_counts(dir: &Path) -> Result<Vec<u32>> {
     let mut counts = Vec::new();
@@ -128,14 +124,14 @@ pub fn merge(out: &Path, run_date: &str, count: Option<u32>) -> Result<MergeSumm
                     already_merged: true,
                 });
             }
-            return Err(invalid(format!(
+            return Err(Error::Invalid(format!(
                 "nothing to merge for run date {run_date}: no shard output under {} and no finished run in {}",
                 stage.display(),
                 out.display()
             )));
         }
         (None, several) => {
-            return Err(invalid(format!(
+            return Err(Error::Invalid(format!(
                 "{} holds shards of runs split {several:?} ways; pass --shards N to merge one of them",
                 stage.display()
             )));
@@ -151,7 +147,7 @@ pub fn merge(out: &Path, run_date: &str, count: Option<u32>) -> Result<MergeSumm
         }
     }
     if !missing.is_empty() {
-        return Err(invalid(format!(
+        return Err(Error::Invalid(format!(
             "cannot merge run date {run_date}: shard(s) {} have not finished (no {SUCCESS} under {}); \
              run them again, then merge",
             missing.join(", "),
@@ -160,7 +156,7 @@ pub fn merge(out: &Path, run_date: &str, count: Option<u32>) -> Result<MergeSumm
     }
     let run_id = run_ids[0].clone();
     if let Some((i, other)) = run_ids.iter().enumerate().find(|(_, id)| **id != run_id) {
-        return Err(invalid(format!(
+        return Err(Error::Invalid(format!(
             "cannot merge run date {run_date}: shard {i}/{count} belongs to run {other}, shard 0/{count} to run \
              {run_id} (different inputs or settings); run every shard with the same arguments"
         )));
