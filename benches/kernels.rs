@@ -1,8 +1,8 @@
 //! Criterion benches of the hot kernels, GPU (any wgpu adapter) and CPU twin side by
 //! side, and of alignment, on seeded synthetic inputs: `cargo bench --bench kernels`.
 
-use clipmatch::align::{AlignParams, QueryFrames, RefFrames, align};
-use clipmatch::descriptor::{PackedImage, Tables, WORDS, describe, pack_image};
+use clipmatch::align::{AlignParams, QueryFrames, RefFrames, align, frames_by_video};
+use clipmatch::descriptor::{IMG, PackedImage, Tables, WORDS, describe, pack_image};
 use clipmatch::gpu::Gpu;
 use clipmatch::search::{Hit, Matrix, Neighbours, TOPK, cpu_search};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -64,12 +64,26 @@ fn alignment(c: &mut Criterion) {
     let t: Vec<f64> = (0..video.len()).map(|i| (i % per_video) as f64 / rate).collect();
     let energy = vec![1000u32; video.len()];
     let duration = vec![per_video as f64 / rate; videos as usize];
-    let refs = RefFrames { video: &video, t: &t, energy: &energy, duration: &duration };
-
     let mut s = 7u64;
     let mut rand = |n: usize| {
         s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (s >> 33) as usize % n
+    };
+    // Descriptors of random pictures: segments try to grow but find nothing alike.
+    let tables = Tables::new();
+    let mut picture =
+        |_| describe(&pack_image(&(0..IMG * IMG).map(|_| rand(256) as u8).collect::<Vec<_>>()), &tables).words;
+    let words: Vec<u32> = (0..video.len()).flat_map(&mut picture).collect();
+    let qwords: Vec<[u32; WORDS]> = (0..120).map(&mut picture).collect();
+    let by_video = frames_by_video(&video, &t, videos as usize);
+    let refs = RefFrames {
+        video: &video,
+        t: &t,
+        energy: &energy,
+        duration: &duration,
+        words: &words,
+        views: 1,
+        by_video: &by_video,
     };
     let qt: Vec<f64> = (0..120).map(|i| i as f64 * 0.5).collect();
     let neighbours: Vec<Neighbours> = qt
@@ -89,7 +103,7 @@ fn alignment(c: &mut Criterion) {
         })
         .collect();
     let qe = vec![1000u32; qt.len()];
-    let q = QueryFrames { t: &qt, energy: &qe, neighbours: &neighbours, period: 0.5, duration: 60.0 };
+    let q = QueryFrames { t: &qt, words: &qwords, energy: &qe, neighbours: &neighbours, period: 0.5, duration: 60.0 };
     let p = AlignParams::default();
     assert!(!align(&q, &refs, &p).is_empty(), "the planted clip is found");
     let mut g = c.benchmark_group("align");

@@ -2,7 +2,7 @@
 //! orientation, speed, offset); each strong line of votes becomes a segment that maps
 //! an upload time range onto a catalogue time range.
 
-use crate::descriptor::DOT_ONE;
+use crate::descriptor::{DOT_ONE, WORDS, split_dot};
 use crate::search::Neighbours;
 use std::collections::HashMap;
 
@@ -28,6 +28,13 @@ pub struct AlignParams {
     pub min_score: f32,
     /// Most segments reported per upload.
     pub max_segments: usize,
+    /// A segment grows along its line over upload frames whose similarity to the
+    /// catalogue frame the line predicts is at least this: the votes come from the top
+    /// neighbours only, so frames that still match but not at the top were cut off.
+    pub extend_similarity: f32,
+    /// Longest step of upload time between two frames that match the line while a segment
+    /// grows, seconds.
+    pub extend_gap_s: f64,
 }
 
 impl Default for AlignParams {
@@ -43,6 +50,8 @@ impl Default for AlignParams {
             min_frames: 3,
             min_score: 2.0,
             max_segments: 20,
+            extend_similarity: 0.4,
+            extend_gap_s: 1.5,
         }
     }
 }
@@ -54,11 +63,48 @@ pub struct RefFrames<'a> {
     pub energy: &'a [u32],
     /// Duration of each video.
     pub duration: &'a [f64],
+    /// Descriptor words, `views * WORDS` per frame.
+    pub words: &'a [u32],
+    pub views: usize,
+    /// Each video's frames in time order (`frames_by_video`).
+    pub by_video: &'a [Vec<u32>],
 }
 
-/// Upload frames: sample times, energies and neighbours.
+/// The frames of each of `videos` videos in time order.
+pub fn frames_by_video(video: &[u32], t: &[f64], videos: usize) -> Vec<Vec<u32>> {
+    let mut out = vec![Vec::new(); videos];
+    for (f, &v) in video.iter().enumerate() {
+        out[v as usize].push(f as u32);
+    }
+    for frames in &mut out {
+        frames.sort_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
+    }
+    out
+}
+
+impl RefFrames<'_> {
+    /// Best similarity of descriptor `q` to any view of the frames of `video` within
+    /// half a second of time `tr`, the query mirrored or not.
+    fn similarity_near(&self, q: &[u32; WORDS], video: u32, mirrored: bool, tr: f64) -> Option<f32> {
+        let frames = &self.by_video[video as usize];
+        let first = frames.partition_point(|&f| self.t[f as usize] < tr - 0.5);
+        let mut best: Option<i32> = None;
+        for &f in frames[first..].iter().take_while(|&&f| self.t[f as usize] <= tr + 0.5) {
+            let base = f as usize * self.views * WORDS;
+            for view in self.words[base..base + self.views * WORDS].chunks_exact(WORDS) {
+                let (even, odd) = split_dot(q, view.try_into().expect("chunks of WORDS"));
+                let dot = if mirrored { even - odd } else { even + odd };
+                best = Some(best.map_or(dot, |b| b.max(dot)));
+            }
+        }
+        best.map(|b| b as f32 / DOT_ONE)
+    }
+}
+
+/// Upload frames: sample times, descriptors, energies and neighbours.
 pub struct QueryFrames<'a> {
     pub t: &'a [f64],
+    pub words: &'a [[u32; WORDS]],
     pub energy: &'a [u32],
     pub neighbours: &'a [Neighbours],
     /// Sampling period, seconds.
@@ -288,9 +334,10 @@ fn extract(
         }
         used.extend(run.iter().map(|v| v.qi));
         if run.len() >= p.min_frames {
+            let (first, last) = grow(run[0].qi, run[run.len() - 1].qi, speed, offset, key, q, r, p);
             let half = 0.5 * q.period;
-            let qs = (run[0].tq - half).max(0.0);
-            let qe = (run[run.len() - 1].tq + half).min(q.duration.max(run[run.len() - 1].tq));
+            let qs = (q.t[first] - half).max(0.0);
+            let qe = (q.t[last] + half).min(q.duration.max(q.t[last]));
             let dur = r.duration[key.0 as usize];
             segs.push(Segment {
                 video: key.0,
@@ -318,60 +365,171 @@ fn extract(
     (segs, used)
 }
 
+/// The upload frames `first..=last` of a segment on the line `speed, offset`, grown on
+/// both sides over frames that still resemble the catalogue frame the line predicts,
+/// bridging at most `extend_gap_s` of frames that do not.
+#[allow(clippy::too_many_arguments)]
+fn grow(
+    first: usize,
+    last: usize,
+    speed: f64,
+    offset: f64,
+    key: (u32, bool),
+    q: &QueryFrames,
+    r: &RefFrames,
+    p: &AlignParams,
+) -> (usize, usize) {
+    let dur = r.duration[key.0 as usize];
+    let on_line = |i: usize| {
+        let tr = speed * q.t[i] + offset;
+        q.energy[i] >= p.min_energy
+            && (-0.5..=dur + 0.5).contains(&tr)
+            && r.similarity_near(&q.words[i], key.0, key.1, tr).is_some_and(|s| s >= p.extend_similarity)
+    };
+    let walk = |from: usize, step: fn(usize) -> Option<usize>| {
+        let mut edge = from;
+        let mut i = from;
+        while let Some(next) = step(i).filter(|&n| n < q.t.len()) {
+            if (q.t[next] - q.t[edge]).abs() > p.extend_gap_s + 0.25 * q.period {
+                break;
+            }
+            if on_line(next) {
+                edge = next;
+            }
+            i = next;
+        }
+        edge
+    };
+    (walk(first, |i| i.checked_sub(1)), walk(last, |i| i.checked_add(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::descriptor::{IMG, Tables, describe, pack_image};
     use crate::search::{Hit, TOPK};
 
-    /// A catalogue of one 100 s video sampled at 4 frames/s, plus a second unrelated one.
-    fn refs() -> (Vec<u32>, Vec<f64>, Vec<u32>) {
-        let mut video = Vec::new();
-        let mut t = Vec::new();
-        for v in 0..2u32 {
-            for i in 0..400 {
-                video.push(v);
-                t.push(i as f64 * 0.25);
+    /// The descriptor of a random picture: unrelated pictures are far apart.
+    fn random_words(seed: u64, tables: &Tables) -> [u32; WORDS] {
+        let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+        let pixels: Vec<u8> = (0..IMG * IMG)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 56) as u8
+            })
+            .collect();
+        describe(&pack_image(&pixels), tables).words
+    }
+
+    /// A catalogue of two 100 s videos sampled at 4 frames/s, one random picture each.
+    struct Catalogue {
+        video: Vec<u32>,
+        t: Vec<f64>,
+        energy: Vec<u32>,
+        duration: Vec<f64>,
+        words: Vec<u32>,
+        by_video: Vec<Vec<u32>>,
+    }
+
+    impl Catalogue {
+        fn new(tables: &Tables) -> Self {
+            let video: Vec<u32> = (0..2).flat_map(|v| std::iter::repeat_n(v, 400)).collect();
+            let t: Vec<f64> = (0..800).map(|i| (i % 400) as f64 * 0.25).collect();
+            let words = (0..800).flat_map(|f| random_words(f, tables)).collect();
+            let by_video = frames_by_video(&video, &t, 2);
+            Catalogue { energy: vec![1000; 800], duration: vec![100.0; 2], video, t, words, by_video }
+        }
+
+        fn refs(&self) -> RefFrames<'_> {
+            RefFrames {
+                video: &self.video,
+                t: &self.t,
+                energy: &self.energy,
+                duration: &self.duration,
+                words: &self.words,
+                views: 1,
+                by_video: &self.by_video,
             }
         }
-        let energy = vec![1000; video.len()];
-        (video, t, energy)
+
+        fn frame_words(&self, f: usize) -> [u32; WORDS] {
+            self.words[f * WORDS..(f + 1) * WORDS].try_into().unwrap()
+        }
     }
 
     fn hit(frame: usize, sim: f32, mirrored: bool) -> Hit {
         Hit { score: (sim * DOT_ONE) as i32, key: (frame as u32) << 1 | mirrored as u32 }
     }
 
-    /// Upload of `n` frames at 2/s; frames in `clip` show video 0 at `speed`, from
-    /// catalogue time `start`; every frame also gets unrelated weak neighbours.
-    fn upload(n: usize, clip: std::ops::Range<usize>, speed: f64, start: f64) -> (Vec<f64>, Vec<Neighbours>) {
-        let t: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
-        let nb = (0..n)
-            .map(|i| {
-                let mut list = [Hit::EMPTY; TOPK];
-                let mut k = 0;
-                if clip.contains(&i) {
-                    let tr = start + speed * (t[i] - t[clip.start]);
-                    list[0] = hit((tr / 0.25).round() as usize, 0.9, false);
-                    k = 1;
-                }
-                for (j, slot) in list.iter_mut().enumerate().take(6).skip(k) {
-                    *slot = hit(400 + (i * 37 + j * 91) % 400, 0.55, false);
-                }
-                list
-            })
-            .collect();
-        (t, nb)
+    /// An upload of `n` frames at 2/s: frames in `clip` show video 0 at `speed` from
+    /// catalogue time `start` (same picture), the others random pictures. Only the clip
+    /// frames in `found` have their catalogue frame among their neighbours; every frame
+    /// also gets unrelated weak neighbours.
+    struct Upload {
+        t: Vec<f64>,
+        words: Vec<[u32; WORDS]>,
+        energy: Vec<u32>,
+        neighbours: Vec<Neighbours>,
+    }
+
+    impl Upload {
+        fn new(
+            cat: &Catalogue,
+            tables: &Tables,
+            n: usize,
+            clip: std::ops::Range<usize>,
+            found: std::ops::Range<usize>,
+            speed: f64,
+            start: f64,
+        ) -> Self {
+            let t: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+            let frame_at = |i: usize| ((start + speed * (t[i] - t[clip.start])) / 0.25).round() as usize;
+            let words = (0..n)
+                .map(|i| {
+                    if clip.contains(&i) {
+                        cat.frame_words(frame_at(i))
+                    } else {
+                        random_words(10_000 + i as u64, tables)
+                    }
+                })
+                .collect();
+            let neighbours = (0..n)
+                .map(|i| {
+                    let mut list = [Hit::EMPTY; TOPK];
+                    let mut k = 0;
+                    if clip.contains(&i) && found.contains(&i) {
+                        list[0] = hit(frame_at(i), 0.9, false);
+                        k = 1;
+                    }
+                    for (j, slot) in list.iter_mut().enumerate().take(6).skip(k) {
+                        *slot = hit(400 + (i * 37 + j * 91) % 400, 0.55, false);
+                    }
+                    list
+                })
+                .collect();
+            Upload { energy: vec![1000; n], t, words, neighbours }
+        }
+
+        fn frames(&self) -> QueryFrames<'_> {
+            QueryFrames {
+                t: &self.t,
+                words: &self.words,
+                energy: &self.energy,
+                neighbours: &self.neighbours,
+                period: 0.5,
+                duration: self.t.len() as f64 * 0.5,
+            }
+        }
     }
 
     #[test]
     fn finds_a_sped_up_clip_between_unrelated_footage() {
-        let (video, rt, energy) = refs();
-        let duration = [100.0, 100.0];
-        let r = RefFrames { video: &video, t: &rt, energy: &energy, duration: &duration };
-        let (t, nb) = upload(60, 10..40, 1.25, 30.0);
-        let qe = vec![1000; t.len()];
-        let q = QueryFrames { t: &t, energy: &qe, neighbours: &nb, period: 0.5, duration: 30.0 };
-        let segs = align(&q, &r, &AlignParams::default());
+        let tables = Tables::new();
+        let cat = Catalogue::new(&tables);
+        let up = Upload::new(&cat, &tables, 60, 10..40, 10..40, 1.25, 30.0);
+        let segs = align(&up.frames(), &cat.refs(), &AlignParams::default());
         let s = &segs[0];
         assert_eq!(s.video, 0);
         assert!((s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3, "{s:?}");
@@ -381,13 +539,26 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_grows_over_frames_that_match_below_the_top_neighbours() {
+        let tables = Tables::new();
+        let cat = Catalogue::new(&tables);
+        // Frames 10..40 show the clip, but only 18..32 found it among their neighbours.
+        let up = Upload::new(&cat, &tables, 60, 10..40, 18..32, 1.0, 30.0);
+        let segs = align(&up.frames(), &cat.refs(), &AlignParams::default());
+        let s = &segs[0];
+        assert!((s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3, "{s:?}");
+        assert!((s.ref_start - 29.75).abs() < 0.5 && (s.ref_end - 44.75).abs() < 0.5, "{s:?}");
+        // Growth off: the segment stays where the neighbours put it.
+        let p = AlignParams { extend_similarity: 2.0, ..AlignParams::default() };
+        let s = &align(&up.frames(), &cat.refs(), &p)[0];
+        assert!((s.query_start - 8.75).abs() < 0.3 && (s.query_end - 15.75).abs() < 0.3, "{s:?}");
+    }
+
+    #[test]
     fn nothing_from_unrelated_footage_alone() {
-        let (video, rt, energy) = refs();
-        let duration = [100.0, 100.0];
-        let r = RefFrames { video: &video, t: &rt, energy: &energy, duration: &duration };
-        let (t, nb) = upload(40, 0..0, 1.0, 0.0);
-        let qe = vec![1000; t.len()];
-        let q = QueryFrames { t: &t, energy: &qe, neighbours: &nb, period: 0.5, duration: 20.0 };
-        assert!(align(&q, &r, &AlignParams::default()).is_empty());
+        let tables = Tables::new();
+        let cat = Catalogue::new(&tables);
+        let up = Upload::new(&cat, &tables, 40, 0..0, 0..0, 1.0, 0.0);
+        assert!(align(&up.frames(), &cat.refs(), &AlignParams::default()).is_empty());
     }
 }

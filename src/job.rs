@@ -3,7 +3,7 @@
 //! `uploads` and `manifest` tables, Hive-partitioned by run date. A sharded run writes
 //! its shard's rows to a staging folder for `merge` (see `merge.rs`).
 
-use crate::align::{AlignParams, QueryFrames, RefFrames, align};
+use crate::align::{AlignParams, QueryFrames, RefFrames, align, frames_by_video};
 use crate::archive::{Limits, Member};
 use crate::catalog::{self, Catalogue};
 use crate::checkpoint::Checkpoints;
@@ -123,7 +123,16 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
 
     let prepared = engine.prepare(crate::search::Matrix { words: &cat.words, views: cat.manifest.views })?;
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
-    let refs = RefFrames { video: &cat.frame_video, t: &cat.frame_t, energy: &cat.frame_energy, duration: &durations };
+    let by_video = frames_by_video(&cat.frame_video, &cat.frame_t, cat.videos.len());
+    let refs = RefFrames {
+        video: &cat.frame_video,
+        t: &cat.frame_t,
+        energy: &cat.frame_energy,
+        duration: &durations,
+        words: &cat.words,
+        views: cat.manifest.views,
+        by_video: &by_video,
+    };
 
     let mut checkpoints = Checkpoints::open(&merge::shard_dir(&opts.out, &opts.run_date, opts.shard), &run_id)?;
     let done = std::mem::take(&mut checkpoints.done);
@@ -260,6 +269,7 @@ fn match_one(
     let neighbours = engine.search(prepared, &queries)?;
     let q = QueryFrames {
         t: &d.times,
+        words: &queries,
         energy: &energy,
         neighbours: &neighbours,
         period: 1.0 / opts.decode.rate,
