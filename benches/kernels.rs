@@ -103,7 +103,16 @@ fn alignment(c: &mut Criterion) {
         })
         .collect();
     let qe = vec![1000u32; qt.len()];
-    let q = QueryFrames { t: &qt, words: &qwords, energy: &qe, neighbours: &neighbours, period: 0.5, duration: 60.0 };
+    let views: Vec<_> = (0..qt.len()).map(|i| i..i + 1).collect();
+    let q = QueryFrames {
+        t: &qt,
+        words: &qwords,
+        views: &views,
+        energy: &qe,
+        neighbours: &neighbours,
+        period: 0.5,
+        duration: 60.0,
+    };
     let p = AlignParams::default();
     assert!(!align(&q, &refs, &p).is_empty(), "the planted clip is found");
     let mut g = c.benchmark_group("align");

@@ -1,5 +1,6 @@
-// Frame descriptor kernel: one invocation per 32x32 luma image. Integer arithmetic
-// throughout, so that the CPU twin (src/descriptor.rs, `describe`) gives the same bytes.
+// Frame descriptor kernel: one invocation per 32x32 luma image; src/descriptor.rs says
+// what each step is for. Integer arithmetic throughout, so that the CPU twin
+// (src/descriptor.rs, `describe`) gives the same bytes.
 // Registers only: no workgroup memory and no barriers, which software rasterisers such
 // as lavapipe execute slowly.
 
@@ -49,30 +50,65 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let base = n * IMG_WORDS;
+    var d: Descriptor;
+    d.pad0 = 0u;
+    d.pad1 = 0u;
+    d.pad2 = 0u;
+
+    // Contrast: 16 x the standard deviation of the pixels; and their histogram.
+    var hist: array<i32, 256>;
+    var total = 0u;
+    for (var i = 0u; i < IMG * IMG; i++) {
+        let p = pixel(base, i);
+        hist[p] += 1;
+        total += u32(p);
+    }
+    let mean = i32(total / (IMG * IMG));
+    var ss = 0u;
+    for (var i = 0u; i < IMG * IMG; i++) {
+        let dp = pixel(base, i) - mean;
+        ss += u32(dp * dp);
+    }
+    d.energy = isqrt(ss / 4u);
+    if d.energy == 0u {
+        for (var w = 0u; w < WORDS; w++) {
+            d.words[w] = 0u;
+        }
+        out[n] = d;
+        return;
+    }
+
+    // Mid-rank equalisation table, centred: 2 * below + equal - 1024.
+    var lut: array<i32, 256>;
+    var below = 0;
+    for (var v = 0u; v < 256u; v++) {
+        lut[v] = 2 * below + hist[v] - 1024;
+        below += hist[v];
+    }
 
     // Row pass: rows[y * FREQ + u].
-    var rows: array<i32, 256>;
+    var rows: array<i32, 512>;
     for (var y = 0u; y < IMG; y++) {
         for (var u = 0u; u < FREQ; u++) {
             var acc = 0;
             for (var x = 0u; x < IMG; x++) {
-                acc += (pixel(base, y * IMG + x) - 128) * tables.basis[u * IMG + x];
+                acc += lut[pixel(base, y * IMG + x)] * tables.row_basis[u * IMG + x];
             }
-            rows[y * FREQ + u] = round_shift(acc, 8u);
+            rows[y * FREQ + u] = round_shift(acc, 10u);
         }
     }
 
-    // Column pass and whitening, in slot order.
-    var coef: array<i32, 64>;
+    // Column pass, centring and whitening, in slot order.
+    var coef: array<i32, 128>;
     var max_abs = 0u;
     for (var j = 0u; j < DIM; j++) {
         let v = tables.slot[j] >> 8u;
         let u = tables.slot[j] & 0xffu;
         var acc = 0;
         for (var y = 0u; y < IMG; y++) {
-            acc += rows[y * FREQ + u] * tables.basis[v * IMG + y];
+            acc += rows[y * FREQ + u] * tables.col_basis[v * IMG + y];
         }
-        let c = round_shift(acc, 14u) * tables.weight[j];
+        let c = (round_shift(acc, 14u) - tables.mean[j]) * tables.weight[j];
         coef[j] = c;
         max_abs = max(max_abs, u32(abs(c)));
     }
@@ -89,11 +125,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         sum += u32(e * e);
     }
     let norm = isqrt(sum);
-    var d: Descriptor;
-    d.energy = norm << s;
-    d.pad0 = 0u;
-    d.pad1 = 0u;
-    d.pad2 = 0u;
     for (var w = 0u; w < WORDS; w++) {
         var word = 0u;
         if norm > 0u {

@@ -1,6 +1,6 @@
 // Exact top-k search: every query descriptor against one tile of catalogue frames.
 // Invocation = one query x one chunk of frames; it keeps the query in registers
-// (16 words of packed signed bytes), scans its chunk, and writes the chunk's top-k.
+// (WORDS words of packed signed bytes), scans its chunk, and writes the chunk's top-k.
 // The CPU merges the chunks' lists (src/search.rs, `merge`); the CPU twin is
 // `search::cpu_chunk_topk`.
 //
@@ -35,7 +35,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if qi >= params.queries {
         return;
     }
-    var q: array<u32, 16>;
+    var q: array<u32, 32>;
     for (var w = 0u; w < WORDS; w++) {
         q[w] = queries[qi * WORDS + w];
     }
@@ -55,9 +55,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             let row = (f * params.views + v) * WORDS;
             var even = 0;
             var odd = 0;
-            for (var w = 0u; w < 8u; w++) {
+            for (var w = 0u; w < WORDS / 2u; w++) {
                 even += dot4(q[w], catalogue[row + w]);
-                odd += dot4(q[w + 8u], catalogue[row + w + 8u]);
+                odd += dot4(q[w + WORDS / 2u], catalogue[row + w + WORDS / 2u]);
             }
             if even + odd > score {
                 score = even + odd;

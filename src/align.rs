@@ -35,6 +35,7 @@ pub struct AlignParams {
     /// Longest step of upload time between two frames that match the line while a segment
     /// grows, seconds.
     pub extend_gap_s: f64,
+    pub background_weight: f32,
 }
 
 impl Default for AlignParams {
@@ -52,6 +53,7 @@ impl Default for AlignParams {
             max_segments: 20,
             extend_similarity: 0.4,
             extend_gap_s: 1.5,
+            background_weight: 0.0,
         }
     }
 }
@@ -83,18 +85,20 @@ pub fn frames_by_video(video: &[u32], t: &[f64], videos: usize) -> Vec<Vec<u32>>
 }
 
 impl RefFrames<'_> {
-    /// Best similarity of descriptor `q` to any view of the frames of `video` within
-    /// half a second of time `tr`, the query mirrored or not.
-    fn similarity_near(&self, q: &[u32; WORDS], video: u32, mirrored: bool, tr: f64) -> Option<f32> {
+    /// Best similarity of any of the descriptors `qs` to any view of the frames of
+    /// `video` within half a second of time `tr`, the query mirrored or not.
+    fn similarity_near(&self, qs: &[[u32; WORDS]], video: u32, mirrored: bool, tr: f64) -> Option<f32> {
         let frames = &self.by_video[video as usize];
         let first = frames.partition_point(|&f| self.t[f as usize] < tr - 0.5);
         let mut best: Option<i32> = None;
         for &f in frames[first..].iter().take_while(|&&f| self.t[f as usize] <= tr + 0.5) {
             let base = f as usize * self.views * WORDS;
             for view in self.words[base..base + self.views * WORDS].chunks_exact(WORDS) {
-                let (even, odd) = split_dot(q, view.try_into().expect("chunks of WORDS"));
-                let dot = if mirrored { even - odd } else { even + odd };
-                best = Some(best.map_or(dot, |b| b.max(dot)));
+                for q in qs {
+                    let (even, odd) = split_dot(q, view.try_into().expect("chunks of WORDS"));
+                    let dot = if mirrored { even - odd } else { even + odd };
+                    best = Some(best.map_or(dot, |b| b.max(dot)));
+                }
             }
         }
         best.map(|b| b as f32 / DOT_ONE)
@@ -104,7 +108,9 @@ impl RefFrames<'_> {
 /// Upload frames: sample times, descriptors, energies and neighbours.
 pub struct QueryFrames<'a> {
     pub t: &'a [f64],
+    /// Descriptors of every view of every frame; `views[i]` are those of frame `i`.
     pub words: &'a [[u32; WORDS]],
+    pub views: &'a [std::ops::Range<usize>],
     pub energy: &'a [u32],
     pub neighbours: &'a [Neighbours],
     /// Sampling period, seconds.
@@ -153,9 +159,10 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
         if q.energy[qi] < p.min_energy {
             continue;
         }
+        let background = hits.last().filter(|h| !h.is_empty()).map_or(0.0, |h| h.score as f32 / DOT_ONE);
         for h in hits.iter().filter(|h| !h.is_empty()) {
             let f = h.frame();
-            let w = h.score as f32 / DOT_ONE - p.min_similarity;
+            let w = h.score as f32 / DOT_ONE - p.background_weight * background - p.min_similarity;
             if w <= 0.0 || r.energy[f] < p.min_energy {
                 continue;
             }
@@ -384,7 +391,8 @@ fn grow(
         let tr = speed * q.t[i] + offset;
         q.energy[i] >= p.min_energy
             && (-0.5..=dur + 0.5).contains(&tr)
-            && r.similarity_near(&q.words[i], key.0, key.1, tr).is_some_and(|s| s >= p.extend_similarity)
+            && r.similarity_near(&q.words[q.views[i].clone()], key.0, key.1, tr)
+                .is_some_and(|s| s >= p.extend_similarity)
     };
     let walk = |from: usize, step: fn(usize) -> Option<usize>| {
         let mut edge = from;
@@ -470,6 +478,7 @@ mod tests {
     struct Upload {
         t: Vec<f64>,
         words: Vec<[u32; WORDS]>,
+        views: Vec<std::ops::Range<usize>>,
         energy: Vec<u32>,
         neighbours: Vec<Neighbours>,
     }
@@ -509,13 +518,14 @@ mod tests {
                     list
                 })
                 .collect();
-            Upload { energy: vec![1000; n], t, words, neighbours }
+            Upload { energy: vec![1000; n], views: (0..n).map(|i| i..i + 1).collect(), t, words, neighbours }
         }
 
         fn frames(&self) -> QueryFrames<'_> {
             QueryFrames {
                 t: &self.t,
                 words: &self.words,
+                views: &self.views,
                 energy: &self.energy,
                 neighbours: &self.neighbours,
                 period: 0.5,

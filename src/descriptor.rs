@@ -1,50 +1,80 @@
-//! Frame descriptor: a whitened low-frequency 2-D DCT of a 32x32 luma image, quantised
-//! to 64 signed bytes. CPU twin of `shaders/descriptor.wgsl`.
+//! Frame descriptor: 128 low-frequency 2-D DCT coefficients of a rank-equalised 32x32
+//! luma image, centred and whitened with fixed statistics, quantised to signed bytes.
+//! CPU twin of `shaders/descriptor.wgsl`.
 //!
 //! Everything is integer arithmetic so that the GPU kernel and this twin produce the
 //! same bytes, not merely close floats: the search then ranks identically on both
 //! devices and `--device gpu` and `--device cpu` give the same matches.
 //!
-//! Layout of the 64 coefficients: the 32 with even horizontal frequency `u` first, then
-//! the 32 with odd `u`. A horizontal mirror negates exactly the odd-`u` half, so the
-//! search kernel gets the mirrored similarity for free as `even - odd`.
+//! Why each step (measured as frame-level AP on ../shared/bench/dev, see the issue-3
+//! note): rank equalisation undoes brightness, contrast and gamma grading; 128
+//! coefficients instead of 64 separate unrelated pictures better; subtracting the mean
+//! coefficient of natural footage and dividing by its spread stops the few coefficients
+//! every picture shares (sky above, ground below) from dominating the similarity.
+//!
+//! Layout: the 64 coefficients with even horizontal frequency `u` first, then the 64 with
+//! odd `u`, each half in order of rising frequency. A horizontal mirror negates exactly
+//! the odd-`u` half (the odd means are 0), so the search kernel gets the mirrored
+//! similarity for free as `even - odd`.
 
 use bytemuck::{Pod, Zeroable};
 
 /// Bumped whenever any constant or step below changes; catalogues record it.
-pub const DESCRIPTOR_VERSION: u32 = 1;
+pub const DESCRIPTOR_VERSION: u32 = 2;
 /// Side of the square luma image a descriptor is computed from.
 pub const IMG: usize = 32;
-/// Number of DCT frequencies kept along each axis.
-pub const FREQ: usize = 8;
-/// Coefficients per descriptor (FREQ x FREQ, DC stored as 0).
-pub const DIM: usize = FREQ * FREQ;
+/// DCT basis functions tabulated along each axis (the kept coefficients use fewer).
+pub const FREQ: usize = 16;
+/// Coefficients per descriptor.
+pub const DIM: usize = 128;
 /// A descriptor packed as 4 signed bytes per word.
 pub const WORDS: usize = DIM / 4;
 /// Words of one packed 32x32 luma image.
 pub const IMG_WORDS: usize = IMG * IMG / 4;
-/// Fixed-point scale of the DCT basis.
-const BASIS_ONE: f64 = 2048.0;
+/// Fixed-point scales of the row and column DCT bases.
+const ROW_ONE: f64 = 4096.0;
+const COL_ONE: f64 = 256.0;
 /// Right shifts after the row and the column pass; they keep every sum inside i32
-/// (bounds: |row| < 128 * 2048 * 32, |col| < 2^15 * 2048 * 32 * 0.64).
-const ROW_SHIFT: u32 = 8;
+/// (|equalised| <= 1023: |row| < 1023 * 4096 * 32 < 2^27 -> 2^17; |col| < 2^17 * 256 * 32 = 2^30).
+const ROW_SHIFT: u32 = 10;
 const COL_SHIFT: u32 = 14;
 /// Normalised coefficients fit in (-2^11, 2^11) before their squares are summed.
 const NORM_BITS: u32 = 11;
+
+/// Mean of each coefficient (slot order) over the full-frame views of
+/// ../shared/footage/catalogue and their mirrors; `examples/fit_descriptor.rs` prints it.
+const MEAN: [i32; DIM] = [
+    7045, -2346, -3760, -443, 178, -191, 136, -988, 801, -418, -20, -82, 166, 742, 129, 221, -1119, -735, -344, 104,
+    61, 139, 85, -330, 145, -73, -268, -29, -310, 152, -53, 6, -76, -172, 77, -9, -144, 144, 460, 76, -114, -8, -7,
+    -165, 11, 60, -282, -41, 22, -46, -23, 37, -111, 89, -46, 136, -76, -141, 31, 40, 75, 29, 107, 240, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+/// Weight of each coefficient: (u² + v²)^(1/8) / sqrt(spread), scaled so the largest is
+/// 1024; fitted with `MEAN`.
+const WEIGHT: [i32; DIM] = [
+    101, 156, 145, 247, 263, 208, 346, 241, 255, 379, 377, 364, 448, 323, 497, 455, 331, 328, 484, 479, 480, 574, 594,
+    381, 548, 558, 574, 645, 429, 382, 553, 704, 581, 528, 657, 655, 682, 644, 451, 816, 595, 762, 726, 493, 759, 800,
+    453, 691, 645, 634, 751, 854, 714, 722, 890, 529, 845, 758, 852, 796, 828, 823, 536, 531, 130, 194, 269, 196, 286,
+    289, 386, 397, 405, 318, 453, 427, 416, 459, 554, 595, 578, 576, 598, 397, 560, 626, 568, 564, 659, 589, 672, 729,
+    582, 778, 725, 709, 438, 672, 580, 718, 808, 773, 698, 687, 773, 850, 821, 805, 840, 727, 890, 873, 608, 751, 736,
+    789, 869, 815, 865, 925, 697, 859, 953, 906, 901, 991, 1024, 844,
+];
 
 /// A packed 32x32 luma image, row-major, 4 pixels per word (little-endian bytes).
 /// WGSL twin: `array<u32, 256>` slices of `images` in `descriptor.wgsl`.
 pub type PackedImage = [u32; IMG_WORDS];
 
-/// One quantised descriptor plus its pre-normalisation energy.
+/// One quantised descriptor plus the contrast of its image.
 /// WGSL twin: `struct Descriptor` in `shaders/shared/common.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct Descriptor {
-    /// 64 signed bytes, packed little-endian four to a word.
+    /// 128 signed bytes, packed little-endian four to a word.
     pub words: [u32; WORDS],
-    /// L2 norm of the weighted coefficients before normalisation: low on flat,
-    /// black or faded frames, which carry no identity.
+    /// 16 x the standard deviation of the image's pixels: low on flat, black or faded
+    /// frames, which carry no identity (equalisation would blow their noise up into a
+    /// confident-looking descriptor).
     pub energy: u32,
     /// Keeps the struct a multiple of 16 bytes, as WGSL storage arrays lay it out.
     pub pad: [u32; 3],
@@ -55,9 +85,12 @@ pub struct Descriptor {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct Tables {
-    /// `basis[u * IMG + x] = round(2048 * cos(pi * (2x + 1) * u / 64))`.
-    pub basis: [i32; FREQ * IMG],
-    /// Whitening weight of output slot `j`, 0 for DC.
+    /// `row_basis[u * IMG + x] = round(4096 * cos(pi * (2x + 1) * u / 64))`.
+    pub row_basis: [i32; FREQ * IMG],
+    /// The same functions at scale 256, for the column pass.
+    pub col_basis: [i32; FREQ * IMG],
+    /// Mean and weight of output slot `j`.
+    pub mean: [i32; DIM],
     pub weight: [i32; DIM],
     /// Row `v` and column `u` of output slot `j`, packed as `v << 8 | u`.
     pub slot: [u32; DIM],
@@ -68,18 +101,16 @@ impl Tables {
         let mut t = Tables::zeroed();
         for u in 0..FREQ {
             for x in 0..IMG {
-                let angle = std::f64::consts::PI * (2 * x + 1) as f64 * u as f64 / (2 * IMG) as f64;
-                t.basis[u * IMG + x] = (BASIS_ONE * angle.cos()).round() as i32;
+                let c = (std::f64::consts::PI * (2 * x + 1) as f64 * u as f64 / (2 * IMG) as f64).cos();
+                t.row_basis[u * IMG + x] = (ROW_ONE * c).round() as i32;
+                t.col_basis[u * IMG + x] = (COL_ONE * c).round() as i32;
             }
         }
         for (j, (v, u)) in slot_order().enumerate() {
             t.slot[j] = (v << 8 | u) as u32;
-            // Natural images fall off as 1/f; weighting by sqrt(f) evens out the
-            // contribution of the frequencies without letting the finest (least robust
-            // to blur and crops) dominate.
-            let f = ((u * u + v * v) as f64).sqrt();
-            t.weight[j] = if u == 0 && v == 0 { 0 } else { (8.0 * f.sqrt()).round() as i32 };
         }
+        t.mean = MEAN;
+        t.weight = WEIGHT;
         t
     }
 }
@@ -90,11 +121,19 @@ impl Default for Tables {
     }
 }
 
-/// (v, u) of each output slot: even u first, then odd u.
-fn slot_order() -> impl Iterator<Item = (usize, usize)> {
-    let even = (0..FREQ).flat_map(|v| (0..FREQ).step_by(2).map(move |u| (v, u)));
-    let odd = (0..FREQ).flat_map(|v| (1..FREQ).step_by(2).map(move |u| (v, u)));
-    even.chain(odd)
+/// (v, u) of each output slot: the 64 lowest frequencies (by u² + v², then v) with even
+/// u, then the 64 lowest with odd u.
+pub fn slot_order() -> impl Iterator<Item = (usize, usize)> {
+    let half = |parity: usize| {
+        let mut f: Vec<(usize, usize)> = (0..FREQ)
+            .flat_map(|v| (0..FREQ).map(move |u| (v, u)))
+            .filter(|&(v, u)| u % 2 == parity && u + v > 0)
+            .collect();
+        f.sort_by_key(|&(v, u)| (u * u + v * v, v));
+        f.truncate(DIM / 2);
+        f
+    };
+    half(0).into_iter().chain(half(1))
 }
 
 /// Rounds `x / 2^s` half away from zero, so that negation commutes with it.
@@ -124,33 +163,71 @@ fn pixel(img: &PackedImage, i: usize) -> i32 {
     ((img[i / 4] >> (8 * (i % 4))) & 0xff) as i32
 }
 
-/// CPU twin of `descriptor.wgsl`'s `main` for one image.
-pub fn describe(img: &PackedImage, t: &Tables) -> Descriptor {
-    // Row pass: R[y][u] for every row y and kept frequency u.
+/// 16 x the standard deviation of the pixels (about the truncated mean).
+fn contrast(img: &PackedImage) -> u32 {
+    let n = IMG * IMG;
+    let mean = (0..n).map(|i| pixel(img, i) as u32).sum::<u32>() / n as u32;
+    let ss: u32 = (0..n).map(|i| (pixel(img, i) - mean as i32).pow(2) as u32).sum();
+    isqrt(ss / 4)
+}
+
+/// Each pixel value's mid-rank among the image's pixels, centred: 2 * (pixels below) +
+/// (pixels equal) - 1024, in [-1023, 1023]. Ties share a rank, so a mirrored image gets
+/// the mirrored ranks.
+fn equalisation(img: &PackedImage) -> [i32; 256] {
+    let mut hist = [0i32; 256];
+    for i in 0..IMG * IMG {
+        hist[pixel(img, i) as usize] += 1;
+    }
+    let mut lut = [0i32; 256];
+    let mut below = 0;
+    for (l, &h) in lut.iter_mut().zip(&hist) {
+        *l = 2 * below + h - 1024;
+        below += h;
+    }
+    lut
+}
+
+/// The DCT coefficients of the equalised image in slot order, before centring and weights.
+pub fn raw_coefficients(img: &PackedImage, t: &Tables) -> [i32; DIM] {
+    let lut = equalisation(img);
+    // Row pass: R[y][u] for every row y and tabulated frequency u.
     let mut rows = [[0i32; FREQ]; IMG];
     for (y, row) in rows.iter_mut().enumerate() {
         for (u, r) in row.iter_mut().enumerate() {
             let mut acc = 0i32;
             for x in 0..IMG {
-                acc += (pixel(img, y * IMG + x) - 128) * t.basis[u * IMG + x];
+                acc += lut[pixel(img, y * IMG + x) as usize] * t.row_basis[u * IMG + x];
             }
             *r = round_shift(acc, ROW_SHIFT);
         }
     }
-    // Column pass and whitening, straight into slot order.
     let mut coef = [0i32; DIM];
-    let mut max_abs = 0u32;
     for (j, c) in coef.iter_mut().enumerate() {
         let v = (t.slot[j] >> 8) as usize;
         let u = (t.slot[j] & 0xff) as usize;
-        let mut acc = 0i32;
-        for (y, row) in rows.iter().enumerate() {
-            acc += row[u] * t.basis[v * IMG + y];
-        }
-        *c = round_shift(acc, COL_SHIFT) * t.weight[j];
+        let acc: i32 = rows.iter().enumerate().map(|(y, row)| row[u] * t.col_basis[v * IMG + y]).sum();
+        *c = round_shift(acc, COL_SHIFT);
+    }
+    coef
+}
+
+/// CPU twin of `descriptor.wgsl`'s `main` for one image.
+pub fn describe(img: &PackedImage, t: &Tables) -> Descriptor {
+    let energy = contrast(img);
+    if energy == 0 {
+        // A flat image has no ranks to speak of: it matches nothing.
+        return Descriptor { energy, ..Descriptor::zeroed() };
+    }
+    let mut coef = raw_coefficients(img, t);
+    let mut max_abs = 0u32;
+    for (j, c) in coef.iter_mut().enumerate() {
+        *c = (*c - t.mean[j]) * t.weight[j];
         max_abs = max_abs.max(c.unsigned_abs());
     }
-    normalise(&coef, max_abs)
+    let mut d = normalise(&coef, max_abs);
+    d.energy = energy;
+    d
 }
 
 /// Scales the coefficients to unit L2 norm in 127ths, in integers only.
@@ -167,7 +244,6 @@ fn normalise(coef: &[i32; DIM], max_abs: u32) -> Descriptor {
     }
     let n = isqrt(sum);
     let mut d = Descriptor::zeroed();
-    d.energy = n << s;
     if n == 0 {
         return d;
     }
@@ -180,7 +256,7 @@ fn normalise(coef: &[i32; DIM], max_abs: u32) -> Descriptor {
 }
 
 impl Descriptor {
-    /// The 64 coefficients as signed bytes.
+    /// The coefficients as signed bytes.
     pub fn coefficients(&self) -> [i8; DIM] {
         let mut out = [0i8; DIM];
         for (j, o) in out.iter_mut().enumerate() {
@@ -242,8 +318,8 @@ mod tests {
 
     #[test]
     fn struct_sizes_match_wgsl() {
-        assert_eq!(std::mem::size_of::<Descriptor>(), 80);
-        assert_eq!(std::mem::size_of::<Tables>(), (FREQ * IMG + 2 * DIM) * 4);
+        assert_eq!(std::mem::size_of::<Descriptor>(), 144);
+        assert_eq!(std::mem::size_of::<Tables>(), (2 * FREQ * IMG + 3 * DIM) * 4);
     }
 
     #[test]
@@ -291,6 +367,29 @@ mod tests {
         let b = describe(&pack_image(&graded), &t);
         let (e, o) = split_dot(&a.words, &b.words);
         assert!((e + o) as f32 / DOT_ONE > 0.97);
+    }
+
+    #[test]
+    fn slots_are_the_lowest_frequencies_of_each_parity() {
+        let slots: Vec<(usize, usize)> = slot_order().collect();
+        assert_eq!(slots.len(), DIM);
+        assert!(slots[..DIM / 2].iter().all(|&(_, u)| u % 2 == 0));
+        assert!(slots[DIM / 2..].iter().all(|&(_, u)| u % 2 == 1));
+        assert!(slots.iter().all(|&(v, u)| v < FREQ && u < FREQ && u + v > 0));
+        // Mirroring is a sign flip only if the odd half is centred on 0.
+        assert!(MEAN[DIM / 2..].iter().all(|&m| m == 0));
+    }
+
+    #[test]
+    fn gamma_grading_barely_moves_it() {
+        // Equalisation sees ranks only: any increasing tone curve leaves them alone.
+        let t = Tables::new();
+        let img = image(5);
+        let graded: Vec<u8> = img.iter().map(|&p| (255.0 * (p as f32 / 255.0).powf(1.25)).round() as u8).collect();
+        let a = describe(&pack_image(&img), &t);
+        let b = describe(&pack_image(&graded), &t);
+        let (e, o) = split_dot(&a.words, &b.words);
+        assert!((e + o) as f32 / DOT_ONE > 0.95, "{}", (e + o) as f32 / DOT_ONE);
     }
 
     #[test]

@@ -279,17 +279,23 @@ struct View {
     square: bool,
 }
 
-/// The crops stored for every catalogue frame. Uploads reframe and crop the picture;
-/// a crop cannot be undone on the upload side, so the catalogue holds the likely ones.
-const VIEWS: [View; 8] = [
+/// The crops stored for every catalogue frame: the whole picture, 80% of it at nine
+/// positions, and the centred square a square canvas keeps of a wide picture (whole and
+/// 80%). Uploads reframe and crop the picture; a crop cannot be undone on the upload
+/// side, so the catalogue holds the likely ones.
+const VIEWS: [View; 12] = [
     View { scale: 1.0, px: 0.5, py: 0.5, square: false },
     View { scale: 1.0, px: 0.5, py: 0.5, square: true },
+    View { scale: 0.8, px: 0.5, py: 0.5, square: true },
     View { scale: 0.8, px: 0.5, py: 0.5, square: false },
     View { scale: 0.8, px: 0.0, py: 0.0, square: false },
+    View { scale: 0.8, px: 0.5, py: 0.0, square: false },
     View { scale: 0.8, px: 1.0, py: 0.0, square: false },
+    View { scale: 0.8, px: 0.0, py: 0.5, square: false },
+    View { scale: 0.8, px: 1.0, py: 0.5, square: false },
     View { scale: 0.8, px: 0.0, py: 1.0, square: false },
+    View { scale: 0.8, px: 0.5, py: 1.0, square: false },
     View { scale: 0.8, px: 1.0, py: 1.0, square: false },
-    View { scale: 0.8, px: 0.5, py: 0.5, square: true },
 ];
 
 /// Number of views per catalogue frame.
@@ -298,9 +304,8 @@ pub const CATALOGUE_VIEWS: usize = VIEWS.len();
 fn view_rect(c: Rect, v: View) -> Rect {
     let (mut w, mut h) = (c.width(), c.height());
     if v.square {
-        let s = w.min(h);
-        w = s;
-        h = s;
+        w = w.min(h);
+        h = w;
     }
     w *= v.scale;
     h *= v.scale;
@@ -312,6 +317,27 @@ fn view_rect(c: Rect, v: View) -> Rect {
 /// The 32x32 images of every catalogue view of a frame whose picture is `content`.
 pub fn catalogue_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
     VIEWS.iter().map(|&v| resample(g, view_rect(content, v))).collect()
+}
+
+/// Aspect ratios (width / height) of the pictures uploads put on a portrait canvas:
+/// 4:3, 3:2, 16:9, 2:1 and 2.4:1.
+const BAND_ASPECTS: [f32; 5] = [4.0 / 3.0, 1.5, 16.0 / 9.0, 2.0, 2.4];
+
+/// The 32x32 images an upload frame is searched with: its detected picture and, on a
+/// portrait frame, full-width bands of common aspect ratios centred on the canvas.
+/// Portrait uploads centre a landscape picture over a blurred copy of itself, a
+/// background that border detection often takes for picture (or the reverse); the
+/// bands find the picture whatever the detection made of it.
+pub fn query_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
+    let mut out = vec![resample(g, content)];
+    let (w, h) = (g.w as f32, g.h as f32);
+    if h > w {
+        for a in BAND_ASPECTS {
+            let bh = h.min(w / a);
+            out.push(resample(g, Rect { x0: 0.0, y0: (h - bh) / 2.0, x1: w, y1: (h + bh) / 2.0 }));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -265,11 +265,15 @@ fn match_one(
 ) -> Result<Vec<MatchRow>> {
     let descriptors = engine.describe(&d.images)?;
     let queries: Vec<[u32; crate::descriptor::WORDS]> = descriptors.iter().map(|x| x.words).collect();
-    let energy: Vec<u32> = descriptors.iter().map(|x| x.energy).collect();
-    let neighbours = engine.search(prepared, &queries)?;
+    let found = engine.search(prepared, &queries)?;
+    let views = d.ranges();
+    // A frame's energy is that of its detected picture, its first view.
+    let energy: Vec<u32> = views.iter().map(|r| descriptors[r.start].energy).collect();
+    let neighbours: Vec<_> = views.iter().map(|r| crate::search::union(&found[r.clone()])).collect();
     let q = QueryFrames {
         t: &d.times,
         words: &queries,
+        views: &views,
         energy: &energy,
         neighbours: &neighbours,
         period: 1.0 / opts.decode.rate,

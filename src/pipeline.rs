@@ -7,7 +7,7 @@ use crate::archive::{self, Limits, Member, Source};
 use crate::decode::{DecodeOptions, VideoInfo, decode};
 use crate::descriptor::PackedImage;
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
-use crate::frame::{BorderTracker, Gray, Rect, catalogue_views, resample};
+use crate::frame::{BorderTracker, Gray, Rect, catalogue_views, query_views};
 use crate::shard::Shard;
 use crate::worker::Worker;
 use std::collections::BTreeMap;
@@ -29,6 +29,22 @@ pub struct Decoded {
     pub info: VideoInfo,
     pub times: Vec<f64>,
     pub images: Vec<PackedImage>,
+    /// How many images (views) each sample has, in order.
+    pub views: Vec<u8>,
+}
+
+impl Decoded {
+    /// The range of `images`, and of anything computed image by image, of each sample.
+    pub fn ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let mut start = 0;
+        self.views
+            .iter()
+            .map(|&n| {
+                start += n as usize;
+                start - n as usize..start
+            })
+            .collect()
+    }
 }
 
 /// What a worker made of one member.
@@ -40,7 +56,7 @@ pub struct Outcome {
 fn cut(views: Views, g: &Gray, content: Rect) -> Vec<PackedImage> {
     match views {
         Views::Catalogue => catalogue_views(g, content),
-        Views::Query => vec![resample(g, content)],
+        Views::Query => query_views(g, content),
     }
 }
 
@@ -62,14 +78,17 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions, views: Views) -> std::resu
     }
     let mut times = Vec::new();
     let mut images = Vec::new();
+    let mut counts = Vec::new();
     let mut emit = |t: f64, g: Gray, content: Rect| {
+        let cuts = cut(views, &g, content);
         times.push(t);
-        images.extend(cut(views, &g, content));
+        counts.push(cuts.len() as u8);
+        images.extend(cuts);
     };
     let mut borders = border_tracker(opts.rate);
     let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
     borders.finish(&mut emit);
-    decoded.map(|info| Decoded { info, times, images })
+    decoded.map(|info| Decoded { info, times, images, views: counts })
 }
 
 /// One member through a worker process when `opts.worker` names one, else in process.

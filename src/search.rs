@@ -346,6 +346,19 @@ pub fn merge(lists: impl IntoIterator<Item = Hit>, frame_offset: u32) -> Vec<Hit
     all
 }
 
+/// The best neighbours of several descriptors of one upload frame (its views): each
+/// catalogue frame and orientation once, with its best score, best first.
+pub fn union(lists: &[Neighbours]) -> Neighbours {
+    let mut all: Vec<Hit> = lists.iter().flatten().filter(|h| !h.is_empty()).copied().collect();
+    all.sort_by(|a, b| b.score.cmp(&a.score).then(a.key.cmp(&b.key)));
+    let mut seen = std::collections::HashSet::new();
+    let mut out = [Hit::EMPTY; TOPK];
+    for (slot, h) in out.iter_mut().zip(all.into_iter().filter(|h| seen.insert(h.key))) {
+        *slot = h;
+    }
+    out
+}
+
 /// Folds a tile's merged list into a running best-first list.
 pub fn fold(acc: &mut Neighbours, hits: &[Hit]) {
     let merged = merge(acc.iter().chain(hits).copied(), 0);

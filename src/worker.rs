@@ -2,7 +2,7 @@
 //! cost one upload, not the night. Each decode thread of the pipeline keeps one child,
 //! `clipmatch decode-worker`, and sends it one request per upload: a JSON line with the
 //! file to decode. The child answers with a length-prefixed JSON header (the outcome,
-//! sample times, image count) followed by the images' raw bytes. The child's address
+//! sample times, images per sample) followed by the images' raw bytes. The child's address
 //! space is capped (RLIMIT_AS), and the parent kills it when an upload overruns its
 //! decode-time budget. A child that dies is reaped, its upload recorded as failed with
 //! the signal or exit status, and a new child started for the next upload.
@@ -42,7 +42,8 @@ struct Request {
 struct Header {
     result: Result<VideoInfo, UploadError>,
     times: Vec<f64>,
-    images: usize,
+    /// Images per sample; their sum is the number of images that follow.
+    views: Vec<u8>,
 }
 
 /// The child side: caps its address space, then serves requests until stdin closes.
@@ -74,8 +75,8 @@ pub fn serve(max_memory_bytes: u64) -> io::Result<()> {
             _ => {}
         }
         let (header, images) = match decode_file(&req.path, &req.opts, req.views) {
-            Ok(d) => (Header { result: Ok(d.info), times: d.times, images: d.images.len() }, d.images),
-            Err(e) => (Header { result: Err(e), times: Vec::new(), images: 0 }, Vec::new()),
+            Ok(d) => (Header { result: Ok(d.info), times: d.times, views: d.views }, d.images),
+            Err(e) => (Header { result: Err(e), times: Vec::new(), views: Vec::new() }, Vec::new()),
         };
         let json = serde_json::to_vec(&header).map_err(io::Error::other)?;
         out.write_all(&(json.len() as u64).to_le_bytes())?;
@@ -188,7 +189,10 @@ fn read_answer(r: &mut impl Read) -> io::Result<Result<Decoded, UploadError>> {
     let mut json = vec![0u8; u64::from_le_bytes(len) as usize];
     r.read_exact(&mut json)?;
     let header: Header = serde_json::from_slice(&json).map_err(io::Error::other)?;
-    let mut images = vec![[0u32; IMG_WORDS]; header.images];
+    if header.views.len() != header.times.len() {
+        return Err(io::Error::other("the worker's answer has a view count per sample missing"));
+    }
+    let mut images = vec![[0u32; IMG_WORDS]; header.views.iter().map(|&n| n as usize).sum()];
     r.read_exact(bytemuck::cast_slice_mut::<PackedImage, u8>(&mut images))?;
-    Ok(header.result.map(|info| Decoded { info, times: header.times, images }))
+    Ok(header.result.map(|info| Decoded { info, times: header.times, images, views: header.views }))
 }

@@ -18,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
         ..Default::default()
     };
     if let Ok(d) = decode_file(&input, &opts, Views::Query) {
-        assert_eq!(d.times.len(), d.images.len());
+        assert_eq!(d.times.len(), d.views.len());
+        assert_eq!(d.images.len(), d.views.iter().map(|&n| n as usize).sum::<usize>());
         assert!(d.times.windows(2).all(|w| w[0] <= w[1]), "sample times in order");
     }
 });

@@ -2,15 +2,15 @@
 // comment; the Rust side has size tests.
 
 const IMG: u32 = 32u;        // descriptor::IMG
-const FREQ: u32 = 8u;        // descriptor::FREQ
-const DIM: u32 = 64u;        // descriptor::DIM
-const WORDS: u32 = 16u;      // descriptor::WORDS
+const FREQ: u32 = 16u;       // descriptor::FREQ
+const DIM: u32 = 128u;       // descriptor::DIM
+const WORDS: u32 = 32u;      // descriptor::WORDS
 const IMG_WORDS: u32 = 256u; // descriptor::IMG_WORDS
 const TOPK: u32 = 16u;       // search::TOPK
 
 // descriptor::Descriptor
 struct Descriptor {
-    words: array<u32, 16>,
+    words: array<u32, 32>,
     energy: u32,
     pad0: u32,
     pad1: u32,
@@ -19,9 +19,11 @@ struct Descriptor {
 
 // descriptor::Tables
 struct Tables {
-    basis: array<i32, 256>,
-    weight: array<i32, 64>,
-    slot: array<u32, 64>,
+    row_basis: array<i32, 512>,
+    col_basis: array<i32, 512>,
+    mean: array<i32, 128>,
+    weight: array<i32, 128>,
+    slot: array<u32, 128>,
 }
 
 // Four signed bytes of `a` times those of `b`, summed.
