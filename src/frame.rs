@@ -91,7 +91,8 @@ fn activity(g: &Gray) -> (Vec<f32>, Vec<f32>) {
 /// The span of a profile that holds the picture: the run of active entries (gaps of up to
 /// 1/10 bridged) with the most activity, made symmetric. Black bars have none, blurred
 /// backgrounds little; a caption or sticker over them forms a separate, weaker run.
-/// Falls back to the whole span when the run is implausibly small.
+/// Falls back to the whole span when the run is implausibly small (under a tenth: a
+/// 2.4:1 to 4.3:1 film on a 9:16 canvas is a band of a fifth to an eighth).
 fn active_span(a: &[f32]) -> (usize, usize) {
     let n = a.len();
     let mut sorted = a.to_vec();
@@ -126,7 +127,7 @@ fn active_span(a: &[f32]) -> (usize, usize) {
     {
         best = (s, last_active + 1, sum);
     }
-    if best.1 - best.0 < n / 5 {
+    if best.1 - best.0 < n / 10 {
         return (0, n);
     }
     // Uploads centre the picture on their canvas. A flat stretch of picture at one edge
@@ -372,6 +373,23 @@ mod tests {
         let r = content_rect(&g);
         assert!((r.y0 - 87.0).abs() <= 2.0 && (r.y1 - 168.0).abs() <= 2.0, "{r:?}");
         assert!(r.x0 <= 1.0 && r.x1 >= 143.0, "{r:?}");
+    }
+
+    #[test]
+    fn finds_a_very_wide_picture_on_a_portrait_canvas() {
+        // A 4.3:1 film fills a 9:16 canvas's width as a band an eighth of its height.
+        let c = textured(144, 34, 4);
+        let g = paste(&c, 144, 256, 0, 111, |_, y| 60 + (y / 8) as u8);
+        let r = content_rect(&g);
+        assert!((r.y0 - 111.0).abs() <= 2.0 && (r.y1 - 145.0).abs() <= 2.0, "{r:?}");
+    }
+
+    #[test]
+    fn query_views_add_bands_on_portrait_frames_only() {
+        let portrait = textured(144, 256, 5);
+        assert_eq!(query_views(&portrait, Rect::full(&portrait)).len(), 1 + BAND_ASPECTS.len());
+        let landscape = textured(256, 144, 6);
+        assert_eq!(query_views(&landscape, Rect::full(&landscape)).len(), 1);
     }
 
     #[test]
