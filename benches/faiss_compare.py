@@ -1,5 +1,5 @@
 """The search kernel's CPU twin against FAISS flat inner-product search (faiss-cpu), at
-the same dimension (64), catalogue sizes, number of queries, k (16) and thread count.
+the same dimension (128), catalogue sizes, number of queries, k (16) and thread count.
 
     python3 benches/faiss_compare.py [--frames 10000,100000,1000000] [--queries 256]
                                      [--threads N] [--repeats 5] [--clipmatch PATH]
@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-DIM, K = 64, 16
+DIM, K = 128, 16
 
 
 def faiss_rate(frames, queries, threads, repeats, seed):
