@@ -43,6 +43,10 @@ pub struct AlignParams {
     pub background_weight: f32,
     /// Segment scores fall by this share per doubling or halving of the speed.
     pub speed_penalty: f32,
+    /// Scores of segments found in one half of a portrait upload (clip stacked with
+    /// other footage) are multiplied by this: half a frame matches unrelated footage
+    /// more easily than a whole picture does.
+    pub half_frame_weight: f32,
 }
 
 impl Default for AlignParams {
@@ -62,6 +66,7 @@ impl Default for AlignParams {
             extend_gap_s: 1.5,
             background_weight: 0.75,
             speed_penalty: 0.5,
+            half_frame_weight: 0.75,
         }
     }
 }
@@ -161,6 +166,11 @@ fn speeds(p: &AlignParams) -> Vec<f64> {
 
 /// Segments of one upload, best first.
 pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
+    select(candidates(q, r, p), p)
+}
+
+/// Every segment found in one upload's votes, unsorted and unfiltered.
+pub fn candidates(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
     // Votes grouped by (video, mirrored).
     let mut groups: HashMap<(u32, bool), Vec<Vote>> = HashMap::new();
     for (qi, hits) in q.neighbours.iter().enumerate() {
@@ -200,6 +210,12 @@ pub fn align(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segment> {
             votes.retain(|v| !used.contains(&v.qi));
         }
     }
+    out
+}
+
+/// The segments to report out of `candidates` (possibly of several searches of the same
+/// upload): those over `min_score` that no stronger one makes redundant, best first.
+pub fn select(mut out: Vec<Segment>, p: &AlignParams) -> Vec<Segment> {
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.query_start.total_cmp(&b.query_start)));
     let mut kept: Vec<Segment> = Vec::new();
     for s in out {

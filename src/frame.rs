@@ -324,11 +324,17 @@ pub fn catalogue_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
 /// 4:3, 3:2, 16:9, 2:1 and 2.4:1.
 const BAND_ASPECTS: [f32; 5] = [4.0 / 3.0, 1.5, 16.0 / 9.0, 2.0, 2.4];
 
+/// Views of an upload frame from this index on are the halves of a portrait frame
+/// (`query_views`). They are aligned apart from the picture's views: merged into one
+/// list, a half of unrelated footage crowds the picture's true neighbours out.
+pub const HALVES_FROM: usize = 1 + BAND_ASPECTS.len();
+
 /// The 32x32 images an upload frame is searched with: its detected picture and, on a
-/// portrait frame, full-width bands of common aspect ratios centred on the canvas.
-/// Portrait uploads centre a landscape picture over a blurred copy of itself, a
-/// background that border detection often takes for picture (or the reverse); the
-/// bands find the picture whatever the detection made of it.
+/// portrait frame, full-width bands of common aspect ratios centred on the canvas and
+/// the top and bottom halves. Portrait uploads centre a landscape
+/// picture over a blurred copy of itself, a background that border detection often
+/// takes for picture (or the reverse); the bands find the picture whatever the
+/// detection made of it. Uploads that stack the clip with other footage fill one half.
 pub fn query_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
     let mut out = vec![resample(g, content)];
     let (w, h) = (g.w as f32, g.h as f32);
@@ -337,6 +343,8 @@ pub fn query_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
             let bh = h.min(w / a);
             out.push(resample(g, Rect { x0: 0.0, y0: (h - bh) / 2.0, x1: w, y1: (h + bh) / 2.0 }));
         }
+        out.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }));
+        out.push(resample(g, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }));
     }
     out
 }
@@ -387,9 +395,11 @@ mod tests {
     #[test]
     fn query_views_add_bands_on_portrait_frames_only() {
         let portrait = textured(144, 256, 5);
-        assert_eq!(query_views(&portrait, Rect::full(&portrait)).len(), 1 + BAND_ASPECTS.len());
+        assert_eq!(query_views(&portrait, Rect::full(&portrait)).len(), 1 + BAND_ASPECTS.len() + 2);
         let landscape = textured(256, 144, 6);
         assert_eq!(query_views(&landscape, Rect::full(&landscape)).len(), 1);
+        let square = textured(144, 144, 7);
+        assert_eq!(query_views(&square, Rect::full(&square)).len(), 1);
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! `uploads` and `manifest` tables, Hive-partitioned by run date. A sharded run writes
 //! its shard's rows to a staging folder for `merge` (see `merge.rs`).
 
-use crate::align::{AlignParams, QueryFrames, RefFrames, align, frames_by_video};
+use crate::align::{AlignParams, QueryFrames, RefFrames, Segment, candidates, frames_by_video, select};
 use crate::archive::{Limits, Member};
 use crate::catalog::{self, Catalogue};
 use crate::checkpoint::Checkpoints;
 use crate::decode::DecodeOptions;
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::frame::HALVES_FROM;
 use crate::merge;
 use crate::pipeline::{self, Outcome, Selection, Views};
 use crate::shard::Shard;
@@ -266,20 +267,29 @@ fn match_one(
     let descriptors = engine.describe(&d.images)?;
     let queries: Vec<[u32; crate::descriptor::WORDS]> = descriptors.iter().map(|x| x.words).collect();
     let found = engine.search(prepared, &queries)?;
-    let views = d.ranges();
+    let ranges = d.ranges();
     // A frame's energy is that of its detected picture, its first view.
-    let energy: Vec<u32> = views.iter().map(|r| descriptors[r.start].energy).collect();
-    let neighbours: Vec<_> = views.iter().map(|r| crate::search::union(&found[r.clone()])).collect();
-    let q = QueryFrames {
-        t: &d.times,
-        words: &queries,
-        views: &views,
-        energy: &energy,
-        neighbours: &neighbours,
-        period: 1.0 / opts.decode.rate,
-        duration: d.info.duration_s,
-    };
-    Ok(align(&q, refs, &opts.align)
+    let energy: Vec<u32> = ranges.iter().map(|r| descriptors[r.start].energy).collect();
+    // The picture's views and the frame's halves are aligned apart (see `HALVES_FROM`).
+    let split = |r: &std::ops::Range<usize>| (r.start + HALVES_FROM).min(r.end);
+    let picture: Vec<_> = ranges.iter().map(|r| r.start..split(r)).collect();
+    let halves: Vec<_> = ranges.iter().map(|r| split(r)..r.end).collect();
+    let mut segments = Vec::new();
+    for (views, weight) in [(&picture, 1.0), (&halves, opts.align.half_frame_weight)] {
+        let neighbours: Vec<_> = views.iter().map(|r| crate::search::union(&found[r.clone()])).collect();
+        let q = QueryFrames {
+            t: &d.times,
+            words: &queries,
+            views,
+            energy: &energy,
+            neighbours: &neighbours,
+            period: 1.0 / opts.decode.rate,
+            duration: d.info.duration_s,
+        };
+        segments
+            .extend(candidates(&q, refs, &opts.align).into_iter().map(|s| Segment { score: s.score * weight, ..s }));
+    }
+    Ok(select(segments, &opts.align)
         .into_iter()
         .map(|s| MatchRow {
             query_id: String::new(),
