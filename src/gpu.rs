@@ -13,7 +13,7 @@ use wgpu::util::DeviceExt;
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// A hardware adapter, else the CPU twins. A software adapter (lavapipe) is never
-    /// picked: measured, the CPU twins outrun it (search 45x, descriptors 5x).
+    /// picked: measured, the CPU twins outrun it (search 35x, descriptors 4x).
     Auto,
     /// Any wgpu adapter; an error if there is none.
     Gpu,
