@@ -365,7 +365,8 @@ fn extract(
         }
         used.extend(run.iter().map(|v| v.qi));
         if run.len() >= p.min_frames {
-            let (first, last) = grow(run[0].qi, run[run.len() - 1].qi, speed, offset, key, q, r, p);
+            let line = Line { video: key.0, mirrored: key.1, speed, offset };
+            let (first, last) = grow(run[0].qi, run[run.len() - 1].qi, &line, q, r, p);
             let half = 0.5 * q.period;
             let qs = (q.t[first] - half).max(0.0);
             let qe = (q.t[last] + half).min(q.duration.max(q.t[last]));
@@ -399,26 +400,24 @@ fn extract(
     (segs, used)
 }
 
-/// The upload frames `first..=last` of a segment on the line `speed, offset`, grown on
-/// both sides over frames that still resemble the catalogue frame the line predicts,
-/// bridging at most `extend_gap_s` of frames that do not.
-#[allow(clippy::too_many_arguments)]
-fn grow(
-    first: usize,
-    last: usize,
+/// Catalogue time `speed * upload time + offset` of one video in one orientation.
+struct Line {
+    video: u32,
+    mirrored: bool,
     speed: f64,
     offset: f64,
-    key: (u32, bool),
-    q: &QueryFrames,
-    r: &RefFrames,
-    p: &AlignParams,
-) -> (usize, usize) {
-    let dur = r.duration[key.0 as usize];
+}
+
+/// The upload frames `first..=last` of a segment on `line`, grown on both sides over
+/// frames that still resemble the catalogue frame the line predicts, bridging at most
+/// `extend_gap_s` of frames that do not.
+fn grow(first: usize, last: usize, line: &Line, q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> (usize, usize) {
+    let dur = r.duration[line.video as usize];
     let on_line = |i: usize| {
-        let tr = speed * q.t[i] + offset;
+        let tr = line.speed * q.t[i] + line.offset;
         q.energy[i] >= p.min_energy
             && (-0.5..=dur + 0.5).contains(&tr)
-            && r.similarity_near(&q.words[q.views[i].clone()], key.0, key.1, tr)
+            && r.similarity_near(&q.words[q.views[i].clone()], line.video, line.mirrored, tr)
                 .is_some_and(|s| s >= p.extend_similarity)
     };
     let walk = |from: usize, step: fn(usize) -> Option<usize>| {
@@ -566,12 +565,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn finds_a_sped_up_clip_between_unrelated_footage() {
+    /// The segments of an upload made by `Upload::new` against the test catalogue.
+    fn align_upload(
+        n: usize,
+        clip: std::ops::Range<usize>,
+        found: std::ops::Range<usize>,
+        speed: f64,
+        start: f64,
+        p: &AlignParams,
+    ) -> Vec<Segment> {
         let tables = Tables::new();
         let cat = Catalogue::new(&tables);
-        let up = Upload::new(&cat, &tables, 60, 10..40, 10..40, 1.25, 30.0);
-        let segs = align(&up.frames(), &cat.refs(), &AlignParams::default());
+        let up = Upload::new(&cat, &tables, n, clip, found, speed, start);
+        align(&up.frames(), &cat.refs(), p)
+    }
+
+    #[test]
+    fn finds_a_sped_up_clip_between_unrelated_footage() {
+        let segs = align_upload(60, 10..40, 10..40, 1.25, 30.0, &AlignParams::default());
         let s = &segs[0];
         assert_eq!(s.video, 0);
         assert!((s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3, "{s:?}");
@@ -582,25 +593,19 @@ mod tests {
 
     #[test]
     fn a_segment_grows_over_frames_that_match_below_the_top_neighbours() {
-        let tables = Tables::new();
-        let cat = Catalogue::new(&tables);
         // Frames 10..40 show the clip, but only 18..32 found it among their neighbours.
-        let up = Upload::new(&cat, &tables, 60, 10..40, 18..32, 1.0, 30.0);
-        let segs = align(&up.frames(), &cat.refs(), &AlignParams::default());
+        let segs = align_upload(60, 10..40, 18..32, 1.0, 30.0, &AlignParams::default());
         let s = &segs[0];
         assert!((s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3, "{s:?}");
         assert!((s.ref_start - 29.75).abs() < 0.5 && (s.ref_end - 44.75).abs() < 0.5, "{s:?}");
         // Growth off: the segment stays where the neighbours put it.
         let p = AlignParams { extend_similarity: 2.0, ..AlignParams::default() };
-        let s = &align(&up.frames(), &cat.refs(), &p)[0];
+        let s = &align_upload(60, 10..40, 18..32, 1.0, 30.0, &p)[0];
         assert!((s.query_start - 8.75).abs() < 0.3 && (s.query_end - 15.75).abs() < 0.3, "{s:?}");
     }
 
     #[test]
     fn nothing_from_unrelated_footage_alone() {
-        let tables = Tables::new();
-        let cat = Catalogue::new(&tables);
-        let up = Upload::new(&cat, &tables, 40, 0..0, 0..0, 1.0, 0.0);
-        assert!(align(&up.frames(), &cat.refs(), &AlignParams::default()).is_empty());
+        assert!(align_upload(40, 0..0, 0..0, 1.0, 0.0, &AlignParams::default()).is_empty());
     }
 }
