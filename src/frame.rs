@@ -403,6 +403,15 @@ mod tests {
     }
 
     #[test]
+    fn query_views_of_tiny_frames() {
+        for (w, h) in [(1, 1), (1, 2), (2, 1), (3, 17), (17, 3)] {
+            let g = textured(w, h, 8);
+            let views = query_views(&g, content_rect(&g));
+            assert!(!views.is_empty(), "{w}x{h}");
+        }
+    }
+
+    #[test]
     fn finds_picture_on_smooth_background() {
         let c = textured(144, 81, 2);
         // A slow gradient stands in for the blurred copy behind a 9:16 reframe.
