@@ -333,6 +333,12 @@ pub fn cpu_search(queries: &[[u32; WORDS]], m: &Matrix) -> Vec<Neighbours> {
         .collect()
 }
 
+/// The order of every neighbour list: score descending, then frame (and orientation)
+/// ascending, the order a single scan produces.
+fn best_first(a: &Hit, b: &Hit) -> std::cmp::Ordering {
+    b.score.cmp(&a.score).then(a.key.cmp(&b.key))
+}
+
 /// Merges per-chunk lists into one best-first list. The order (score desc, key asc)
 /// is the one a single scan produces, so chunked and unchunked searches agree exactly.
 pub fn merge(lists: impl IntoIterator<Item = Hit>, frame_offset: u32) -> Vec<Hit> {
@@ -341,7 +347,7 @@ pub fn merge(lists: impl IntoIterator<Item = Hit>, frame_offset: u32) -> Vec<Hit
         .filter(|h| !h.is_empty())
         .map(|h| Hit { score: h.score, key: h.key + (frame_offset << 1) })
         .collect();
-    all.sort_by(|a, b| b.score.cmp(&a.score).then(a.key.cmp(&b.key)));
+    all.sort_by(best_first);
     all.truncate(TOPK);
     all
 }
@@ -350,7 +356,7 @@ pub fn merge(lists: impl IntoIterator<Item = Hit>, frame_offset: u32) -> Vec<Hit
 /// catalogue frame and orientation once, with its best score, best first.
 pub fn union(lists: &[Neighbours]) -> Neighbours {
     let mut all: Vec<Hit> = lists.iter().flatten().filter(|h| !h.is_empty()).copied().collect();
-    all.sort_by(|a, b| b.score.cmp(&a.score).then(a.key.cmp(&b.key)));
+    all.sort_by(best_first);
     let mut seen = std::collections::HashSet::new();
     let mut out = [Hit::EMPTY; TOPK];
     for (slot, h) in out.iter_mut().zip(all.into_iter().filter(|h| seen.insert(h.key))) {
