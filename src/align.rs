@@ -142,6 +142,34 @@ pub struct Segment {
     pub speed: f64,
     pub score: f32,
     pub frames: u32,
+    /// Upload times of the first and last frame whose votes made the segment, before it
+    /// grew (`grow`): its evidence, where the rest of the range is extrapolation.
+    pub core: (f64, f64),
+}
+
+impl Segment {
+    /// Catalogue time at upload time `tq` on the segment's line.
+    fn ref_time(&self, tq: f64) -> f64 {
+        self.ref_start + self.speed * (tq - self.query_start)
+    }
+
+    fn line(&self) -> Line {
+        Line {
+            video: self.video,
+            mirrored: self.mirrored,
+            speed: self.speed,
+            offset: self.ref_start - self.speed * self.query_start,
+        }
+    }
+
+    /// Shortens the range to `[start, end]`, keeping the catalogue range on the line.
+    fn trim(&mut self, start: f64, end: f64) {
+        let (rs, re) = (self.ref_time(start), self.ref_time(end));
+        self.query_start = start;
+        self.query_end = end;
+        self.ref_start = rs;
+        self.ref_end = re;
+    }
 }
 
 /// One usable neighbour of one upload frame.
@@ -193,6 +221,7 @@ pub fn candidates(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segmen
     keys.sort();
     let mut strong = 0;
     for key in keys {
+        let first = out.len();
         let mut votes = groups.remove(&key).unwrap_or_default();
         // A segment scores at most the best vote of each upload frame it spans: groups
         // (and what is left of them) that cannot reach min_score are not searched, which
@@ -209,8 +238,57 @@ pub fn candidates(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segmen
             out.extend(segs);
             votes.retain(|v| !used.contains(&v.qi));
         }
+        resolve(&mut out[first..], q, r, p);
     }
     out
+}
+
+/// Similarity by which one line must beat another over disputed frames (a 0.18 margin
+/// where a static scene's next clip took over, under 0.07 between lines of one clip in
+/// ../shared/bench/dev and seed 2).
+const RESOLVE_MARGIN: f32 = 0.1;
+
+/// Settles the segments of one video and orientation whose grown ranges reach over
+/// another's evidence: a static scene lets one clip's line grow over the next clip of
+/// the same video, at another offset. Over the frames in dispute the line the pictures
+/// resemble better wins: the loser's range stops at the winner's evidence if it was only
+/// grown there, else it is left whole for `select` to drop as shadowed.
+fn resolve(segs: &mut [Segment], q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
+    for a in 0..segs.len() {
+        for b in 0..segs.len() {
+            let (sa, sb) = (&segs[a], &segs[b]);
+            // Only comparable evidence contests a range.
+            if a == b || sa.score < p.min_score || sb.score < 0.25 * sa.score {
+                continue;
+            }
+            let after = sb.core.0 >= sa.core.1 && sa.query_end > sb.core.0;
+            let before = sb.core.1 <= sa.core.0 && sa.query_start < sb.core.1;
+            if !(after || before) {
+                continue;
+            }
+            let disputed = (sb.core.0.max(sa.query_start), sb.core.1.min(sa.query_end));
+            let mean_similarity = |line: &Line| {
+                let sims: Vec<f32> = (0..q.t.len())
+                    .filter(|&i| (disputed.0..=disputed.1).contains(&q.t[i]))
+                    .filter_map(|i| {
+                        let tr = line.speed * q.t[i] + line.offset;
+                        r.similarity_near(&q.words[q.views[i].clone()], line.video, line.mirrored, tr)
+                    })
+                    .collect();
+                sims.iter().sum::<f32>() / sims.len().max(1) as f32
+            };
+            // In a static scene every line resembles the pictures about as well: a contest
+            // is won by a clear margin only.
+            if mean_similarity(&sb.line()) < mean_similarity(&sa.line()) + RESOLVE_MARGIN {
+                continue;
+            }
+            // The boundary falls half a sampling period outside the winner's evidence.
+            let half = 0.5 * q.period;
+            let (start, end) =
+                if after { (sa.query_start, sb.core.0 - half) } else { (sb.core.1 + half, sa.query_end) };
+            segs[a].trim(start, end);
+        }
+    }
 }
 
 /// The segments to report out of `candidates` (possibly of several searches of the same
@@ -384,6 +462,7 @@ fn extract(
                 // 0.5x-0.65x far more often than true clips play that slow.
                 score: run.iter().map(|v| v.w).sum::<f32>() * speed_prior(speed, p.speed_penalty),
                 frames: run.len() as u32,
+                core: (run[0].tq, run[run.len() - 1].tq),
             });
         }
         run.clear();
@@ -450,19 +529,24 @@ mod tests {
 
     /// The descriptor of a random picture: unrelated pictures are far apart.
     fn random_words(seed: u64, tables: &Tables) -> [u32; WORDS] {
+        describe(&pack_image(&random_pixels(seed)), tables).words
+    }
+
+    fn random_pixels(seed: u64) -> Vec<u8> {
         let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
-        let pixels: Vec<u8> = (0..IMG * IMG)
+        (0..IMG * IMG)
             .map(|_| {
                 s ^= s << 13;
                 s ^= s >> 7;
                 s ^= s << 17;
                 (s >> 56) as u8
             })
-            .collect();
-        describe(&pack_image(&pixels), tables).words
+            .collect()
     }
 
-    /// A catalogue of two 100 s videos sampled at 4 frames/s, one random picture each.
+    /// A catalogue of two 100 s videos sampled at 4 frames/s, one random picture each;
+    /// with `still` > 0, video 0 is a static shot: every picture is that share of one
+    /// background picture and the rest its own.
     struct Catalogue {
         video: Vec<u32>,
         t: Vec<f64>,
@@ -473,10 +557,21 @@ mod tests {
     }
 
     impl Catalogue {
-        fn new(tables: &Tables) -> Self {
+        fn new(tables: &Tables, still: f32) -> Self {
             let video: Vec<u32> = (0..2).flat_map(|v| std::iter::repeat_n(v, 400)).collect();
             let t: Vec<f64> = (0..800).map(|i| (i % 400) as f64 * 0.25).collect();
-            let words = (0..800).flat_map(|f| random_words(f, tables)).collect();
+            let background = random_pixels(u64::MAX);
+            let picture = |f: usize| {
+                let own = random_pixels(f as u64);
+                let share = if f < 400 { still } else { 0.0 };
+                let mixed: Vec<u8> = own
+                    .iter()
+                    .zip(&background)
+                    .map(|(&o, &b)| (share * b as f32 + (1.0 - share) * o as f32) as u8)
+                    .collect();
+                describe(&pack_image(&mixed), tables).words
+            };
+            let words = (0..800).flat_map(picture).collect();
             let by_video = frames_by_video(&video, &t, 2);
             Catalogue { energy: vec![1000; 800], duration: vec![100.0; 2], video, t, words, by_video }
         }
@@ -575,9 +670,33 @@ mod tests {
         p: &AlignParams,
     ) -> Vec<Segment> {
         let tables = Tables::new();
-        let cat = Catalogue::new(&tables);
+        let cat = Catalogue::new(&tables, 0.0);
         let up = Upload::new(&cat, &tables, n, clip, found, speed, start);
         align(&up.frames(), &cat.refs(), p)
+    }
+
+    #[test]
+    fn two_clips_of_a_static_shot_stay_apart() {
+        // Frames 0..20 show video 0 from 10 s, frames 20..40 from 60 s. The shot is
+        // static, so each clip's line resembles the other clip's frames enough to grow
+        // over them; the frames resemble their own line better.
+        let tables = Tables::new();
+        let cat = Catalogue::new(&tables, 0.6);
+        let first = Upload::new(&cat, &tables, 40, 0..20, 0..20, 1.0, 10.0);
+        let mut up = Upload::new(&cat, &tables, 40, 20..40, 20..40, 1.0, 60.0);
+        up.words[..20].copy_from_slice(&first.words[..20]);
+        up.neighbours[..20].copy_from_slice(&first.neighbours[..20]);
+        let refs = cat.refs();
+        let grows = RefFrames::similarity_near(&refs, &up.words[25..26], 0, false, 10.0 + 12.5);
+        assert!(grows.is_some_and(|s| s >= AlignParams::default().extend_similarity), "{grows:?}");
+        let mut segs = align(&up.frames(), &refs, &AlignParams::default());
+        segs.sort_by(|a, b| a.query_start.total_cmp(&b.query_start));
+        assert_eq!(segs.len(), 2, "{segs:?}");
+        for (s, (qs, qe, rs)) in segs.iter().zip([(0.0, 9.75, 10.0), (9.75, 20.0, 60.0)]) {
+            assert_eq!(s.video, 0);
+            assert!((s.query_start - qs).abs() < 0.3 && (s.query_end - qe).abs() < 0.3, "{s:?}");
+            assert!((s.ref_start - rs).abs() < 0.5, "{s:?}");
+        }
     }
 
     #[test]
