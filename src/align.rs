@@ -47,6 +47,11 @@ pub struct AlignParams {
     /// other footage) are multiplied by this: half a frame matches unrelated footage
     /// more easily than a whole picture does.
     pub half_frame_weight: f32,
+    /// A segment below `min_score` whose frames resemble the best crop of the catalogue
+    /// pictures on its line (`verify`) with mean similarity `m` over `verify_floor` has
+    /// its score multiplied by `1 + verify_gain * (m - verify_floor)`.
+    pub verify_gain: f32,
+    pub verify_floor: f32,
 }
 
 impl Default for AlignParams {
@@ -67,6 +72,8 @@ impl Default for AlignParams {
             background_weight: 0.75,
             speed_penalty: 0.5,
             half_frame_weight: 0.75,
+            verify_gain: 4.0,
+            verify_floor: 0.6,
         }
     }
 }
@@ -83,6 +90,8 @@ pub struct RefFrames<'a> {
     pub views: usize,
     /// Each video's frames in time order (`frames_by_video`).
     pub by_video: &'a [Vec<u32>],
+    /// Each frame's whole picture, 32x32 (`verify`).
+    pub pictures: &'a [crate::descriptor::PackedImage],
 }
 
 /// The frames of each of `videos` videos in time order.
@@ -98,6 +107,18 @@ pub fn frames_by_video(video: &[u32], t: &[f64], videos: usize) -> Vec<Vec<u32>>
 }
 
 impl RefFrames<'_> {
+    /// The frame of `video` nearest to time `tr`, if one lies within half a second.
+    pub fn nearest(&self, video: u32, tr: f64) -> Option<usize> {
+        let frames = &self.by_video[video as usize];
+        let i = frames.partition_point(|&f| self.t[f as usize] < tr);
+        [i.checked_sub(1), Some(i)]
+            .into_iter()
+            .flatten()
+            .filter_map(|k| frames.get(k).map(|&f| f as usize))
+            .filter(|&f| (self.t[f] - tr).abs() <= 0.5)
+            .min_by(|&a, &b| (self.t[a] - tr).abs().total_cmp(&(self.t[b] - tr).abs()))
+    }
+
     /// Best similarity of any of the descriptors `qs` to any view of the frames of
     /// `video` within half a second of time `tr`, the query mirrored or not.
     fn similarity_near(&self, qs: &[[u32; WORDS]], video: u32, mirrored: bool, tr: f64) -> Option<f32> {
@@ -240,6 +261,7 @@ pub fn candidates(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segmen
         }
         resolve(&mut out[first..], q, r, p);
     }
+    crate::verify::rescore(&mut out, q, r, p);
     out
 }
 

@@ -11,7 +11,7 @@
 
 use crate::archive::Limits;
 use crate::decode::DecodeOptions;
-use crate::descriptor::{DESCRIPTOR_VERSION, WORDS};
+use crate::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, PackedImage, WORDS};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::frame::CATALOGUE_VIEWS;
@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// Version of the folder layout.
-pub const FORMAT: u32 = 1;
+/// Version of the folder layout. 2: frames carry their picture as 32x32 luma.
+pub const FORMAT: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
@@ -56,6 +56,8 @@ pub struct Catalogue {
     pub frame_energy: Vec<u32>,
     /// `views * WORDS` descriptor words per frame.
     pub words: Vec<u32>,
+    /// Each frame's whole picture as a packed 32x32 image, for `verify`.
+    pub pictures: Vec<PackedImage>,
 }
 
 fn err(dir: &Path, reason: impl Into<String>) -> Error {
@@ -81,7 +83,13 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
         .map_err(|e| err(dir, format!("no readable manifest.json ({e}); is this a catalogue folder?")))?;
     let m: Manifest = serde_json::from_str(&text).map_err(|e| err(dir, format!("manifest.json is not valid: {e}")))?;
     if m.format != FORMAT {
-        return Err(err(dir, format!("layout format {} is not the supported format {FORMAT}", m.format)));
+        return Err(err(
+            dir,
+            format!(
+                "layout format {} is not the supported format {FORMAT}; rebuild it with `clipmatch catalog build`",
+                m.format
+            ),
+        ));
     }
     if m.descriptor_version != DESCRIPTOR_VERSION {
         return Err(err(
@@ -215,7 +223,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         for (f, &t) in d.times.iter().enumerate() {
             let ds = &descriptors[f * views..(f + 1) * views];
             let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
-            frames.push(&m.id, t, ds[0].energy, &words)?;
+            frames.push(&m.id, t, ds[0].energy, &words, &d.images[f * views])?;
         }
         tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
         summary.frames += d.times.len() as u64;
@@ -269,6 +277,7 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
         frame_t: Vec::new(),
         frame_energy: Vec::new(),
         words: Vec::with_capacity(manifest.frames as usize * manifest.views * WORDS),
+        pictures: Vec::with_capacity(manifest.frames as usize),
     };
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
@@ -277,6 +286,7 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
             let t = column::<Float64Array>(&b, "t", &path)?;
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
             let desc = column::<FixedSizeBinaryArray>(&b, "descriptors", &path)?;
+            let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
             if desc.value_length() as usize != manifest.views * crate::descriptor::DIM {
                 return Err(err(dir, format!("{}: descriptors do not hold {} views", path.display(), manifest.views)));
             }
@@ -289,6 +299,9 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
                 cat.frame_t.push(t.value(i));
                 cat.frame_energy.push(energy.value(i));
                 cat.words.extend(desc.value(i).chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+                let mut img: PackedImage = [0; IMG_WORDS];
+                bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(picture.value(i));
+                cat.pictures.push(img);
             }
             debug_assert!(desc.null_count() == 0);
         }

@@ -133,6 +133,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         words: &cat.words,
         views: cat.manifest.views,
         by_video: &by_video,
+        pictures: &cat.pictures,
     };
 
     let mut checkpoints = Checkpoints::open(&merge::shard_dir(&opts.out, &opts.run_date, opts.shard), &run_id)?;

@@ -23,6 +23,7 @@ pub mod search;
 pub mod shaders;
 pub mod shard;
 pub mod table;
+pub mod verify;
 pub mod worker;
 
 pub use error::{Error, Result};

@@ -408,8 +408,12 @@ pub fn frames_schema(views: usize) -> SchemaRef {
         field("t", DataType::Float64, false),
         field("energy", DataType::UInt32, false),
         field("descriptors", DataType::FixedSizeBinary((views * crate::descriptor::DIM) as i32), false),
+        field("picture", DataType::FixedSizeBinary(PICTURE_BYTES), false),
     ]))
 }
+
+/// Bytes of a frame's `picture`: its whole picture as 32x32 luma, row-major.
+const PICTURE_BYTES: i32 = (crate::descriptor::IMG * crate::descriptor::IMG) as i32;
 
 pub struct FramesBuilder {
     views: usize,
@@ -417,6 +421,7 @@ pub struct FramesBuilder {
     t: Float64Builder,
     energy: UInt32Builder,
     descriptors: FixedSizeBinaryBuilder,
+    picture: FixedSizeBinaryBuilder,
 }
 
 impl FramesBuilder {
@@ -427,15 +432,25 @@ impl FramesBuilder {
             t: Float64Builder::new(),
             energy: UInt32Builder::new(),
             descriptors: FixedSizeBinaryBuilder::new((views * crate::descriptor::DIM) as i32),
+            picture: FixedSizeBinaryBuilder::new(PICTURE_BYTES),
         }
     }
 
-    /// `descriptors`: the frame's views, packed words in view order.
-    pub fn push(&mut self, video_id: &str, t: f64, energy: u32, descriptors: &[u32]) -> Result<()> {
+    /// `descriptors`: the frame's views, packed words in view order; `picture`: its whole
+    /// picture, the image of its first view.
+    pub fn push(
+        &mut self,
+        video_id: &str,
+        t: f64,
+        energy: u32,
+        descriptors: &[u32],
+        picture: &crate::descriptor::PackedImage,
+    ) -> Result<()> {
         self.video_id.append_value(video_id);
         self.t.append_value(t);
         self.energy.append_value(energy);
         self.descriptors.append_value(bytemuck::cast_slice::<u32, u8>(descriptors))?;
+        self.picture.append_value(bytemuck::cast_slice::<u32, u8>(picture))?;
         Ok(())
     }
 
@@ -445,6 +460,7 @@ impl FramesBuilder {
             Arc::new(self.t.finish()),
             Arc::new(self.energy.finish()),
             Arc::new(self.descriptors.finish()),
+            Arc::new(self.picture.finish()),
         ];
         Ok(RecordBatch::try_new(frames_schema(self.views), cols)?)
     }
