@@ -71,10 +71,10 @@ fn alignment(c: &mut Criterion) {
     };
     // Descriptors of random pictures: segments try to grow but find nothing alike.
     let tables = Tables::new();
-    let mut picture =
-        |_| describe(&pack_image(&(0..IMG * IMG).map(|_| rand(256) as u8).collect::<Vec<_>>()), &tables).words;
-    let words: Vec<u32> = (0..video.len()).flat_map(&mut picture).collect();
-    let qwords: Vec<[u32; WORDS]> = (0..120).map(&mut picture).collect();
+    let mut picture = |_| pack_image(&(0..IMG * IMG).map(|_| rand(256) as u8).collect::<Vec<_>>());
+    let pictures: Vec<_> = (0..video.len()).map(&mut picture).collect();
+    let words: Vec<u32> = pictures.iter().flat_map(|p| describe(p, &tables).words).collect();
+    let qwords: Vec<[u32; WORDS]> = (0..120).map(|i| describe(&picture(i), &tables).words).collect();
     let by_video = frames_by_video(&video, &t, videos as usize);
     let refs = RefFrames {
         video: &video,
@@ -84,6 +84,7 @@ fn alignment(c: &mut Criterion) {
         words: &words,
         views: 1,
         by_video: &by_video,
+        pictures: &pictures,
     };
     let qt: Vec<f64> = (0..120).map(|i| i as f64 * 0.5).collect();
     let neighbours: Vec<Neighbours> = qt

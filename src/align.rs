@@ -576,6 +576,7 @@ mod tests {
         duration: Vec<f64>,
         words: Vec<u32>,
         by_video: Vec<Vec<u32>>,
+        pictures: Vec<crate::descriptor::PackedImage>,
     }
 
     impl Catalogue {
@@ -591,11 +592,12 @@ mod tests {
                     .zip(&background)
                     .map(|(&o, &b)| (share * b as f32 + (1.0 - share) * o as f32) as u8)
                     .collect();
-                describe(&pack_image(&mixed), tables).words
+                pack_image(&mixed)
             };
-            let words = (0..800).flat_map(picture).collect();
+            let pictures: Vec<_> = (0..800).map(picture).collect();
+            let words = pictures.iter().flat_map(|p| describe(p, tables).words).collect();
             let by_video = frames_by_video(&video, &t, 2);
-            Catalogue { energy: vec![1000; 800], duration: vec![100.0; 2], video, t, words, by_video }
+            Catalogue { energy: vec![1000; 800], duration: vec![100.0; 2], video, t, words, by_video, pictures }
         }
 
         fn refs(&self) -> RefFrames<'_> {
@@ -607,6 +609,7 @@ mod tests {
                 words: &self.words,
                 views: 1,
                 by_video: &self.by_video,
+                pictures: &self.pictures,
             }
         }
 

@@ -135,3 +135,116 @@ pub fn rescore(segs: &mut [Segment], q: &QueryFrames, r: &RefFrames, p: &AlignPa
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::align::frames_by_video;
+    use crate::frame::{Rect, resample};
+    use crate::search::Neighbours;
+
+    /// A 128x128 picture of a few random low-frequency waves, different for every seed.
+    fn picture(seed: u64) -> Gray {
+        let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f32 / (1u64 << 53) as f32
+        };
+        let waves: Vec<[f32; 4]> = (0..6)
+            .map(|_| [1.0 + 5.0 * next(), 1.0 + 5.0 * next(), std::f32::consts::TAU * next(), 40.0 * next()])
+            .collect();
+        let side = 128;
+        let data = (0..side * side)
+            .map(|i| {
+                let (x, y) = ((i % side) as f32 / side as f32, (i / side) as f32 / side as f32);
+                let v: f32 =
+                    waves.iter().map(|w| w[3] * (std::f32::consts::TAU * (w[0] * x + w[1] * y) + w[2]).cos()).sum();
+                (128.0 + v).clamp(0.0, 255.0) as u8
+            })
+            .collect();
+        Gray { w: side, h: side, data }
+    }
+
+    /// Fits a segment of 20 upload frames (2/s) that show catalogue frames 0, 2, 4, ...
+    /// (4/s) through `shown`, a region of each picture in fractions.
+    fn fit(shown: Crop) -> (Fit, Segment, f32) {
+        let tables = Tables::new();
+        let sources: Vec<Gray> = (0..40).map(picture).collect();
+        let whole = |g: &Gray| Rect { x0: 0.0, y0: 0.0, x1: g.w as f32, y1: g.h as f32 };
+        let pictures: Vec<PackedImage> = sources.iter().map(|g| resample(g, whole(g))).collect();
+        let words: Vec<u32> = pictures.iter().flat_map(|p| describe(p, &tables).words).collect();
+        let video = vec![0u32; 40];
+        let t: Vec<f64> = (0..40).map(|i| i as f64 * 0.25).collect();
+        let by_video = frames_by_video(&video, &t, 1);
+        let energy = vec![1000u32; 40];
+        let refs = RefFrames {
+            video: &video,
+            t: &t,
+            energy: &energy,
+            duration: &[10.0],
+            words: &words,
+            views: 1,
+            by_video: &by_video,
+            pictures: &pictures,
+        };
+        let qt: Vec<f64> = (0..20).map(|i| i as f64 * 0.5).collect();
+        let qwords: Vec<_> = (0..20)
+            .map(|i| {
+                let g = &sources[2 * i];
+                let side = g.w as f32;
+                let r = Rect {
+                    x0: shown.x0 * side,
+                    y0: shown.y0 * side,
+                    x1: (shown.x0 + shown.w) * side,
+                    y1: (shown.y0 + shown.h) * side,
+                };
+                describe(&resample(g, r), &tables).words
+            })
+            .collect();
+        let views: Vec<_> = (0..20).map(|i| i..i + 1).collect();
+        let neighbours: Vec<Neighbours> = vec![[crate::search::Hit::EMPTY; crate::search::TOPK]; 20];
+        let q = QueryFrames {
+            t: &qt,
+            words: &qwords,
+            views: &views,
+            energy: &energy[..20],
+            neighbours: &neighbours,
+            period: 0.5,
+            duration: 10.0,
+        };
+        let seg = Segment {
+            video: 0,
+            mirrored: false,
+            query_start: 0.0,
+            query_end: 10.0,
+            ref_start: 0.0,
+            ref_end: 10.0,
+            speed: 1.0,
+            score: 0.5,
+            frames: 20,
+            core: (0.0, 9.5),
+        };
+        let p = AlignParams::default();
+        let fit = best_crop(&seg, &q, &refs, &tables, p.min_energy).expect("pictures on the line");
+        let mut lifted = [seg.clone()];
+        rescore(&mut lifted, &q, &refs, &p);
+        (fit, seg, lifted[0].score)
+    }
+
+    #[test]
+    fn finds_the_crop_an_upload_made() {
+        let (fit, seg, lifted) = fit(Crop { x0: 0.2, y0: 0.05, w: 0.7, h: 0.9 });
+        assert!((fit.crop.w - 0.7).abs() < 0.11 && (fit.crop.h - 0.9).abs() < 0.11, "{fit:?}");
+        assert!(fit.similarity > 0.7 && fit.similarity > fit.whole + 0.2, "{fit:?}");
+        assert!(lifted > seg.score * 1.4, "{lifted} from {}", seg.score);
+    }
+
+    #[test]
+    fn a_picture_shown_whole_gains_nothing() {
+        let (fit, seg, lifted) = fit(Crop::WHOLE);
+        assert!(fit.whole > 0.9, "{fit:?}");
+        assert!(lifted < seg.score * 1.1, "{lifted} from {}", seg.score);
+    }
+}
