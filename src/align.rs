@@ -51,7 +51,7 @@ pub struct AlignParams {
     /// pictures on its line (`verify`) with mean similarity `m` over `verify_floor` has
     /// its score multiplied by `1 + verify_gain * (m - verify_floor)` (`m` less the whole
     /// pictures' similarity, where that is higher). A floor of 0.6 let a negative upload
-    /// of a generated all-crop set (scripts/make_crop_queries.py, seed 6) over the
+    /// of a generated all-crop set (scripts/make_family_queries.py crop, seed 6) over the
     /// threshold; 0.65 gives the same dev figures and none.
     pub verify_gain: f32,
     pub verify_floor: f32,
