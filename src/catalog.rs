@@ -290,6 +290,9 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
             if desc.value_length() as usize != manifest.views * crate::descriptor::DIM {
                 return Err(err(dir, format!("{}: descriptors do not hold {} views", path.display(), manifest.views)));
             }
+            if picture.value_length() as usize != IMG_WORDS * 4 {
+                return Err(err(dir, format!("{}: pictures are not 32x32", path.display())));
+            }
             for i in 0..b.num_rows() {
                 // Frames of a video that a later, crashed add left unreferenced are skipped.
                 let Some(&v) = index.get(vid.value(i)) else {
