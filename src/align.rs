@@ -173,7 +173,7 @@ pub struct Segment {
 
 impl Segment {
     /// Catalogue time at upload time `tq` on the segment's line.
-    fn ref_time(&self, tq: f64) -> f64 {
+    pub(crate) fn ref_time(&self, tq: f64) -> f64 {
         self.ref_start + self.speed * (tq - self.query_start)
     }
 

@@ -80,10 +80,7 @@ pub fn best_crop(seg: &Segment, q: &QueryFrames, r: &RefFrames, tables: &Tables,
     let pairs: Vec<(usize, Gray)> = frames
         .iter()
         .step_by(step)
-        .filter_map(|&i| {
-            let tr = seg.ref_start + seg.speed * (q.t[i] - seg.query_start);
-            r.nearest(seg.video, tr).map(|f| (i, unpack(&r.pictures[f])))
-        })
+        .filter_map(|&i| r.nearest(seg.video, seg.ref_time(q.t[i])).map(|f| (i, unpack(&r.pictures[f]))))
         .collect();
     if pairs.is_empty() {
         return None;
@@ -172,8 +169,7 @@ mod tests {
     fn fit(shown: Crop) -> (Fit, Segment, f32) {
         let tables = Tables::new();
         let sources: Vec<Gray> = (0..40).map(picture).collect();
-        let whole = |g: &Gray| Rect { x0: 0.0, y0: 0.0, x1: g.w as f32, y1: g.h as f32 };
-        let pictures: Vec<PackedImage> = sources.iter().map(|g| resample(g, whole(g))).collect();
+        let pictures: Vec<PackedImage> = sources.iter().map(|g| resample(g, Rect::full(g))).collect();
         let words: Vec<u32> = pictures.iter().flat_map(|p| describe(p, &tables).words).collect();
         let video = vec![0u32; 40];
         let t: Vec<f64> = (0..40).map(|i| i as f64 * 0.25).collect();
