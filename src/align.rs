@@ -43,10 +43,10 @@ pub struct AlignParams {
     pub background_weight: f32,
     /// Segment scores fall by this share per doubling or halving of the speed.
     pub speed_penalty: f32,
-    /// Scores of segments found in one half of a portrait upload (clip stacked with
-    /// other footage) are multiplied by this: half a frame matches unrelated footage
-    /// more easily than a whole picture does.
-    pub half_frame_weight: f32,
+    /// Scores of segments found in a part of an upload frame (a half where the clip is
+    /// stacked with other footage, a picture-in-picture window) are multiplied by this:
+    /// part of a frame matches unrelated footage more easily than a whole picture does.
+    pub part_weight: f32,
     /// A segment below `min_score` whose frames resemble the best crop of the catalogue
     /// pictures on its line (`verify`) with mean similarity `m` over `verify_floor` has
     /// its score multiplied by `1 + verify_gain * (m - verify_floor)` (`m` less the whole
@@ -74,7 +74,7 @@ impl Default for AlignParams {
             extend_gap_s: 1.5,
             background_weight: 0.75,
             speed_penalty: 0.5,
-            half_frame_weight: 0.75,
+            part_weight: 0.75,
             verify_gain: 4.0,
             verify_floor: 0.65,
         }

@@ -328,29 +328,186 @@ pub fn catalogue_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
 /// 4:3, 3:2, 16:9, 2:1 and 2.4:1.
 const BAND_ASPECTS: [f32; 5] = [4.0 / 3.0, 1.5, 16.0 / 9.0, 2.0, 2.4];
 
-/// Views of an upload frame from this index on are the halves of a portrait frame
-/// (`query_views`). They are aligned apart from the picture's views: merged into one
-/// list, a half of unrelated footage crowds the picture's true neighbours out.
-pub const HALVES_FROM: usize = 1 + BAND_ASPECTS.len();
+/// The 32x32 images an upload frame is searched with, in two groups aligned apart: the
+/// whole picture's views first, then `parts` views of a part of the frame. Merged into
+/// one list, a part holding unrelated footage crowds the picture's true neighbours out.
+pub struct QueryViews {
+    pub images: Vec<PackedImage>,
+    /// How many images, at the end of `images`, show a part of the frame.
+    pub parts: usize,
+}
 
-/// The 32x32 images an upload frame is searched with: its detected picture and, on a
-/// portrait frame, full-width bands of common aspect ratios centred on the canvas and
-/// the top and bottom halves. Portrait uploads centre a landscape
-/// picture over a blurred copy of itself, a background that border detection often
-/// takes for picture (or the reverse); the bands find the picture whatever the
-/// detection made of it. Uploads that stack the clip with other footage fill one half.
-pub fn query_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
-    let mut out = vec![resample(g, content)];
+/// Picture-in-picture windows searched per upload frame.
+const PIP_WINDOWS: usize = 2;
+
+/// The views of an upload frame. The picture's: its detected picture and, on a portrait
+/// frame, full-width bands of common aspect ratios centred on the canvas. Portrait
+/// uploads centre a landscape picture over a blurred copy of itself, a background that
+/// border detection often takes for picture (or the reverse); the bands find the picture
+/// whatever the detection made of it. The parts': the halves of the frame along its long
+/// sides (both ways on a square one), where uploads stack the clip with other footage,
+/// and the likeliest picture-in-picture windows (`pip_windows`).
+pub fn query_views(g: &Gray, content: Rect) -> QueryViews {
+    let mut images = vec![resample(g, content)];
     let (w, h) = (g.w as f32, g.h as f32);
     if h > w {
         for a in BAND_ASPECTS {
             let bh = h.min(w / a);
-            out.push(resample(g, Rect { x0: 0.0, y0: (h - bh) / 2.0, x1: w, y1: (h + bh) / 2.0 }));
+            images.push(resample(g, Rect { x0: 0.0, y0: (h - bh) / 2.0, x1: w, y1: (h + bh) / 2.0 }));
         }
-        out.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }));
-        out.push(resample(g, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }));
+    }
+    let picture = images.len();
+    if h >= w {
+        images.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }));
+        images.push(resample(g, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }));
+    }
+    if w >= h {
+        images.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w / 2.0, y1: h }));
+        images.push(resample(g, Rect { x0: w / 2.0, y0: 0.0, x1: w, y1: h }));
+    }
+    for r in pip_windows(g, PIP_WINDOWS) {
+        images.push(resample(g, inner_picture(g, r)));
+    }
+    let parts = images.len() - picture;
+    QueryViews { images, parts }
+}
+
+/// The picture inside window `r` of `g`, its own black bars cut away.
+fn inner_picture(g: &Gray, r: Rect) -> Rect {
+    let (x0, y0, x1, y1) = (r.x0 as usize, r.y0 as usize, r.x1 as usize, r.y1 as usize);
+    let data = (y0..y1).flat_map(|y| g.data[y * g.w + x0..y * g.w + x1].iter().copied()).collect();
+    let inner = content_rect(&Gray { w: x1 - x0, h: y1 - y0, data });
+    Rect { x0: r.x0 + inner.x0, y0: r.y0 + inner.y0, x1: r.x0 + inner.x1, y1: r.y0 + inner.y1 }
+}
+
+/// Luma step, across two pixels, that counts as an edge of a window.
+const PIP_EDGE: i16 = 14;
+/// Share of each side of a window that must be edge.
+const PIP_SIDE: f32 = 0.75;
+/// Share of a side's prolongation past a corner that may be edge: a window's sides stop
+/// at its corners, the lines of the footage around it (stripes, horizons) go on.
+const PIP_PAST_CORNER: f32 = 0.5;
+/// Candidate lines kept per axis, the longest.
+const PIP_LINES: usize = 40;
+/// Window area, as a share of the frame: smaller is a sticker, larger the picture itself.
+const PIP_AREA: (f32, f32) = (0.06, 0.75);
+
+/// Edge counts along one axis: `at(line, a, b)` is how many of the positions `a..b`
+/// along line `line` are edge.
+struct EdgeLines {
+    len: usize,
+    cum: Vec<u32>,
+}
+
+impl EdgeLines {
+    /// `edge(line, pos)` for `lines` lines of `len` positions.
+    fn new(lines: usize, len: usize, edge: impl Fn(usize, usize) -> bool) -> Self {
+        let mut cum = vec![0u32; lines * (len + 1)];
+        for l in 0..lines {
+            for p in 0..len {
+                cum[l * (len + 1) + p + 1] = cum[l * (len + 1) + p] + edge(l, p) as u32;
+            }
+        }
+        EdgeLines { len, cum }
+    }
+    fn share(&self, line: usize, a: usize, b: usize) -> f32 {
+        let row = &self.cum[line * (self.len + 1)..];
+        (row[b] - row[a]) as f32 / (b - a).max(1) as f32
+    }
+    /// Edge share of `line` just past `a` and just past `b` (a quarter of `b - a` each
+    /// way, where the frame leaves at least 4 pixels), the larger of the two.
+    fn past(&self, line: usize, a: usize, b: usize) -> f32 {
+        let reach = ((b - a) / 4).max(4);
+        let before = if a >= 4 { self.share(line, a.saturating_sub(reach), a) } else { 0.0 };
+        let after = if self.len - b >= 4 { self.share(line, b, (b + reach).min(self.len)) } else { 0.0 };
+        before.max(after)
+    }
+    /// The lines, other than the frame's own edges `0` and `lines - 1`, with at least
+    /// `min` edge positions that are local maxima, the `PIP_LINES` longest.
+    fn candidates(&self, lines: usize, min: u32) -> Vec<usize> {
+        let count = |l: usize| self.cum[l * (self.len + 1) + self.len];
+        let mut c: Vec<usize> = (1..lines - 1)
+            .filter(|&l| count(l) >= min && count(l) >= count(l - 1) && count(l) >= count(l + 1))
+            .collect();
+        c.sort_by_key(|&l| std::cmp::Reverse(count(l)));
+        c.truncate(PIP_LINES);
+        c
+    }
+}
+
+/// Up to `n` likeliest picture-in-picture windows of `g`: rectangles whose four sides
+/// are edges (the frame's own edges count) that stop at their corners, with at least one
+/// side inside the frame each way (a window spanning the frame is a half, searched as
+/// such), best first. Likeliest: the most sides inside the frame, then the most edge.
+pub fn pip_windows(g: &Gray, n: usize) -> Vec<Rect> {
+    let (w, h) = (g.w, g.h);
+    if w < 4 * MIN_SIDE || h < 4 * MIN_SIDE {
+        return Vec::new();
+    }
+    let px = |x: usize, y: usize| g.data[y * w + x] as i16;
+    // Line y of `rows` is the boundary above pixel row y (0 and h: the frame's edges).
+    let rows = EdgeLines::new(h + 1, w, |y, x| {
+        y == 0 || y == h || (y < h - 1 && (px(x, y + 1) - px(x, y - 1)).abs() >= PIP_EDGE)
+    });
+    let cols = EdgeLines::new(w + 1, h, |x, y| {
+        x == 0 || x == w || (x < w - 1 && (px(x + 1, y) - px(x - 1, y)).abs() >= PIP_EDGE)
+    });
+    let mut ys = rows.candidates(h + 1, (w / 6) as u32);
+    let mut xs = cols.candidates(w + 1, (h / 6) as u32);
+    ys.extend([0, h]);
+    xs.extend([0, w]);
+    ys.sort_unstable();
+    xs.sort_unstable();
+    let frame = (w * h) as f32;
+    let mut found: Vec<(usize, f32, Rect)> = Vec::new();
+    for (i, &y0) in ys.iter().enumerate() {
+        for &y1 in &ys[i + 1..] {
+            if y1 - y0 < h / 6 || (y0 == 0 && y1 == h) {
+                continue;
+            }
+            // Columns that can be a side between y0 and y1.
+            let sides: Vec<(usize, f32)> = xs
+                .iter()
+                .map(|&x| (x, cols.share(x, y0, y1)))
+                .filter(|&(x, s)| s >= PIP_SIDE && (x == 0 || x == w || cols.past(x, y0, y1) < PIP_PAST_CORNER))
+                .collect();
+            for (j, &(x0, s0)) in sides.iter().enumerate() {
+                for &(x1, s1) in &sides[j + 1..] {
+                    let area = ((x1 - x0) * (y1 - y0)) as f32 / frame;
+                    if x1 - x0 < w / 6 || (x0 == 0 && x1 == w) || area < PIP_AREA.0 || area > PIP_AREA.1 {
+                        continue;
+                    }
+                    let (top, bottom) = (rows.share(y0, x0, x1), rows.share(y1, x0, x1));
+                    let past = |y: usize| if y == 0 || y == h { 0.0 } else { rows.past(y, x0, x1) };
+                    if top < PIP_SIDE || bottom < PIP_SIDE || past(y0).max(past(y1)) >= PIP_PAST_CORNER {
+                        continue;
+                    }
+                    let inside = [y0 > 0, y1 < h, x0 > 0, x1 < w].iter().filter(|&&b| b).count();
+                    let r = Rect { x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 };
+                    found.push((inside, s0.min(s1).min(top).min(bottom), r));
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+    let mut out: Vec<Rect> = Vec::new();
+    for (_, _, r) in found {
+        if out.len() == n {
+            break;
+        }
+        if out.iter().all(|o| overlap(o, &r) < 0.5) {
+            out.push(r);
+        }
     }
     out
+}
+
+/// Intersection over union of two rectangles.
+fn overlap(a: &Rect, b: &Rect) -> f32 {
+    let iw = (a.x1.min(b.x1) - a.x0.max(b.x0)).max(0.0);
+    let ih = (a.y1.min(b.y1) - a.y0.max(b.y0)).max(0.0);
+    let inter = iw * ih;
+    inter / (a.width() * a.height() + b.width() * b.height() - inter)
 }
 
 #[cfg(test)]
@@ -397,13 +554,15 @@ mod tests {
     }
 
     #[test]
-    fn query_views_add_bands_on_portrait_frames_only() {
-        let portrait = textured(144, 256, 5);
-        assert_eq!(query_views(&portrait, Rect::full(&portrait)).len(), 1 + BAND_ASPECTS.len() + 2);
-        let landscape = textured(256, 144, 6);
-        assert_eq!(query_views(&landscape, Rect::full(&landscape)).len(), 1);
-        let square = textured(144, 144, 7);
-        assert_eq!(query_views(&square, Rect::full(&square)).len(), 1);
+    fn query_views_add_bands_on_portrait_frames_and_halves_along_long_sides() {
+        let count = |g: &Gray| {
+            let v = query_views(g, Rect::full(g));
+            (v.images.len() - v.parts, v.parts)
+        };
+        // Textured all over: no window stands out.
+        assert_eq!(count(&textured(144, 256, 5)), (1 + BAND_ASPECTS.len(), 2));
+        assert_eq!(count(&textured(256, 144, 6)), (1, 2));
+        assert_eq!(count(&textured(144, 144, 7)), (1, 4));
     }
 
     #[test]
@@ -411,8 +570,35 @@ mod tests {
         for (w, h) in [(1, 1), (1, 2), (2, 1), (3, 17), (17, 3)] {
             let g = textured(w, h, 8);
             let views = query_views(&g, content_rect(&g));
-            assert!(!views.is_empty(), "{w}x{h}");
+            assert!(views.images.len() > views.parts, "{w}x{h}");
         }
+    }
+
+    /// Vertical stripes over the whole frame, as test patterns and fences draw them.
+    fn striped(w: usize, h: usize) -> Gray {
+        Gray { w, h, data: (0..w * h).map(|i| if ((i % w) / 24).is_multiple_of(2) { 40 } else { 200 }).collect() }
+    }
+
+    #[test]
+    fn finds_a_picture_in_picture_window_over_stripes() {
+        // Smooth footage, as a downscaled picture mostly is.
+        let data =
+            (0..100 * 56).map(|i| (128.0 + 40.0 * ((i % 100) as f32 / 9.0 + (i / 100) as f32 / 13.0).sin()) as u8);
+        let clip = Gray { w: 100, h: 56, data: data.collect() };
+        let g = paste(&clip, 256, 144, 130, 30, |x, y| striped(256, 144).at(x, y));
+        let found = pip_windows(&g, 2);
+        let want = Rect { x0: 130.0, y0: 30.0, x1: 230.0, y1: 86.0 };
+        assert!(
+            found.first().is_some_and(|r| overlap(r, &want) > 0.9),
+            "{found:?}: the stripes' own rectangles ranked above the window"
+        );
+        let views = query_views(&g, Rect::full(&g));
+        assert_eq!(views.parts, 2 + found.len());
+    }
+
+    #[test]
+    fn stripes_alone_have_no_window() {
+        assert!(pip_windows(&striped(256, 144), 2).is_empty());
     }
 
     #[test]

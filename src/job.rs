@@ -10,7 +10,6 @@ use crate::checkpoint::Checkpoints;
 use crate::decode::DecodeOptions;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::frame::HALVES_FROM;
 use crate::merge;
 use crate::pipeline::{self, Outcome, Selection, Views};
 use crate::shard::Shard;
@@ -271,12 +270,12 @@ fn match_one(
     let ranges = d.ranges();
     // A frame's energy is that of its detected picture, its first view.
     let energy: Vec<u32> = ranges.iter().map(|r| descriptors[r.start].energy).collect();
-    // The picture's views and the frame's halves are aligned apart (see `HALVES_FROM`).
-    let split = |r: &std::ops::Range<usize>| (r.start + HALVES_FROM).min(r.end);
-    let picture: Vec<_> = ranges.iter().map(|r| r.start..split(r)).collect();
-    let halves: Vec<_> = ranges.iter().map(|r| split(r)..r.end).collect();
+    // The picture's views and the parts of the frame are aligned apart (see `QueryViews`).
+    let split: Vec<usize> = ranges.iter().zip(&d.parts).map(|(r, &p)| r.end - p as usize).collect();
+    let picture: Vec<_> = ranges.iter().zip(&split).map(|(r, &s)| r.start..s).collect();
+    let parts: Vec<_> = ranges.iter().zip(&split).map(|(r, &s)| s..r.end).collect();
     let mut segments = Vec::new();
-    for (views, weight) in [(&picture, 1.0), (&halves, opts.align.half_frame_weight)] {
+    for (views, weight) in [(&picture, 1.0), (&parts, opts.align.part_weight)] {
         let neighbours: Vec<_> = views.iter().map(|r| crate::search::union(&found[r.clone()])).collect();
         let q = QueryFrames {
             t: &d.times,

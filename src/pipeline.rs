@@ -7,7 +7,7 @@ use crate::archive::{self, Limits, Member, Source};
 use crate::decode::{DecodeOptions, VideoInfo, decode};
 use crate::descriptor::PackedImage;
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
-use crate::frame::{BorderTracker, Gray, Rect, catalogue_views, query_views};
+use crate::frame::{BorderTracker, Gray, QueryViews, Rect, catalogue_views, query_views};
 use crate::shard::Shard;
 use crate::worker::Worker;
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ use std::time::Instant;
 pub enum Views {
     /// Every crop the catalogue stores (`frame::CATALOGUE_VIEWS`).
     Catalogue,
-    /// The upload's content, one image.
+    /// The upload's picture and parts of its frame (`frame::query_views`).
     Query,
 }
 
@@ -31,6 +31,9 @@ pub struct Decoded {
     pub images: Vec<PackedImage>,
     /// How many images (views) each sample has, in order.
     pub views: Vec<u8>,
+    /// How many of each sample's images, at its end, show a part of the frame rather
+    /// than the whole picture (`frame::QueryViews`); 0 for the catalogue.
+    pub parts: Vec<u8>,
 }
 
 impl Decoded {
@@ -53,9 +56,9 @@ pub struct Outcome {
     pub decode_ms: f64,
 }
 
-fn cut(views: Views, g: &Gray, content: Rect) -> Vec<PackedImage> {
+fn cut(views: Views, g: &Gray, content: Rect) -> QueryViews {
     match views {
-        Views::Catalogue => catalogue_views(g, content),
+        Views::Catalogue => QueryViews { images: catalogue_views(g, content), parts: 0 },
         Views::Query => query_views(g, content),
     }
 }
@@ -79,16 +82,18 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions, views: Views) -> std::resu
     let mut times = Vec::new();
     let mut images = Vec::new();
     let mut counts = Vec::new();
+    let mut parts = Vec::new();
     let mut emit = |t: f64, g: Gray, content: Rect| {
         let cuts = cut(views, &g, content);
         times.push(t);
-        counts.push(cuts.len() as u8);
-        images.extend(cuts);
+        counts.push(cuts.images.len() as u8);
+        parts.push(cuts.parts as u8);
+        images.extend(cuts.images);
     };
     let mut borders = border_tracker(opts.rate);
     let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
     borders.finish(&mut emit);
-    decoded.map(|info| Decoded { info, times, images, views: counts })
+    decoded.map(|info| Decoded { info, times, images, views: counts, parts })
 }
 
 /// One member through a worker process when `opts.worker` names one, else in process.

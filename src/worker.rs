@@ -44,6 +44,8 @@ struct Header {
     times: Vec<f64>,
     /// Images per sample; their sum is the number of images that follow.
     views: Vec<u8>,
+    /// Of those, the parts' per sample (`Decoded::parts`).
+    parts: Vec<u8>,
 }
 
 /// The child side: caps its address space, then serves requests until stdin closes.
@@ -75,8 +77,8 @@ pub fn serve(max_memory_bytes: u64) -> io::Result<()> {
             _ => {}
         }
         let (header, images) = match decode_file(&req.path, &req.opts, req.views) {
-            Ok(d) => (Header { result: Ok(d.info), times: d.times, views: d.views }, d.images),
-            Err(e) => (Header { result: Err(e), times: Vec::new(), views: Vec::new() }, Vec::new()),
+            Ok(d) => (Header { result: Ok(d.info), times: d.times, views: d.views, parts: d.parts }, d.images),
+            Err(e) => (Header { result: Err(e), times: Vec::new(), views: Vec::new(), parts: Vec::new() }, Vec::new()),
         };
         let json = serde_json::to_vec(&header).map_err(io::Error::other)?;
         out.write_all(&(json.len() as u64).to_le_bytes())?;
@@ -189,10 +191,16 @@ fn read_answer(r: &mut impl Read) -> io::Result<Result<Decoded, UploadError>> {
     let mut json = vec![0u8; u64::from_le_bytes(len) as usize];
     r.read_exact(&mut json)?;
     let header: Header = serde_json::from_slice(&json).map_err(io::Error::other)?;
-    if header.views.len() != header.times.len() {
+    if header.views.len() != header.times.len() || header.parts.len() != header.times.len() {
         return Err(io::Error::other("the worker's answer has a view count per sample missing"));
     }
     let mut images = vec![[0u32; IMG_WORDS]; header.views.iter().map(|&n| n as usize).sum()];
     r.read_exact(bytemuck::cast_slice_mut::<PackedImage, u8>(&mut images))?;
-    Ok(header.result.map(|info| Decoded { info, times: header.times, images, views: header.views }))
+    Ok(header.result.map(|info| Decoded {
+        info,
+        times: header.times,
+        images,
+        views: header.views,
+        parts: header.parts,
+    }))
 }
