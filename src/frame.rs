@@ -390,7 +390,7 @@ const PIP_PAST_CORNER: f32 = 0.5;
 /// Candidate lines kept per axis, the longest.
 const PIP_LINES: usize = 40;
 /// Window area, as a share of the frame: smaller is a sticker, larger the picture itself.
-const PIP_AREA: (f32, f32) = (0.06, 0.75);
+const PIP_AREA: (f32, f32) = (0.04, 0.75);
 
 /// Edge counts along one axis: `at(line, a, b)` is how many of the positions `a..b`
 /// along line `line` are edge.
@@ -452,8 +452,11 @@ pub fn pip_windows(g: &Gray, n: usize) -> Vec<Rect> {
     let cols = EdgeLines::new(w + 1, h, |x, y| {
         x == 0 || x == w || (x < w - 1 && (px(x + 1, y) - px(x - 1, y)).abs() >= PIP_EDGE)
     });
-    let mut ys = rows.candidates(h + 1, (w / 6) as u32);
-    let mut xs = cols.candidates(w + 1, (h / 6) as u32);
+    // Windows are at least a sixth of the frame's short side each way: on a portrait
+    // canvas a landscape window is much lower than a sixth of the frame's height.
+    let side = w.min(h) / 6;
+    let mut ys = rows.candidates(h + 1, side as u32);
+    let mut xs = cols.candidates(w + 1, side as u32);
     ys.extend([0, h]);
     xs.extend([0, w]);
     ys.sort_unstable();
@@ -462,7 +465,7 @@ pub fn pip_windows(g: &Gray, n: usize) -> Vec<Rect> {
     let mut found: Vec<(usize, f32, Rect)> = Vec::new();
     for (i, &y0) in ys.iter().enumerate() {
         for &y1 in &ys[i + 1..] {
-            if y1 - y0 < h / 6 || (y0 == 0 && y1 == h) {
+            if y1 - y0 < side || (y0 == 0 && y1 == h) {
                 continue;
             }
             // Columns that can be a side between y0 and y1.
@@ -474,7 +477,7 @@ pub fn pip_windows(g: &Gray, n: usize) -> Vec<Rect> {
             for (j, &(x0, s0)) in sides.iter().enumerate() {
                 for &(x1, s1) in &sides[j + 1..] {
                     let area = ((x1 - x0) * (y1 - y0)) as f32 / frame;
-                    if x1 - x0 < w / 6 || (x0 == 0 && x1 == w) || area < PIP_AREA.0 || area > PIP_AREA.1 {
+                    if x1 - x0 < side || (x0 == 0 && x1 == w) || area < PIP_AREA.0 || area > PIP_AREA.1 {
                         continue;
                     }
                     let (top, bottom) = (rows.share(y0, x0, x1), rows.share(y1, x0, x1));
