@@ -328,10 +328,10 @@ pub fn catalogue_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
 /// 4:3, 3:2, 16:9, 2:1 and 2.4:1.
 const BAND_ASPECTS: [f32; 5] = [4.0 / 3.0, 1.5, 16.0 / 9.0, 2.0, 2.4];
 
-/// The 32x32 images an upload frame is searched with, in two groups aligned apart: the
-/// whole picture's views first, then `parts` views of a part of the frame. Merged into
-/// one list, a part holding unrelated footage crowds the picture's true neighbours out.
-pub struct QueryViews {
+/// The 32x32 images of one frame, in two groups aligned apart: the whole picture's views
+/// first, then `parts` views of a part of the frame (uploads only). Merged into one list,
+/// a part holding unrelated footage crowds the picture's true neighbours out.
+pub struct FrameViews {
     pub images: Vec<PackedImage>,
     /// How many images, at the end of `images`, show a part of the frame.
     pub parts: usize,
@@ -347,7 +347,7 @@ const PIP_WINDOWS: usize = 2;
 /// whatever the detection made of it. The parts': the halves of the frame along its long
 /// sides (both ways on a square one), where uploads stack the clip with other footage,
 /// and the likeliest picture-in-picture windows (`pip_windows`).
-pub fn query_views(g: &Gray, content: Rect) -> QueryViews {
+pub fn query_views(g: &Gray, content: Rect) -> FrameViews {
     let mut images = vec![resample(g, content)];
     let (w, h) = (g.w as f32, g.h as f32);
     if h > w {
@@ -369,7 +369,7 @@ pub fn query_views(g: &Gray, content: Rect) -> QueryViews {
         images.push(resample(g, inner_picture(g, r)));
     }
     let parts = images.len() - picture;
-    QueryViews { images, parts }
+    FrameViews { images, parts }
 }
 
 /// The picture inside window `r` of `g`, its own black bars cut away.

@@ -270,7 +270,7 @@ fn match_one(
     let ranges = d.ranges();
     // A frame's energy is that of its detected picture, its first view.
     let energy: Vec<u32> = ranges.iter().map(|r| descriptors[r.start].energy).collect();
-    // The picture's views and the parts of the frame are aligned apart (see `QueryViews`).
+    // The picture's views and the parts of the frame are aligned apart (see `FrameViews`).
     let split: Vec<usize> = ranges.iter().zip(&d.parts).map(|(r, &p)| r.end - p as usize).collect();
     let picture: Vec<_> = ranges.iter().zip(&split).map(|(r, &s)| r.start..s).collect();
     let parts: Vec<_> = ranges.iter().zip(&split).map(|(r, &s)| s..r.end).collect();

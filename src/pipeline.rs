@@ -7,7 +7,7 @@ use crate::archive::{self, Limits, Member, Source};
 use crate::decode::{DecodeOptions, VideoInfo, decode};
 use crate::descriptor::PackedImage;
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
-use crate::frame::{BorderTracker, Gray, QueryViews, Rect, catalogue_views, query_views};
+use crate::frame::{BorderTracker, FrameViews, Gray, Rect, catalogue_views, query_views};
 use crate::shard::Shard;
 use crate::worker::Worker;
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ pub struct Decoded {
     /// How many images (views) each sample has, in order.
     pub views: Vec<u8>,
     /// How many of each sample's images, at its end, show a part of the frame rather
-    /// than the whole picture (`frame::QueryViews`); 0 for the catalogue.
+    /// than the whole picture (`frame::FrameViews`); 0 for the catalogue.
     pub parts: Vec<u8>,
 }
 
@@ -56,9 +56,9 @@ pub struct Outcome {
     pub decode_ms: f64,
 }
 
-fn cut(views: Views, g: &Gray, content: Rect) -> QueryViews {
+fn cut(views: Views, g: &Gray, content: Rect) -> FrameViews {
     match views {
-        Views::Catalogue => QueryViews { images: catalogue_views(g, content), parts: 0 },
+        Views::Catalogue => FrameViews { images: catalogue_views(g, content), parts: 0 },
         Views::Query => query_views(g, content),
     }
 }
