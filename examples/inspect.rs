@@ -1,12 +1,13 @@
 //! Shows what the job sees in one upload, frame by frame: the content rectangle the
-//! border detection kept, the descriptor's energy and the five nearest catalogue frames
-//! (video, time, `m` when mirrored, similarity). For tuning and for explaining a match.
+//! border detection kept, the descriptor's energy, the five nearest catalogue frames
+//! (video, time, `m` when mirrored, similarity) and the picture-in-picture windows voted
+//! for. For tuning and for explaining a match.
 //!
 //! `cargo run --release --example inspect -- CATALOG VIDEO`
 
 use anyhow::{Context, Result};
 use clipmatch::descriptor::{DOT_ONE, WORDS};
-use clipmatch::frame::{Gray, Rect, resample};
+use clipmatch::frame::{Gray, Layout, Rect, resample};
 use clipmatch::{catalog, decode, engine, gpu, pipeline, search};
 use std::path::PathBuf;
 
@@ -19,25 +20,28 @@ fn main() -> Result<()> {
     let engine = engine::Engine::open(gpu::DeviceChoice::Cpu, None)?;
     let prepared = engine.prepare(search::Matrix { words: &cat.words, views: cat.manifest.views })?;
     let opts = decode::DecodeOptions::default();
-    let mut frames: Vec<(f64, usize, usize, Rect)> = Vec::new();
+    let mut frames: Vec<(f64, usize, usize, Rect, Vec<Rect>)> = Vec::new();
     let mut images = Vec::new();
-    let mut emit = |t: f64, g: Gray, r: Rect| {
-        frames.push((t, g.w, g.h, r));
-        images.push(resample(&g, r));
+    let mut emit = |t: f64, g: Gray, l: Layout| {
+        images.push(resample(&g, l.content));
+        frames.push((t, g.w, g.h, l.content, l.windows));
     };
-    let mut borders = pipeline::border_tracker(opts.rate);
+    let mut borders = pipeline::border_tracker(opts.rate, pipeline::Views::Query);
     decode::decode(&video, &opts, |t, g| borders.push(t, g, &mut emit)).with_context(|| video.display().to_string())?;
     borders.finish(&mut emit);
     let descriptors = engine.describe(&images)?;
     let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|d| d.words).collect();
     let neighbours = engine.search(&prepared, &queries)?;
-    for (((t, w, h, r), d), hits) in frames.iter().zip(&descriptors).zip(&neighbours) {
+    for (((t, w, h, r, windows), d), hits) in frames.iter().zip(&descriptors).zip(&neighbours) {
         print!("{t:6.2}s {w}x{h} [{:.0},{:.0}..{:.0},{:.0}] energy {:7} |", r.x0, r.y0, r.x1, r.y1, d.energy);
         for hit in hits.iter().filter(|h| !h.is_empty()).take(5) {
             let f = hit.frame();
             let id = &cat.videos[cat.frame_video[f] as usize].id;
             let m = if hit.mirrored() { "m" } else { "" };
             print!(" {id}@{:.2}{m} {:.2}", cat.frame_t[f], hit.score as f32 / DOT_ONE);
+        }
+        for p in windows {
+            print!(" | window [{:.0},{:.0}..{:.0},{:.0}]", p.x0, p.y0, p.x1, p.y1);
         }
         println!();
     }

@@ -3,8 +3,11 @@
 families: picture-in-picture (the clip at 40-60% of the canvas width over other moving
 footage), stacking (the clip filling one half of the canvas, other footage the other),
 a 2-6 degree rotation, grayscale. ../shared/bench/make_queries.py with another style.
+The other footage is a test pattern (testsrc2 behind a window, mandelbrot beside a stacked
+clip), or with `--behind footage` an excerpt of ../shared/footage/distractors.
 
     python3 scripts/make_hidden_queries.py --out DIR --seed 5 --positives 30 --negatives 10
+    python3 scripts/make_hidden_queries.py --behind footage --out DIR --seed 7 ...
 """
 import sys
 from pathlib import Path
@@ -13,12 +16,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1].parent / "shared" / "
 import make_queries as M  # noqa: E402
 
 HIDDEN = ["pip", "stack", "rotate", "gray"]
+FOOTAGE = Path(__file__).resolve().parents[1].parent / "shared" / "footage"
+BEHIND = "pattern"
+
+
 class HiddenStyle(M.Style):
     def __init__(self, rng, families, n_edits):
         super().__init__(rng, [f for f in families if f not in HIDDEN], max(1, n_edits - 1))
         self.edits = [rng.choice(HIDDEN)] + self.edits
         self.angle = rng.choice([-1, 1]) * rng.uniform(2, 6)
         self.pip = (rng.uniform(0.4, 0.6), rng.random(), rng.random())
+        if BEHIND == "footage":
+            self.other = (rng.choice(M.list_videos(FOOTAGE / "distractors")), rng.uniform(0, 5))
+
+    def other_footage(self, w, h, pattern):
+        """A `w`x`h` stream of other footage: `pattern` (a lavfi source) or a distractor."""
+        if BEHIND != "footage":
+            return f"{pattern}=s={w}x{h}:r={self.fps},format=yuv420p"
+        path, start = self.other
+        return (f"movie={path}:seek_point={start:.2f}:loop=0,setpts=N/FRAME_RATE/TB,fps={self.fps},"
+                f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,format=yuv420p")
     def content_filters(self):
         f = super().content_filters()
         if "gray" in self.edits:
@@ -38,11 +55,11 @@ class HiddenStyle(M.Style):
             top = self.pip[1] < 0.5
             half = f"{w}:{h // 2}"
             g += f"[c]scale={half}:force_original_aspect_ratio=increase,crop={half}[a];"
-            g += f"mandelbrot=s={w}x{h // 2}:r={self.fps},format=yuv420p[b];"
+            g += f"{self.other_footage(w, h // 2, 'mandelbrot')}[b];"
             g += f"{'[a][b]' if top else '[b][a]'}vstack=shortest=1[k0];"
         else:
             s, x, y = self.pip
-            g += f"testsrc2=s={w}x{h}:r={self.fps},format=yuv420p[bg];"
+            g += f"{self.other_footage(w, h, 'testsrc2')}[bg];"
             g += f"[c]scale=trunc({w}*{s:.3f}/2)*2:-2[fg];"
             g += f"[bg][fg]overlay=(W-w)*{x:.3f}:(H-h)*{y:.3f}:shortest=1[k0];"
         post = []
@@ -57,4 +74,9 @@ class HiddenStyle(M.Style):
         g += f"[k0]{','.join(post)}[v]"
         return g
 if __name__ == '__main__':
-    M.main(style_cls=HiddenStyle)
+    args = sys.argv[1:]
+    if "--behind" in args:
+        i = args.index("--behind")
+        BEHIND = args[i + 1]
+        del args[i:i + 2]
+    M.main(args, style_cls=HiddenStyle)

@@ -159,12 +159,23 @@ pub fn content_rect(g: &Gray) -> Rect {
     rect_from(g, &rows, &cols)
 }
 
+/// Where a frame's picture is: its content rectangle and, on uploads, the
+/// picture-in-picture windows voted for around it.
+pub struct Layout {
+    pub content: Rect,
+    pub windows: Vec<Rect>,
+}
+
 /// Border detection over time. Borders stay put while the picture changes, so a row or
 /// column counts as picture if it is busy in any frame of a window of neighbours: a dark
-/// or flat scene no longer loses its edges. Frames come out in order, delayed by half a
-/// window, each with its content rectangle.
+/// or flat scene no longer loses its edges. Picture-in-picture windows stay put too, but
+/// their edges vanish where the two pictures happen to match: each frame is searched with
+/// the windows most of its neighbours found. Frames come out in order, delayed by the
+/// wider of the two neighbourhoods, each with its layout.
 pub struct BorderTracker {
     half: usize,
+    /// Neighbours on each side whose windows are voted on; 0 looks for none.
+    pip_half: usize,
     next: usize,
     window: std::collections::VecDeque<Tracked>,
 }
@@ -174,28 +185,38 @@ struct Tracked {
     frame: Option<Gray>,
     rows: Vec<f32>,
     cols: Vec<f32>,
+    windows: Vec<Rect>,
 }
 
+/// Windows each frame proposes for its neighbours' vote.
+const PIP_PROPOSALS: usize = 3;
+
 impl BorderTracker {
-    /// `half`: neighbours on each side that share their activity.
-    pub fn new(half: usize) -> Self {
-        BorderTracker { half, next: 0, window: Default::default() }
+    /// `half`: neighbours on each side that share their activity; `pip_half`: neighbours
+    /// on each side that vote on picture-in-picture windows (0: none are looked for).
+    pub fn new(half: usize, pip_half: usize) -> Self {
+        BorderTracker { half, pip_half, next: 0, window: Default::default() }
     }
 
-    pub fn push(&mut self, t: f64, g: Gray, out: &mut dyn FnMut(f64, Gray, Rect)) {
+    fn reach(&self) -> usize {
+        self.half.max(self.pip_half)
+    }
+
+    pub fn push(&mut self, t: f64, g: Gray, out: &mut dyn FnMut(f64, Gray, Layout)) {
         let (rows, cols) = if g.w < MIN_SIDE || g.h < MIN_SIDE { (Vec::new(), Vec::new()) } else { activity(&g) };
         // A change of frame size starts a new window.
         if self.window.back().is_some_and(|b| b.rows.len() != rows.len() || b.cols.len() != cols.len()) {
             self.finish(out);
         }
-        self.window.push_back(Tracked { t, frame: Some(g), rows, cols });
-        while self.window.len() - self.next > self.half {
+        let windows = if self.pip_half > 0 { pip_windows(&g, PIP_PROPOSALS) } else { Vec::new() };
+        self.window.push_back(Tracked { t, frame: Some(g), rows, cols, windows });
+        while self.window.len() - self.next > self.reach() {
             self.emit(out);
         }
     }
 
     /// Emits the frames still held.
-    pub fn finish(&mut self, out: &mut dyn FnMut(f64, Gray, Rect)) {
+    pub fn finish(&mut self, out: &mut dyn FnMut(f64, Gray, Layout)) {
         while self.next < self.window.len() {
             self.emit(out);
         }
@@ -203,7 +224,7 @@ impl BorderTracker {
         self.next = 0;
     }
 
-    fn emit(&mut self, out: &mut dyn FnMut(f64, Gray, Rect)) {
+    fn emit(&mut self, out: &mut dyn FnMut(f64, Gray, Layout)) {
         let i = self.next;
         let lo = i.saturating_sub(self.half);
         let hi = (i + self.half + 1).min(self.window.len());
@@ -213,16 +234,39 @@ impl BorderTracker {
             rows.iter_mut().zip(&self.window[k].rows).for_each(|(a, b)| *a = a.max(*b));
             cols.iter_mut().zip(&self.window[k].cols).for_each(|(a, b)| *a = a.max(*b));
         }
+        let lo = i.saturating_sub(self.pip_half);
+        let hi = (i + self.pip_half + 1).min(self.window.len());
+        let windows =
+            vote(&self.window[i].windows, self.window.range(lo..hi).map(|k| k.windows.as_slice()), PIP_WINDOWS);
         let e = &mut self.window[i];
         let g = e.frame.take().expect("each frame is emitted once");
-        let rect = if rows.is_empty() { Rect::full(&g) } else { rect_from(&g, &rows, &cols) };
-        out(e.t, g, rect);
+        let content = if rows.is_empty() { Rect::full(&g) } else { rect_from(&g, &rows, &cols) };
+        out(e.t, g, Layout { content, windows });
         self.next += 1;
-        while self.next > self.half {
+        while self.next > self.reach() {
             self.window.pop_front();
             self.next -= 1;
         }
     }
+}
+
+/// Up to `n` of the windows proposed by `frames` that the most of them found (a frame
+/// finds a window when one of its own overlaps it by 70%), apart from each other; ties
+/// go to the frame's `own` proposals, best first.
+fn vote<'a>(own: &'a [Rect], frames: impl Iterator<Item = &'a [Rect]> + Clone, n: usize) -> Vec<Rect> {
+    let support = |w: &Rect| frames.clone().filter(|f| f.iter().any(|o| overlap(o, w) >= 0.7)).count();
+    let mut ranked: Vec<(usize, Rect)> = own.iter().chain(frames.clone().flatten()).map(|w| (support(w), *w)).collect();
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let mut out: Vec<Rect> = Vec::new();
+    for (_, w) in ranked {
+        if out.len() == n {
+            break;
+        }
+        if out.iter().all(|o| overlap(o, &w) < 0.5) {
+            out.push(w);
+        }
+    }
+    out
 }
 
 /// Box-filter weights mapping `[a, b)` of the source axis onto `n` output cells.
@@ -337,7 +381,7 @@ pub struct FrameViews {
     pub parts: usize,
 }
 
-/// Picture-in-picture windows searched per upload frame.
+/// Picture-in-picture windows searched per upload frame, of those its neighbours voted for.
 const PIP_WINDOWS: usize = 2;
 
 /// The views of an upload frame. The picture's: its detected picture and, on a portrait
@@ -346,9 +390,9 @@ const PIP_WINDOWS: usize = 2;
 /// border detection often takes for picture (or the reverse); the bands find the picture
 /// whatever the detection made of it. The parts': the halves of the frame along its long
 /// sides (both ways on a square one), where uploads stack the clip with other footage,
-/// and the likeliest picture-in-picture windows (`pip_windows`).
-pub fn query_views(g: &Gray, content: Rect) -> FrameViews {
-    let mut images = vec![resample(g, content)];
+/// and the picture-in-picture windows of its layout (`pip_windows`, `BorderTracker`).
+pub fn query_views(g: &Gray, layout: &Layout) -> FrameViews {
+    let mut images = vec![resample(g, layout.content)];
     let (w, h) = (g.w as f32, g.h as f32);
     if h > w {
         for a in BAND_ASPECTS {
@@ -365,8 +409,8 @@ pub fn query_views(g: &Gray, content: Rect) -> FrameViews {
         images.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w / 2.0, y1: h }));
         images.push(resample(g, Rect { x0: w / 2.0, y0: 0.0, x1: w, y1: h }));
     }
-    for r in pip_windows(g, PIP_WINDOWS) {
-        images.push(resample(g, inner_picture(g, r)));
+    for r in &layout.windows {
+        images.push(resample(g, inner_picture(g, *r)));
     }
     let parts = images.len() - picture;
     FrameViews { images, parts }
@@ -558,21 +602,24 @@ mod tests {
 
     #[test]
     fn query_views_add_bands_on_portrait_frames_and_halves_along_long_sides() {
-        let count = |g: &Gray| {
-            let v = query_views(g, Rect::full(g));
+        let count = |g: &Gray, windows: usize| {
+            let window = Rect { x0: 10.0, y0: 10.0, x1: 50.0, y1: 40.0 };
+            let v = query_views(g, &Layout { content: Rect::full(g), windows: vec![window; windows] });
             (v.images.len() - v.parts, v.parts)
         };
+        assert_eq!(count(&textured(144, 256, 5), 0), (1 + BAND_ASPECTS.len(), 2));
+        assert_eq!(count(&textured(256, 144, 6), 0), (1, 2));
+        assert_eq!(count(&textured(144, 144, 7), 0), (1, 4));
+        assert_eq!(count(&textured(256, 144, 6), 2), (1, 4));
         // Textured all over: no window stands out.
-        assert_eq!(count(&textured(144, 256, 5)), (1 + BAND_ASPECTS.len(), 2));
-        assert_eq!(count(&textured(256, 144, 6)), (1, 2));
-        assert_eq!(count(&textured(144, 144, 7)), (1, 4));
+        assert!(pip_windows(&textured(256, 144, 6), 2).is_empty());
     }
 
     #[test]
     fn query_views_of_tiny_frames() {
         for (w, h) in [(1, 1), (1, 2), (2, 1), (3, 17), (17, 3)] {
             let g = textured(w, h, 8);
-            let views = query_views(&g, content_rect(&g));
+            let views = query_views(&g, &Layout { content: content_rect(&g), windows: pip_windows(&g, 2) });
             assert!(views.images.len() > views.parts, "{w}x{h}");
         }
     }
@@ -595,8 +642,34 @@ mod tests {
             found.first().is_some_and(|r| overlap(r, &want) > 0.9),
             "{found:?}: the stripes' own rectangles ranked above the window"
         );
-        let views = query_views(&g, Rect::full(&g));
-        assert_eq!(views.parts, 2 + found.len());
+    }
+
+    #[test]
+    fn tracker_gives_a_frame_the_window_its_neighbours_found() {
+        let data = (0..100 * 56).map(|i| (128.0 + 40.0 * ((i % 100) as f32 / 9.0).sin()) as u8);
+        let clip = Gray { w: 100, h: 56, data: data.collect() };
+        let with = paste(&clip, 256, 144, 130, 30, |x, y| striped(256, 144).at(x, y));
+        // The middle frame's window shows what lies behind it: no edge gives it away.
+        let frames = [with.clone(), with.clone(), striped(256, 144), with.clone(), with];
+        let mut got = Vec::new();
+        let mut t = BorderTracker::new(1, 2);
+        for (i, g) in frames.into_iter().enumerate() {
+            t.push(i as f64, g, &mut |_, _, l| got.push(l.windows));
+        }
+        t.finish(&mut |_, _, l| got.push(l.windows));
+        let want = Rect { x0: 130.0, y0: 30.0, x1: 230.0, y1: 86.0 };
+        assert_eq!(got.len(), 5);
+        for (i, w) in got.iter().enumerate() {
+            assert!(w.first().is_some_and(|r| overlap(r, &want) > 0.9), "frame {i}: {w:?}");
+        }
+        assert!(pip_windows(&striped(256, 144), 2).is_empty());
+        // The catalogue's tracker looks for none.
+        let mut none = BorderTracker::new(1, 0);
+        let mut windows = Vec::new();
+        let frame = paste(&clip, 256, 144, 130, 30, |x, y| striped(256, 144).at(x, y));
+        none.push(0.0, frame, &mut |_, _, l| windows.push(l.windows));
+        none.finish(&mut |_, _, l| windows.push(l.windows));
+        assert_eq!(windows, [Vec::<Rect>::new()]);
     }
 
     #[test]
@@ -640,11 +713,11 @@ mod tests {
         let busy = paste(&textured(144, 81, 7), 144, 256, 0, 87, |_, _| 0);
         let flat = paste(&Gray { w: 144, h: 81, data: vec![60; 144 * 81] }, 144, 256, 0, 87, |_, _| 0);
         let mut got = Vec::new();
-        let mut t = BorderTracker::new(2);
+        let mut t = BorderTracker::new(2, 0);
         for (i, g) in [busy.clone(), busy.clone(), flat, busy.clone(), busy].into_iter().enumerate() {
-            t.push(i as f64, g, &mut |t, _, r| got.push((t, r)));
+            t.push(i as f64, g, &mut |t, _, l| got.push((t, l.content)));
         }
-        t.finish(&mut |t, _, r| got.push((t, r)));
+        t.finish(&mut |t, _, l| got.push((t, l.content)));
         assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [0.0, 1.0, 2.0, 3.0, 4.0]);
         for (_, r) in &got {
             assert!((r.y0 - 87.0).abs() <= 2.0 && (r.y1 - 168.0).abs() <= 2.0, "{r:?}");

@@ -7,7 +7,7 @@ use crate::archive::{self, Limits, Member, Source};
 use crate::decode::{DecodeOptions, VideoInfo, decode};
 use crate::descriptor::PackedImage;
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
-use crate::frame::{BorderTracker, FrameViews, Gray, Rect, catalogue_views, query_views};
+use crate::frame::{BorderTracker, FrameViews, Gray, Layout, catalogue_views, query_views};
 use crate::shard::Shard;
 use crate::worker::Worker;
 use std::collections::BTreeMap;
@@ -56,19 +56,25 @@ pub struct Outcome {
     pub decode_ms: f64,
 }
 
-fn cut(views: Views, g: &Gray, content: Rect) -> FrameViews {
+fn cut(views: Views, g: &Gray, layout: &Layout) -> FrameViews {
     match views {
-        Views::Catalogue => FrameViews { images: catalogue_views(g, content), parts: 0 },
-        Views::Query => query_views(g, content),
+        Views::Catalogue => FrameViews { images: catalogue_views(g, layout.content), parts: 0 },
+        Views::Query => query_views(g, layout),
     }
 }
 
 /// Seconds of neighbouring frames, on each side, whose activity decides a frame's borders.
 const BORDER_WINDOW_S: f64 = 1.0;
 
+/// Seconds of neighbouring frames, on each side, that vote on an upload frame's
+/// picture-in-picture windows: an overlay stays put for a clip, and a window whose edges
+/// are lost for a few seconds (flat title cards inside it) is still searched.
+const PIP_WINDOW_S: f64 = 5.0;
+
 /// The border tracker the decode stage uses at `rate` frames per second.
-pub fn border_tracker(rate: f64) -> BorderTracker {
-    BorderTracker::new((BORDER_WINDOW_S * rate).ceil() as usize)
+pub fn border_tracker(rate: f64, views: Views) -> BorderTracker {
+    let pip = if views == Views::Query { PIP_WINDOW_S } else { 0.0 };
+    BorderTracker::new((BORDER_WINDOW_S * rate).ceil() as usize, (pip * rate).ceil() as usize)
 }
 
 /// Decodes the file at `path` into its sample times and images, in this process.
@@ -83,14 +89,14 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions, views: Views) -> std::resu
     let mut images = Vec::new();
     let mut counts = Vec::new();
     let mut parts = Vec::new();
-    let mut emit = |t: f64, g: Gray, content: Rect| {
-        let cuts = cut(views, &g, content);
+    let mut emit = |t: f64, g: Gray, layout: Layout| {
+        let cuts = cut(views, &g, &layout);
         times.push(t);
         counts.push(cuts.images.len() as u8);
         parts.push(cuts.parts as u8);
         images.extend(cuts.images);
     };
-    let mut borders = border_tracker(opts.rate);
+    let mut borders = border_tracker(opts.rate, views);
     let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
     borders.finish(&mut emit);
     decoded.map(|info| Decoded { info, times, images, views: counts, parts })
