@@ -9,6 +9,7 @@ clip), or with `--behind footage` an excerpt of ../shared/footage/distractors.
     python3 scripts/make_hidden_queries.py --out DIR --seed 5 --positives 30 --negatives 10
     python3 scripts/make_hidden_queries.py --behind footage --out DIR --seed 7 ...
 """
+import argparse
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import make_queries as M  # noqa: E402
 
 HIDDEN = ["pip", "stack", "rotate", "gray"]
 FOOTAGE = Path(__file__).resolve().parents[1].parent / "shared" / "footage"
-BEHIND = "pattern"
+BEHIND = "pattern"  # or "footage"; set from the command line
 
 
 class HiddenStyle(M.Style):
@@ -34,6 +35,8 @@ class HiddenStyle(M.Style):
         if BEHIND != "footage":
             return f"{pattern}=s={w}x{h}:r={self.fps},format=yuv420p"
         path, start = self.other
+        if any(c in str(path) for c in ":,;'[]\\="):
+            raise SystemExit(f"{path}: a character the filtergraph would misread in its name")
         return (f"movie={path}:seek_point={start:.2f}:loop=0,setpts=N/FRAME_RATE/TB,fps={self.fps},"
                 f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,format=yuv420p")
     def content_filters(self):
@@ -74,9 +77,10 @@ class HiddenStyle(M.Style):
         g += f"[k0]{','.join(post)}[v]"
         return g
 if __name__ == '__main__':
-    args = sys.argv[1:]
-    if "--behind" in args:
-        i = args.index("--behind")
-        BEHIND = args[i + 1]
-        del args[i:i + 2]
-    M.main(args, style_cls=HiddenStyle)
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--behind", choices=["pattern", "footage"], default="pattern",
+                    help="what the other footage is: a test pattern or ../shared/footage/distractors")
+    ap.add_argument("--footage", default=str(FOOTAGE))
+    known, rest = ap.parse_known_args()
+    BEHIND, FOOTAGE = known.behind, Path(known.footage)
+    M.main(rest + ["--footage", known.footage], style_cls=HiddenStyle)

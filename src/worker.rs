@@ -192,10 +192,11 @@ fn read_answer(r: &mut impl Read) -> io::Result<Result<Decoded, UploadError>> {
     r.read_exact(&mut json)?;
     let header: Header = serde_json::from_slice(&json).map_err(io::Error::other)?;
     if header.views.len() != header.times.len() || header.parts.len() != header.times.len() {
-        return Err(io::Error::other("the worker's answer has a view count per sample missing"));
+        return Err(io::Error::other("the worker's answer has a view or part count per sample missing"));
     }
-    if header.parts.iter().zip(&header.views).any(|(p, v)| p > v) {
-        return Err(io::Error::other("the worker's answer has more parts than views in a sample"));
+    // Every sample's first view is its picture, whatever parts follow.
+    if header.parts.iter().zip(&header.views).any(|(p, v)| p >= v) {
+        return Err(io::Error::other("the worker's answer has a sample without its picture's view"));
     }
     let mut images = vec![[0u32; IMG_WORDS]; header.views.iter().map(|&n| n as usize).sum()];
     r.read_exact(bytemuck::cast_slice_mut::<PackedImage, u8>(&mut images))?;
