@@ -2,7 +2,7 @@
 //! orientation, speed, offset); each strong line of votes becomes a segment that maps
 //! an upload time range onto a catalogue time range.
 
-use crate::descriptor::{DOT_ONE, WORDS, split_dot};
+use crate::descriptor::{DOT_ONE, WORDS, oriented_dot};
 use crate::search::Neighbours;
 use std::collections::HashMap;
 
@@ -132,8 +132,7 @@ impl RefFrames<'_> {
             let base = f as usize * self.views * WORDS;
             for view in self.words[base..base + self.views * WORDS].chunks_exact(WORDS) {
                 for q in qs {
-                    let (even, odd) = split_dot(q, view.try_into().expect("chunks of WORDS"));
-                    let dot = if mirrored { even - odd } else { even + odd };
+                    let dot = oriented_dot(q, view.try_into().expect("chunks of WORDS"), mirrored);
                     best = Some(best.map_or(dot, |b| b.max(dot)));
                 }
             }
@@ -295,10 +294,7 @@ fn resolve(segs: &mut [Segment], q: &QueryFrames, r: &RefFrames, p: &AlignParams
             let mean_similarity = |line: &Line| {
                 let sims: Vec<f32> = (0..q.t.len())
                     .filter(|&i| (disputed.0..=disputed.1).contains(&q.t[i]))
-                    .filter_map(|i| {
-                        let tr = line.speed * q.t[i] + line.offset;
-                        r.similarity_near(&q.words[q.views[i].clone()], line.video, line.mirrored, tr)
-                    })
+                    .filter_map(|i| line.similarity(i, q, r))
                     .collect();
                 sims.iter().sum::<f32>() / sims.len().max(1) as f32
             };
@@ -512,17 +508,27 @@ struct Line {
     offset: f64,
 }
 
+impl Line {
+    /// Catalogue time at upload time `tq`.
+    fn at(&self, tq: f64) -> f64 {
+        self.speed * tq + self.offset
+    }
+
+    /// How well upload frame `i` resembles the catalogue frames the line predicts for it.
+    fn similarity(&self, i: usize, q: &QueryFrames, r: &RefFrames) -> Option<f32> {
+        r.similarity_near(&q.words[q.views[i].clone()], self.video, self.mirrored, self.at(q.t[i]))
+    }
+}
+
 /// The upload frames `first..=last` of a segment on `line`, grown on both sides over
 /// frames that still resemble the catalogue frame the line predicts, bridging at most
 /// `extend_gap_s` of frames that do not.
 fn grow(first: usize, last: usize, line: &Line, q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> (usize, usize) {
     let dur = r.duration[line.video as usize];
     let on_line = |i: usize| {
-        let tr = line.speed * q.t[i] + line.offset;
         q.energy[i] >= p.min_energy
-            && (-0.5..=dur + 0.5).contains(&tr)
-            && r.similarity_near(&q.words[q.views[i].clone()], line.video, line.mirrored, tr)
-                .is_some_and(|s| s >= p.extend_similarity)
+            && (-0.5..=dur + 0.5).contains(&line.at(q.t[i]))
+            && line.similarity(i, q, r).is_some_and(|s| s >= p.extend_similarity)
     };
     let walk = |from: usize, step: fn(usize) -> Option<usize>| {
         let mut edge = from;

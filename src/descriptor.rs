@@ -302,6 +302,12 @@ pub fn split_dot(a: &[u32; WORDS], b: &[u32; WORDS]) -> (i32, i32) {
     (even, odd)
 }
 
+/// Dot product of two packed descriptors, one of them mirrored when `mirrored`.
+pub fn oriented_dot(a: &[u32; WORDS], b: &[u32; WORDS], mirrored: bool) -> i32 {
+    let (even, odd) = split_dot(a, b);
+    if mirrored { even - odd } else { even + odd }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 //! frames cannot be fitted to unrelated footage the way one crop per frame could).
 
 use crate::align::{AlignParams, QueryFrames, RefFrames, Segment};
-use crate::descriptor::{DOT_ONE, IMG, PackedImage, Tables, describe, split_dot};
+use crate::descriptor::{DOT_ONE, IMG, PackedImage, Tables, describe, oriented_dot};
 use crate::frame::{Gray, axis_weights, resample_with};
 use rayon::prelude::*;
 
@@ -92,14 +92,8 @@ pub fn best_crop(seg: &Segment, q: &QueryFrames, r: &RefFrames, tables: &Tables,
             .iter()
             .map(|(i, g)| {
                 let d = describe(&resample_with(g, &wx, &wy), tables).words;
-                let best = q.words[q.views[*i].clone()]
-                    .iter()
-                    .map(|v| {
-                        let (even, odd) = split_dot(v, &d);
-                        if seg.mirrored { even - odd } else { even + odd }
-                    })
-                    .max()
-                    .unwrap_or(0);
+                let best =
+                    q.words[q.views[*i].clone()].iter().map(|v| oriented_dot(v, &d, seg.mirrored)).max().unwrap_or(0);
                 best as f32 / DOT_ONE
             })
             .sum();
