@@ -643,6 +643,13 @@ mod tests {
         }
     }
 
+    /// A 100x56 picture of smooth vertical waves: footage as downscaled pictures mostly
+    /// are, with no edge of its own.
+    fn waves() -> Gray {
+        let data = (0..100 * 56).map(|i| (128.0 + 40.0 * ((i % 100) as f32 / 9.0).sin()) as u8);
+        Gray { w: 100, h: 56, data: data.collect() }
+    }
+
     /// Vertical stripes over the whole frame, as test patterns and fences draw them.
     fn striped(w: usize, h: usize) -> Gray {
         Gray { w, h, data: (0..w * h).map(|i| if ((i % w) / 24).is_multiple_of(2) { 40 } else { 200 }).collect() }
@@ -666,11 +673,8 @@ mod tests {
     #[test]
     fn a_window_inside_the_frame_may_have_a_weaker_side() {
         // A third of the window's left edge blends into the background.
-        let data = (0..100 * 56).map(|i| match (i % 100, i / 100) {
-            (0..3, 0..18) => 60,
-            (x, _) => (128.0 + 40.0 * (x as f32 / 9.0).sin()) as u8,
-        });
-        let clip = Gray { w: 100, h: 56, data: data.collect() };
+        let mut clip = waves();
+        (0..18).for_each(|y| clip.data[y * 100..y * 100 + 3].fill(60));
         let inside = paste(&clip, 256, 144, 100, 40, |_, _| 60);
         let want = Rect { x0: 100.0, y0: 40.0, x1: 200.0, y1: 96.0 };
         let found = pip_windows(&inside, 1);
@@ -684,8 +688,7 @@ mod tests {
 
     #[test]
     fn tracker_gives_a_frame_the_window_its_neighbours_found() {
-        let data = (0..100 * 56).map(|i| (128.0 + 40.0 * ((i % 100) as f32 / 9.0).sin()) as u8);
-        let clip = Gray { w: 100, h: 56, data: data.collect() };
+        let clip = waves();
         let with = paste(&clip, 256, 144, 130, 30, |x, y| striped(256, 144).at(x, y));
         // The middle frame's window shows what lies behind it: no edge gives it away.
         let frames = [with.clone(), with.clone(), striped(256, 144), with.clone(), with.clone()];
@@ -714,8 +717,7 @@ mod tests {
         // A stream that switches from 1080 to 1088 coded lines: one row more, the same
         // half-resolution profiles. A window at the bottom of the taller frames lies
         // outside the shorter one.
-        let data = (0..100 * 56).map(|i| (128.0 + 40.0 * ((i % 100) as f32 / 9.0).sin()) as u8);
-        let clip = Gray { w: 100, h: 56, data: data.collect() };
+        let clip = waves();
         let tall = paste(&clip, 256, 145, 130, 89, |x, y| striped(256, 145).at(x, y));
         let mut got = Vec::new();
         let mut t = BorderTracker::new(1, 2);
