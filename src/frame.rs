@@ -186,7 +186,9 @@ struct Tracked {
     frame: Option<Gray>,
     rows: Vec<f32>,
     cols: Vec<f32>,
+    /// The frame's proposals (`Windows::stopped`, `Windows::continued`).
     windows: Vec<Rect>,
+    continued: Vec<Rect>,
 }
 
 /// Windows each frame proposes for its neighbours' vote.
@@ -211,8 +213,13 @@ impl BorderTracker {
         if self.window.back().is_some_and(|b| b.size != size) {
             self.finish(out);
         }
-        let windows = if self.pip_half > 0 { pip_windows(&g, PIP_PROPOSALS) } else { Vec::new() };
-        self.window.push_back(Tracked { t, size, frame: Some(g), rows, cols, windows });
+        let (windows, continued) = if self.pip_half > 0 {
+            let found = Windows::of(&g);
+            (found.stopped(PIP_PROPOSALS), found.continued(PIP_PROPOSALS))
+        } else {
+            Default::default()
+        };
+        self.window.push_back(Tracked { t, size, frame: Some(g), rows, cols, windows, continued });
         while self.window.len() - self.next > self.reach() {
             self.emit(out);
         }
@@ -239,8 +246,10 @@ impl BorderTracker {
         }
         let lo = i.saturating_sub(self.pip_half);
         let hi = (i + self.pip_half + 1).min(self.window.len());
-        let windows =
-            vote(&self.window[i].windows, self.window.range(lo..hi).map(|k| k.windows.as_slice()), PIP_WINDOWS);
+        let near = self.window.range(lo..hi);
+        let mut windows = vote(&self.window[i].windows, near.clone().map(|k| k.windows.as_slice()), PIP_WINDOWS);
+        let continued = vote(&self.window[i].continued, near.map(|k| k.continued.as_slice()), PIP_CONTINUED);
+        windows = apart(windows.into_iter().chain(continued), PIP_WINDOWS + PIP_CONTINUED);
         let e = &mut self.window[i];
         let g = e.frame.take().expect("each frame is emitted once");
         let content = if rows.is_empty() { Rect::full(&g) } else { rect_from(&g, &rows, &cols) };
@@ -393,8 +402,10 @@ pub struct FrameViews {
     pub parts: usize,
 }
 
-/// Picture-in-picture windows searched per upload frame, of those its neighbours voted for.
+/// Picture-in-picture windows searched per upload frame, of those its neighbours voted
+/// for: whose sides stop at their corners, and with one side that goes on (`Windows`).
 const PIP_WINDOWS: usize = 2;
+const PIP_CONTINUED: usize = 2;
 
 /// The views of an upload frame. The picture's: its detected picture and, on a portrait
 /// frame, full-width bands of common aspect ratios centred on the canvas. Portrait
@@ -481,12 +492,12 @@ impl EdgeLines {
         (row[b] - row[a]) as f32 / (b - a).max(1) as f32
     }
     /// Edge share of `line` just past `a` and just past `b` (a quarter of `b - a` each
-    /// way, where the frame leaves at least 4 pixels), the larger of the two.
-    fn past(&self, line: usize, a: usize, b: usize) -> f32 {
+    /// way, where the frame leaves at least 4 pixels): the smaller, then the larger.
+    fn past(&self, line: usize, a: usize, b: usize) -> (f32, f32) {
         let reach = ((b - a) / 4).max(4);
         let before = if a >= 4 { self.share(line, a.saturating_sub(reach), a) } else { 0.0 };
         let after = if self.len - b >= 4 { self.share(line, b, (b + reach).min(self.len)) } else { 0.0 };
-        before.max(after)
+        (before.min(after), before.max(after))
     }
     /// The lines, other than the frame's own edges `0` and `lines - 1`, with at least
     /// `min` edge positions that are local maxima, the `PIP_LINES` longest.
@@ -501,71 +512,107 @@ impl EdgeLines {
     }
 }
 
-/// Up to `n` likeliest picture-in-picture windows of `g`: rectangles whose four sides
-/// are edges (the frame's own edges count) that stop at their corners, with at least one
-/// side inside the frame each way (a window spanning the frame is a half, searched as
-/// such), best first. Likeliest: the most sides inside the frame, then the most edge.
+/// Up to `n` likeliest picture-in-picture windows of `g` whose sides all stop at their
+/// corners (`Windows::stopped`), best first.
 pub fn pip_windows(g: &Gray, n: usize) -> Vec<Rect> {
-    let (w, h) = (g.w, g.h);
-    if w < 4 * MIN_SIDE || h < 4 * MIN_SIDE {
-        return Vec::new();
-    }
-    let px = |x: usize, y: usize| g.data[y * w + x] as i16;
-    // Line y of `rows` compares pixel rows y - 1 and y + 1, so a sharp boundary between
-    // rows y - 1 and y fires on lines y - 1 and y; lines 0 and h are the frame's edges
-    // (line h - 1 never fires). Likewise for `cols`.
-    let rows = EdgeLines::new(h + 1, w, |y, x| {
-        y == 0 || y == h || (y < h - 1 && (px(x, y + 1) - px(x, y - 1)).abs() >= PIP_EDGE)
-    });
-    let cols = EdgeLines::new(w + 1, h, |x, y| {
-        x == 0 || x == w || (x < w - 1 && (px(x + 1, y) - px(x - 1, y)).abs() >= PIP_EDGE)
-    });
-    // Windows are at least a sixth of the frame's short side each way: on a portrait
-    // canvas a landscape window is much lower than a sixth of the frame's height.
-    let side = w.min(h) / 6;
-    let mut ys = rows.candidates(h + 1, side as u32);
-    let mut xs = cols.candidates(w + 1, side as u32);
-    ys.extend([0, h]);
-    xs.extend([0, w]);
-    ys.sort_unstable();
-    xs.sort_unstable();
-    let frame = (w * h) as f32;
-    let mut found: Vec<(usize, f32, Rect)> = Vec::new();
-    for (i, &y0) in ys.iter().enumerate() {
-        for &y1 in &ys[i + 1..] {
-            if y1 - y0 < side || (y0 == 0 && y1 == h) {
-                continue;
-            }
-            // Columns that can be a side between y0 and y1.
-            let sides: Vec<(usize, f32)> = xs
-                .iter()
-                .map(|&x| (x, cols.share(x, y0, y1)))
-                .filter(|&(x, s)| s >= PIP_SIDE_INSIDE && (x == 0 || x == w || cols.past(x, y0, y1) < PIP_PAST_CORNER))
-                .collect();
-            for (j, &(x0, s0)) in sides.iter().enumerate() {
-                for &(x1, s1) in &sides[j + 1..] {
-                    let area = ((x1 - x0) * (y1 - y0)) as f32 / frame;
-                    if x1 - x0 < side || (x0 == 0 && x1 == w) || area < PIP_AREA.0 || area > PIP_AREA.1 {
-                        continue;
+    Windows::of(g).stopped(n)
+}
+
+/// The picture-in-picture windows of a frame: rectangles whose four sides are edges (the
+/// frame's own edges count), with at least one side inside the frame each way (a window
+/// spanning the frame is a half, searched as such). A window's sides stop at its corners,
+/// where the lines of the footage around it (stripes, horizons) go on; but one side of a
+/// window over footage often meets a line of that footage end to end. Windows with one
+/// side that goes on past one of its corners are kept apart (`continued`): let into the
+/// ranking of the others, they pushed out the picture band of an ultra-wide film on a
+/// blurred portrait canvas (seed 3) and windows over a test pattern (seed 5).
+pub struct Windows {
+    /// (sides inside the frame, least edge share of a side, window, a side goes on).
+    found: Vec<(usize, f32, Rect, bool)>,
+}
+
+impl Windows {
+    pub fn of(g: &Gray) -> Self {
+        let (w, h) = (g.w, g.h);
+        let mut found = Vec::new();
+        if w < 4 * MIN_SIDE || h < 4 * MIN_SIDE {
+            return Windows { found };
+        }
+        let px = |x: usize, y: usize| g.data[y * w + x] as i16;
+        // Line y of `rows` compares pixel rows y - 1 and y + 1, so a sharp boundary between
+        // rows y - 1 and y fires on lines y - 1 and y; lines 0 and h are the frame's edges
+        // (line h - 1 never fires). Likewise for `cols`.
+        let rows = EdgeLines::new(h + 1, w, |y, x| {
+            y == 0 || y == h || (y < h - 1 && (px(x, y + 1) - px(x, y - 1)).abs() >= PIP_EDGE)
+        });
+        let cols = EdgeLines::new(w + 1, h, |x, y| {
+            x == 0 || x == w || (x < w - 1 && (px(x + 1, y) - px(x - 1, y)).abs() >= PIP_EDGE)
+        });
+        // Windows are at least a sixth of the frame's short side each way: on a portrait
+        // canvas a landscape window is much lower than a sixth of the frame's height.
+        let side = w.min(h) / 6;
+        let mut ys = rows.candidates(h + 1, side as u32);
+        let mut xs = cols.candidates(w + 1, side as u32);
+        ys.extend([0, h]);
+        xs.extend([0, w]);
+        ys.sort_unstable();
+        xs.sort_unstable();
+        let frame = (w * h) as f32;
+        // Edge shares past a side's two corners (none for the frame's own edges): the
+        // side may go on past one corner, not both.
+        let past = |lines: &EdgeLines, l: usize, end: usize, a: usize, b: usize| {
+            if l == 0 || l == end { (0.0, 0.0) } else { lines.past(l, a, b) }
+        };
+        for (i, &y0) in ys.iter().enumerate() {
+            for &y1 in &ys[i + 1..] {
+                if y1 - y0 < side || (y0 == 0 && y1 == h) {
+                    continue;
+                }
+                // Columns that can be a side between y0 and y1, and whether they go on.
+                let sides: Vec<(usize, f32, bool)> = xs
+                    .iter()
+                    .map(|&x| (x, cols.share(x, y0, y1), past(&cols, x, w, y0, y1)))
+                    .filter(|&(_, s, p)| s >= PIP_SIDE_INSIDE && p.0 < PIP_PAST_CORNER)
+                    .map(|(x, s, p)| (x, s, p.1 >= PIP_PAST_CORNER))
+                    .collect();
+                for (j, &(x0, s0, on0)) in sides.iter().enumerate() {
+                    for &(x1, s1, on1) in &sides[j + 1..] {
+                        let area = ((x1 - x0) * (y1 - y0)) as f32 / frame;
+                        if x1 - x0 < side || (x0 == 0 && x1 == w) || area < PIP_AREA.0 || area > PIP_AREA.1 {
+                            continue;
+                        }
+                        let (top, bottom) = (rows.share(y0, x0, x1), rows.share(y1, x0, x1));
+                        let (pt, pb) = (past(&rows, y0, h, x0, x1), past(&rows, y1, h, x0, x1));
+                        if top < PIP_SIDE_INSIDE || bottom < PIP_SIDE_INSIDE || pt.0.max(pb.0) >= PIP_PAST_CORNER {
+                            continue;
+                        }
+                        let going = [on0, on1, pt.1 >= PIP_PAST_CORNER, pb.1 >= PIP_PAST_CORNER];
+                        let going = going.iter().filter(|&&g| g).count();
+                        let inside = [y0 > 0, y1 < h, x0 > 0, x1 < w].iter().filter(|&&b| b).count();
+                        let share = s0.min(s1).min(top).min(bottom);
+                        if going > 1 || (share < PIP_SIDE && inside < 4) {
+                            continue;
+                        }
+                        let r = Rect { x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 };
+                        found.push((inside, share, r, going == 1));
                     }
-                    let (top, bottom) = (rows.share(y0, x0, x1), rows.share(y1, x0, x1));
-                    let past = |y: usize| if y == 0 || y == h { 0.0 } else { rows.past(y, x0, x1) };
-                    if top < PIP_SIDE_INSIDE || bottom < PIP_SIDE_INSIDE || past(y0).max(past(y1)) >= PIP_PAST_CORNER {
-                        continue;
-                    }
-                    let inside = [y0 > 0, y1 < h, x0 > 0, x1 < w].iter().filter(|&&b| b).count();
-                    let share = s0.min(s1).min(top).min(bottom);
-                    if share < PIP_SIDE && inside < 4 {
-                        continue;
-                    }
-                    let r = Rect { x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 };
-                    found.push((inside, share, r));
                 }
             }
         }
+        // Likeliest first: the most sides inside the frame, then the most edge.
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+        Windows { found }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
-    apart(found.into_iter().map(|f| f.2), n)
+
+    /// Up to `n` of the windows whose sides all stop at their corners, apart, best first.
+    pub fn stopped(&self, n: usize) -> Vec<Rect> {
+        apart(self.found.iter().filter(|f| !f.3).map(|f| f.2), n)
+    }
+
+    /// Up to `n` of the windows with one side that goes on past a corner.
+    pub fn continued(&self, n: usize) -> Vec<Rect> {
+        apart(self.found.iter().filter(|f| f.3).map(|f| f.2), n)
+    }
 }
 
 /// Intersection over union of two rectangles.
@@ -684,6 +731,23 @@ mod tests {
         let want = Rect { x0: 100.0, y0: 0.0, x1: 200.0, y1: 56.0 };
         let found = pip_windows(&at_top, 1);
         assert!(found.iter().all(|r| overlap(r, &want) < 0.9), "{found:?}");
+    }
+
+    #[test]
+    fn a_window_whose_side_goes_on_as_a_line_of_the_footage_is_still_searched() {
+        // Left of the window, a bright band of the footage starts on the row where the
+        // window ends: its bottom side goes on past its bottom-left corner.
+        let g = paste(&waves(), 256, 144, 100, 40, |x, y| if x < 100 && (96..100).contains(&y) { 200 } else { 60 });
+        let want = Rect { x0: 100.0, y0: 40.0, x1: 200.0, y1: 96.0 };
+        let stopped = pip_windows(&g, 2);
+        assert!(stopped.iter().all(|r| overlap(r, &want) < 0.9), "{stopped:?}");
+        let continued = Windows::of(&g).continued(1);
+        assert!(continued.first().is_some_and(|r| overlap(r, &want) > 0.9), "{continued:?}");
+        let mut windows = Vec::new();
+        let mut t = BorderTracker::new(1, 2);
+        t.push(0.0, g, &mut |_, _, l| windows.push(l.windows));
+        t.finish(&mut |_, _, l| windows.push(l.windows));
+        assert!(windows[0].iter().any(|r| overlap(r, &want) > 0.9), "{windows:?}");
     }
 
     #[test]
