@@ -301,8 +301,8 @@ const REFINE_MIN_FRAMES: usize = 6;
 /// neighbours agree and from offset bins half a second wide, and least squares over them
 /// is only tried on 3.5 s or more: a fifth of the true segments of the nine sets of the
 /// issue-3 note were fitted more than 5% off their speed. Every frame of the range
-/// judges the refined line, by its picture rather than by its neighbour list. The upload
-/// range and the score stay as they are.
+/// judges the refined line, by its picture rather than by its neighbour list. The range
+/// then grows along the refined line where it can; the score stays as it is.
 fn refine(s: &mut Segment, q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
     let frames: Vec<usize> = (0..q.t.len())
         .filter(|&i| (s.query_start..=s.query_end).contains(&q.t[i]) && q.energy[i] >= p.min_energy)
@@ -346,6 +346,18 @@ fn refine(s: &mut Segment, q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
         }
     }
     let (_, speed, at) = best;
+    if speed != s.speed || at != s.ref_time(mid) {
+        // The range grew along the voted line: frames past its ends may still resemble
+        // the refined one.
+        let line = Line { video: s.video, mirrored: s.mirrored, speed, offset: at - speed * mid };
+        let core: Vec<usize> = (0..q.t.len()).filter(|&i| (s.core.0..=s.core.1).contains(&q.t[i])).collect();
+        if let (Some(&a), Some(&b)) = (core.first(), core.last()) {
+            let (first, last) = grow(a, b, &line, q, r, p);
+            let half = 0.5 * q.period;
+            s.query_start = s.query_start.min((q.t[first] - half).max(0.0));
+            s.query_end = s.query_end.max((q.t[last] + half).min(q.duration.max(q.t[last])));
+        }
+    }
     let dur = r.duration[s.video as usize];
     s.speed = speed;
     s.ref_start = (at + speed * (s.query_start - mid)).clamp(0.0, dur);
@@ -832,15 +844,18 @@ mod tests {
 
     #[test]
     fn the_pictures_correct_a_line_the_neighbours_put_at_the_wrong_speed() {
-        // Frames 10..40 show video 0 at 1.2x from 30 s; their neighbours lie on the 1x
-        // line that crosses it mid-clip (12.5 s upload, 39 s catalogue).
+        // Frames 10..40 show video 0 at 1.2x from 30 s; the neighbours of frames 18..32
+        // lie on the 1x line that crosses it mid-clip (12.5 s upload, 39 s catalogue).
         let tables = Tables::new();
         let cat = Catalogue::new(&tables, 0.0);
         let mut up = Upload::new(&cat, &tables, 60, 10..40, 10..40, 1.2, 30.0);
-        up.neighbours = Upload::new(&cat, &tables, 60, 10..40, 10..40, 1.0, 31.5).neighbours;
+        up.neighbours = Upload::new(&cat, &tables, 60, 10..40, 18..32, 1.0, 31.5).neighbours;
         let segs = align(&up.frames(), &cat.refs(), &AlignParams::default());
         let s = &segs[0];
         assert!((s.speed - 1.2).abs() < 0.03, "{s:?}");
+        // Off the 1x line the clip's first and last frames resemble nothing: the range
+        // grows over them along the corrected one.
+        assert!((s.query_start - 4.75).abs() < 0.3 && (s.query_end - 19.75).abs() < 0.3, "{s:?}");
         let truth = |tq: f64| 30.0 + 1.2 * (tq - 5.0);
         assert!((s.ref_start - truth(s.query_start)).abs() < 0.3, "{s:?}");
         assert!((s.ref_end - truth(s.query_end)).abs() < 0.3, "{s:?}");
