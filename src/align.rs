@@ -292,8 +292,9 @@ const REFINE_SHIFT_S: f64 = 0.125;
 const REFINE_SHIFTS: i32 = 8;
 /// Mean similarity by which a refined line must beat the voted one to replace it.
 const REFINE_MARGIN: f32 = 0.01;
-/// Fewest upload frames a refined line is judged on (3 s at 2 frames/s).
+/// Fewest upload frames a refined line is judged on (3 s at 2 frames/s), and most.
 const REFINE_MIN_FRAMES: usize = 6;
+const REFINE_MAX_FRAMES: usize = 64;
 
 /// Moves a reported segment's catalogue range onto the line, within 30% of its speed and
 /// 1 s of its catalogue time, along which its upload frames resemble the catalogue frame
@@ -304,12 +305,15 @@ const REFINE_MIN_FRAMES: usize = 6;
 /// judges the refined line, by its picture rather than by its neighbour list. The range
 /// then grows along the refined line where it can; the score stays as it is.
 fn refine(s: &mut Segment, q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
-    let frames: Vec<usize> = (0..q.t.len())
+    let mut frames: Vec<usize> = (0..q.t.len())
         .filter(|&i| (s.query_start..=s.query_end).contains(&q.t[i]) && q.energy[i] >= p.min_energy)
         .collect();
     if frames.len() < REFINE_MIN_FRAMES {
         return;
     }
+    // A long segment is judged on frames spread over it: as good a fit, at a bounded cost.
+    let step = frames.len().div_ceil(REFINE_MAX_FRAMES);
+    frames = frames.into_iter().step_by(step).collect();
     let mid = 0.5 * (s.query_start + s.query_end);
     // Mean similarity along the line through catalogue time `at` at upload time `mid`;
     // lines that leave the video for half the frames or more do not count. The lines
