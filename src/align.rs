@@ -49,6 +49,7 @@ pub struct AlignParams {
     /// 0.4 (was 0.5, as slow) lifted one true dev clip over the threshold and changed
     /// no other set; 0.3 matched a negative upload of seed 3.
     pub slow_penalty: f32,
+    /// Segment scores fall by this share per doubling of the speed (a sped-up clip).
     pub fast_penalty: f32,
     /// Scores of segments found in a part of an upload frame (a half where the clip is
     /// stacked with other footage, a picture-in-picture window) are multiplied by this:
@@ -138,20 +139,17 @@ impl RefFrames<'_> {
         frames[first..]
             .iter()
             .take_while(|&&f| self.t[f as usize] <= tr + 0.5)
-            .map(|&f| self.frame_similarity(qs, f as usize, mirrored))
+            .filter_map(|&f| self.frame_similarity(qs, f as usize, mirrored))
             .reduce(f32::max)
     }
 
-    /// Best similarity of any of the descriptors `qs` to any view of frame `f`.
-    fn frame_similarity(&self, qs: &[[u32; WORDS]], f: usize, mirrored: bool) -> f32 {
+    /// Best similarity of any of the descriptors `qs` to any view of frame `f`; None
+    /// when there is none to compare.
+    fn frame_similarity(&self, qs: &[[u32; WORDS]], f: usize, mirrored: bool) -> Option<f32> {
         let base = f * self.views * WORDS;
-        let mut best = i32::MIN;
-        for view in self.words[base..base + self.views * WORDS].chunks_exact(WORDS) {
-            for q in qs {
-                best = best.max(oriented_dot(q, view.try_into().expect("chunks of WORDS"), mirrored));
-            }
-        }
-        best as f32 / DOT_ONE
+        let views = self.words[base..base + self.views * WORDS].chunks_exact(WORDS);
+        let dots = views.flat_map(|v| qs.iter().map(move |q| oriented_dot(q, v.try_into().expect("chunks"), mirrored)));
+        dots.max().map(|b| b as f32 / DOT_ONE)
     }
 }
 
@@ -315,28 +313,36 @@ fn refine(s: &mut Segment, q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
     let step = frames.len().div_ceil(REFINE_MAX_FRAMES);
     frames = frames.into_iter().step_by(step).collect();
     let mid = 0.5 * (s.query_start + s.query_end);
-    // Mean similarity along the line through catalogue time `at` at upload time `mid`;
-    // lines that leave the video for half the frames or more do not count. The lines
-    // tried cross the same few catalogue frames over and over: each (frame, catalogue
-    // frame) similarity is computed once.
-    let mut known: Vec<HashMap<usize, f32>> = vec![HashMap::new(); frames.len()];
+    // Mean similarity along the line through catalogue time `at` at upload time `mid`, a
+    // frame the line takes off the video counting 0 (else a line gains by dropping weak
+    // frames); lines that leave the video for half the frames or more do not count. The
+    // lines tried cross the same few catalogue frames over and over: each (frame,
+    // catalogue frame) similarity is computed once.
+    let mut known: Vec<HashMap<usize, Option<f32>>> = vec![HashMap::new(); frames.len()];
     let mut mean = |speed: f64, at: f64| {
         let (mut sum, mut n) = (0.0, 0);
         for (k, &i) in frames.iter().enumerate() {
             if let Some(f) = r.nearest(s.video, at + speed * (q.t[i] - mid)) {
-                sum += *known[k]
-                    .entry(f)
-                    .or_insert_with(|| r.frame_similarity(&q.words[q.views[i].clone()], f, s.mirrored));
+                let views = &q.words[q.views[i].clone()];
+                sum += known[k].entry(f).or_insert_with(|| r.frame_similarity(views, f, s.mirrored)).unwrap_or(0.0);
                 n += 1;
             }
         }
-        (n * 2 > frames.len()).then(|| sum / n as f32)
+        (n * 2 > frames.len()).then(|| sum / frames.len() as f32)
     };
-    let at = s.ref_time(mid);
+    // The voted line, from whichever end of the catalogue range was not clamped to the
+    // video.
+    let dur = r.duration[s.video as usize];
+    let at = if s.ref_start > 0.0 || s.ref_end >= dur {
+        s.ref_start + s.speed * (mid - s.query_start)
+    } else {
+        s.ref_end - s.speed * (s.query_end - mid)
+    };
     let Some(voted) = mean(s.speed, at) else {
         return;
     };
-    let mut best = (voted + REFINE_MARGIN, s.speed, at);
+    let mut best = None;
+    let mut beat = voted + REFINE_MARGIN;
     for k in -REFINE_SPEED_STEPS..=REFINE_SPEED_STEPS {
         let speed = s.speed * (1.0 + REFINE_SPEED_STEP * k as f64);
         if !(p.min_speed..=p.max_speed).contains(&speed) {
@@ -344,28 +350,29 @@ fn refine(s: &mut Segment, q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
         }
         for d in -REFINE_SHIFTS..=REFINE_SHIFTS {
             let shifted = at + REFINE_SHIFT_S * d as f64;
-            if let Some(m) = mean(speed, shifted).filter(|&m| m > best.0) {
-                best = (m, speed, shifted);
+            if let Some(m) = mean(speed, shifted).filter(|&m| m > beat) {
+                (best, beat) = (Some((speed, shifted)), m);
             }
         }
     }
-    let (_, speed, at) = best;
-    if speed != s.speed || at != s.ref_time(mid) {
-        // The range grew along the voted line: frames past its ends may still resemble
-        // the refined one.
-        let line = Line { video: s.video, mirrored: s.mirrored, speed, offset: at - speed * mid };
-        let core: Vec<usize> = (0..q.t.len()).filter(|&i| (s.core.0..=s.core.1).contains(&q.t[i])).collect();
-        if let (Some(&a), Some(&b)) = (core.first(), core.last()) {
-            let (first, last) = grow(a, b, &line, q, r, p);
-            let half = 0.5 * q.period;
-            s.query_start = s.query_start.min((q.t[first] - half).max(0.0));
-            s.query_end = s.query_end.max((q.t[last] + half).min(q.duration.max(q.t[last])));
-        }
+    let Some((speed, at)) = best else {
+        return;
+    };
+    // The range grew along the voted line: frames past its ends may still resemble the
+    // refined one. (`resolve` ran before: a grown end may reach over frames it gave to
+    // another line of the video; running it again, or stopping growth at the other
+    // segments' evidence, cut true clips of seed 9 short and was left out.)
+    let line = Line { video: s.video, mirrored: s.mirrored, speed, offset: at - speed * mid };
+    let core: Vec<usize> = (0..q.t.len()).filter(|&i| (s.core.0..=s.core.1).contains(&q.t[i])).collect();
+    if let (Some(&a), Some(&b)) = (core.first(), core.last()) {
+        let (first, last) = grow(a, b, &line, q, r, p);
+        let half = 0.5 * q.period;
+        s.query_start = s.query_start.min((q.t[first] - half).max(0.0));
+        s.query_end = s.query_end.max((q.t[last] + half).min(q.duration.max(q.t[last])));
     }
-    let dur = r.duration[s.video as usize];
     s.speed = speed;
-    s.ref_start = (at + speed * (s.query_start - mid)).clamp(0.0, dur);
-    s.ref_end = (at + speed * (s.query_end - mid)).clamp(0.0, dur);
+    s.ref_start = line.at(s.query_start).clamp(0.0, dur);
+    s.ref_end = line.at(s.query_end).clamp(0.0, dur);
 }
 
 /// Similarity by which one line must beat another over disputed frames (a 0.18 margin

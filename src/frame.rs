@@ -413,7 +413,7 @@ const PIP_CONTINUED: usize = 2;
 /// border detection often takes for picture (or the reverse); the bands find the picture
 /// whatever the detection made of it. The parts': the halves of the frame along its long
 /// sides (both ways on a square one), where uploads stack the clip with other footage,
-/// and the picture-in-picture windows of its layout (`pip_windows`, `BorderTracker`).
+/// and the picture-in-picture windows of its layout (`Windows`, `BorderTracker`).
 pub fn query_views(g: &Gray, layout: &Layout) -> FrameViews {
     let mut images = vec![resample(g, layout.content)];
     let (w, h) = (g.w as f32, g.h as f32);
@@ -510,12 +510,6 @@ impl EdgeLines {
         c.truncate(PIP_LINES);
         c
     }
-}
-
-/// Up to `n` likeliest picture-in-picture windows of `g` whose sides all stop at their
-/// corners (`Windows::stopped`), best first.
-pub fn pip_windows(g: &Gray, n: usize) -> Vec<Rect> {
-    Windows::of(g).stopped(n)
 }
 
 /// The picture-in-picture windows of a frame: rectangles whose four sides are edges (the
@@ -678,14 +672,14 @@ mod tests {
         assert_eq!(count(&textured(144, 144, 7), 0), (1, 4));
         assert_eq!(count(&textured(256, 144, 6), 2), (1, 4));
         // Textured all over: no window stands out.
-        assert!(pip_windows(&textured(256, 144, 6), 2).is_empty());
+        assert!(Windows::of(&textured(256, 144, 6)).stopped(2).is_empty());
     }
 
     #[test]
     fn query_views_of_tiny_frames() {
         for (w, h) in [(1, 1), (1, 2), (2, 1), (3, 17), (17, 3)] {
             let g = textured(w, h, 8);
-            let views = query_views(&g, &Layout { content: content_rect(&g), windows: pip_windows(&g, 2) });
+            let views = query_views(&g, &Layout { content: content_rect(&g), windows: Windows::of(&g).stopped(2) });
             assert!(views.images.len() > views.parts, "{w}x{h}");
         }
     }
@@ -709,7 +703,7 @@ mod tests {
             (0..100 * 56).map(|i| (128.0 + 40.0 * ((i % 100) as f32 / 9.0 + (i / 100) as f32 / 13.0).sin()) as u8);
         let clip = Gray { w: 100, h: 56, data: data.collect() };
         let g = paste(&clip, 256, 144, 130, 30, |x, y| striped(256, 144).at(x, y));
-        let found = pip_windows(&g, 2);
+        let found = Windows::of(&g).stopped(2);
         let want = Rect { x0: 130.0, y0: 30.0, x1: 230.0, y1: 86.0 };
         assert!(
             found.first().is_some_and(|r| overlap(r, &want) > 0.9),
@@ -724,12 +718,12 @@ mod tests {
         (0..18).for_each(|y| clip.data[y * 100..y * 100 + 3].fill(60));
         let inside = paste(&clip, 256, 144, 100, 40, |_, _| 60);
         let want = Rect { x0: 100.0, y0: 40.0, x1: 200.0, y1: 96.0 };
-        let found = pip_windows(&inside, 1);
+        let found = Windows::of(&inside).stopped(1);
         assert!(found.first().is_some_and(|r| overlap(r, &want) > 0.9), "{found:?}");
         // Against the frame's top edge, the same window needs its sides whole.
         let at_top = paste(&clip, 256, 144, 100, 0, |_, _| 60);
         let want = Rect { x0: 100.0, y0: 0.0, x1: 200.0, y1: 56.0 };
-        let found = pip_windows(&at_top, 1);
+        let found = Windows::of(&at_top).stopped(1);
         assert!(found.iter().all(|r| overlap(r, &want) < 0.9), "{found:?}");
     }
 
@@ -739,7 +733,7 @@ mod tests {
         // window ends: its bottom side goes on past its bottom-left corner.
         let g = paste(&waves(), 256, 144, 100, 40, |x, y| if x < 100 && (96..100).contains(&y) { 200 } else { 60 });
         let want = Rect { x0: 100.0, y0: 40.0, x1: 200.0, y1: 96.0 };
-        let stopped = pip_windows(&g, 2);
+        let stopped = Windows::of(&g).stopped(2);
         assert!(stopped.iter().all(|r| overlap(r, &want) < 0.9), "{stopped:?}");
         let continued = Windows::of(&g).continued(1);
         assert!(continued.first().is_some_and(|r| overlap(r, &want) > 0.9), "{continued:?}");
@@ -767,7 +761,7 @@ mod tests {
         for (i, w) in got.iter().enumerate() {
             assert!(w.first().is_some_and(|r| overlap(r, &want) > 0.9), "frame {i}: {w:?}");
         }
-        assert!(pip_windows(&striped(256, 144), 2).is_empty());
+        assert!(Windows::of(&striped(256, 144)).stopped(2).is_empty());
         // The catalogue's tracker looks for none.
         let mut none = BorderTracker::new(1, 0);
         let mut windows = Vec::new();
