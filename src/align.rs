@@ -188,13 +188,16 @@ impl Segment {
         self.ref_start + self.speed * (tq - self.query_start)
     }
 
-    fn line(&self) -> Line {
-        Line {
-            video: self.video,
-            mirrored: self.mirrored,
-            speed: self.speed,
-            offset: self.ref_start - self.speed * self.query_start,
-        }
+    /// The segment's line, from whichever end of its catalogue range was not clamped to
+    /// the video (`dur` long): a clip at the head of a video has its `ref_start` at 0
+    /// while its line starts before.
+    fn line(&self, dur: f64) -> Line {
+        let offset = if self.ref_start > 0.0 || self.ref_end >= dur {
+            self.ref_start - self.speed * self.query_start
+        } else {
+            self.ref_end - self.speed * self.query_end
+        };
+        Line { video: self.video, mirrored: self.mirrored, speed: self.speed, offset }
     }
 
     /// Shortens the range to `[start, end]`, keeping the catalogue range on the line.
@@ -330,14 +333,8 @@ fn refine(s: &mut Segment, q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
         }
         (n * 2 > frames.len()).then(|| sum / frames.len() as f32)
     };
-    // The voted line, from whichever end of the catalogue range was not clamped to the
-    // video.
     let dur = r.duration[s.video as usize];
-    let at = if s.ref_start > 0.0 || s.ref_end >= dur {
-        s.ref_start + s.speed * (mid - s.query_start)
-    } else {
-        s.ref_end - s.speed * (s.query_end - mid)
-    };
+    let at = s.line(dur).at(mid);
     let Some(voted) = mean(s.speed, at) else {
         return;
     };
@@ -408,7 +405,9 @@ fn resolve(segs: &mut [Segment], q: &QueryFrames, r: &RefFrames, p: &AlignParams
             };
             // In a static scene every line resembles the pictures about as well: a contest
             // is won by a clear margin only.
-            if mean_similarity(&sb.line()) < mean_similarity(&sa.line()) + RESOLVE_MARGIN {
+            // One video, one duration (`resolve` gets one video's segments).
+            let dur = r.duration[sa.video as usize];
+            if mean_similarity(&sb.line(dur)) < mean_similarity(&sa.line(dur)) + RESOLVE_MARGIN {
                 continue;
             }
             // The boundary falls half a sampling period outside the winner's evidence.
