@@ -521,8 +521,17 @@ impl EdgeLines {
 /// ranking of the others, they pushed out the picture band of an ultra-wide film on a
 /// blurred portrait canvas (seed 3) and windows over a test pattern (seed 5).
 pub struct Windows {
-    /// (sides inside the frame, least edge share of a side, window, a side goes on).
-    found: Vec<(usize, f32, Rect, bool)>,
+    found: Vec<Window>,
+}
+
+/// One window of `Windows`.
+struct Window {
+    rect: Rect,
+    /// Sides inside the frame, and the least edge share of a side: the ranking.
+    inside: usize,
+    share: f32,
+    /// Whether one side goes on past a corner.
+    continued: bool,
 }
 
 impl Windows {
@@ -588,24 +597,24 @@ impl Windows {
                             continue;
                         }
                         let r = Rect { x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 };
-                        found.push((inside, share, r, going == 1));
+                        found.push(Window { rect: r, inside, share, continued: going == 1 });
                     }
                 }
             }
         }
         // Likeliest first: the most sides inside the frame, then the most edge.
-        found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+        found.sort_by(|a, b| b.inside.cmp(&a.inside).then(b.share.total_cmp(&a.share)));
         Windows { found }
     }
 
     /// Up to `n` of the windows whose sides all stop at their corners, apart, best first.
     pub fn stopped(&self, n: usize) -> Vec<Rect> {
-        apart(self.found.iter().filter(|f| !f.3).map(|f| f.2), n)
+        apart(self.found.iter().filter(|f| !f.continued).map(|f| f.rect), n)
     }
 
     /// Up to `n` of the windows with one side that goes on past a corner.
     pub fn continued(&self, n: usize) -> Vec<Rect> {
-        apart(self.found.iter().filter(|f| f.3).map(|f| f.2), n)
+        apart(self.found.iter().filter(|f| f.continued).map(|f| f.rect), n)
     }
 }
 
