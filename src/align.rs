@@ -166,6 +166,15 @@ pub struct QueryFrames<'a> {
     pub duration: f64,
 }
 
+impl QueryFrames<'_> {
+    /// The upload time range that frames `first..=last` stand for: half a sampling period
+    /// beyond each, within the upload.
+    fn range(&self, first: usize, last: usize) -> (f64, f64) {
+        let half = 0.5 * self.period;
+        ((self.t[first] - half).max(0.0), (self.t[last] + half).min(self.duration.max(self.t[last])))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Segment {
     pub video: u32,
@@ -363,9 +372,9 @@ fn refine(s: &mut Segment, q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
     let core: Vec<usize> = (0..q.t.len()).filter(|&i| (s.core.0..=s.core.1).contains(&q.t[i])).collect();
     if let (Some(&a), Some(&b)) = (core.first(), core.last()) {
         let (first, last) = grow(a, b, &line, q, r, p);
-        let half = 0.5 * q.period;
-        s.query_start = s.query_start.min((q.t[first] - half).max(0.0));
-        s.query_end = s.query_end.max((q.t[last] + half).min(q.duration.max(q.t[last])));
+        let (start, end) = q.range(first, last);
+        s.query_start = s.query_start.min(start);
+        s.query_end = s.query_end.max(end);
     }
     s.speed = speed;
     s.ref_start = line.at(s.query_start).clamp(0.0, dur);
@@ -573,9 +582,7 @@ fn extract(
         if run.len() >= p.min_frames {
             let line = Line { video: key.0, mirrored: key.1, speed, offset };
             let (first, last) = grow(run[0].qi, run[run.len() - 1].qi, &line, q, r, p);
-            let half = 0.5 * q.period;
-            let qs = (q.t[first] - half).max(0.0);
-            let qe = (q.t[last] + half).min(q.duration.max(q.t[last]));
+            let (qs, qe) = q.range(first, last);
             let dur = r.duration[key.0 as usize];
             segs.push(Segment {
                 video: key.0,
