@@ -186,9 +186,11 @@ struct Tracked {
     frame: Option<Gray>,
     rows: Vec<f32>,
     cols: Vec<f32>,
-    /// The frame's proposals (`Windows::stopped`, `Windows::continued`).
+    /// The frame's proposals (`Windows::stopped`, `Windows::continued`,
+    /// `Windows::textured`).
     windows: Vec<Rect>,
     continued: Vec<Rect>,
+    textured: Vec<Rect>,
 }
 
 /// Windows each frame proposes for its neighbours' vote.
@@ -213,13 +215,13 @@ impl BorderTracker {
         if self.window.back().is_some_and(|b| b.size != size) {
             self.finish(out);
         }
-        let (windows, continued) = if self.pip_half > 0 {
+        let (windows, continued, textured) = if self.pip_half > 0 {
             let found = Windows::of(&g);
-            (found.stopped(PIP_PROPOSALS), found.continued(PIP_PROPOSALS))
+            (found.stopped(PIP_PROPOSALS), found.continued(PIP_PROPOSALS), found.textured(PIP_PROPOSALS))
         } else {
             Default::default()
         };
-        self.window.push_back(Tracked { t, size, frame: Some(g), rows, cols, windows, continued });
+        self.window.push_back(Tracked { t, size, frame: Some(g), rows, cols, windows, continued, textured });
         while self.window.len() - self.next > self.reach() {
             self.emit(out);
         }
@@ -248,8 +250,15 @@ impl BorderTracker {
         let hi = (i + self.pip_half + 1).min(self.window.len());
         let near = self.window.range(lo..hi);
         let mut windows = vote(&self.window[i].windows, near.clone().map(|k| k.windows.as_slice()), PIP_WINDOWS);
-        let continued = vote(&self.window[i].continued, near.map(|k| k.continued.as_slice()), PIP_CONTINUED);
+        let continued = vote(&self.window[i].continued, near.clone().map(|k| k.continued.as_slice()), PIP_CONTINUED);
+        let textured = vote(&self.window[i].textured, near.map(|k| k.textured.as_slice()), PIP_TEXTURED);
         windows = apart(windows.into_iter().chain(continued), PIP_WINDOWS + PIP_CONTINUED);
+        // A window over texture is searched even where it overlaps one of the others by
+        // half: over leaves, the rectangle that takes the frame's edge for the window's
+        // far side passes the other tests and the window itself does not.
+        let textured: Vec<Rect> =
+            textured.into_iter().filter(|t| windows.iter().all(|w| overlap(w, t) < 0.9)).collect();
+        windows.extend(textured);
         let e = &mut self.window[i];
         let g = e.frame.take().expect("each frame is emitted once");
         let content = if rows.is_empty() { Rect::full(&g) } else { rect_from(&g, &rows, &cols) };
@@ -403,9 +412,11 @@ pub struct FrameViews {
 }
 
 /// Picture-in-picture windows searched per upload frame, of those its neighbours voted
-/// for: whose sides stop at their corners, and with one side that goes on (`Windows`).
+/// for: whose sides stop at their corners, with one side that goes on, and found only
+/// as texture goes on past their corners (`Windows`).
 const PIP_WINDOWS: usize = 2;
 const PIP_CONTINUED: usize = 2;
+const PIP_TEXTURED: usize = 1;
 
 /// The views of an upload frame. The picture's: its detected picture and, on a portrait
 /// frame, full-width bands of common aspect ratios centred on the canvas. Portrait
@@ -464,6 +475,10 @@ const PIP_SIDE_INSIDE: f32 = 0.65;
 /// Share of a side's prolongation past a corner that may be edge: a window's sides stop
 /// at its corners, the lines of the footage around it (stripes, horizons) go on.
 const PIP_PAST_CORNER: f32 = 0.5;
+/// Lines away from a side's prolongation whose edge share tells texture from a line, and
+/// the edge share by which a line must exceed theirs (`EdgeLines::past`).
+const TEXTURE_DISTANCE: usize = 3;
+const TEXTURE_MARGIN: f32 = 0.1;
 /// Candidate lines kept per axis, the longest.
 const PIP_LINES: usize = 40;
 /// Window area, as a share of the frame: smaller is a sticker, larger the picture itself.
@@ -492,11 +507,21 @@ impl EdgeLines {
         (row[b] - row[a]) as f32 / (b - a).max(1) as f32
     }
     /// Edge share of `line` just past `a` and just past `b` (a quarter of `b - a` each
-    /// way, where the frame leaves at least 4 pixels): the smaller, then the larger.
-    fn past(&self, line: usize, a: usize, b: usize) -> (f32, f32) {
+    /// way, where the frame leaves at least 4 pixels): the smaller, then the larger. With
+    /// `as_line`, a prolongation whose edge share the lines `TEXTURE_DISTANCE` away on
+    /// either side nearly match counts 0: a line of the footage stands out from its
+    /// neighbours, texture (leaves, grass, water) does not.
+    fn past(&self, line: usize, a: usize, b: usize, as_line: bool) -> (f32, f32) {
         let reach = ((b - a) / 4).max(4);
-        let before = if a >= 4 { self.share(line, a.saturating_sub(reach), a) } else { 0.0 };
-        let after = if self.len - b >= 4 { self.share(line, b, (b + reach).min(self.len)) } else { 0.0 };
+        let share = |lo: usize, hi: usize| {
+            let own = self.share(line, lo, hi);
+            let lines = self.cum.len() / (self.len + 1);
+            let around = [line.checked_sub(TEXTURE_DISTANCE), Some(line + TEXTURE_DISTANCE).filter(|&l| l < lines)];
+            let around = around.into_iter().flatten().map(|l| self.share(l, lo, hi)).fold(0.0, f32::max);
+            if as_line && own - around < TEXTURE_MARGIN { 0.0 } else { own }
+        };
+        let before = if a >= 4 { share(a.saturating_sub(reach), a) } else { 0.0 };
+        let after = if self.len - b >= 4 { share(b, (b + reach).min(self.len)) } else { 0.0 };
         (before.min(after), before.max(after))
     }
     /// The lines, other than the frame's own edges `0` and `lines - 1`, with at least
@@ -519,7 +544,12 @@ impl EdgeLines {
 /// window over footage often meets a line of that footage end to end. Windows with one
 /// side that goes on past one of its corners are kept apart (`continued`): let into the
 /// ranking of the others, they pushed out the picture band of an ultra-wide film on a
-/// blurred portrait canvas (seed 3) and windows over a test pattern (seed 5).
+/// blurred portrait canvas (seed 3) and windows over a test pattern (seed 5). Over
+/// texture (leaves, grass) every side's prolongation is mostly edge: a window there is
+/// kept, apart again (`textured`), when no side goes on as a line that stands out of the
+/// texture, and every side is edge for `PIP_SIDE` of its length. Let into the ranking of
+/// the others, such windows also pushed out windows that held a rotated or ultra-wide
+/// picture (seeds 5, 9 and 11).
 pub struct Windows {
     found: Vec<Window>,
 }
@@ -532,6 +562,21 @@ struct Window {
     share: f32,
     /// Whether one side goes on past a corner.
     continued: bool,
+    /// Whether it was found only as texture goes on past its corners (`Windows`).
+    textured: bool,
+}
+
+/// One side of a candidate window (`Windows::of`).
+#[derive(Clone, Copy)]
+struct Side {
+    /// Share of the side that is edge.
+    share: f32,
+    /// Whether it goes on past one of its corners: as edge, and as a line that stands
+    /// out of the texture around it.
+    goes_on: bool,
+    goes_on_as_line: bool,
+    /// Whether it goes on past both corners, but only as texture does.
+    textured: bool,
 }
 
 impl Windows {
@@ -563,41 +608,53 @@ impl Windows {
         let frame = (w * h) as f32;
         // Edge shares past a side's two corners (none for the frame's own edges): the
         // side may go on past one corner, not both.
-        let past = |lines: &EdgeLines, l: usize, end: usize, a: usize, b: usize| {
-            if l == 0 || l == end { (0.0, 0.0) } else { lines.past(l, a, b) }
+        // A side between `a` and `b` on line `l` of `lines` (`end`: the frame's far edge),
+        // if its edge share is enough and it stops at a corner, as a line at least.
+        let side_at = |lines: &EdgeLines, l: usize, end: usize, a: usize, b: usize| {
+            let frame_edge = l == 0 || l == end;
+            let past = |as_line| if frame_edge { (0.0, 0.0) } else { lines.past(l, a, b, as_line) };
+            let (edge, line) = (past(false), past(true));
+            let share = lines.share(l, a, b);
+            (share >= PIP_SIDE_INSIDE && (edge.0 < PIP_PAST_CORNER || line.0 < PIP_PAST_CORNER)).then_some(Side {
+                share,
+                goes_on: edge.1 >= PIP_PAST_CORNER,
+                goes_on_as_line: line.1 >= PIP_PAST_CORNER,
+                textured: edge.0 >= PIP_PAST_CORNER,
+            })
         };
         for (i, &y0) in ys.iter().enumerate() {
             for &y1 in &ys[i + 1..] {
                 if y1 - y0 < side || (y0 == 0 && y1 == h) {
                     continue;
                 }
-                // Columns that can be a side between y0 and y1, and whether they go on.
-                let sides: Vec<(usize, f32, bool)> = xs
-                    .iter()
-                    .map(|&x| (x, cols.share(x, y0, y1), past(&cols, x, w, y0, y1)))
-                    .filter(|&(_, s, p)| s >= PIP_SIDE_INSIDE && p.0 < PIP_PAST_CORNER)
-                    .map(|(x, s, p)| (x, s, p.1 >= PIP_PAST_CORNER))
-                    .collect();
-                for (j, &(x0, s0, on0)) in sides.iter().enumerate() {
-                    for &(x1, s1, on1) in &sides[j + 1..] {
+                // Columns that can be a side between y0 and y1.
+                let sides: Vec<(usize, Side)> =
+                    xs.iter().filter_map(|&x| side_at(&cols, x, w, y0, y1).map(|s| (x, s))).collect();
+                for (j, &(x0, left)) in sides.iter().enumerate() {
+                    for &(x1, right) in &sides[j + 1..] {
                         let area = ((x1 - x0) * (y1 - y0)) as f32 / frame;
                         if x1 - x0 < side || (x0 == 0 && x1 == w) || area < PIP_AREA.0 || area > PIP_AREA.1 {
                             continue;
                         }
-                        let (top, bottom) = (rows.share(y0, x0, x1), rows.share(y1, x0, x1));
-                        let (pt, pb) = (past(&rows, y0, h, x0, x1), past(&rows, y1, h, x0, x1));
-                        if top < PIP_SIDE_INSIDE || bottom < PIP_SIDE_INSIDE || pt.0.max(pb.0) >= PIP_PAST_CORNER {
+                        let (Some(top), Some(bottom)) = (side_at(&rows, y0, h, x0, x1), side_at(&rows, y1, h, x0, x1))
+                        else {
                             continue;
-                        }
-                        let going = [on0, on1, pt.1 >= PIP_PAST_CORNER, pb.1 >= PIP_PAST_CORNER];
-                        let going = going.iter().filter(|&&g| g).count();
+                        };
+                        let all = [left, right, top, bottom];
+                        let going = all.iter().filter(|s| s.goes_on).count();
+                        // Texture goes on past a side's both corners, or past more than one
+                        // side: then only lines that stand out of it count as going on.
+                        let textured = going > 1 || all.iter().any(|s| s.textured);
+                        let going = if textured { all.iter().filter(|s| s.goes_on_as_line).count() } else { going };
                         let inside = [y0 > 0, y1 < h, x0 > 0, x1 < w].iter().filter(|&&b| b).count();
-                        let share = s0.min(s1).min(top).min(bottom);
-                        if going > 1 || (share < PIP_SIDE && inside < 4) {
+                        let share = all.iter().map(|s| s.share).fold(f32::MAX, f32::min);
+                        // A window over texture needs every side's full edge share: texture
+                        // makes rectangles of its own.
+                        if going > 1 || (share < PIP_SIDE && (inside < 4 || textured)) {
                             continue;
                         }
                         let r = Rect { x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 };
-                        found.push(Window { rect: r, inside, share, continued: going == 1 });
+                        found.push(Window { rect: r, inside, share, continued: going == 1, textured });
                     }
                 }
             }
@@ -609,12 +666,17 @@ impl Windows {
 
     /// Up to `n` of the windows whose sides all stop at their corners, apart, best first.
     pub fn stopped(&self, n: usize) -> Vec<Rect> {
-        apart(self.found.iter().filter(|f| !f.continued).map(|f| f.rect), n)
+        apart(self.found.iter().filter(|f| !f.continued && !f.textured).map(|f| f.rect), n)
     }
 
     /// Up to `n` of the windows with one side that goes on past a corner.
     pub fn continued(&self, n: usize) -> Vec<Rect> {
-        apart(self.found.iter().filter(|f| f.continued).map(|f| f.rect), n)
+        apart(self.found.iter().filter(|f| f.continued && !f.textured).map(|f| f.rect), n)
+    }
+
+    /// Up to `n` of the windows found only as texture goes on past their corners.
+    pub fn textured(&self, n: usize) -> Vec<Rect> {
+        apart(self.found.iter().filter(|f| f.textured).map(|f| f.rect), n)
     }
 }
 
@@ -734,6 +796,31 @@ mod tests {
         let want = Rect { x0: 100.0, y0: 0.0, x1: 200.0, y1: 56.0 };
         let found = Windows::of(&at_top).stopped(1);
         assert!(found.iter().all(|r| overlap(r, &want) < 0.9), "{found:?}");
+    }
+
+    #[test]
+    fn a_window_over_texture_is_searched_in_a_slot_of_its_own() {
+        // Around the window, texture (leaves, grass: here bright noise) makes edges on
+        // most of every line, the prolongations of the window's sides too; no line of it
+        // stands out from its neighbours.
+        let noise = |x: usize, y: usize| {
+            let mut z = ((y * 256 + x) as u64).wrapping_add(0x9e3779b97f4a7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+            (170 + (z >> 58)) as u8
+        };
+        let g = paste(&waves(), 256, 144, 100, 40, noise);
+        let want = Rect { x0: 100.0, y0: 40.0, x1: 200.0, y1: 96.0 };
+        let found = Windows::of(&g);
+        let others: Vec<Rect> = found.stopped(2).into_iter().chain(found.continued(2)).collect();
+        assert!(others.iter().all(|r| overlap(r, &want) < 0.9), "{others:?}");
+        let textured = found.textured(1);
+        assert!(textured.first().is_some_and(|r| overlap(r, &want) > 0.9), "{textured:?}");
+        let mut windows = Vec::new();
+        let mut t = BorderTracker::new(1, 2);
+        t.push(0.0, g, &mut |_, _, l| windows.push(l.windows));
+        t.finish(&mut |_, _, l| windows.push(l.windows));
+        assert!(windows[0].iter().any(|r| overlap(r, &want) > 0.9), "{windows:?}");
     }
 
     #[test]
