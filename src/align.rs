@@ -181,9 +181,13 @@ pub struct Segment {
     pub mirrored: bool,
     pub query_start: f64,
     pub query_end: f64,
+    /// The catalogue range: the line over the upload range, clamped to the video.
     pub ref_start: f64,
     pub ref_end: f64,
+    /// The line: catalogue time `speed * t + offset` at upload time `t`. A clip at the
+    /// head of a video has its line start before the video, its `ref_start` at 0.
     pub speed: f64,
+    pub offset: f64,
     pub score: f32,
     pub frames: u32,
     /// Upload times of the first and last frame whose votes made the segment, before it
@@ -194,28 +198,20 @@ pub struct Segment {
 impl Segment {
     /// Catalogue time at upload time `tq` on the segment's line.
     pub(crate) fn ref_time(&self, tq: f64) -> f64 {
-        self.ref_start + self.speed * (tq - self.query_start)
+        self.speed * tq + self.offset
     }
 
-    /// The segment's line, from whichever end of its catalogue range was not clamped to
-    /// the video (`dur` long): a clip at the head of a video has its `ref_start` at 0
-    /// while its line starts before.
-    fn line(&self, dur: f64) -> Line {
-        let offset = if self.ref_start > 0.0 || self.ref_end >= dur {
-            self.ref_start - self.speed * self.query_start
-        } else {
-            self.ref_end - self.speed * self.query_end
-        };
-        Line { video: self.video, mirrored: self.mirrored, speed: self.speed, offset }
+    fn line(&self) -> Line {
+        Line { video: self.video, mirrored: self.mirrored, speed: self.speed, offset: self.offset }
     }
 
-    /// Shortens the range to `[start, end]`, keeping the catalogue range on the line.
-    fn trim(&mut self, start: f64, end: f64) {
-        let (rs, re) = (self.ref_time(start), self.ref_time(end));
+    /// Sets the upload range to `[start, end]` and the catalogue range to the line over
+    /// it, within the video (`dur` long).
+    fn span(&mut self, start: f64, end: f64, dur: f64) {
         self.query_start = start;
         self.query_end = end;
-        self.ref_start = rs;
-        self.ref_end = re;
+        self.ref_start = self.ref_time(start).clamp(0.0, dur);
+        self.ref_end = self.ref_time(end).clamp(0.0, dur);
     }
 }
 
@@ -380,9 +376,8 @@ impl LineJudge {
 /// judges the refined line, by its picture rather than by its neighbour list. The range
 /// then grows along the refined line where it can; the score stays as it is.
 fn refine(s: &mut Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
-    let dur = r.duration[s.video as usize];
     let mid = judge.mid;
-    let at = s.line(dur).at(mid);
+    let at = s.line().at(mid);
     let Some(voted) = judge.mean(s, s.speed, at, q, r) else {
         return;
     };
@@ -407,17 +402,15 @@ fn refine(s: &mut Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames
     // refined one. (`resolve` ran before: a grown end may reach over frames it gave to
     // another line of the video; running it again, or stopping growth at the other
     // segments' evidence, cut true clips of seed 9 short and was left out.)
-    let line = Line { video: s.video, mirrored: s.mirrored, speed, offset: at - speed * mid };
+    (s.speed, s.offset) = (speed, at - speed * mid);
+    let (mut start, mut end) = (s.query_start, s.query_end);
     let core: Vec<usize> = (0..q.t.len()).filter(|&i| (s.core.0..=s.core.1).contains(&q.t[i])).collect();
     if let (Some(&a), Some(&b)) = (core.first(), core.last()) {
-        let (first, last) = grow(a, b, &line, q, r, p);
-        let (start, end) = q.range(first, last);
-        s.query_start = s.query_start.min(start);
-        s.query_end = s.query_end.max(end);
+        let (first, last) = grow(a, b, &s.line(), q, r, p);
+        let (grown_start, grown_end) = q.range(first, last);
+        (start, end) = (start.min(grown_start), end.max(grown_end));
     }
-    s.speed = speed;
-    s.ref_start = line.at(s.query_start).clamp(0.0, dur);
-    s.ref_end = line.at(s.query_end).clamp(0.0, dur);
+    s.span(start, end, r.duration[s.video as usize]);
 }
 
 /// Catalogue seconds by which a line is moved to see whether its time matters (`still`).
@@ -438,7 +431,7 @@ const STILL_SIMILARITY: f32 = 0.48;
 /// 0.32-0.47 when false and at 0.506 or more when true, but for one false at 0.498; a
 /// true one at 0.478 was found in a picture-in-picture window and scored under 0.9.
 fn still(s: &Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames) -> bool {
-    let at = s.line(r.duration[s.video as usize]).at(judge.mid);
+    let at = s.line().at(judge.mid);
     // Over the frames on the video: each one's similarity on the line, and 4 s earlier
     // or later, whichever is higher (a static shot may end on either side).
     let (mut on, mut off, mut n) = (0.0, 0.0, 0);
@@ -488,16 +481,14 @@ fn resolve(segs: &mut [Segment], q: &QueryFrames, r: &RefFrames, p: &AlignParams
             };
             // In a static scene every line resembles the pictures about as well: a contest
             // is won by a clear margin only.
-            // One video, one duration (`resolve` gets one video's segments).
-            let dur = r.duration[sa.video as usize];
-            if mean_similarity(&sb.line(dur)) < mean_similarity(&sa.line(dur)) + RESOLVE_MARGIN {
+            if mean_similarity(&sb.line()) < mean_similarity(&sa.line()) + RESOLVE_MARGIN {
                 continue;
             }
             // The boundary falls half a sampling period outside the winner's evidence.
             let half = 0.5 * q.period;
             let (start, end) =
                 if after { (sa.query_start, sb.core.0 - half) } else { (sb.core.1 + half, sa.query_end) };
-            segs[a].trim(start, end);
+            segs[a].span(start, end, r.duration[segs[a].video as usize]);
         }
     }
 }
@@ -666,6 +657,7 @@ fn extract(
                 ref_start: (speed * qs + offset).clamp(0.0, dur),
                 ref_end: (speed * qe + offset).clamp(0.0, dur),
                 speed,
+                offset,
                 // A static upload stretch matched to a static catalogue stretch packs its
                 // votes tightest on a slow line: unrelated footage matches hub videos at
                 // 0.5x-0.65x far more often than true clips play that slow.

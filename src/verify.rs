@@ -212,6 +212,7 @@ mod tests {
             ref_start: 0.0,
             ref_end: 10.0,
             speed: 1.0,
+            offset: 0.0,
             score: 0.5,
             frames: 20,
             core: (0.0, 9.5),
