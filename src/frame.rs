@@ -798,6 +798,17 @@ mod tests {
         assert!(found.iter().all(|r| overlap(r, &want) < 0.9), "{found:?}");
     }
 
+    /// The windows searched in frame `g` when it is the only frame.
+    fn searched_alone(g: Gray) -> Vec<Rect> {
+        let mut windows = Vec::new();
+        let mut t = BorderTracker::new(1, 2);
+        t.push(0.0, g, &mut |_, _, l| windows.push(l.windows));
+        t.finish(&mut |_, _, l| windows.push(l.windows));
+        let windows = windows.remove(0);
+        eprintln!("searched: {windows:?}");
+        windows
+    }
+
     #[test]
     fn a_window_over_texture_is_searched_in_a_slot_of_its_own() {
         // Around the window, texture (leaves, grass: here bright noise) makes edges on
@@ -816,11 +827,7 @@ mod tests {
         assert!(others.iter().all(|r| overlap(r, &want) < 0.9), "{others:?}");
         let textured = found.textured(1);
         assert!(textured.first().is_some_and(|r| overlap(r, &want) > 0.9), "{textured:?}");
-        let mut windows = Vec::new();
-        let mut t = BorderTracker::new(1, 2);
-        t.push(0.0, g, &mut |_, _, l| windows.push(l.windows));
-        t.finish(&mut |_, _, l| windows.push(l.windows));
-        assert!(windows[0].iter().any(|r| overlap(r, &want) > 0.9), "{windows:?}");
+        assert!(searched_alone(g).iter().any(|r| overlap(r, &want) > 0.9));
     }
 
     #[test]
@@ -833,11 +840,7 @@ mod tests {
         assert!(stopped.iter().all(|r| overlap(r, &want) < 0.9), "{stopped:?}");
         let continued = Windows::of(&g).continued(1);
         assert!(continued.first().is_some_and(|r| overlap(r, &want) > 0.9), "{continued:?}");
-        let mut windows = Vec::new();
-        let mut t = BorderTracker::new(1, 2);
-        t.push(0.0, g, &mut |_, _, l| windows.push(l.windows));
-        t.finish(&mut |_, _, l| windows.push(l.windows));
-        assert!(windows[0].iter().any(|r| overlap(r, &want) > 0.9), "{windows:?}");
+        assert!(searched_alone(g).iter().any(|r| overlap(r, &want) > 0.9));
     }
 
     #[test]
