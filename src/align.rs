@@ -283,14 +283,16 @@ pub fn candidates(q: &QueryFrames, r: &RefFrames, p: &AlignParams) -> Vec<Segmen
         }
         resolve(&mut out[first..], q, r, p);
     }
+    let voted: Vec<bool> = out.iter().map(|s| s.score >= p.min_score).collect();
     crate::verify::rescore(&mut out, q, r, p);
-    for s in out.iter_mut().filter(|s| s.score >= p.min_score) {
+    for (s, voted) in out.iter_mut().zip(voted).filter(|(s, _)| s.score >= p.min_score) {
         let Some(mut judge) = LineJudge::new(s, q, p) else {
             continue;
         };
         refine(s, &mut judge, q, r, p);
-        // Not evidence: dropped.
-        if still(s, &mut judge, q, r) {
+        // Not evidence: dropped. (Unless verification found it: a crop of the catalogue
+        // pictures explains its frames, which the whole pictures `still` compares do not.)
+        if voted && still(s, &mut judge, q, r) {
             s.score = 0.0;
         }
     }
@@ -430,6 +432,9 @@ const STILL_SIMILARITY: f32 = 0.48;
 /// 0.9 or more whose line beat the shifted one by under 0.06 resembled their pictures at
 /// 0.32-0.47 when false and at 0.506 or more when true, but for one false at 0.498; a
 /// true one at 0.478 was found in a picture-in-picture window and scored under 0.9.
+/// Segments that reached the threshold by verification alone are not judged: a crop of
+/// their pictures explains them, which the whole pictures compared here do not (none of
+/// the segments this test drops in those sets was one).
 fn still(s: &Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames) -> bool {
     let at = s.line().at(judge.mid);
     // Over the frames on the video: each one's similarity on the line, and 4 s earlier

@@ -507,22 +507,28 @@ impl EdgeLines {
         (row[b] - row[a]) as f32 / (b - a).max(1) as f32
     }
     /// Edge share of `line` just past `a` and just past `b` (a quarter of `b - a` each
-    /// way, where the frame leaves at least 4 pixels): the smaller, then the larger. With
-    /// `as_line`, a prolongation whose edge share the lines `TEXTURE_DISTANCE` away on
-    /// either side nearly match counts 0: a line of the footage stands out from its
-    /// neighbours, texture (leaves, grass, water) does not.
-    fn past(&self, line: usize, a: usize, b: usize, as_line: bool) -> (f32, f32) {
+    /// way, where the frame leaves at least 4 pixels): the smaller, then the larger; and
+    /// the same counting as 0 a prolongation that does not stand out as a line, by
+    /// `TEXTURE_MARGIN`, from each line `TEXTURE_DISTANCE` away that is not a frame edge.
+    /// Texture (leaves, grass, water) makes edges on every line alike; a line of the
+    /// footage stands out. (Against the busier neighbour: over noise, prolongations a
+    /// quarter of a side long beat the quieter one by chance; a stripe as wide as
+    /// `TEXTURE_DISTANCE` is taken for texture.)
+    fn past(&self, line: usize, a: usize, b: usize) -> ((f32, f32), (f32, f32)) {
         let reach = ((b - a) / 4).max(4);
+        let lines = self.cum.len() / (self.len + 1);
+        let around = [line.checked_sub(TEXTURE_DISTANCE), Some(line + TEXTURE_DISTANCE)];
+        let around: Vec<usize> = around.into_iter().flatten().filter(|l| (1..lines - 1).contains(l)).collect();
+        // (edge share, the same as a line) of one prolongation.
         let share = |lo: usize, hi: usize| {
             let own = self.share(line, lo, hi);
-            let lines = self.cum.len() / (self.len + 1);
-            let around = [line.checked_sub(TEXTURE_DISTANCE), Some(line + TEXTURE_DISTANCE).filter(|&l| l < lines)];
-            let around = around.into_iter().flatten().map(|l| self.share(l, lo, hi)).fold(0.0, f32::max);
-            if as_line && own - around < TEXTURE_MARGIN { 0.0 } else { own }
+            let texture = around.iter().map(|&l| self.share(l, lo, hi)).fold(0.0, f32::max);
+            (own, if own - texture < TEXTURE_MARGIN { 0.0 } else { own })
         };
-        let before = if a >= 4 { share(a.saturating_sub(reach), a) } else { 0.0 };
-        let after = if self.len - b >= 4 { share(b, (b + reach).min(self.len)) } else { 0.0 };
-        (before.min(after), before.max(after))
+        let before = if a >= 4 { share(a.saturating_sub(reach), a) } else { (0.0, 0.0) };
+        let after = if self.len - b >= 4 { share(b, (b + reach).min(self.len)) } else { (0.0, 0.0) };
+        let order = |x: f32, y: f32| (x.min(y), x.max(y));
+        (order(before.0, after.0), order(before.1, after.1))
     }
     /// The lines, other than the frame's own edges `0` and `lines - 1`, with at least
     /// `min` edge positions that are local maxima, the `PIP_LINES` longest.
@@ -546,8 +552,8 @@ impl EdgeLines {
 /// ranking of the others, they pushed out the picture band of an ultra-wide film on a
 /// blurred portrait canvas (seed 3) and windows over a test pattern (seed 5). Over
 /// texture (leaves, grass) every side's prolongation is mostly edge: a window there is
-/// kept, apart again (`textured`), when no side goes on as a line that stands out of the
-/// texture, and every side is edge for `PIP_SIDE` of its length. Let into the ranking of
+/// kept, apart again (`textured`), when at most one side goes on as a line that stands
+/// out of the texture, and every side is edge for `PIP_SIDE` of its length. Let into the ranking of
 /// the others, such windows also pushed out windows that held a rotated or ultra-wide
 /// picture (seeds 5, 9 and 11).
 pub struct Windows {
@@ -560,9 +566,10 @@ struct Window {
     /// Sides inside the frame, and the least edge share of a side: the ranking.
     inside: usize,
     share: f32,
-    /// Whether one side goes on past a corner.
+    /// Whether one side goes on past a corner (for a textured window, as a line).
     continued: bool,
-    /// Whether it was found only as texture goes on past its corners (`Windows`).
+    /// Whether it was found only as texture goes on past its corners (`Windows`); such
+    /// windows are listed apart whether they continue or not.
     textured: bool,
 }
 
@@ -575,7 +582,8 @@ struct Side {
     /// out of the texture around it.
     goes_on: bool,
     goes_on_as_line: bool,
-    /// Whether it goes on past both corners, but only as texture does.
+    /// Whether it goes on past both corners as edge (so only as texture, since it is a
+    /// side: not as a line).
     textured: bool,
 }
 
@@ -606,16 +614,13 @@ impl Windows {
         ys.sort_unstable();
         xs.sort_unstable();
         let frame = (w * h) as f32;
-        // Edge shares past a side's two corners (none for the frame's own edges): the
-        // side may go on past one corner, not both.
         // A side between `a` and `b` on line `l` of `lines` (`end`: the frame's far edge),
-        // if its edge share is enough and it stops at a corner, as a line at least.
+        // if its edge share is enough and it does not go on past both corners as a line
+        // (nothing goes on past the frame's own edges).
         let side_at = |lines: &EdgeLines, l: usize, end: usize, a: usize, b: usize| {
-            let frame_edge = l == 0 || l == end;
-            let past = |as_line| if frame_edge { (0.0, 0.0) } else { lines.past(l, a, b, as_line) };
-            let (edge, line) = (past(false), past(true));
+            let (edge, line) = if l == 0 || l == end { ((0.0, 0.0), (0.0, 0.0)) } else { lines.past(l, a, b) };
             let share = lines.share(l, a, b);
-            (share >= PIP_SIDE_INSIDE && (edge.0 < PIP_PAST_CORNER || line.0 < PIP_PAST_CORNER)).then_some(Side {
+            (share >= PIP_SIDE_INSIDE && line.0 < PIP_PAST_CORNER).then_some(Side {
                 share,
                 goes_on: edge.1 >= PIP_PAST_CORNER,
                 goes_on_as_line: line.1 >= PIP_PAST_CORNER,
