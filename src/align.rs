@@ -1009,4 +1009,27 @@ mod tests {
         let segs = align(&up.frames(), &cat.refs(), &p);
         assert!(segs.iter().any(|s| s.video == 0), "{segs:?}");
     }
+
+    #[test]
+    fn a_clip_at_the_head_of_a_video_keeps_its_line_where_its_range_is_clamped() {
+        // Upload seconds 0-10 show catalogue seconds -2 to 8: the clip starts 2 s into the
+        // upload, which opens on something else that the segment grew over.
+        let mut s = Segment {
+            video: 0,
+            mirrored: false,
+            query_start: 0.0,
+            query_end: 10.0,
+            ref_start: 0.0,
+            ref_end: 8.0,
+            speed: 1.0,
+            offset: -2.0,
+            score: 1.0,
+            frames: 16,
+            core: (2.0, 9.5),
+        };
+        assert_eq!(s.ref_time(5.0), 3.0);
+        s.span(1.0, 6.0, 100.0);
+        assert_eq!((s.ref_start, s.ref_end), (0.0, 4.0));
+        assert_eq!(s.ref_time(5.0), 3.0);
+    }
 }
