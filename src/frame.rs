@@ -517,12 +517,12 @@ impl EdgeLines {
     fn past(&self, line: usize, a: usize, b: usize) -> ((f32, f32), (f32, f32)) {
         let reach = ((b - a) / 4).max(4);
         let lines = self.cum.len() / (self.len + 1);
-        let around = [line.checked_sub(TEXTURE_DISTANCE), Some(line + TEXTURE_DISTANCE)];
-        let around: Vec<usize> = around.into_iter().flatten().filter(|l| (1..lines - 1).contains(l)).collect();
+        let around = [line.checked_sub(TEXTURE_DISTANCE), Some(line + TEXTURE_DISTANCE)]
+            .map(|l| l.filter(|l| (1..lines - 1).contains(l)));
         // (edge share, the same as a line) of one prolongation.
         let share = |lo: usize, hi: usize| {
             let own = self.share(line, lo, hi);
-            let texture = around.iter().map(|&l| self.share(l, lo, hi)).fold(0.0, f32::max);
+            let texture = around.iter().flatten().map(|&l| self.share(l, lo, hi)).fold(0.0, f32::max);
             (own, if own - texture < TEXTURE_MARGIN { 0.0 } else { own })
         };
         let before = if a >= 4 { share(a.saturating_sub(reach), a) } else { (0.0, 0.0) };
@@ -553,9 +553,9 @@ impl EdgeLines {
 /// blurred portrait canvas (seed 3) and windows over a test pattern (seed 5). Over
 /// texture (leaves, grass) every side's prolongation is mostly edge: a window there is
 /// kept, apart again (`textured`), when at most one side goes on as a line that stands
-/// out of the texture, and every side is edge for `PIP_SIDE` of its length. Let into the ranking of
-/// the others, such windows also pushed out windows that held a rotated or ultra-wide
-/// picture (seeds 5, 9 and 11).
+/// out of the texture, and every side is edge for `PIP_SIDE` of its length. Let into the
+/// ranking of the others, such windows also pushed out windows that held a rotated or
+/// ultra-wide picture (seeds 5, 9 and 11).
 pub struct Windows {
     found: Vec<Window>,
 }
@@ -566,11 +566,19 @@ struct Window {
     /// Sides inside the frame, and the least edge share of a side: the ranking.
     inside: usize,
     share: f32,
-    /// Whether one side goes on past a corner (for a textured window, as a line).
-    continued: bool,
-    /// Whether it was found only as texture goes on past its corners (`Windows`); such
-    /// windows are listed apart whether they continue or not.
-    textured: bool,
+    kind: Kind,
+}
+
+/// How a window's sides end past its corners; each kind is listed apart (`Windows`).
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Every side stops.
+    Stopped,
+    /// One side goes on past a corner.
+    Continued,
+    /// Found only as texture goes on past its corners, whether or not a side goes on as
+    /// a line.
+    Textured,
 }
 
 /// One side of a candidate window (`Windows::of`).
@@ -659,7 +667,12 @@ impl Windows {
                             continue;
                         }
                         let r = Rect { x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 };
-                        found.push(Window { rect: r, inside, share, continued: going == 1, textured });
+                        let kind = match (textured, going) {
+                            (true, _) => Kind::Textured,
+                            (false, 1) => Kind::Continued,
+                            (false, _) => Kind::Stopped,
+                        };
+                        found.push(Window { rect: r, inside, share, kind });
                     }
                 }
             }
@@ -671,17 +684,21 @@ impl Windows {
 
     /// Up to `n` of the windows whose sides all stop at their corners, apart, best first.
     pub fn stopped(&self, n: usize) -> Vec<Rect> {
-        apart(self.found.iter().filter(|f| !f.continued && !f.textured).map(|f| f.rect), n)
+        self.of_kind(Kind::Stopped, n)
     }
 
     /// Up to `n` of the windows with one side that goes on past a corner.
     pub fn continued(&self, n: usize) -> Vec<Rect> {
-        apart(self.found.iter().filter(|f| f.continued && !f.textured).map(|f| f.rect), n)
+        self.of_kind(Kind::Continued, n)
     }
 
     /// Up to `n` of the windows found only as texture goes on past their corners.
     pub fn textured(&self, n: usize) -> Vec<Rect> {
-        apart(self.found.iter().filter(|f| f.textured).map(|f| f.rect), n)
+        self.of_kind(Kind::Textured, n)
+    }
+
+    fn of_kind(&self, kind: Kind, n: usize) -> Vec<Rect> {
+        apart(self.found.iter().filter(|f| f.kind == kind).map(|f| f.rect), n)
     }
 }
 
