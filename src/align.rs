@@ -313,9 +313,12 @@ const REFINE_MAX_FRAMES: usize = 64;
 
 /// Judges lines through one segment's upload range by its pictures: the mean similarity
 /// of its frames (at most `REFINE_MAX_FRAMES`, spread over it) to the catalogue frame
-/// nearest the line. The lines tried cross the same few catalogue frames over and over:
-/// each (frame, catalogue frame) similarity is computed once.
+/// nearest the line, of the segment's video and orientation. The lines tried cross the
+/// same few catalogue frames over and over: each (frame, catalogue frame) similarity is
+/// computed once.
 struct LineJudge {
+    video: u32,
+    mirrored: bool,
     frames: Vec<usize>,
     known: Vec<HashMap<usize, Option<f32>>>,
     /// Upload time at the middle of the range: lines are given by their catalogue time there.
@@ -336,15 +339,21 @@ impl LineJudge {
         let step = frames.len().div_ceil(REFINE_MAX_FRAMES);
         let frames: Vec<usize> = frames.into_iter().step_by(step).collect();
         let known = vec![HashMap::new(); frames.len()];
-        Some(LineJudge { frames, known, mid: 0.5 * (s.query_start + s.query_end) })
+        Some(LineJudge {
+            video: s.video,
+            mirrored: s.mirrored,
+            frames,
+            known,
+            mid: 0.5 * (s.query_start + s.query_end),
+        })
     }
 
-    /// Similarity of frame `k` of the judge to the catalogue frame of `s`'s video
-    /// nearest time `tr`, in `s`'s orientation; None off the video.
-    fn similarity(&mut self, k: usize, s: &Segment, tr: f64, q: &QueryFrames, r: &RefFrames) -> Option<f32> {
-        let f = r.nearest(s.video, tr)?;
+    /// Similarity of frame `k` of the judge to the catalogue frame nearest time `tr`;
+    /// None off the video.
+    fn similarity(&mut self, k: usize, tr: f64, q: &QueryFrames, r: &RefFrames) -> Option<f32> {
+        let f = r.nearest(self.video, tr)?;
         let views = &q.words[q.views[self.frames[k]].clone()];
-        Some(self.known[k].entry(f).or_insert_with(|| r.frame_similarity(views, f, s.mirrored)).unwrap_or(0.0))
+        Some(self.known[k].entry(f).or_insert_with(|| r.frame_similarity(views, f, self.mirrored)).unwrap_or(0.0))
     }
 
     /// Catalogue time of frame `k` on the line at `speed` through catalogue time `at` at
@@ -353,14 +362,13 @@ impl LineJudge {
         at + speed * (q.t[self.frames[k]] - self.mid)
     }
 
-    /// Mean similarity along the line of `s`'s video and orientation at `speed` through
-    /// catalogue time `at` at `mid`. A frame the line takes off the video counts 0 (else
+    /// Mean similarity along the line at `speed` through catalogue time `at` at `mid`. A frame the line takes off the video counts 0 (else
     /// a line gains by dropping weak frames); a line that leaves the video for half the
     /// frames or more gets None.
-    fn mean(&mut self, s: &Segment, speed: f64, at: f64, q: &QueryFrames, r: &RefFrames) -> Option<f32> {
+    fn mean(&mut self, speed: f64, at: f64, q: &QueryFrames, r: &RefFrames) -> Option<f32> {
         let (mut sum, mut n) = (0.0, 0);
         for k in 0..self.frames.len() {
-            if let Some(m) = self.similarity(k, s, self.time(k, speed, at, q), q, r) {
+            if let Some(m) = self.similarity(k, self.time(k, speed, at, q), q, r) {
                 sum += m;
                 n += 1;
             }
@@ -380,7 +388,7 @@ impl LineJudge {
 fn refine(s: &mut Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames, p: &AlignParams) {
     let mid = judge.mid;
     let at = s.line().at(mid);
-    let Some(voted) = judge.mean(s, s.speed, at, q, r) else {
+    let Some(voted) = judge.mean(s.speed, at, q, r) else {
         return;
     };
     let mut best = None;
@@ -392,7 +400,7 @@ fn refine(s: &mut Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames
         }
         for d in -REFINE_SHIFTS..=REFINE_SHIFTS {
             let shifted = at + REFINE_SHIFT_S * d as f64;
-            if let Some(m) = judge.mean(s, speed, shifted, q, r).filter(|&m| m > beat) {
+            if let Some(m) = judge.mean(speed, shifted, q, r).filter(|&m| m > beat) {
                 (best, beat) = (Some((speed, shifted)), m);
             }
         }
@@ -442,10 +450,10 @@ fn still(s: &Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames) -> 
     let (mut on, mut off, mut n) = (0.0, 0.0, 0);
     for k in 0..judge.frames.len() {
         let tr = judge.time(k, s.speed, at, q);
-        let Some(m) = judge.similarity(k, s, tr, q, r) else {
+        let Some(m) = judge.similarity(k, tr, q, r) else {
             continue;
         };
-        let shifted = [tr - STILL_SHIFT_S, tr + STILL_SHIFT_S].map(|t| judge.similarity(k, s, t, q, r));
+        let shifted = [tr - STILL_SHIFT_S, tr + STILL_SHIFT_S].map(|t| judge.similarity(k, t, q, r));
         if let Some(o) = shifted.into_iter().flatten().reduce(f32::max) {
             (on, off, n) = (on + m, off + o, n + 1);
         }
