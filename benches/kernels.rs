@@ -1,25 +1,17 @@
 //! Criterion benches of the hot kernels, GPU (any wgpu adapter) and CPU twin side by
 //! side, and of alignment, on seeded synthetic inputs: `cargo bench --bench kernels`.
 
-use clipmatch::align::{AlignParams, QueryFrames, RefFrames, align, frames_by_video};
-use clipmatch::descriptor::{IMG, PackedImage, Tables, WORDS, describe, pack_image};
-use clipmatch::gpu::Gpu;
-use clipmatch::search::{Hit, Matrix, Neighbours, TOPK, cpu_search};
+use clipmatch::kernels::descriptor::{PackedImage, Tables, WORDS, describe};
+use clipmatch::kernels::gpu::Gpu;
+use clipmatch::kernels::search::{Hit, Matrix, Neighbours, TOPK, cpu_search};
+use clipmatch::matching::align;
+use clipmatch::matching::config::MatchConfig;
+use clipmatch::matching::model::QueryFrames;
+use clipmatch::testkit::{Catalogue, Rng, random_image};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn seeded_images(n: usize, seed: u64) -> Vec<PackedImage> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            let px: Vec<u8> = (0..1024)
-                .map(|_| {
-                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    (s >> 56) as u8
-                })
-                .collect();
-            pack_image(&px)
-        })
-        .collect()
+    (0..n as u64).map(|i| random_image(seed << 32 | i)).collect()
 }
 
 fn kernels(c: &mut Criterion) {
@@ -59,33 +51,12 @@ fn kernels(c: &mut Criterion) {
 /// at 1.25x from its 100th second, every frame's list filled up with hits on random
 /// frames of a catalogue of 40 videos of 10 minutes at 4 frames/s.
 fn alignment(c: &mut Criterion) {
-    let (videos, per_video, rate) = (40u32, 2400usize, 4.0);
-    let video: Vec<u32> = (0..videos).flat_map(|v| std::iter::repeat_n(v, per_video)).collect();
-    let t: Vec<f64> = (0..video.len()).map(|i| (i % per_video) as f64 / rate).collect();
-    let energy = vec![1000u32; video.len()];
-    let duration = vec![per_video as f64 / rate; videos as usize];
-    let mut s = 7u64;
-    let mut rand = |n: usize| {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (s >> 33) as usize % n
-    };
-    // Descriptors of random pictures: segments try to grow but find nothing alike.
+    let (videos, per_video, rate) = (40usize, 2400usize, 4.0);
     let tables = Tables::new();
-    let mut picture = |_| pack_image(&(0..IMG * IMG).map(|_| rand(256) as u8).collect::<Vec<_>>());
-    let pictures: Vec<_> = (0..video.len()).map(&mut picture).collect();
-    let words: Vec<u32> = pictures.iter().flat_map(|p| describe(p, &tables).words).collect();
-    let qwords: Vec<[u32; WORDS]> = (0..120).map(|i| describe(&picture(i), &tables).words).collect();
-    let by_video = frames_by_video(&video, &t, videos as usize);
-    let refs = RefFrames {
-        video: &video,
-        t: &t,
-        energy: &energy,
-        duration: &duration,
-        words: &words,
-        views: 1,
-        by_video: &by_video,
-        pictures: &pictures,
-    };
+    // Descriptors of random pictures: segments try to grow but find nothing alike.
+    let cat = Catalogue::of_pictures(seeded_images(videos * per_video, 3), per_video, &tables);
+    let qwords: Vec<[u32; WORDS]> = seeded_images(120, 4).iter().map(|p| describe(p, &tables).words).collect();
+    let mut rng = Rng::new(7);
     let qt: Vec<f64> = (0..120).map(|i| i as f64 * 0.5).collect();
     let neighbours: Vec<Neighbours> = qt
         .iter()
@@ -98,27 +69,27 @@ fn alignment(c: &mut Criterion) {
                 k = 1;
             }
             for (j, slot) in list.iter_mut().enumerate().skip(k) {
-                *slot = Hit { score: 11000 - 100 * j as i32, key: (rand(video.len()) as u32) << 1 };
+                *slot = Hit { score: 11000 - 100 * j as i32, key: (rng.below(cat.video.len()) as u32) << 1 };
             }
             list
         })
         .collect();
-    let qe = vec![1000u32; qt.len()];
+    let energy = vec![1000u32; qt.len()];
     let views: Vec<_> = (0..qt.len()).map(|i| i..i + 1).collect();
     let q = QueryFrames {
         t: &qt,
         words: &qwords,
         views: &views,
-        energy: &qe,
+        energy: &energy,
         neighbours: &neighbours,
         period: 0.5,
         duration: 60.0,
     };
-    let p = AlignParams::default();
-    assert!(!align(&q, &refs, &p).is_empty(), "the planted clip is found");
+    let (refs, p) = (cat.refs(), MatchConfig::default());
+    assert!(!align(&q, &refs, &tables, &p).is_empty(), "the planted clip is found");
     let mut g = c.benchmark_group("align");
     g.throughput(Throughput::Elements(qt.len() as u64));
-    g.bench_function("120 frames x 16 hits", |b| b.iter(|| align(&q, &refs, &p).len()));
+    g.bench_function("120 frames x 16 hits", |b| b.iter(|| align(&q, &refs, &tables, &p).len()));
     g.finish();
 }
 

@@ -1,25 +1,26 @@
 //! Fits the descriptor's centring and whitening constants (`MEAN`, `WEIGHT` in
-//! src/descriptor.rs) on a folder of footage: the full-frame view of every frame
+//! src/kernels/descriptor.rs) on a folder of footage: the full-frame view of every frame
 //! sampled at 4 frames/s, each also mirrored so that the odd-`u` means are exactly 0
 //! and mirroring stays a sign flip. Prints the two arrays as Rust source.
 //!
 //! `cargo run --release --example fit_descriptor -- ../shared/footage/catalogue`
 
 use anyhow::{Context, Result};
-use clipmatch::descriptor::{DIM, Tables, raw_coefficients, slot_order};
-use clipmatch::frame::CATALOGUE_VIEWS;
-use clipmatch::{decode, pipeline};
+use clipmatch::config::Config;
+use clipmatch::frame::views::CATALOGUE_VIEWS;
+use clipmatch::ingest::sample::{Views, decode_file};
+use clipmatch::kernels::descriptor::{DIM, Tables, raw_coefficients, slot_order};
 
 fn main() -> Result<()> {
     let dir = std::env::args_os().nth(1).context("usage: fit_descriptor FOLDER")?;
     let mut files: Vec<_> = std::fs::read_dir(&dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     files.sort();
     let tables = Tables::new();
-    let opts = decode::DecodeOptions { rate: 4.0, ..Default::default() };
+    let opts = Config::default().decode_options(true, None);
     let (mut sum, mut sq, mut n) = ([0f64; DIM], [0f64; DIM], 0f64);
     for f in files {
-        let d = pipeline::decode_file(&f, &opts, pipeline::Views::Catalogue)
-            .map_err(|e| anyhow::anyhow!("{}: {}", f.display(), e.message))?;
+        let d =
+            decode_file(&f, &opts, Views::Catalogue).map_err(|e| anyhow::anyhow!("{}: {}", f.display(), e.message))?;
         for img in d.images.iter().step_by(CATALOGUE_VIEWS) {
             let c = raw_coefficients(img, &tables);
             for (j, &x) in c.iter().enumerate() {

@@ -6,9 +6,16 @@
 //! `cargo run --release --example inspect -- CATALOG VIDEO`
 
 use anyhow::{Context, Result};
-use clipmatch::descriptor::{DOT_ONE, WORDS};
-use clipmatch::frame::{Gray, Layout, Rect, resample};
-use clipmatch::{catalog, decode, engine, gpu, pipeline, search};
+use clipmatch::config::Config;
+use clipmatch::frame::borders::Layout;
+use clipmatch::frame::gray::{Gray, Rect, resample};
+use clipmatch::ingest::decode::decode;
+use clipmatch::ingest::sample::{Views, border_tracker};
+use clipmatch::kernels::descriptor::{DOT_ONE, WORDS};
+use clipmatch::kernels::engine::Engine;
+use clipmatch::kernels::gpu::DeviceChoice;
+use clipmatch::kernels::search::Matrix;
+use clipmatch::store::catalog;
 use std::path::PathBuf;
 
 fn main() -> Result<()> {
@@ -17,17 +24,17 @@ fn main() -> Result<()> {
         anyhow::bail!("usage: inspect CATALOG VIDEO");
     };
     let cat = catalog::open(&cat_dir)?;
-    let engine = engine::Engine::open(gpu::DeviceChoice::Cpu, None)?;
-    let prepared = engine.prepare(search::Matrix { words: &cat.words, views: cat.manifest.views })?;
-    let opts = decode::DecodeOptions::default();
+    let engine = Engine::open(DeviceChoice::Cpu, None)?;
+    let prepared = engine.prepare(Matrix { words: &cat.words, views: cat.manifest.views })?;
+    let opts = Config::default().decode_options(false, None);
     let mut frames: Vec<(f64, usize, usize, Rect, Vec<Rect>)> = Vec::new();
     let mut images = Vec::new();
     let mut emit = |t: f64, g: Gray, l: Layout| {
         images.push(resample(&g, l.content));
         frames.push((t, g.w, g.h, l.content, l.windows));
     };
-    let mut borders = pipeline::border_tracker(opts.rate, pipeline::Views::Query);
-    decode::decode(&video, &opts, |t, g| borders.push(t, g, &mut emit)).with_context(|| video.display().to_string())?;
+    let mut borders = border_tracker(&opts, Views::Query);
+    decode(&video, &opts, |t, g| borders.push(t, g, &mut emit)).with_context(|| video.display().to_string())?;
     borders.finish(&mut emit);
     let descriptors = engine.describe(&images)?;
     let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|d| d.words).collect();

@@ -6,6 +6,12 @@
 
 #import shared/common.wgsl
 
+// Right shifts after the row and the column pass, and the bits normalised coefficients
+// fit in: descriptor::ROW_SHIFT, COL_SHIFT, NORM_BITS.
+const ROW_SHIFT: u32 = 10u;
+const COL_SHIFT: u32 = 14u;
+const NORM_BITS: u32 = 11u;
+
 struct Params {
     count: u32,
     pad0: u32,
@@ -94,7 +100,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             for (var x = 0u; x < IMG; x++) {
                 acc += lut[pixel(base, y * IMG + x)] * tables.row_basis[u * IMG + x];
             }
-            rows[y * FREQ + u] = round_shift(acc, 10u);
+            rows[y * FREQ + u] = round_shift(acc, ROW_SHIFT);
         }
     }
 
@@ -108,14 +114,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var y = 0u; y < IMG; y++) {
             acc += rows[y * FREQ + u] * tables.col_basis[v * IMG + y];
         }
-        let c = (round_shift(acc, 14u) - tables.mean[j]) * tables.weight[j];
+        let c = (round_shift(acc, COL_SHIFT) - tables.mean[j]) * tables.weight[j];
         coef[j] = c;
         max_abs = max(max_abs, u32(abs(c)));
     }
 
     // Normalise to unit L2 norm in 127ths.
     var s = 0u;
-    while (max_abs >> s) >= 2048u {
+    while (max_abs >> s) >= (1u << NORM_BITS) {
         s++;
     }
     var sum = 0u;

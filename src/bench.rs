@@ -3,10 +3,10 @@
 //! then the median of repeats, on whatever the engine runs (a wgpu adapter or the CPU
 //! twins). Results print as a table and serialise to JSON.
 
-use crate::descriptor::{DIM, Descriptor, IMG, PackedImage, WORDS, pack_image};
-use crate::engine::Engine;
 use crate::error::Result;
-use crate::search::{Matrix, TOPK};
+use crate::kernels::descriptor::{DIM, Descriptor, IMG, PackedImage, WORDS, pack_image};
+use crate::kernels::engine::Engine;
+use crate::kernels::search::{Matrix, TOPK};
 use std::time::Instant;
 
 #[derive(Clone, Debug, serde::Serialize)]

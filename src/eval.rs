@@ -3,7 +3,7 @@
 //! operating point, false-positive uploads). Ids compare by base name without extension.
 
 use crate::error::{Error, Result};
-use crate::table;
+use crate::store::table;
 use arrow::array::{Array, Float32Array, Float64Array, StringArray};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;

@@ -3,17 +3,20 @@
 //! `uploads` and `manifest` tables, Hive-partitioned by run date. A sharded run writes
 //! its shard's rows to a staging folder for `merge` (see `merge.rs`).
 
-use crate::align::{AlignParams, QueryFrames, RefFrames, Segment, candidates, frames_by_video, select};
-use crate::archive::{Limits, Member};
-use crate::catalog::{self, Catalogue};
-use crate::checkpoint::Checkpoints;
-use crate::decode::DecodeOptions;
-use crate::engine::Engine;
+use crate::config::Config;
 use crate::error::Result;
-use crate::merge;
-use crate::pipeline::{self, Outcome, Selection, Views};
-use crate::shard::Shard;
-use crate::table::{self, ManifestRow, MatchRow, MatchesBuilder, UploadRow, UploadsBuilder};
+use crate::ingest::archive::Member;
+use crate::ingest::pipeline::{self, Outcome, Selection};
+use crate::ingest::sample::{Decoded, Views};
+use crate::ingest::shard::Shard;
+use crate::kernels::descriptor::{DESCRIPTOR_VERSION, Tables, WORDS};
+use crate::kernels::engine::{Engine, Prepared};
+use crate::matching::model::{RefFrames, frames_by_video};
+use crate::matching::{self, Upload};
+use crate::store::catalog::{self, Catalogue};
+use crate::store::checkpoint::Checkpoints;
+use crate::store::merge;
+use crate::store::table::{self, ManifestRow, MatchRow, MatchesBuilder, UploadRow, UploadsBuilder};
 use arrow::array::{Array, StringArray};
 use arrow::compute::concat_batches;
 use std::path::PathBuf;
@@ -23,9 +26,10 @@ pub struct MatchOptions {
     pub catalog: PathBuf,
     pub out: PathBuf,
     pub run_date: String,
-    pub decode: DecodeOptions,
-    pub limits: Limits,
-    pub align: AlignParams,
+    /// Every tuning number of the run.
+    pub config: Config,
+    /// The executable serving decode workers (None: decode in this process).
+    pub worker: Option<PathBuf>,
     pub workers: usize,
     /// Which of the run's uploads this process handles.
     pub shard: Shard,
@@ -102,11 +106,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let started = Instant::now();
     let started_at = catalog::now_rfc3339();
     let cat = catalog::open(&opts.catalog)?;
-    let params = serde_json::json!({
-        "decode": opts.decode,
-        "limits": opts.limits,
-        "align": opts.align,
-    });
+    let params = serde_json::to_string(&opts.config).map_err(|e| crate::Error::Invalid(e.to_string()))?;
     let inputs_fact: Vec<InputFact> = inputs
         .iter()
         .map(|p| InputFact { path: p.display().to_string(), bytes: p.metadata().map(|m| m.len()).unwrap_or(0) })
@@ -115,13 +115,15 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         opts.run_date.clone(),
         cat.manifest.catalogue_id.clone(),
         cat.manifest.version.to_string(),
-        params.to_string(),
+        // The configuration with the crate and descriptor versions: another build or
+        // setting is another run, whose checkpoints are never resumed.
+        opts.config.fingerprint(),
     ];
     key.extend(inputs.iter().map(|p| p.display().to_string()));
     let key_refs: Vec<&str> = key.iter().map(String::as_str).collect();
     let run_id = format!("{}-{:08x}", opts.run_date.replace('-', ""), crate::stable_hash(&key_refs) as u32);
 
-    let prepared = engine.prepare(crate::search::Matrix { words: &cat.words, views: cat.manifest.views })?;
+    let prepared = engine.prepare(crate::kernels::search::Matrix { words: &cat.words, views: cat.manifest.views })?;
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
     let by_video = frames_by_video(&cat.frame_video, &cat.frame_t, cat.videos.len());
     let refs = RefFrames {
@@ -133,7 +135,10 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         views: cat.manifest.views,
         by_video: &by_video,
         pictures: &cat.pictures,
+        near_s: opts.config.matching.grow.near_s,
     };
+    let tables = Tables::new();
+    let decode = opts.config.decode_options(false, opts.worker.clone());
 
     let mut checkpoints = Checkpoints::open(&merge::shard_dir(&opts.out, &opts.run_date, opts.shard), &run_id)?;
     let done = std::mem::take(&mut checkpoints.done);
@@ -169,7 +174,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
                 row.width = Some(d.info.width);
                 row.height = Some(d.info.height);
                 row.codec = Some(d.info.codec.clone());
-                let found = match_one(&d, &cat, &refs, &prepared, engine, opts)?;
+                let found = match_one(&d, &cat, &refs, &tables, &prepared, engine, opts)?;
                 row.matches = found.len() as u32;
                 for s in found {
                     matches.push(MatchRow { query_id: m.id.clone(), archive: m.archive.clone(), ..s });
@@ -186,7 +191,8 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         Ok(())
     };
     let select = Selection { shard: opts.shard, done: Some(&done) };
-    pipeline::run(inputs, &opts.limits, &select, &opts.decode, Views::Query, opts.workers, &mut sink)?;
+    let limits = opts.config.archive_limits();
+    pipeline::run(inputs, &limits, &select, &decode, Views::Query, opts.workers, &mut sink)?;
     progress.finish();
     save(&mut checkpoints, &run_id, &mut uploads, &mut matches)?;
 
@@ -198,8 +204,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         matches: all_matches.num_rows() as u64,
         ..Default::default()
     };
-    let status = table::column::<StringArray>(&all_uploads, "status")
-        .ok_or_else(|| crate::Error::Invalid("uploads rows without a status column".into()))?;
+    let status = table::column::<StringArray>(&all_uploads, "status", &opts.out)?;
     for i in 0..status.len() {
         match status.value(i) {
             "ok" => summary.ok += 1,
@@ -210,7 +215,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let provenance = [
         ("clipmatch.run_id", run_id.clone()),
         ("clipmatch.catalogue_id", cat.manifest.catalogue_id.clone()),
-        ("clipmatch.descriptor_version", crate::descriptor::DESCRIPTOR_VERSION.to_string()),
+        ("clipmatch.descriptor_version", DESCRIPTOR_VERSION.to_string()),
         ("clipmatch.version", env!("CARGO_PKG_VERSION").to_string()),
     ]
     .map(|(k, v)| (k.to_string(), v));
@@ -222,14 +227,14 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         started_at,
         finished_at: catalog::now_rfc3339(),
         crate_version: env!("CARGO_PKG_VERSION").into(),
-        descriptor_version: crate::descriptor::DESCRIPTOR_VERSION,
+        descriptor_version: DESCRIPTOR_VERSION,
         catalogue_id: cat.manifest.catalogue_id.clone(),
         catalogue_version: cat.manifest.version,
         device: device.kind.into(),
         adapter: device.adapter.clone(),
         backend: device.backend.clone(),
         inputs: serde_json::to_string(&inputs_fact).unwrap_or_default(),
-        parameters: params.to_string(),
+        parameters: params,
         counts: serde_json::to_string(&summary).unwrap_or_default(),
     };
     let tables = [all_matches, all_uploads, manifest.finish()?];
@@ -256,40 +261,29 @@ fn save(cp: &mut Checkpoints, run_id: &str, uploads: &mut Vec<UploadRow>, matche
     cp.save(ub.finish()?, mb.finish()?)
 }
 
+/// Describes, searches and aligns one decoded upload.
 fn match_one(
-    d: &pipeline::Decoded,
+    d: &Decoded,
     cat: &Catalogue,
     refs: &RefFrames,
-    prepared: &crate::engine::Prepared,
+    tables: &Tables,
+    prepared: &Prepared,
     engine: &Engine,
     opts: &MatchOptions,
 ) -> Result<Vec<MatchRow>> {
     let descriptors = engine.describe(&d.images)?;
-    let queries: Vec<[u32; crate::descriptor::WORDS]> = descriptors.iter().map(|x| x.words).collect();
-    let found = engine.search(prepared, &queries)?;
-    let ranges = d.ranges();
-    // A frame's energy is that of its detected picture, its first view.
-    let energy: Vec<u32> = ranges.iter().map(|r| descriptors[r.start].energy).collect();
-    // The picture's views and the parts of the frame are aligned apart (see `FrameViews`).
-    let split: Vec<usize> = ranges.iter().zip(&d.parts).map(|(r, &p)| r.end - p as usize).collect();
-    let picture: Vec<_> = ranges.iter().zip(&split).map(|(r, &s)| r.start..s).collect();
-    let parts: Vec<_> = ranges.iter().zip(&split).map(|(r, &s)| s..r.end).collect();
-    let mut segments = Vec::new();
-    for (views, weight) in [(&picture, 1.0), (&parts, opts.align.part_weight)] {
-        let neighbours: Vec<_> = views.iter().map(|r| crate::search::union(&found[r.clone()])).collect();
-        let q = QueryFrames {
-            t: &d.times,
-            words: &queries,
-            views,
-            energy: &energy,
-            neighbours: &neighbours,
-            period: 1.0 / opts.decode.rate,
-            duration: d.info.duration_s,
-        };
-        segments
-            .extend(candidates(&q, refs, &opts.align).into_iter().map(|s| Segment { score: s.score * weight, ..s }));
-    }
-    Ok(select(segments, &opts.align)
+    let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|x| x.words).collect();
+    let neighbours = engine.search(prepared, &queries)?;
+    let upload = Upload {
+        times: &d.times,
+        descriptors: &descriptors,
+        neighbours: &neighbours,
+        ranges: &d.ranges(),
+        parts: &d.parts,
+        period: 1.0 / opts.config.decode.rate,
+        duration: d.info.duration_s,
+    };
+    Ok(matching::find(&upload, refs, tables, &opts.config.matching)
         .into_iter()
         .map(|s| MatchRow {
             query_id: String::new(),

@@ -1,30 +1,26 @@
 //! clipmatch: finds clips of catalogue videos (TV drama episodes) inside uploaded short
-//! videos. See README.md for the job, DESIGN notes for the data flow:
+//! videos. docs/ARCHITECTURE.md maps the folders and the data flow:
 //!
-//! archive reader -> decode workers -> descriptor kernel -> search kernel -> alignment
-//! -> Parquet writers.
+//! `ingest` (archives -> decode workers -> sampled frames and their views, cut by
+//! `frame`) -> `kernels` (descriptors, search) -> `matching` (alignment in time) ->
+//! `store` (Parquet tables, catalogue, checkpoints, merge). `job` runs a night, `build`
+//! a catalogue build, `eval` scores a run, `bench` times the kernels; `config` holds
+//! every tuning number. The binary (`src/bin/clipmatch`) is the only place that knows
+//! about the command line.
 
-pub mod align;
-pub mod archive;
 pub mod bench;
-pub mod catalog;
-pub mod checkpoint;
-pub mod decode;
-pub mod descriptor;
-pub mod engine;
+pub mod build;
+pub mod config;
 pub mod error;
 pub mod eval;
 pub mod frame;
-pub mod gpu;
+pub mod ingest;
 pub mod job;
-pub mod merge;
-pub mod pipeline;
-pub mod search;
-pub mod shaders;
-pub mod shard;
-pub mod table;
-pub mod verify;
-pub mod worker;
+pub mod kernels;
+pub mod matching;
+pub mod store;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use error::{Error, Result};
 

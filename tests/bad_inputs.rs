@@ -57,9 +57,9 @@ fn run_env(dir: &Path, name: &str, inputs: &[&Path], extra: &[&str], fault: Opti
     args.extend_from_slice(extra);
     args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_clipmatch"));
-    cmd.args(&args).env("RUST_LOG", "warn").env_remove(clipmatch::worker::FAULT_ENV);
+    cmd.args(&args).env("RUST_LOG", "warn").env_remove(clipmatch::ingest::worker::FAULT_ENV);
     if let Some(f) = fault {
-        cmd.env(clipmatch::worker::FAULT_ENV, f);
+        cmd.env(clipmatch::ingest::worker::FAULT_ENV, f);
     }
     let o = cmd.output().unwrap();
     let code = o.status.code().unwrap_or(-1);
@@ -159,6 +159,14 @@ fn a_crash_or_hang_in_the_decoder_costs_one_upload() {
     assert_eq!((still.0.as_str(), still.1.as_str()), ("failed", "limit"), "{still:?}");
     assert!(still.2.contains("the decode worker was killed"), "{still:?}");
     assert_eq!(rows[&("bad.tar".to_string(), "ok/last.mp4".to_string())].0, "ok");
+
+    // A worker that announces an answer larger than memory costs its upload, not the run.
+    let (_, rows) = run_env(dir.path(), "garble", &[&bad], &[], Some("garble:ok/first.mp4"));
+    let first = &rows[&("bad.tar".to_string(), "ok/first.mp4".to_string())];
+    assert_eq!((first.0.as_str(), first.1.as_str()), ("failed", "decode"), "{first:?}");
+    assert!(first.2.contains("answer is invalid: a header of"), "{first:?}");
+    assert_eq!(rows[&("bad.tar".to_string(), "ok/last.mp4".to_string())].0, "ok");
+    assert_eq!(rows.len(), 16, "{rows:?}");
 }
 
 #[test]

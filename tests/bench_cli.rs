@@ -30,7 +30,7 @@ fn bench(device: &str, dir: &std::path::Path) -> serde_json::Value {
 fn bench_reports_every_kernel_and_size() {
     let dir = tempfile::tempdir().unwrap();
     let mut devices = vec!["cpu"];
-    if require(clipmatch::gpu::Gpu::open(false).ok().flatten().is_some(), "a wgpu adapter") {
+    if require(clipmatch::kernels::gpu::Gpu::open(false).ok().flatten().is_some(), "a wgpu adapter") {
         devices.push("gpu");
     }
     for device in devices {

@@ -37,12 +37,15 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     assert_eq!(std::fs::metadata(&part0).unwrap().modified().unwrap(), modified);
     assert!(cat.join("frames/part-00001.parquet").exists());
 
-    let loaded = clipmatch::catalog::open(&cat).unwrap();
+    let loaded = clipmatch::store::catalog::open(&cat).unwrap();
     let ids: Vec<&str> = loaded.videos.iter().map(|v| v.id.as_str()).collect();
     assert_eq!(ids, ["one.mp4", "two.mp4"]);
     assert_eq!(loaded.manifest.version, 2);
     assert_eq!(loaded.frame_t.len() as u64, loaded.manifest.frames);
-    assert_eq!(loaded.words.len(), loaded.frame_t.len() * loaded.manifest.views * clipmatch::descriptor::WORDS);
+    assert_eq!(
+        loaded.words.len(),
+        loaded.frame_t.len() * loaded.manifest.views * clipmatch::kernels::descriptor::WORDS
+    );
 
     let (code, out, _) = clipmatch(&["catalog", "info", "--catalog", c]);
     assert_eq!(code, 0);
@@ -51,7 +54,7 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     // A catalogue of another descriptor version is refused with a clear message.
     let manifest = cat.join("manifest.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    let v = clipmatch::descriptor::DESCRIPTOR_VERSION;
+    let v = clipmatch::kernels::descriptor::DESCRIPTOR_VERSION;
     std::fs::write(&manifest, text.replace(&format!("\"descriptor_version\": {v}"), "\"descriptor_version\": 999"))
         .unwrap();
     let out_dir = dir.path().join("out");

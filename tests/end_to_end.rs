@@ -80,7 +80,7 @@ fn gpu_and_cpu_give_the_same_rows_and_reruns_replace() {
     if !require(has_ffmpeg(), "the ffmpeg CLI") {
         return;
     }
-    if !require(clipmatch::gpu::Gpu::open(false).ok().flatten().is_some(), "a wgpu adapter") {
+    if !require(clipmatch::kernels::gpu::Gpu::open(false).ok().flatten().is_some(), "a wgpu adapter") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -88,9 +88,10 @@ fn gpu_and_cpu_give_the_same_rows_and_reruns_replace() {
     run_match(dir.path(), "cpu", "cpu");
     run_match(dir.path(), "gpu", "gpu");
     let read = |o: &str| {
-        let b =
-            clipmatch::table::read_all(&dir.path().join(format!("{o}/matches/run_date=2026-11-24/part-00000.parquet")))
-                .unwrap();
+        let b = clipmatch::store::table::read_all(
+            &dir.path().join(format!("{o}/matches/run_date=2026-11-24/part-00000.parquet")),
+        )
+        .unwrap();
         b.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>()
     };
     assert_eq!(read("cpu"), read("gpu"));

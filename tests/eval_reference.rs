@@ -16,11 +16,8 @@ fn eval_agrees_with_score_py() {
     let truth = bench.join("dev/ground_truth.csv");
     let rows = clipmatch::eval::read_csv(&truth).unwrap();
     let mut csv = String::from("query_id,query_start,query_end,ref_id,ref_start,ref_end,score\n");
-    let mut s = 12345u64;
-    let mut rnd = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = clipmatch::testkit::Rng::new(12345);
+    let mut rnd = || rng.unit() as f64;
     for (i, r) in rows.iter().enumerate() {
         let f = |k: &str| r[k].parse::<f64>().unwrap();
         if i % 7 == 3 {

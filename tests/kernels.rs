@@ -3,17 +3,10 @@
 
 mod common;
 
-use clipmatch::descriptor::{Tables, WORDS, describe, pack_image};
-use clipmatch::gpu::Gpu;
-use clipmatch::search::{Matrix, cpu_search};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 32
-    }
-}
+use clipmatch::kernels::descriptor::{Tables, WORDS, describe, pack_image};
+use clipmatch::kernels::gpu::Gpu;
+use clipmatch::kernels::search::{Matrix, cpu_search};
+use clipmatch::testkit::Rng;
 
 fn gpu() -> Option<Gpu> {
     let g = Gpu::open(false).expect("adapter present but unusable");
@@ -27,11 +20,11 @@ fn images(n: usize, rng: &mut Rng) -> Vec<[u32; 256]> {
         .map(|i| {
             let px: Vec<u8> = (0..1024)
                 .map(|p| match i % 4 {
-                    0 => rng.next() as u8,
+                    0 => (rng.next_u64() >> 32) as u8,
                     1 => ((p % 32) * 7 + (p / 32) * 3 + i) as u8,
                     2 => (i * 37) as u8,
                     _ => {
-                        if (rng.next() & 1) == 1 {
+                        if ((rng.next_u64() >> 32) & 1) == 1 {
                             255
                         } else {
                             0
@@ -47,7 +40,7 @@ fn images(n: usize, rng: &mut Rng) -> Vec<[u32; 256]> {
 #[test]
 fn descriptor_kernel_equals_cpu_twin() {
     let Some(g) = gpu() else { return };
-    let imgs = images(300, &mut Rng(1));
+    let imgs = images(300, &mut Rng::new(1));
     let t = Tables::new();
     let cpu: Vec<_> = imgs.iter().map(|i| describe(i, &t)).collect();
     let gpu = g.describe(&imgs).unwrap();
@@ -60,7 +53,7 @@ fn descriptor_kernel_equals_cpu_twin() {
 #[test]
 fn search_kernel_equals_cpu_twin_across_tiles() {
     let Some(g) = gpu() else { return };
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let t = Tables::new();
     let views = 3;
     // Real descriptors, with duplicates so that ties occur and their order is tested.

@@ -3,8 +3,8 @@
 //! either spooled within the limits or refused with a reason.
 #![no_main]
 
-use clipmatch::archive::{Limits, Source, walk};
-use clipmatch::shard::Shard;
+use clipmatch::ingest::archive::{Limits, Source, walk};
+use clipmatch::ingest::shard::Shard;
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 

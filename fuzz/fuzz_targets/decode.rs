@@ -2,8 +2,8 @@
 //! detection and resampling must end without a panic, in a result or a typed error.
 #![no_main]
 
-use clipmatch::decode::DecodeOptions;
-use clipmatch::pipeline::{Views, decode_file};
+use clipmatch::ingest::decode::DecodeOptions;
+use clipmatch::ingest::pipeline::{Views, decode_file};
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 

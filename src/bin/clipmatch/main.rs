@@ -2,17 +2,15 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use clipmatch::align::AlignParams;
-use clipmatch::archive::Limits;
 use clipmatch::bench;
-use clipmatch::catalog::{self, BuildOptions};
-use clipmatch::decode::DecodeOptions;
-use clipmatch::engine::Engine;
+use clipmatch::build::{self, BuildOptions};
+use clipmatch::config::Config;
 use clipmatch::eval;
-use clipmatch::gpu::{self, DeviceChoice};
+use clipmatch::ingest::shard::Shard;
 use clipmatch::job::{self, MatchOptions};
-use clipmatch::merge;
-use clipmatch::shard::Shard;
+use clipmatch::kernels::engine::Engine;
+use clipmatch::kernels::gpu::{self, DeviceChoice};
+use clipmatch::store::{catalog, merge};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,6 +50,12 @@ enum Command {
     Devices,
     /// Benchmark the descriptor and search kernels on synthetic inputs: table + JSON.
     Bench(BenchArgs),
+    /// Print the configuration (every tuning number) as TOML: the defaults, or FILE's
+    /// settings over them. A starting point for `match --config`.
+    Config {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Internal: a decode worker process serving `match` and `catalog` (see worker.rs).
     #[command(name = "decode-worker", hide = true)]
     DecodeWorker {
@@ -60,11 +64,33 @@ enum Command {
     },
 }
 
+/// Where the kernels run.
+#[derive(Clone, Copy, ValueEnum)]
+enum Device {
+    /// A hardware adapter, else the CPU twins (a software adapter such as lavapipe is
+    /// slower than the twins, and never picked).
+    Auto,
+    /// Any wgpu adapter; an error if there is none.
+    Gpu,
+    /// The CPU twins.
+    Cpu,
+}
+
+impl From<Device> for DeviceChoice {
+    fn from(d: Device) -> Self {
+        match d {
+            Device::Auto => DeviceChoice::Auto,
+            Device::Gpu => DeviceChoice::Gpu,
+            Device::Cpu => DeviceChoice::Cpu,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct DeviceArgs {
     /// Where the kernels run.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    device: DeviceChoice,
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    device: Device,
     /// Decode worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
@@ -79,9 +105,13 @@ enum CatalogCommand {
     Build {
         #[arg(long)]
         catalog: PathBuf,
-        /// Frames sampled per second of catalogue video.
-        #[arg(long, default_value_t = 4.0)]
-        rate: f64,
+        /// Frames sampled per second of catalogue video (default: the configuration's
+        /// `decode.catalogue_rate`, 4).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Settings (TOML, see `clipmatch config`): decoding, limits and frame layout.
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[command(flatten)]
         device: DeviceArgs,
         #[arg(required = true)]
@@ -113,30 +143,35 @@ struct MatchArgs {
     /// Partition date (default: today, UTC).
     #[arg(long)]
     run_date: Option<String>,
-    /// Frames sampled per second of upload.
-    #[arg(long, default_value_t = 2.0)]
-    rate: f64,
-    /// Lowest segment score reported.
+    /// Settings (TOML: any part of `clipmatch config`'s output); the flags below
+    /// override it. Defaults are shown by `clipmatch config`.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Frames sampled per second of upload (`decode.rate`, 2).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Lowest segment score reported (`matching.select.min_score`, 0.9).
     #[arg(long)]
     min_score: Option<f32>,
-    /// Largest archive member accepted (bytes; K, M, G, T suffixes); larger ones fail with kind `limit`.
-    #[arg(long, value_parser = parse_bytes, default_value = "8G")]
-    max_member_bytes: u64,
-    /// Most bytes one archive may expand to; members past it fail with kind `limit`.
-    #[arg(long, value_parser = parse_bytes, default_value = "1T")]
-    max_archive_bytes: u64,
-    /// Longest upload decoded (seconds of video).
-    #[arg(long, default_value_t = 4.0 * 3600.0)]
-    max_duration_s: f64,
-    /// Longest time spent decoding one upload (seconds).
-    #[arg(long, default_value_t = 600.0)]
-    max_decode_s: f64,
-    /// Most frames decoded from one upload.
-    #[arg(long, default_value_t = 2_000_000)]
-    max_frames: u64,
-    /// Address space of each decode worker process (K, M, G suffixes).
-    #[arg(long, value_parser = parse_bytes, default_value = "4G")]
-    max_decode_memory: u64,
+    /// Largest archive member accepted (bytes; K, M, G, T suffixes; 8G); larger ones
+    /// fail with kind `limit`.
+    #[arg(long, value_parser = parse_bytes)]
+    max_member_bytes: Option<u64>,
+    /// Most bytes one archive may expand to (1T); members past it fail with kind `limit`.
+    #[arg(long, value_parser = parse_bytes)]
+    max_archive_bytes: Option<u64>,
+    /// Longest upload decoded (seconds of video; 14400).
+    #[arg(long)]
+    max_duration_s: Option<f64>,
+    /// Longest time spent decoding one upload (seconds; 600).
+    #[arg(long)]
+    max_decode_s: Option<f64>,
+    /// Most frames decoded from one upload (2000000).
+    #[arg(long)]
+    max_frames: Option<u64>,
+    /// Address space of each decode worker process (K, M, G suffixes; 4G).
+    #[arg(long, value_parser = parse_bytes)]
+    max_decode_memory: Option<u64>,
     /// Uploads between two checkpoints (also written every 30 s); a killed run started
     /// again with the same arguments resumes from the last one.
     #[arg(long, default_value_t = 64)]
@@ -180,7 +215,7 @@ struct BenchArgs {
     /// Query descriptors per search call.
     #[arg(long, default_value_t = 256)]
     queries: usize,
-    /// Descriptors per catalogue frame (the job's catalogues store 8).
+    /// Descriptors per catalogue frame (the job's catalogues store 12).
     #[arg(long, default_value_t = 1)]
     views: usize,
     #[arg(long, default_value_t = 1)]
@@ -229,6 +264,14 @@ fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
     n.checked_mul(1u64 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// The configuration in `path` (TOML), or the defaults.
+fn load_config(path: Option<&std::path::Path>) -> Result<Config> {
+    match path {
+        Some(p) => Ok(Config::load(p)?),
+        None => Ok(Config::default()),
+    }
+}
+
 /// This executable, which serves the decode worker processes.
 fn worker_exe() -> Result<PathBuf> {
     std::env::current_exe().context("locating the clipmatch executable for its decode workers")
@@ -239,7 +282,7 @@ fn workers(w: Option<usize>) -> usize {
 }
 
 fn open_engine(d: &DeviceArgs) -> Result<Engine> {
-    let engine = Engine::open(d.device, d.adapter.as_deref()).context("opening the compute device")?;
+    let engine = Engine::open(d.device.into(), d.adapter.as_deref()).context("opening the compute device")?;
     let s = engine.summary();
     tracing::info!(device = s.kind, adapter = %s.adapter, backend = %s.backend, "compute device");
     Ok(engine)
@@ -275,8 +318,12 @@ fn run(command: Command, progress: bool) -> Result<ExitCode> {
         Command::Merge(args) => merge_command(args),
         Command::Eval(args) => eval_command(args),
         Command::Bench(args) => bench_command(args),
+        Command::Config { config } => {
+            print!("{}", load_config(config.as_deref())?.to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::DecodeWorker { max_memory_bytes } => {
-            clipmatch::worker::serve(max_memory_bytes).context("decode worker")?;
+            clipmatch::ingest::worker::serve(max_memory_bytes).context("decode worker")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices => {
@@ -295,7 +342,7 @@ fn run(command: Command, progress: bool) -> Result<ExitCode> {
 }
 
 fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
-    let (dir, device, inputs, rate, create) = match command {
+    let (dir, device, inputs, rate, config, create) = match command {
         CatalogCommand::Info { catalog } => {
             let m = catalog::read_manifest(&catalog)?;
             println!("{}", serde_json::to_string_pretty(&m)?);
@@ -312,17 +359,24 @@ fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        CatalogCommand::Build { catalog, rate, device, inputs } => (catalog, device, inputs, rate, true),
-        CatalogCommand::Add { catalog, device, inputs } => (catalog, device, inputs, 0.0, false),
+        CatalogCommand::Build { catalog, rate, config, device, inputs } => {
+            (catalog, device, inputs, rate, config, true)
+        }
+        CatalogCommand::Add { catalog, device, inputs } => (catalog, device, inputs, None, None, false),
     };
     let engine = open_engine(&device)?;
+    let mut config = load_config(config.as_deref())?;
+    if let Some(r) = rate {
+        config.decode.catalogue_rate = r;
+    }
+    config.check().map_err(anyhow::Error::msg).context("--rate")?;
     let opts = BuildOptions {
-        decode: DecodeOptions { rate, worker: Some(worker_exe()?), ..Default::default() },
-        limits: Limits::default(),
+        decode: config.decode_options(true, Some(worker_exe()?)),
+        limits: config.archive_limits(),
         workers: workers(device.workers),
     };
     let s =
-        catalog::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
+        build::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
     println!(
         "added {} videos ({} frames), skipped {}, failed {}",
         s.added.len(),
@@ -354,28 +408,39 @@ fn match_command(a: MatchArgs, progress: bool) -> Result<ExitCode> {
         (None, Some(n)) => Shard::from_env(n, |k| std::env::var(k).ok())?,
         (None, None) => Shard::ALL,
     };
-    if !(a.rate > 0.0 && a.rate <= 30.0) {
-        bail!("--rate must be in (0, 30] frames per second");
+    let mut config = load_config(a.config.as_deref())?;
+    let (d, l) = (&mut config.decode, &mut config.limits);
+    if let Some(v) = a.rate {
+        d.rate = v;
     }
-    let mut align = AlignParams::default();
-    if let Some(s) = a.min_score {
-        align.min_score = s;
+    if let Some(v) = a.min_score {
+        config.matching.select.min_score = v;
     }
+    if let Some(v) = a.max_member_bytes {
+        l.max_member_bytes = v;
+    }
+    if let Some(v) = a.max_archive_bytes {
+        l.max_archive_bytes = v;
+    }
+    if let Some(v) = a.max_duration_s {
+        l.max_duration_s = v;
+    }
+    if let Some(v) = a.max_decode_s {
+        l.max_decode_s = v;
+    }
+    if let Some(v) = a.max_frames {
+        l.max_frames = v;
+    }
+    if let Some(v) = a.max_decode_memory {
+        l.max_decode_memory = v;
+    }
+    config.check().map_err(anyhow::Error::msg).context("settings after the flags")?;
     let opts = MatchOptions {
         catalog: a.catalog,
         out: a.out,
         run_date,
-        decode: DecodeOptions {
-            rate: a.rate,
-            max_duration_s: a.max_duration_s,
-            max_wall_s: a.max_decode_s,
-            max_memory_bytes: a.max_decode_memory,
-            max_frames: a.max_frames,
-            worker: Some(worker_exe()?),
-            ..Default::default()
-        },
-        limits: Limits { max_member_bytes: a.max_member_bytes, max_total_bytes: a.max_archive_bytes },
-        align,
+        config,
+        worker: Some(worker_exe()?),
         workers: workers(a.device.workers),
         shard,
         checkpoint_uploads: a.checkpoint_uploads.max(1),

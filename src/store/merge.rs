@@ -6,8 +6,8 @@
 //! An unsharded run is shard 0/1 merged at once, so both paths write the same bytes.
 
 use crate::error::{Error, Result};
-use crate::shard::Shard;
-use crate::table;
+use crate::ingest::shard::Shard;
+use crate::store::table;
 use arrow::array::{ArrayRef, UInt64Array};
 use arrow::compute::{SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::SchemaRef;

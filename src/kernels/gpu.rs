@@ -1,15 +1,15 @@
 //! The WGSL kernels through wgpu: adapter choice, pipelines, dispatch and read-back.
 
-use crate::descriptor::{Descriptor, PackedImage, Tables, WORDS};
 use crate::error::{Error, Result};
-use crate::search::{self, Hit, Matrix, Neighbours, TOPK};
-use crate::shaders;
-use bytemuck::{Pod, Zeroable};
+use crate::kernels::descriptor::{DescribeParams, Descriptor, PackedImage, Tables, WORDS};
+use crate::kernels::search::{self, Hit, Matrix, Neighbours, SearchParams, TOPK};
+use crate::kernels::shaders::{Binding, Kernel};
+use bytemuck::Pod;
 use std::sync::mpsc;
 use wgpu::util::DeviceExt;
 
 /// What `--device` asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// A hardware adapter, else the CPU twins. A software adapter (lavapipe) is never
@@ -88,28 +88,10 @@ pub struct Gpu {
     pub adapter: AdapterSummary,
     device: wgpu::Device,
     queue: wgpu::Queue,
-    describe: wgpu::ComputePipeline,
-    search: wgpu::ComputePipeline,
+    /// One pipeline per kernel, in `Kernel::ALL` order.
+    pipelines: Vec<Pipeline>,
     tables: wgpu::Buffer,
     max_binding: u64,
-}
-
-/// Uniform of `descriptor.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct DescribeParams {
-    count: u32,
-    pad: [u32; 3],
-}
-
-/// Uniform of `similarity.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct SearchParams {
-    queries: u32,
-    frames: u32,
-    views: u32,
-    chunk: u32,
 }
 
 /// A catalogue resident on the device, split into tiles that each fit one binding.
@@ -123,7 +105,6 @@ const WORKGROUP: u32 = 64;
 const DESCRIBE_BATCH: usize = 16 * 1024;
 
 impl Gpu {
-    /// Opens the best adapter. `None` when wgpu sees none.
     /// The first adapter whose name contains `name` (any case), software ones included.
     pub fn open_named(name: &str) -> Result<Gpu> {
         let want = name.to_lowercase();
@@ -136,7 +117,8 @@ impl Gpu {
         Gpu::with_adapter(adapter)
     }
 
-    /// The preferred adapter; with `hardware_only`, none when the best is a software one.
+    /// Opens the best adapter; `None` when wgpu sees none, or with `hardware_only`, when
+    /// the best is a software one.
     pub fn open(hardware_only: bool) -> Result<Option<Gpu>> {
         let Some(adapter) = sorted_adapters().into_iter().next() else {
             return Ok(None);
@@ -161,8 +143,7 @@ impl Gpu {
         }))
         .map_err(|e| Error::Gpu(format!("{}: request_device: {e}", summary.name)))?;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let describe = pipeline(&device, "descriptor.wgsl");
-        let search = pipeline(&device, "similarity.wgsl");
+        let pipelines = Kernel::ALL.iter().map(|&k| Pipeline::new(&device, k)).collect();
         let tables = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("descriptor tables"),
             contents: bytemuck::bytes_of(&Tables::new()),
@@ -172,7 +153,7 @@ impl Gpu {
             return Err(Error::Gpu(format!("{}: building pipelines: {e}", summary.name)));
         }
         let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-        Ok(Gpu { adapter: summary, device, queue, describe, search, tables, max_binding })
+        Ok(Gpu { adapter: summary, device, queue, pipelines, tables, max_binding })
     }
 
     fn storage(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
@@ -191,16 +172,18 @@ impl Gpu {
         })
     }
 
-    /// Runs one dispatch of `pipeline` over `buffers` (bound in order) and reads back
-    /// the last one, which the kernel writes.
+    /// Runs one dispatch of `kernel` over `buffers` (its inputs, bound in the order of
+    /// `Kernel::bindings`) and reads back its output.
     fn run<T: Pod>(
         &self,
-        label: &str,
-        pipeline: &wgpu::ComputePipeline,
+        kernel: Kernel,
         buffers: &[&wgpu::Buffer],
         out_len: usize,
         groups: (u32, u32),
     ) -> Result<Vec<T>> {
+        let label = kernel.file();
+        let pipeline = &self.pipelines[Kernel::ALL.iter().position(|&k| k == kernel).expect("every kernel")];
+        assert_eq!(buffers.len() + 1, kernel.bindings().len(), "{label}: the inputs its bindings name");
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let size = (out_len * std::mem::size_of::<T>()).max(4) as u64;
         let out = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -224,14 +207,14 @@ impl Gpu {
             .collect();
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(label),
-            layout: &pipeline.get_bind_group_layout(0),
+            layout: &pipeline.layout,
             entries: &entries,
         });
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         {
             let mut pass =
                 encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None });
-            pass.set_pipeline(pipeline);
+            pass.set_pipeline(&pipeline.pipeline);
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(groups.0, groups.1, 1);
         }
@@ -263,8 +246,7 @@ impl Gpu {
             let input = self.storage("descriptor images", bytemuck::cast_slice(batch));
             let groups = (batch.len() as u32).div_ceil(WORKGROUP);
             out.extend(self.run::<Descriptor>(
-                "descriptors",
-                &self.describe,
+                Kernel::Descriptor,
                 &[&params, &self.tables, &input],
                 batch.len(),
                 (groups, 1),
@@ -313,8 +295,7 @@ impl Gpu {
                 &SearchParams { queries: nq, frames: *frames, views: cat.views as u32, chunk },
             );
             let hits: Vec<Hit> = self.run(
-                "search",
-                &self.search,
+                Kernel::Search,
                 &[&params, &qbuf, tile],
                 (nq * chunks) as usize * TOPK,
                 (nq.div_ceil(WORKGROUP), chunks),
@@ -328,17 +309,50 @@ impl Gpu {
     }
 }
 
-fn pipeline(device: &wgpu::Device, kernel: &str) -> wgpu::ComputePipeline {
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(kernel),
-        source: wgpu::ShaderSource::Wgsl(shaders::source(kernel).into()),
-    });
-    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(kernel),
-        layout: None,
-        module: &module,
-        entry_point: Some("main"),
-        compilation_options: Default::default(),
-        cache: None,
-    })
+/// A kernel's compute pipeline with the bind group layout of its `Kernel::bindings`.
+struct Pipeline {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+impl Pipeline {
+    fn new(device: &wgpu::Device, kernel: Kernel) -> Pipeline {
+        let label = Some(kernel.file());
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = (0u32..)
+            .zip(kernel.bindings())
+            .map(|(binding, b)| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match b {
+                        Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                        Binding::Input => wgpu::BufferBindingType::Storage { read_only: true },
+                        Binding::Output => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label, entries: &entries });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label,
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label,
+            source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label,
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        Pipeline { pipeline, layout }
+    }
 }

@@ -7,14 +7,11 @@
 //! again; checkpoints of another run are discarded.
 
 use crate::error::{Error, Result};
-use crate::table;
+use crate::ingest::pipeline::Done;
+use crate::store::table;
 use arrow::array::StringArray;
 use arrow::record_batch::RecordBatch;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Uploads done, counted by (archive, member): a member name may repeat in a tar.
-pub type Done = HashMap<(String, String), usize>;
 
 pub struct Checkpoints {
     dir: PathBuf,
@@ -23,11 +20,6 @@ pub struct Checkpoints {
     pub uploads: Vec<RecordBatch>,
     pub matches: Vec<RecordBatch>,
     pub done: Done,
-}
-
-fn strings<'a>(b: &'a RecordBatch, name: &str, file: &Path) -> Result<&'a StringArray> {
-    table::column(b, name)
-        .ok_or_else(|| Error::Invalid(format!("{}: checkpoint without a {name} column", file.display())))
 }
 
 impl Checkpoints {
@@ -48,7 +40,10 @@ impl Checkpoints {
         while cp.path("uploads", cp.next).exists() {
             let (u, m) = (cp.path("uploads", cp.next), cp.path("matches", cp.next));
             for b in table::read_all(&u)? {
-                let (archive, id) = (strings(&b, "archive", &u)?, strings(&b, "query_id", &u)?);
+                let (archive, id) = (
+                    table::column::<StringArray>(&b, "archive", &u)?,
+                    table::column::<StringArray>(&b, "query_id", &u)?,
+                );
                 for i in 0..b.num_rows() {
                     *cp.done.entry((archive.value(i).to_string(), id.value(i).to_string())).or_default() += 1;
                 }

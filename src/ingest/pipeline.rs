@@ -3,103 +3,21 @@
 //! sink receives every member with its outcome in input order. Bounded channels keep
 //! memory flat however large the archive; a failing sink cancels the rest.
 
-use crate::archive::{self, Limits, Member, Source};
-use crate::decode::{DecodeOptions, VideoInfo, decode};
-use crate::descriptor::PackedImage;
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
-use crate::frame::{BorderTracker, FrameViews, Gray, Layout, catalogue_views, query_views};
-use crate::shard::Shard;
-use crate::worker::Worker;
+use crate::ingest::archive::{self, Limits, Member, Source};
+use crate::ingest::decode::DecodeOptions;
+use crate::ingest::sample::{Decoded, Views, decode_file};
+use crate::ingest::shard::Shard;
+use crate::ingest::worker::Worker;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// Which 32x32 images a decoded frame yields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Views {
-    /// Every crop the catalogue stores (`frame::CATALOGUE_VIEWS`).
-    Catalogue,
-    /// The upload's picture and parts of its frame (`frame::query_views`).
-    Query,
-}
-
-/// A decoded video: sample times and, per sample, its images (views in order).
-pub struct Decoded {
-    pub info: VideoInfo,
-    pub times: Vec<f64>,
-    pub images: Vec<PackedImage>,
-    /// How many images (views) each sample has, in order.
-    pub views: Vec<u8>,
-    /// How many of each sample's images, at its end, show a part of the frame rather
-    /// than the whole picture (`frame::FrameViews`); 0 for the catalogue.
-    pub parts: Vec<u8>,
-}
-
-impl Decoded {
-    /// The range of `images`, and of anything computed image by image, of each sample.
-    pub fn ranges(&self) -> Vec<std::ops::Range<usize>> {
-        let mut start = 0;
-        self.views
-            .iter()
-            .map(|&n| {
-                start += n as usize;
-                start - n as usize..start
-            })
-            .collect()
-    }
-}
 
 /// What a worker made of one member.
 pub struct Outcome {
     pub result: std::result::Result<Decoded, UploadError>,
     pub decode_ms: f64,
-}
-
-fn cut(views: Views, g: &Gray, layout: &Layout) -> FrameViews {
-    match views {
-        Views::Catalogue => FrameViews { images: catalogue_views(g, layout.content), parts: 0 },
-        Views::Query => query_views(g, layout),
-    }
-}
-
-/// Seconds of neighbouring frames, on each side, whose activity decides a frame's borders.
-const BORDER_WINDOW_S: f64 = 1.0;
-
-/// Seconds of neighbouring frames, on each side, that vote on an upload frame's
-/// picture-in-picture windows: an overlay stays put for a clip, and a window whose edges
-/// are lost for a few seconds (flat title cards inside it) is still searched.
-const PIP_WINDOW_S: f64 = 5.0;
-
-/// The border tracker the decode stage uses at `rate` frames per second.
-pub fn border_tracker(rate: f64, views: Views) -> BorderTracker {
-    let pip = if views == Views::Query { PIP_WINDOW_S } else { 0.0 };
-    BorderTracker::new((BORDER_WINDOW_S * rate).ceil() as usize, (pip * rate).ceil() as usize)
-}
-
-/// Decodes the file at `path` into its sample times and images, in this process.
-pub fn decode_file(path: &Path, opts: &DecodeOptions, views: Views) -> std::result::Result<Decoded, UploadError> {
-    if let Some(kind) = archive::nested_kind(path) {
-        return Err(UploadError::new(
-            UploadErrorKind::NestedArchive,
-            format!("a {kind} archive inside an archive: nested archives are not opened"),
-        ));
-    }
-    let mut times = Vec::new();
-    let mut images = Vec::new();
-    let mut counts = Vec::new();
-    let mut parts = Vec::new();
-    let mut emit = |t: f64, g: Gray, layout: Layout| {
-        let cuts = cut(views, &g, &layout);
-        times.push(t);
-        counts.push(cuts.images.len() as u8);
-        parts.push(cuts.parts as u8);
-        images.extend(cuts.images);
-    };
-    let mut borders = border_tracker(opts.rate, views);
-    let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
-    borders.finish(&mut emit);
-    decoded.map(|info| Decoded { info, times, images, views: counts, parts })
 }
 
 /// One member through a worker process when `opts.worker` names one, else in process.
@@ -118,11 +36,14 @@ fn process(m: &Member, opts: &DecodeOptions, views: Views, worker: &mut Option<W
     Outcome { result, decode_ms: started.elapsed().as_secs_f64() * 1e3 }
 }
 
+/// Uploads done, counted by (archive, member): a member name may repeat in a tar.
+pub type Done = std::collections::HashMap<(String, String), usize>;
+
 /// Which members of the inputs a run processes.
 pub struct Selection<'a> {
     pub shard: Shard,
     /// Members done by an interrupted earlier attempt of the same run, not processed again.
-    pub done: Option<&'a crate::checkpoint::Done>,
+    pub done: Option<&'a Done>,
 }
 
 impl Selection<'_> {

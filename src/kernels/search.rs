@@ -1,7 +1,7 @@
 //! Exact top-k search of query descriptors against catalogue frames. CPU twin of
-//! `shaders/similarity.wgsl`, and the merge of the kernel's per-chunk lists.
+//! `shaders/search.wgsl`, and the merge of the kernel's per-chunk lists.
 
-use crate::descriptor::{DIM, WORDS, split_dot};
+use crate::kernels::descriptor::{DIM, WORDS, split_dot};
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
@@ -9,7 +9,7 @@ use rayon::prelude::*;
 pub const TOPK: usize = 16;
 
 /// One neighbour: a catalogue frame and the query's similarity to it.
-/// WGSL twin: `struct Hit` in `similarity.wgsl`.
+/// WGSL twin: `struct Hit` in `search.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct Hit {
@@ -33,6 +33,17 @@ impl Hit {
     pub fn mirrored(&self) -> bool {
         self.key & 1 == 1
     }
+}
+
+/// The uniform of `search.wgsl`: sizes of the dispatch and the frames each invocation
+/// scans. WGSL twin: `struct Params` in `shaders/search.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct SearchParams {
+    pub queries: u32,
+    pub frames: u32,
+    pub views: u32,
+    pub chunk: u32,
 }
 
 /// A query frame's neighbours, best first; ties keep the lower frame first.
@@ -83,7 +94,7 @@ fn insert(list: &mut Neighbours, hit: Hit) {
     list[p] = hit;
 }
 
-/// CPU twin of one invocation of `similarity.wgsl`: query `q` against frames
+/// CPU twin of one invocation of `search.wgsl`: query `q` against frames
 /// `first..last`.
 pub fn cpu_chunk_topk(q: &[u32; WORDS], m: &Matrix, first: usize, last: usize) -> Neighbours {
     let mut list = [Hit::EMPTY; TOPK];
@@ -377,16 +388,9 @@ mod tests {
     use super::*;
 
     fn random_words(n: usize, seed: u64) -> Vec<u32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                // Small coefficients produce many ties, which is what the order must survive.
-                (s as u32) & 0x0303_0303
-            })
-            .collect()
+        let mut r = crate::testkit::Rng::new(seed);
+        // Small coefficients produce many ties, which is what the order must survive.
+        (0..n).map(|_| (r.next_u64() as u32) & 0x0303_0303).collect()
     }
 
     #[test]
@@ -459,18 +463,9 @@ mod tests {
     #[test]
     fn finds_itself_first() {
         // Real unit-norm descriptors: a random image's own descriptor is its best match.
-        let t = crate::descriptor::Tables::new();
-        let words: Vec<u32> = (0..100u32)
-            .flat_map(|i| {
-                let mut s = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(i);
-                let px: Vec<u8> = (0..1024)
-                    .map(|_| {
-                        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                        (s >> 56) as u8
-                    })
-                    .collect();
-                crate::descriptor::describe(&crate::descriptor::pack_image(&px), &t).words
-            })
+        let t = crate::kernels::descriptor::Tables::new();
+        let words: Vec<u32> = (0..100)
+            .flat_map(|i| crate::kernels::descriptor::describe(&crate::testkit::random_image(i), &t).words)
             .collect();
         let m = Matrix { words: &words, views: 2 };
         let f = 17;

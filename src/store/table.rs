@@ -74,9 +74,11 @@ pub fn read_with_metadata(path: &Path) -> Result<(Vec<RecordBatch>, Metadata)> {
     Ok((batches, metadata))
 }
 
-/// Column `name` of `b` as the array type `T`; None when it is missing or of another type.
-pub fn column<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Option<&'a T> {
-    b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>())
+/// Column `name` of `b`, read from `file`, as the array type `T` clipmatch writes it.
+pub fn column<'a, T: 'static>(b: &'a RecordBatch, name: &str, file: &Path) -> Result<&'a T> {
+    b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>()).ok_or_else(|| {
+        Error::Invalid(format!("{}: column {name} is missing or not of the type clipmatch writes", file.display()))
+    })
 }
 
 fn field(name: &str, t: DataType, nullable: bool) -> Field {
@@ -407,13 +409,13 @@ pub fn frames_schema(views: usize) -> SchemaRef {
         field("video_id", DataType::Utf8, false),
         field("t", DataType::Float64, false),
         field("energy", DataType::UInt32, false),
-        field("descriptors", DataType::FixedSizeBinary((views * crate::descriptor::DIM) as i32), false),
+        field("descriptors", DataType::FixedSizeBinary((views * crate::kernels::descriptor::DIM) as i32), false),
         field("picture", DataType::FixedSizeBinary(PICTURE_BYTES), false),
     ]))
 }
 
 /// Bytes of a frame's `picture`: its whole picture as 32x32 luma, row-major.
-const PICTURE_BYTES: i32 = (crate::descriptor::IMG * crate::descriptor::IMG) as i32;
+const PICTURE_BYTES: i32 = (crate::kernels::descriptor::IMG * crate::kernels::descriptor::IMG) as i32;
 
 pub struct FramesBuilder {
     views: usize,
@@ -431,7 +433,7 @@ impl FramesBuilder {
             video_id: StringBuilder::new(),
             t: Float64Builder::new(),
             energy: UInt32Builder::new(),
-            descriptors: FixedSizeBinaryBuilder::new((views * crate::descriptor::DIM) as i32),
+            descriptors: FixedSizeBinaryBuilder::new((views * crate::kernels::descriptor::DIM) as i32),
             picture: FixedSizeBinaryBuilder::new(PICTURE_BYTES),
         }
     }
@@ -444,7 +446,7 @@ impl FramesBuilder {
         t: f64,
         energy: u32,
         descriptors: &[u32],
-        picture: &crate::descriptor::PackedImage,
+        picture: &crate::kernels::descriptor::PackedImage,
     ) -> Result<()> {
         self.video_id.append_value(video_id);
         self.t.append_value(t);

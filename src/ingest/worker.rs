@@ -7,10 +7,10 @@
 //! decode-time budget. A child that dies is reaped, its upload recorded as failed with
 //! the signal or exit status, and a new child started for the next upload.
 
-use crate::decode::{DecodeOptions, VideoInfo};
-use crate::descriptor::{IMG_WORDS, PackedImage};
 use crate::error::{UploadError, UploadErrorKind};
-use crate::pipeline::{Decoded, Views, decode_file};
+use crate::ingest::decode::{DecodeOptions, VideoInfo};
+use crate::ingest::sample::{Decoded, Views, decode_file, max_samples, max_views};
+use crate::kernels::descriptor::{IMG_WORDS, PackedImage};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -21,13 +21,10 @@ use std::time::Duration;
 /// The subcommand a worker child runs.
 pub const SUBCOMMAND: &str = "decode-worker";
 
-/// Extra time past the decode budget before the parent kills a child: the child checks
-/// the budget itself between packets, and is killed only when stuck inside FFmpeg.
-const GRACE_S: f64 = 5.0;
-
 /// Fault injection for the tests that prove a crash or a hang costs one upload: with
 /// `segv:NAME` the worker raises SIGSEGV on itself (a real signal in a real child
-/// process) when asked for member NAME; with `hang:NAME` it stops answering.
+/// process) when asked for member NAME; with `hang:NAME` it stops answering; with
+/// `garble:NAME` it announces an answer larger than memory and exits.
 pub const FAULT_ENV: &str = "CLIPMATCH_WORKER_FAULT";
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -74,6 +71,11 @@ pub fn serve(max_memory_bytes: u64) -> io::Result<()> {
             Some(("hang", name)) if name == req.name => loop {
                 std::thread::sleep(Duration::from_secs(3600));
             },
+            Some(("garble", name)) if name == req.name => {
+                out.write_all(&(u64::MAX / 2).to_le_bytes())?;
+                out.flush()?;
+                return Ok(());
+            }
             _ => {}
         }
         let (header, images) = match decode_file(&req.path, &req.opts, req.views) {
@@ -130,11 +132,12 @@ impl Worker {
         views: Views,
         opts: &DecodeOptions,
     ) -> Result<Decoded, UploadError> {
-        let budget = Duration::from_secs_f64(opts.max_wall_s.max(0.0) + GRACE_S);
+        let budget = Duration::from_secs_f64(opts.max_wall_s.max(0.0) + opts.kill_grace_s);
         let req = Request { path: path.to_path_buf(), name: name.to_string(), views, opts: opts.clone() };
         let line = serde_json::to_string(&req).expect("requests serialise");
-        let r =
-            self.start().map_err(|e| fail(UploadErrorKind::Decode, format!("cannot start a decode worker: {e}")))?;
+        let r = self
+            .start()
+            .map_err(|e| UploadError::new(UploadErrorKind::Decode, format!("cannot start a decode worker: {e}")))?;
         // The watchdog kills the child if no answer comes within the budget.
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
         let killed = Arc::new(AtomicBool::new(false));
@@ -150,7 +153,8 @@ impl Worker {
                 }
             })
         };
-        let answer = writeln!(r.stdin, "{line}").and_then(|_| r.stdin.flush()).and_then(|_| read_answer(&mut r.stdout));
+        let answer =
+            writeln!(r.stdin, "{line}").and_then(|_| r.stdin.flush()).and_then(|_| read_answer(&mut r.stdout, opts));
         drop(done_tx);
         let _ = watchdog.join();
         match answer {
@@ -158,22 +162,29 @@ impl Worker {
             Err(e) => {
                 let mut r = self.running.take().expect("running");
                 drop(r.stdin);
+                // A child that answered nonsense is out of step with its requests: it
+                // is not asked again.
+                let invalid = e.kind() == io::ErrorKind::InvalidData;
+                if invalid {
+                    let _ = r.child.kill();
+                }
                 let status = r.child.wait().map(|s| describe_exit(&s)).unwrap_or_else(|w| w.to_string());
-                if killed.load(Ordering::SeqCst) {
-                    Err(fail(
+                if invalid {
+                    Err(UploadError::new(
+                        UploadErrorKind::Decode,
+                        format!("the decode worker's answer is invalid: {e}"),
+                    ))
+                } else if killed.load(Ordering::SeqCst) {
+                    Err(UploadError::new(
                         UploadErrorKind::Limit,
                         format!("decoding took longer than {:.0} s: the decode worker was killed", opts.max_wall_s),
                     ))
                 } else {
-                    Err(fail(UploadErrorKind::Decode, format!("the decode worker died ({status}; {e})")))
+                    Err(UploadError::new(UploadErrorKind::Decode, format!("the decode worker died ({status}; {e})")))
                 }
             }
         }
     }
-}
-
-fn fail(kind: UploadErrorKind, message: String) -> UploadError {
-    UploadError::new(kind, message)
 }
 
 fn describe_exit(s: &std::process::ExitStatus) -> String {
@@ -185,18 +196,40 @@ fn describe_exit(s: &std::process::ExitStatus) -> String {
     }
 }
 
-fn read_answer(r: &mut impl Read) -> io::Result<Result<Decoded, UploadError>> {
+/// Bytes of an answer's header beyond its samples (the video's facts or an error
+/// message), and per sample (a time and two counts as JSON).
+const HEADER_FIXED_BYTES: u64 = 64 << 10;
+const HEADER_SAMPLE_BYTES: u64 = 64;
+
+/// Reads one answer, refusing (as `InvalidData`) any that no honest worker decoding
+/// under `opts` could give: nothing is allocated on the child's word beyond what the
+/// limits allow.
+fn read_answer(r: &mut impl Read, opts: &DecodeOptions) -> io::Result<Result<Decoded, UploadError>> {
+    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+    let samples = max_samples(opts);
     let mut len = [0u8; 8];
     r.read_exact(&mut len)?;
-    let mut json = vec![0u8; u64::from_le_bytes(len) as usize];
+    let len = u64::from_le_bytes(len);
+    let most = HEADER_FIXED_BYTES + HEADER_SAMPLE_BYTES * samples;
+    if len > most {
+        return Err(invalid(format!("a header of {len} bytes, where at most {most} can be")));
+    }
+    let mut json = vec![0u8; len as usize];
     r.read_exact(&mut json)?;
-    let header: Header = serde_json::from_slice(&json).map_err(io::Error::other)?;
+    let header: Header = serde_json::from_slice(&json).map_err(|e| invalid(e.to_string()))?;
+    if header.times.len() as u64 > samples {
+        return Err(invalid(format!("{} samples, more than the limits allow ({samples})", header.times.len())));
+    }
     if header.views.len() != header.times.len() || header.parts.len() != header.times.len() {
-        return Err(io::Error::other("the worker's answer has a view or part count per sample missing"));
+        return Err(invalid("a view or part count per sample missing".into()));
     }
     // Every sample's first view is its picture, whatever parts follow.
     if header.parts.iter().zip(&header.views).any(|(p, v)| p >= v) {
-        return Err(io::Error::other("the worker's answer has a sample without its picture's view"));
+        return Err(invalid("a sample without its picture's view".into()));
+    }
+    let views = max_views(&opts.layout);
+    if let Some(v) = header.views.iter().find(|&&v| v as usize > views) {
+        return Err(invalid(format!("a sample of {v} views, where at most {views} can be")));
     }
     let mut images = vec![[0u32; IMG_WORDS]; header.views.iter().map(|&n| n as usize).sum()];
     r.read_exact(bytemuck::cast_slice_mut::<PackedImage, u8>(&mut images))?;

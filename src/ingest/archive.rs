@@ -4,22 +4,16 @@
 //! Member names are ids only, never used as file-system paths.
 
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
-use crate::shard::Shard;
+use crate::ingest::shard::Shard;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-/// Bounds on what one archive may expand to.
+/// Bounds on what one archive may expand to (`Config::archive_limits`).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Limits {
     pub max_member_bytes: u64,
     pub max_total_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_member_bytes: 8 << 30, max_total_bytes: 1 << 40 }
-    }
 }
 
 /// Where a member's bytes are.

@@ -9,17 +9,12 @@
 //! manifest; the parts already there are never touched. The manifest is written last,
 //! so a crash mid-add leaves the previous catalogue intact.
 
-use crate::archive::Limits;
-use crate::decode::DecodeOptions;
-use crate::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, PackedImage, WORDS};
-use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::frame::CATALOGUE_VIEWS;
-use crate::pipeline::{self, Selection, Views};
-use crate::table::{self, FramesBuilder, VideoRow, VideosBuilder};
+use crate::kernels::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, PackedImage, WORDS};
+use crate::store::table::{self, VideoRow, VideosBuilder, column};
 use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
+use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Version of the folder layout. 2: frames carry their picture as 32x32 luma.
@@ -47,7 +42,6 @@ pub struct Manifest {
 
 /// A catalogue loaded for matching: frames in catalogue order.
 pub struct Catalogue {
-    pub dir: PathBuf,
     pub manifest: Manifest,
     pub videos: Vec<VideoRow>,
     /// Per frame: index into `videos`, time in seconds, energy of its full view.
@@ -70,6 +64,54 @@ fn manifest_path(dir: &Path) -> PathBuf {
 
 fn part_path(dir: &Path, part: u32) -> PathBuf {
     dir.join("frames").join(format!("part-{part:05}.parquet"))
+}
+
+/// The manifest of a new catalogue in `dir`, `views` descriptors per frame sampled at
+/// `rate`; refused where a catalogue already is.
+pub fn create(dir: &Path, rate: f64, views: usize) -> Result<Manifest> {
+    if manifest_path(dir).exists() {
+        return Err(err(dir, "a catalogue already exists here; use `clipmatch catalog add` to extend it"));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let now = now_rfc3339();
+    Ok(Manifest {
+        format: FORMAT,
+        descriptor_version: DESCRIPTOR_VERSION,
+        catalogue_id: format!(
+            "{:016x}",
+            crate::stable_hash(&[&now, &dir.display().to_string(), &std::process::id().to_string()])
+        ),
+        version: 0,
+        rate,
+        views,
+        parts: 0,
+        videos: 0,
+        frames: 0,
+        created_at: now.clone(),
+        updated_at: now,
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// Writes one build or add: its `frames` as a new part, then the whole `videos` table,
+/// then, last, the manifest, so that a crash midway leaves the previous catalogue.
+pub fn commit(dir: &Path, manifest: &mut Manifest, frames: RecordBatch, videos: &[VideoRow]) -> Result<()> {
+    let added = frames.num_rows() as u64;
+    table::write_atomic(
+        &part_path(dir, manifest.parts),
+        table::frames_schema(manifest.views),
+        &[frames],
+        &[("clipmatch.descriptor_version".to_string(), DESCRIPTOR_VERSION.to_string())],
+    )?;
+    let mut vb = VideosBuilder::default();
+    videos.iter().for_each(|v| vb.push(v));
+    table::write_atomic(&dir.join("videos.parquet"), table::videos_schema(), &[vb.finish()?], &[])?;
+    manifest.parts += 1;
+    manifest.version += 1;
+    manifest.videos = videos.len() as u64;
+    manifest.frames += added;
+    manifest.updated_at = now_rfc3339();
+    write_manifest(dir, manifest)
 }
 
 pub fn now_rfc3339() -> String {
@@ -111,15 +153,8 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }
 
-/// Column `name` of a catalogue table, of the type the layout gives it.
-fn column<'a, T: 'static>(b: &'a arrow::record_batch::RecordBatch, name: &str, file: &Path) -> Result<&'a T> {
-    table::column(b, name).ok_or_else(|| Error::Catalogue {
-        path: file.to_path_buf(),
-        reason: format!("column {name} is missing or has the wrong type"),
-    })
-}
-
-fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
+/// The videos of the catalogue in `dir` (none before its first build).
+pub fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
     let path = dir.join("videos.parquet");
     if !path.exists() {
         return Ok(Vec::new());
@@ -150,119 +185,6 @@ fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
     Ok(rows)
 }
 
-/// What a build or add did.
-#[derive(Debug, Default)]
-pub struct AddSummary {
-    pub added: Vec<String>,
-    pub skipped: Vec<String>,
-    pub failed: Vec<(String, String)>,
-    pub frames: u64,
-}
-
-/// Settings of a build or add.
-pub struct BuildOptions {
-    pub decode: DecodeOptions,
-    pub limits: Limits,
-    pub workers: usize,
-}
-
-/// `catalog build` (`create`) or `catalog add`: decodes `inputs`, describes their frames
-/// and writes them as a new part. Videos whose id is already present are skipped.
-pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions, create: bool) -> Result<AddSummary> {
-    let mut manifest = if create {
-        if manifest_path(dir).exists() {
-            return Err(err(dir, "a catalogue already exists here; use `clipmatch catalog add` to extend it"));
-        }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let now = now_rfc3339();
-        Manifest {
-            format: FORMAT,
-            descriptor_version: DESCRIPTOR_VERSION,
-            catalogue_id: format!(
-                "{:016x}",
-                crate::stable_hash(&[&now, &dir.display().to_string(), &std::process::id().to_string()])
-            ),
-            version: 0,
-            rate: opts.decode.rate,
-            views: CATALOGUE_VIEWS,
-            parts: 0,
-            videos: 0,
-            frames: 0,
-            created_at: now.clone(),
-            updated_at: now,
-            crate_version: env!("CARGO_PKG_VERSION").into(),
-        }
-    } else {
-        read_manifest(dir)?
-    };
-    let mut decode = opts.decode.clone();
-    decode.rate = manifest.rate;
-    let mut videos = read_videos(dir)?;
-    let mut known: HashSet<String> = videos.iter().map(|v| v.id.clone()).collect();
-    let part = manifest.parts;
-    let mut frames = FramesBuilder::new(manifest.views);
-    let mut summary = AddSummary::default();
-
-    pipeline::run(inputs, &opts.limits, &Selection::ALL, &decode, Views::Catalogue, opts.workers, &mut |m, out| {
-        let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
-        if known.contains(&m.id) {
-            tracing::warn!(video = %name, "already in the catalogue; skipped");
-            summary.skipped.push(name);
-            return Ok(());
-        }
-        let d = match out.result {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(video = %name, "cannot be added: {e}");
-                summary.failed.push((name, e.to_string()));
-                return Ok(());
-            }
-        };
-        let descriptors = engine.describe(&d.images)?;
-        let views = manifest.views;
-        for (f, &t) in d.times.iter().enumerate() {
-            let ds = &descriptors[f * views..(f + 1) * views];
-            let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
-            frames.push(&m.id, t, ds[0].energy, &words, &d.images[f * views])?;
-        }
-        tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
-        summary.frames += d.times.len() as u64;
-        known.insert(m.id.clone());
-        summary.added.push(m.id.clone());
-        videos.push(VideoRow {
-            id: m.id,
-            source: m.archive,
-            duration_s: d.info.duration_s,
-            fps: d.info.fps,
-            frames: d.times.len() as u64,
-            width: d.info.width,
-            height: d.info.height,
-            part,
-        });
-        Ok(())
-    })?;
-
-    if summary.added.is_empty() && !create {
-        return Ok(summary);
-    }
-    table::write_atomic(
-        &part_path(dir, part),
-        table::frames_schema(manifest.views),
-        &[frames.finish()?],
-        &[("clipmatch.descriptor_version".to_string(), DESCRIPTOR_VERSION.to_string())],
-    )?;
-    let mut vb = VideosBuilder::default();
-    videos.iter().for_each(|v| vb.push(v));
-    table::write_atomic(&dir.join("videos.parquet"), table::videos_schema(), &[vb.finish()?], &[])?;
-    manifest.parts += 1;
-    manifest.version += 1;
-    manifest.videos = videos.len() as u64;
-    manifest.frames += summary.frames;
-    manifest.updated_at = now_rfc3339();
-    write_manifest(dir, &manifest)?;
-    Ok(summary)
-}
-
 /// Loads every part for matching.
 pub fn open(dir: &Path) -> Result<Catalogue> {
     let manifest = read_manifest(dir)?;
@@ -270,7 +192,6 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
     let index: std::collections::HashMap<&str, u32> =
         videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
     let mut cat = Catalogue {
-        dir: dir.to_path_buf(),
         manifest: manifest.clone(),
         videos: Vec::new(),
         frame_video: Vec::new(),
@@ -287,7 +208,7 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
             let desc = column::<FixedSizeBinaryArray>(&b, "descriptors", &path)?;
             let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
-            if desc.value_length() as usize != manifest.views * crate::descriptor::DIM {
+            if desc.value_length() as usize != manifest.views * crate::kernels::descriptor::DIM {
                 return Err(err(dir, format!("{}: descriptors do not hold {} views", path.display(), manifest.views)));
             }
             if picture.value_length() as usize != IMG_WORDS * 4 {

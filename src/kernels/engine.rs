@@ -1,9 +1,9 @@
 //! The compute engine: the WGSL kernels on a wgpu adapter, or their CPU twins.
 
-use crate::descriptor::{Descriptor, PackedImage, Tables, WORDS, describe};
 use crate::error::{Error, Result};
-use crate::gpu::{DeviceChoice, Gpu, Resident};
-use crate::search::{Matrix, Neighbours, cpu_search};
+use crate::kernels::descriptor::{Descriptor, PackedImage, Tables, WORDS, describe};
+use crate::kernels::gpu::{DeviceChoice, Gpu, Resident};
+use crate::kernels::search::{Matrix, Neighbours, cpu_search};
 use rayon::prelude::*;
 
 pub enum Engine {

@@ -1,6 +1,6 @@
 //! Frame descriptor: 128 low-frequency 2-D DCT coefficients of a rank-equalised 32x32
 //! luma image, centred and whitened with fixed statistics, quantised to signed bytes.
-//! CPU twin of `shaders/descriptor.wgsl`.
+//! CPU twin of `shaders/descriptor.wgsl`, and the host side of its bindings.
 //!
 //! Everything is integer arithmetic so that the GPU kernel and this twin produce the
 //! same bytes, not merely close floats: the search then ranks identically on both
@@ -36,10 +36,10 @@ const ROW_ONE: f64 = 4096.0;
 const COL_ONE: f64 = 256.0;
 /// Right shifts after the row and the column pass; they keep every sum inside i32
 /// (|equalised| <= 1023: |row| < 1023 * 4096 * 32 < 2^27 -> 2^17; |col| < 2^17 * 256 * 32 = 2^30).
-const ROW_SHIFT: u32 = 10;
-const COL_SHIFT: u32 = 14;
+pub const ROW_SHIFT: u32 = 10;
+pub const COL_SHIFT: u32 = 14;
 /// Normalised coefficients fit in (-2^11, 2^11) before their squares are summed.
-const NORM_BITS: u32 = 11;
+pub const NORM_BITS: u32 = 11;
 
 /// Mean of each coefficient (slot order) over the full-frame views of
 /// ../shared/footage/catalogue and their mirrors; `examples/fit_descriptor.rs` prints it.
@@ -119,6 +119,15 @@ impl Default for Tables {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The uniform of `descriptor.wgsl`: images in the dispatch.
+/// WGSL twin: `struct Params` in `shaders/descriptor.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct DescribeParams {
+    pub count: u32,
+    pub pad: [u32; 3],
 }
 
 /// (v, u) of each output slot: the 64 lowest frequencies (by u² + v², then v) with even
@@ -313,19 +322,7 @@ mod tests {
     use super::*;
 
     fn image(seed: u64) -> Vec<u8> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (0..IMG * IMG)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (s >> 56) as u8
-            })
-            .collect()
-    }
-
-    #[test]
-    fn struct_sizes_match_wgsl() {
-        assert_eq!(std::mem::size_of::<Descriptor>(), 144);
-        assert_eq!(std::mem::size_of::<Tables>(), (2 * FREQ * IMG + 3 * DIM) * 4);
+        crate::testkit::random_pixels(seed)
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! scaled to a small luma frame and turned upright.
 
 use crate::error::{UploadError, UploadErrorKind};
-use crate::frame::Gray;
+use crate::frame::gray::Gray;
 use ffmpeg_next as ffmpeg;
 use std::path::Path;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-/// How to decode and what to refuse.
+/// How to decode and what to refuse: the decode and limit settings of the run's
+/// configuration (`Config::decode_options` makes it), sent to each worker with every
+/// request.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct DecodeOptions {
     /// Frames sampled per second of video.
@@ -29,27 +31,14 @@ pub struct DecodeOptions {
     pub skip_nonref: bool,
     /// Address space of a decode worker process, in bytes (see `worker.rs`).
     pub max_memory_bytes: u64,
+    /// Seconds past `max_wall_s` before the parent kills a worker stuck in FFmpeg.
+    pub kill_grace_s: f64,
+    /// Where the picture is in each frame, and which views it yields.
+    pub layout: crate::frame::config::LayoutConfig,
     /// The executable that serves `decode-worker`: decoding then runs in child processes,
     /// so that a crash inside FFmpeg costs one upload. None: decode in this process.
     #[serde(skip)]
     pub worker: Option<std::path::PathBuf>,
-}
-
-impl Default for DecodeOptions {
-    fn default() -> Self {
-        DecodeOptions {
-            rate: 2.0,
-            max_side: 256,
-            max_pixels: 8192 * 8192,
-            max_duration_s: 4.0 * 3600.0,
-            max_wall_s: 600.0,
-            threads: 1,
-            skip_nonref: true,
-            max_frames: 2_000_000,
-            max_memory_bytes: 4 << 30,
-            worker: None,
-        }
-    }
 }
 
 /// What the container and the stream say about a video.
@@ -74,17 +63,13 @@ fn init() {
     });
 }
 
-fn fail(kind: UploadErrorKind, msg: impl Into<String>) -> UploadError {
-    UploadError::new(kind, msg)
-}
-
 /// An FFmpeg failure as an upload error of `kind`, except running out of memory, which
 /// under a worker's capped address space means the upload needs more than the limit.
 fn ffmpeg_fail(kind: UploadErrorKind, what: &str, e: ffmpeg::Error) -> UploadError {
     if e == (ffmpeg::Error::Other { errno: libc::ENOMEM }) {
-        fail(UploadErrorKind::Limit, format!("{what}: out of memory under the decode memory limit ({e})"))
+        UploadError::new(UploadErrorKind::Limit, format!("{what}: out of memory under the decode memory limit ({e})"))
     } else {
-        fail(kind, format!("{what}: {e}"))
+        UploadError::new(kind, format!("{what}: {e}"))
     }
 }
 
@@ -123,7 +108,7 @@ pub fn decode(
     let stream = ictx
         .streams()
         .best(ffmpeg::media::Type::Video)
-        .ok_or_else(|| fail(UploadErrorKind::Unreadable, "no video stream"))?;
+        .ok_or_else(|| UploadError::new(UploadErrorKind::Unreadable, "no video stream"))?;
     let index = stream.index();
     let tb = f64::from(stream.time_base());
     let start_pts = match stream.start_time() {
@@ -155,14 +140,14 @@ pub fn decode(
     let codec = decoder.codec().map(|c| c.name().to_string()).unwrap_or_else(|| "unknown".into());
     let (width, height) = (decoder.width(), decoder.height());
     if width as u64 * height as u64 > opts.max_pixels {
-        return Err(fail(
+        return Err(UploadError::new(
             UploadErrorKind::Limit,
             format!("{width}x{height} exceeds the limit of {} pixels", opts.max_pixels),
         ));
     }
     let container_s = if ictx.duration() > 0 { ictx.duration() as f64 / 1e6 } else { 0.0 };
     if container_s > opts.max_duration_s {
-        return Err(fail(
+        return Err(UploadError::new(
             UploadErrorKind::Limit,
             format!("duration {container_s:.0} s exceeds the limit of {:.0} s", opts.max_duration_s),
         ));
@@ -183,7 +168,7 @@ pub fn decode(
             while decoder.receive_frame(&mut decoded).is_ok() {
                 frames += 1;
                 if frames > opts.max_frames {
-                    return Err(fail(
+                    return Err(UploadError::new(
                         UploadErrorKind::Limit,
                         format!("more than the limit of {} decoded frames", opts.max_frames),
                     ));
@@ -191,7 +176,7 @@ pub fn decode(
                 let t = sampler.time_of(decoded.timestamp().map(|ts| (ts - start_pts) as f64 * tb));
                 *end_t = end_t.max(t + 1.0 / fps);
                 if t > opts.max_duration_s {
-                    return Err(fail(
+                    return Err(UploadError::new(
                         UploadErrorKind::Limit,
                         format!("video runs past the limit of {:.0} s", opts.max_duration_s),
                     ));
@@ -215,7 +200,10 @@ pub fn decode(
                         ffmpeg::software::scaling::Flags::AREA,
                     )
                     .map_err(|e| {
-                        fail(UploadErrorKind::Decode, format!("cannot scale {}x{} {:?}: {e}", key.1, key.2, key.0))
+                        UploadError::new(
+                            UploadErrorKind::Decode,
+                            format!("cannot scale {}x{} {:?}: {e}", key.1, key.2, key.0),
+                        )
                     })?;
                     scaler = Some((s, key));
                 }
@@ -238,7 +226,10 @@ pub fn decode(
             continue;
         }
         if started.elapsed() > budget {
-            return Err(fail(UploadErrorKind::Limit, format!("decoding took longer than {:.0} s", opts.max_wall_s)));
+            return Err(UploadError::new(
+                UploadErrorKind::Limit,
+                format!("decoding took longer than {:.0} s", opts.max_wall_s),
+            ));
         }
         if let Err(e) = decoder.send_packet(&packet) {
             if e == (ffmpeg::Error::Other { errno: libc::ENOMEM }) {
@@ -260,7 +251,7 @@ pub fn decode(
         } else {
             "no frame could be decoded".into()
         };
-        return Err(fail(UploadErrorKind::Decode, why));
+        return Err(UploadError::new(UploadErrorKind::Decode, why));
     }
     info.duration_s = end_t.max(0.0);
     Ok(info)

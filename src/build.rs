@@ -1,0 +1,90 @@
+//! `clipmatch catalog build` and `catalog add`: the catalogue's videos decoded
+//! (`ingest`), their frames described (`kernels`) and stored as a new part (`store`).
+//! Orchestration only.
+
+use crate::error::Result;
+use crate::frame::views::CATALOGUE_VIEWS;
+use crate::ingest::archive::Limits;
+use crate::ingest::decode::DecodeOptions;
+use crate::ingest::pipeline::{self, Selection};
+use crate::ingest::sample::Views;
+use crate::kernels::engine::Engine;
+use crate::store::catalog;
+use crate::store::table::{FramesBuilder, VideoRow};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// What a build or add did.
+#[derive(Debug, Default)]
+pub struct AddSummary {
+    pub added: Vec<String>,
+    pub skipped: Vec<String>,
+    pub failed: Vec<(String, String)>,
+    pub frames: u64,
+}
+
+/// Settings of a build or add.
+pub struct BuildOptions {
+    pub decode: DecodeOptions,
+    pub limits: Limits,
+    pub workers: usize,
+}
+
+/// `catalog build` (`create`) or `catalog add`: decodes `inputs`, describes their frames
+/// and writes them as a new part. Videos whose id is already present are skipped.
+pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions, create: bool) -> Result<AddSummary> {
+    let mut manifest =
+        if create { catalog::create(dir, opts.decode.rate, CATALOGUE_VIEWS)? } else { catalog::read_manifest(dir)? };
+    let mut decode = opts.decode.clone();
+    decode.rate = manifest.rate;
+    let mut videos = catalog::read_videos(dir)?;
+    let mut known: HashSet<String> = videos.iter().map(|v| v.id.clone()).collect();
+    let part = manifest.parts;
+    let mut frames = FramesBuilder::new(manifest.views);
+    let mut summary = AddSummary::default();
+
+    pipeline::run(inputs, &opts.limits, &Selection::ALL, &decode, Views::Catalogue, opts.workers, &mut |m, out| {
+        let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
+        if known.contains(&m.id) {
+            tracing::warn!(video = %name, "already in the catalogue; skipped");
+            summary.skipped.push(name);
+            return Ok(());
+        }
+        let d = match out.result {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(video = %name, "cannot be added: {e}");
+                summary.failed.push((name, e.to_string()));
+                return Ok(());
+            }
+        };
+        let descriptors = engine.describe(&d.images)?;
+        let views = manifest.views;
+        for (f, &t) in d.times.iter().enumerate() {
+            let ds = &descriptors[f * views..(f + 1) * views];
+            let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
+            frames.push(&m.id, t, ds[0].energy, &words, &d.images[f * views])?;
+        }
+        tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
+        summary.frames += d.times.len() as u64;
+        known.insert(m.id.clone());
+        summary.added.push(m.id.clone());
+        videos.push(VideoRow {
+            id: m.id,
+            source: m.archive,
+            duration_s: d.info.duration_s,
+            fps: d.info.fps,
+            frames: d.times.len() as u64,
+            width: d.info.width,
+            height: d.info.height,
+            part,
+        });
+        Ok(())
+    })?;
+
+    if summary.added.is_empty() && !create {
+        return Ok(summary);
+    }
+    catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
+    Ok(summary)
+}

@@ -1,0 +1,199 @@
+//! The one configuration of a run: every tuning number of decoding, limits, frame
+//! layout and matching, with its default, in one struct tree. `clipmatch config` prints
+//! it as TOML; `match --config FILE` reads a TOML file of any part of it (the rest keeps
+//! its defaults) and flags override both. The whole tree is written into the run
+//! manifest's `parameters` and, with the crate and descriptor versions, names the run
+//! (`fingerprint`): checkpoints and shards of another build or configuration are never
+//! merged with this one's.
+//!
+//! Each part is owned by the module that reads it (`frame::config`, `matching::config`);
+//! decoding and limits are declared here and handed to `ingest` as its own options.
+
+use crate::error::{Error, Result};
+use crate::frame::config::LayoutConfig;
+use crate::ingest::archive::Limits;
+use crate::ingest::decode::DecodeOptions;
+use crate::kernels::descriptor::DESCRIPTOR_VERSION;
+use crate::matching::config::MatchConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The settings of a `match` run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub decode: DecodeConfig,
+    pub limits: LimitConfig,
+    pub layout: LayoutConfig,
+    pub matching: MatchConfig,
+}
+
+/// How uploads are decoded and sampled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecodeConfig {
+    /// Frames sampled per second of upload.
+    pub rate: f64,
+    /// Frames sampled per second of catalogue video, for `catalog build`.
+    pub catalogue_rate: f64,
+    /// Longest side of the luma frames the picture is scaled down to, pixels.
+    pub max_side: u32,
+    /// FFmpeg's own decoding threads per video (0: FFmpeg chooses). Uploads decode one
+    /// per core already: frame threads only add contention.
+    pub threads: usize,
+    /// Frames no other frame references (most B-frames) are not decoded: the sampler
+    /// takes the next decoded frame instead (dev figures unchanged, much less decoding).
+    pub skip_nonref: bool,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig { rate: 2.0, catalogue_rate: 4.0, max_side: 256, threads: 1, skip_nonref: true }
+    }
+}
+
+/// What an upload or archive may cost before it is refused (status `failed`, kind
+/// `limit`), so that one hostile input cannot take the night.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Largest archive member accepted, bytes.
+    pub max_member_bytes: u64,
+    /// Most bytes one archive may expand to.
+    pub max_archive_bytes: u64,
+    /// Largest coded picture accepted, pixels.
+    pub max_pixels: u64,
+    /// Longest upload decoded, seconds of video.
+    pub max_duration_s: f64,
+    /// Longest time spent decoding one upload, seconds.
+    pub max_decode_s: f64,
+    /// Most frames decoded from one upload (timestamps can lie; a frame count cannot).
+    pub max_frames: u64,
+    /// Address space of each decode worker process, bytes.
+    pub max_decode_memory: u64,
+    /// Seconds past `max_decode_s` before a stuck worker is killed: the worker checks
+    /// the budget itself between packets, and is killed only when stuck inside FFmpeg.
+    pub kill_grace_s: f64,
+}
+
+impl Default for LimitConfig {
+    fn default() -> Self {
+        LimitConfig {
+            max_member_bytes: 8 << 30,
+            max_archive_bytes: 1 << 40,
+            max_pixels: 8192 * 8192,
+            max_duration_s: 4.0 * 3600.0,
+            max_decode_s: 600.0,
+            max_frames: 2_000_000,
+            max_decode_memory: 4 << 30,
+            kill_grace_s: 5.0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file of any part of the configuration; the rest keeps its defaults.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let c: Config = toml::from_str(&text)
+            .map_err(|e| Error::Invalid(format!("{}: not a clipmatch configuration: {e}", path.display())))?;
+        c.check().map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        Ok(c)
+    }
+
+    /// The configuration as TOML, every setting written out.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("the configuration is plain data")
+    }
+
+    /// Refuses settings the stages cannot run with.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let (d, m) = (&self.decode, &self.matching);
+        let positive = [
+            ("decode.rate", d.rate),
+            ("decode.catalogue_rate", d.catalogue_rate),
+            ("matching.vote.min_speed", m.vote.min_speed),
+            ("matching.vote.offset_bin_s", m.vote.offset_bin_s),
+        ];
+        if let Some((name, v)) = positive.iter().find(|(_, v)| !(*v > 0.0 && v.is_finite())) {
+            return Err(format!("{name} = {v} must be a positive number"));
+        }
+        if d.rate > 30.0 {
+            return Err(format!("decode.rate = {} is over 30 frames per second", d.rate));
+        }
+        if m.vote.speed_step.is_nan() || m.vote.speed_step <= 1.0 || m.vote.max_speed < m.vote.min_speed {
+            return Err("matching.vote: speed_step must exceed 1 and max_speed reach min_speed".into());
+        }
+        if m.verify.scales.is_empty() || m.verify.samples == 0 || m.verify.coarse_samples == 0 {
+            return Err("matching.verify: scales, samples and coarse_samples must not be empty or 0".into());
+        }
+        if m.refine.max_frames == 0 || self.layout.windows.min_side_divisor == 0 {
+            return Err("matching.refine.max_frames and layout.windows.min_side_divisor must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The decode stage's options for uploads (`catalogue`: for catalogue videos);
+    /// `worker`: the executable serving decode workers.
+    pub fn decode_options(&self, catalogue: bool, worker: Option<PathBuf>) -> DecodeOptions {
+        let (d, l) = (&self.decode, &self.limits);
+        DecodeOptions {
+            rate: if catalogue { d.catalogue_rate } else { d.rate },
+            max_side: d.max_side,
+            max_pixels: l.max_pixels,
+            max_duration_s: l.max_duration_s,
+            max_wall_s: l.max_decode_s,
+            max_frames: l.max_frames,
+            threads: d.threads,
+            skip_nonref: d.skip_nonref,
+            max_memory_bytes: l.max_decode_memory,
+            kill_grace_s: l.kill_grace_s,
+            layout: self.layout.clone(),
+            worker,
+        }
+    }
+
+    /// What one archive may expand to.
+    pub fn archive_limits(&self) -> Limits {
+        Limits { max_member_bytes: self.limits.max_member_bytes, max_total_bytes: self.limits.max_archive_bytes }
+    }
+
+    /// A name for everything that decides a run's rows: this configuration, the crate
+    /// version and the descriptor version.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_string(self).expect("the configuration is plain data");
+        let h = crate::stable_hash(&[env!("CARGO_PKG_VERSION"), &DESCRIPTOR_VERSION.to_string(), &json]);
+        format!("{h:016x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_round_trip_through_toml() {
+        let c = Config::default();
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+        c.check().unwrap();
+    }
+
+    #[test]
+    fn a_file_sets_what_it_names_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[matching.select]\nmin_score = 0.8\n[layout.windows]\nedge_step = 20\n").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.matching.select.min_score, 0.8);
+        assert_eq!(c.layout.windows.edge_step, 20);
+        assert_eq!(c.matching.vote, MatchConfig::default().vote);
+        assert_ne!(c.fingerprint(), Config::default().fingerprint());
+        // A misspelt setting is an error, not a silent default.
+        std::fs::write(&path, "[matching.select]\nmin_scor = 0.8\n").unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("min_scor") && e.contains("c.toml"), "{e}");
+        std::fs::write(&path, "[decode]\nrate = 0\n").unwrap();
+        assert!(Config::load(&path).unwrap_err().to_string().contains("decode.rate"));
+    }
+}

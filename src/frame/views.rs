@@ -1,0 +1,112 @@
+//! The 32x32 images a frame yields: every stored view of a catalogue frame, and the
+//! picture's views and the parts of an upload frame.
+
+use crate::frame::borders::{Layout, content_rect};
+use crate::frame::config::{BorderConfig, LayoutConfig};
+use crate::frame::gray::{Gray, Rect, resample};
+use crate::kernels::descriptor::PackedImage;
+
+/// One crop of a catalogue frame, relative to its content rectangle.
+#[derive(Clone, Copy, Debug)]
+struct View {
+    /// Kept fraction of width and height.
+    scale: f32,
+    /// Position of the crop in the slack: 0 = left/top, 1 = right/bottom.
+    px: f32,
+    py: f32,
+    /// Square crop (as a square canvas fills and cuts a wide picture).
+    square: bool,
+}
+
+/// The crops stored for every catalogue frame: the whole picture, 80% of it at nine
+/// positions, and the centred square a square canvas keeps of a wide picture (whole and
+/// 80%). Uploads reframe and crop the picture; a crop cannot be undone on the upload
+/// side, so the catalogue holds the likely ones.
+const VIEWS: [View; 12] = [
+    View { scale: 1.0, px: 0.5, py: 0.5, square: false },
+    View { scale: 1.0, px: 0.5, py: 0.5, square: true },
+    View { scale: 0.8, px: 0.5, py: 0.5, square: true },
+    View { scale: 0.8, px: 0.5, py: 0.5, square: false },
+    View { scale: 0.8, px: 0.0, py: 0.0, square: false },
+    View { scale: 0.8, px: 0.5, py: 0.0, square: false },
+    View { scale: 0.8, px: 1.0, py: 0.0, square: false },
+    View { scale: 0.8, px: 0.0, py: 0.5, square: false },
+    View { scale: 0.8, px: 1.0, py: 0.5, square: false },
+    View { scale: 0.8, px: 0.0, py: 1.0, square: false },
+    View { scale: 0.8, px: 0.5, py: 1.0, square: false },
+    View { scale: 0.8, px: 1.0, py: 1.0, square: false },
+];
+
+/// Number of views per catalogue frame.
+pub const CATALOGUE_VIEWS: usize = VIEWS.len();
+
+fn view_rect(c: Rect, v: View) -> Rect {
+    let (mut w, mut h) = (c.width(), c.height());
+    if v.square {
+        w = w.min(h);
+        h = w;
+    }
+    w *= v.scale;
+    h *= v.scale;
+    let x0 = c.x0 + (c.width() - w) * v.px;
+    let y0 = c.y0 + (c.height() - h) * v.py;
+    Rect { x0, y0, x1: x0 + w, y1: y0 + h }
+}
+
+/// The 32x32 images of every catalogue view of a frame whose picture is `content`.
+pub fn catalogue_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
+    VIEWS.iter().map(|&v| resample(g, view_rect(content, v))).collect()
+}
+
+/// The 32x32 images of one frame, in two groups aligned apart: the whole picture's views
+/// first, then `parts` views of a part of the frame (uploads only). Merged into one list,
+/// a part holding unrelated footage crowds the picture's true neighbours out.
+pub struct FrameViews {
+    pub images: Vec<PackedImage>,
+    /// How many images, at the end of `images`, show a part of the frame.
+    pub parts: usize,
+}
+
+/// The views of an upload frame. The picture's: its detected picture and, on a portrait
+/// frame, full-width bands of common aspect ratios centred on the canvas. Portrait
+/// uploads centre a landscape picture over a blurred copy of itself, a background that
+/// border detection often takes for picture (or the reverse); the bands find the picture
+/// whatever the detection made of it. The parts': the halves of the frame along its long
+/// sides (both ways on a square one), where uploads stack the clip with other footage,
+/// and the picture-in-picture windows of its layout (`Windows`, `BorderTracker`).
+pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
+    let mut images = vec![resample(g, layout.content)];
+    let (w, h) = (g.w as f32, g.h as f32);
+    if h > w {
+        for &a in &c.band_aspects {
+            let bh = h.min(w / a);
+            images.push(resample(g, Rect { x0: 0.0, y0: (h - bh) / 2.0, x1: w, y1: (h + bh) / 2.0 }));
+        }
+    }
+    let picture = images.len();
+    if h >= w {
+        images.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }));
+        images.push(resample(g, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }));
+    }
+    if w >= h {
+        images.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w / 2.0, y1: h }));
+        images.push(resample(g, Rect { x0: w / 2.0, y0: 0.0, x1: w, y1: h }));
+    }
+    for r in &layout.windows {
+        images.push(resample(g, inner_picture(g, *r, &c.borders)));
+    }
+    let parts = images.len() - picture;
+    FrameViews { images, parts }
+}
+
+/// The picture inside window `r` of `g`, its own black bars cut away.
+fn inner_picture(g: &Gray, r: Rect, c: &BorderConfig) -> Rect {
+    let (x1, y1) = ((r.x1 as usize).min(g.w), (r.y1 as usize).min(g.h));
+    let (x0, y0) = ((r.x0 as usize).min(x1), (r.y0 as usize).min(y1));
+    if x0 == x1 || y0 == y1 {
+        return r;
+    }
+    let data = (y0..y1).flat_map(|y| g.data[y * g.w + x0..y * g.w + x1].iter().copied()).collect();
+    let inner = content_rect(&Gray { w: x1 - x0, h: y1 - y0, data }, c);
+    Rect { x0: r.x0 + inner.x0, y0: r.y0 + inner.y0, x1: r.x0 + inner.x1, y1: r.y0 + inner.y1 }
+}

@@ -1,0 +1,101 @@
+//! Decoding one file into its sampled frames and their views, in this process: the
+//! part of the decode stage that runs inside a worker (`worker`) or, without one, in a
+//! pipeline thread (`pipeline`).
+
+use crate::error::{UploadError, UploadErrorKind};
+use crate::frame::borders::{BorderTracker, Layout};
+use crate::frame::gray::Gray;
+use crate::frame::views::{FrameViews, catalogue_views, query_views};
+use crate::ingest::archive;
+use crate::ingest::decode::{DecodeOptions, VideoInfo, decode};
+use crate::kernels::descriptor::PackedImage;
+use std::path::Path;
+
+/// Which 32x32 images a decoded frame yields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Views {
+    /// Every crop the catalogue stores (`frame::CATALOGUE_VIEWS`).
+    Catalogue,
+    /// The upload's picture and parts of its frame (`frame::query_views`).
+    Query,
+}
+
+/// A decoded video: sample times and, per sample, its images (views in order).
+pub struct Decoded {
+    pub info: VideoInfo,
+    pub times: Vec<f64>,
+    pub images: Vec<PackedImage>,
+    /// How many images (views) each sample has, in order.
+    pub views: Vec<u8>,
+    /// How many of each sample's images, at its end, show a part of the frame rather
+    /// than the whole picture (`frame::FrameViews`); 0 for the catalogue.
+    pub parts: Vec<u8>,
+}
+
+impl Decoded {
+    /// The range of `images`, and of anything computed image by image, of each sample.
+    pub fn ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let mut start = 0;
+        self.views
+            .iter()
+            .map(|&n| {
+                start += n as usize;
+                start - n as usize..start
+            })
+            .collect()
+    }
+}
+
+fn cut(views: Views, g: &Gray, layout: &Layout, opts: &DecodeOptions) -> FrameViews {
+    match views {
+        Views::Catalogue => FrameViews { images: catalogue_views(g, layout.content), parts: 0 },
+        Views::Query => query_views(g, layout, &opts.layout),
+    }
+}
+
+/// The border tracker the decode stage uses: neighbours within `borders.window_s` share
+/// their activity, and on uploads those within `windows.vote_window_s` vote on
+/// picture-in-picture windows (the catalogue looks for none).
+pub fn border_tracker(opts: &DecodeOptions, views: Views) -> BorderTracker {
+    let c = &opts.layout;
+    let pip = if views == Views::Query { c.windows.vote_window_s } else { 0.0 };
+    BorderTracker::new((c.borders.window_s * opts.rate).ceil() as usize, (pip * opts.rate).ceil() as usize, c)
+}
+
+/// Decodes the file at `path` into its sample times and images, in this process.
+pub fn decode_file(path: &Path, opts: &DecodeOptions, views: Views) -> std::result::Result<Decoded, UploadError> {
+    if let Some(kind) = archive::nested_kind(path) {
+        return Err(UploadError::new(
+            UploadErrorKind::NestedArchive,
+            format!("a {kind} archive inside an archive: nested archives are not opened"),
+        ));
+    }
+    let mut times = Vec::new();
+    let mut images = Vec::new();
+    let mut counts = Vec::new();
+    let mut parts = Vec::new();
+    let mut emit = |t: f64, g: Gray, layout: Layout| {
+        let cuts = cut(views, &g, &layout, opts);
+        times.push(t);
+        counts.push(cuts.images.len() as u8);
+        parts.push(cuts.parts as u8);
+        images.extend(cuts.images);
+    };
+    let mut borders = border_tracker(opts, views);
+    let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
+    borders.finish(&mut emit);
+    decoded.map(|info| Decoded { info, times, images, views: counts, parts })
+}
+
+/// Most samples a video decoded under `opts` can yield: one per sampling period of
+/// the longest video accepted, and no more than the frames decoded.
+pub fn max_samples(opts: &DecodeOptions) -> u64 {
+    opts.max_frames.min((opts.max_duration_s.max(0.0) * opts.rate).ceil() as u64 + 2)
+}
+
+/// Most views one sample can have, catalogue or upload (`frame::views`).
+pub fn max_views(c: &crate::frame::config::LayoutConfig) -> usize {
+    let w = &c.windows;
+    let upload = 1 + c.band_aspects.len() + 4 + w.stopped + w.continued + w.textured;
+    upload.max(crate::frame::views::CATALOGUE_VIEWS)
+}

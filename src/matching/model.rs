@@ -1,0 +1,192 @@
+//! What every stage of `matching` works on: the upload's frames with their neighbours,
+//! the catalogue's frames, lines through them, and the segments the stages pass on.
+
+use crate::kernels::descriptor::{DOT_ONE, PackedImage, WORDS, oriented_dot};
+use crate::kernels::search::Neighbours;
+
+/// What alignment needs of the catalogue, frame by frame.
+pub struct RefFrames<'a> {
+    pub video: &'a [u32],
+    pub t: &'a [f64],
+    pub energy: &'a [u32],
+    /// Duration of each video.
+    pub duration: &'a [f64],
+    /// Descriptor words, `views * WORDS` per frame.
+    pub words: &'a [u32],
+    pub views: usize,
+    /// Each video's frames in time order (`frames_by_video`).
+    pub by_video: &'a [Vec<u32>],
+    /// Each frame's whole picture, 32x32 (`verify`).
+    pub pictures: &'a [PackedImage],
+    /// Catalogue frames within this many seconds of a time are near it
+    /// (`GrowConfig::near_s`).
+    pub near_s: f64,
+}
+
+/// The frames of each of `videos` videos in time order.
+pub fn frames_by_video(video: &[u32], t: &[f64], videos: usize) -> Vec<Vec<u32>> {
+    let mut out = vec![Vec::new(); videos];
+    for (f, &v) in video.iter().enumerate() {
+        out[v as usize].push(f as u32);
+    }
+    for frames in &mut out {
+        frames.sort_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
+    }
+    out
+}
+
+impl RefFrames<'_> {
+    /// The frame of `video` nearest to time `tr`, if one lies near it.
+    pub fn nearest(&self, video: u32, tr: f64) -> Option<usize> {
+        let frames = &self.by_video[video as usize];
+        let i = frames.partition_point(|&f| self.t[f as usize] < tr);
+        [i.checked_sub(1), Some(i)]
+            .into_iter()
+            .flatten()
+            .filter_map(|k| frames.get(k).map(|&f| f as usize))
+            .filter(|&f| (self.t[f] - tr).abs() <= self.near_s)
+            .min_by(|&a, &b| (self.t[a] - tr).abs().total_cmp(&(self.t[b] - tr).abs()))
+    }
+
+    /// Best similarity of any of the descriptors `qs` to any view of the frames of
+    /// `video` near time `tr`, the query mirrored or not.
+    pub fn similarity_near(&self, qs: &[[u32; WORDS]], video: u32, mirrored: bool, tr: f64) -> Option<f32> {
+        let frames = &self.by_video[video as usize];
+        let first = frames.partition_point(|&f| self.t[f as usize] < tr - self.near_s);
+        frames[first..]
+            .iter()
+            .take_while(|&&f| self.t[f as usize] <= tr + self.near_s)
+            .filter_map(|&f| self.frame_similarity(qs, f as usize, mirrored))
+            .reduce(f32::max)
+    }
+
+    /// Best similarity of any of the descriptors `qs` to any view of frame `f`; None
+    /// when there is none to compare.
+    pub fn frame_similarity(&self, qs: &[[u32; WORDS]], f: usize, mirrored: bool) -> Option<f32> {
+        let base = f * self.views * WORDS;
+        let views = self.words[base..base + self.views * WORDS].chunks_exact(WORDS);
+        let dots = views.flat_map(|v| qs.iter().map(move |q| oriented_dot(q, v.try_into().expect("chunks"), mirrored)));
+        dots.max().map(|b| b as f32 / DOT_ONE)
+    }
+}
+
+/// Upload frames: sample times, descriptors, energies and neighbours.
+pub struct QueryFrames<'a> {
+    pub t: &'a [f64],
+    /// Descriptors of every view of every frame; `views[i]` are those of frame `i`.
+    pub words: &'a [[u32; WORDS]],
+    pub views: &'a [std::ops::Range<usize>],
+    pub energy: &'a [u32],
+    pub neighbours: &'a [Neighbours],
+    /// Sampling period, seconds.
+    pub period: f64,
+    pub duration: f64,
+}
+
+impl QueryFrames<'_> {
+    /// The upload time range that frames `first..=last` stand for: half a sampling period
+    /// beyond each, within the upload.
+    pub fn range(&self, first: usize, last: usize) -> (f64, f64) {
+        let half = 0.5 * self.period;
+        ((self.t[first] - half).max(0.0), (self.t[last] + half).min(self.duration.max(self.t[last])))
+    }
+
+    /// The frames sampled within upload times `a..=b`.
+    pub fn within(&self, (a, b): (f64, f64)) -> impl Iterator<Item = usize> + '_ {
+        (0..self.t.len()).filter(move |&i| (a..=b).contains(&self.t[i]))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub video: u32,
+    pub mirrored: bool,
+    pub query_start: f64,
+    pub query_end: f64,
+    /// The catalogue range: the line over the upload range, clamped to the video.
+    pub ref_start: f64,
+    pub ref_end: f64,
+    /// The line: catalogue time `speed * t + offset` at upload time `t`. A clip at the
+    /// head of a video has its line start before the video, its `ref_start` at 0.
+    pub speed: f64,
+    pub offset: f64,
+    pub score: f32,
+    pub frames: u32,
+    /// Upload times of the first and last frame whose votes made the segment, before it
+    /// grew (`grow`): its evidence, where the rest of the range is extrapolation.
+    pub core: (f64, f64),
+}
+
+impl Segment {
+    /// Catalogue time at upload time `tq` on the segment's line.
+    pub fn ref_time(&self, tq: f64) -> f64 {
+        self.speed * tq + self.offset
+    }
+
+    pub fn line(&self) -> Line {
+        Line { video: self.video, mirrored: self.mirrored, speed: self.speed, offset: self.offset }
+    }
+
+    /// Sets the upload range to `[start, end]` and the catalogue range to the line over
+    /// it, within the video (`dur` long).
+    pub fn span(&mut self, start: f64, end: f64, dur: f64) {
+        self.query_start = start;
+        self.query_end = end;
+        self.ref_start = self.ref_time(start).clamp(0.0, dur);
+        self.ref_end = self.ref_time(end).clamp(0.0, dur);
+    }
+}
+
+/// Catalogue time `speed * upload time + offset` of one video in one orientation.
+pub struct Line {
+    pub video: u32,
+    pub mirrored: bool,
+    pub speed: f64,
+    pub offset: f64,
+}
+
+impl Line {
+    /// Catalogue time at upload time `tq`.
+    pub fn at(&self, tq: f64) -> f64 {
+        self.speed * tq + self.offset
+    }
+
+    /// How well upload frame `i` resembles the catalogue frames the line predicts for it.
+    pub fn similarity(&self, i: usize, q: &QueryFrames, r: &RefFrames) -> Option<f32> {
+        r.similarity_near(&q.words[q.views[i].clone()], self.video, self.mirrored, self.at(q.t[i]))
+    }
+}
+
+/// 1 at normal speed, falling by `slow` per halving and by `fast` per doubling.
+pub fn speed_prior(speed: f64, slow: f32, fast: f32) -> f32 {
+    let octaves = speed.log2() as f32;
+    (1.0 - if octaves < 0.0 { -slow * octaves } else { fast * octaves }).max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clip_at_the_head_of_a_video_keeps_its_line_where_its_range_is_clamped() {
+        // Upload seconds 0-10 show catalogue seconds -2 to 8: the clip starts 2 s into the
+        // upload, which opens on something else that the segment grew over.
+        let mut s = Segment {
+            video: 0,
+            mirrored: false,
+            query_start: 0.0,
+            query_end: 10.0,
+            ref_start: 0.0,
+            ref_end: 8.0,
+            speed: 1.0,
+            offset: -2.0,
+            score: 1.0,
+            frames: 16,
+            core: (2.0, 9.5),
+        };
+        s.span(1.0, 6.0, 100.0);
+        assert_eq!((s.ref_start, s.ref_end), (0.0, 4.0));
+        s.span(1.0, 6.0, 3.5);
+        assert_eq!((s.ref_start, s.ref_end), (0.0, 3.5));
+    }
+}

@@ -1,0 +1,32 @@
+//! Stage 7, `select`: the segments reported, out of every pass over one upload.
+
+use crate::matching::config::MatchConfig;
+use crate::matching::model::Segment;
+
+/// The segments to report out of `candidates` (possibly of several passes over the same
+/// upload): those over `select.min_score` that no stronger one makes redundant, best
+/// first, at most `select.max_segments`.
+pub fn select(mut out: Vec<Segment>, c: &MatchConfig) -> Vec<Segment> {
+    let p = &c.select;
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.query_start.total_cmp(&b.query_start)));
+    let mut kept: Vec<Segment> = Vec::new();
+    for s in out {
+        if s.score >= p.min_score && !kept.iter().any(|k| shadows(k, &s, c)) {
+            kept.push(s);
+        }
+    }
+    kept.truncate(p.max_segments);
+    kept
+}
+
+/// Whether the stronger segment `k` makes `s` redundant: mostly the same stretch of
+/// upload, and either the same video (a fragment of the same clip) or much weaker
+/// evidence for another video.
+fn shadows(k: &Segment, s: &Segment, c: &MatchConfig) -> bool {
+    let inter = (k.query_end.min(s.query_end) - k.query_start.max(s.query_start)).max(0.0);
+    let shorter = (k.query_end - k.query_start).min(s.query_end - s.query_start).max(1e-9);
+    if inter / shorter < c.select.shadow_overlap {
+        return false;
+    }
+    k.video == s.video || s.score < c.select.shadow_share * k.score
+}
