@@ -110,3 +110,17 @@ fn inner_picture(g: &Gray, r: Rect, c: &BorderConfig) -> Rect {
     let inner = content_rect(&Gray { w: x1 - x0, h: y1 - y0, data }, c);
     Rect { x0: r.x0 + inner.x0, y0: r.y0 + inner.y0, x1: r.x0 + inner.x1, y1: r.y0 + inner.y1 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::descriptor::DESCRIPTOR_VERSION;
+
+    #[test]
+    fn the_stored_views_change_only_with_the_descriptor_version() {
+        // Every catalogue stores these views: a catalogue built with others must be
+        // refused, so changing them means a new DESCRIPTOR_VERSION (and fingerprint here).
+        let fingerprint = crate::stable_hash(&[&format!("{VIEWS:?}")]);
+        assert_eq!((DESCRIPTOR_VERSION, fingerprint), (2, 0x0cdb_a3f0_524d_466e), "{fingerprint:#x}");
+    }
+}

@@ -326,6 +326,16 @@ mod tests {
     }
 
     #[test]
+    fn the_descriptor_changes_only_with_its_version() {
+        // Catalogues record DESCRIPTOR_VERSION and are refused by a build of another: any
+        // change to the tables or the steps must bump it (and the fingerprint here).
+        let t = Tables::new();
+        let probe: Vec<u32> = (0..8).flat_map(|s| describe(&crate::testkit::random_image(s), &t).words).collect();
+        let fingerprint = crate::stable_hash(&[&format!("{:?}{probe:?}", bytemuck::bytes_of(&t))]);
+        assert_eq!((DESCRIPTOR_VERSION, fingerprint), (2, 0x3226_cabc_028f_5195), "{fingerprint:#x}");
+    }
+
+    #[test]
     fn unit_norm_and_self_similarity() {
         let t = Tables::new();
         let d = describe(&pack_image(&image(3)), &t);

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{DescribeParams, Descriptor, PackedImage, Tables, WORDS};
 use crate::kernels::search::{self, Hit, Matrix, Neighbours, SearchParams, TOPK};
-use crate::kernels::shaders::{Binding, Kernel};
+use crate::kernels::shaders::{Binding, Kernel, WORKGROUP};
 use bytemuck::Pod;
 use std::sync::mpsc;
 use wgpu::util::DeviceExt;
@@ -100,7 +100,6 @@ pub struct Resident {
     views: usize,
 }
 
-const WORKGROUP: u32 = 64;
 /// Descriptor images per dispatch; bounds the upload to 16 MiB.
 const DESCRIBE_BATCH: usize = 16 * 1024;
 

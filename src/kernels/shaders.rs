@@ -11,6 +11,9 @@ const FILES: &[(&str, &str)] = &[
     ("search.wgsl", include_str!("../../shaders/search.wgsl")),
 ];
 
+/// Invocations per workgroup of every kernel (`@workgroup_size` in its WGSL).
+pub const WORKGROUP: u32 = 64;
+
 /// A compute kernel (entry point `main`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
@@ -102,6 +105,15 @@ mod tests {
             let mut validator =
                 naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
             validator.validate(&module(k)).unwrap_or_else(|e| panic!("{k:?}: {e:?}"));
+        }
+    }
+
+    #[test]
+    fn every_kernel_runs_workgroups_of_the_size_dispatch_counts() {
+        for k in Kernel::ALL {
+            let m = module(k);
+            let main = m.entry_points.iter().find(|e| e.name == "main").expect("main");
+            assert_eq!(main.workgroup_size, [WORKGROUP, 1, 1], "{k:?}");
         }
     }
 

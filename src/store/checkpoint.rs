@@ -27,8 +27,17 @@ impl Checkpoints {
     pub fn open(shard_dir: &Path, run_id: &str) -> Result<Checkpoints> {
         let dir = shard_dir.join("checkpoint");
         let id_file = dir.join("run_id");
-        let same_run = std::fs::read_to_string(&id_file).is_ok_and(|s| s.trim() == run_id);
-        if !same_run {
+        let found = std::fs::read_to_string(&id_file).ok().map(|s| s.trim().to_string());
+        if found.as_deref() != Some(run_id) {
+            // The run id names the inputs, the catalogue version, the configuration and
+            // the crate and descriptor versions: rows of another run are never merged.
+            if let Some(other) = found {
+                tracing::warn!(
+                    path = %dir.display(),
+                    "checkpoints of run {other} are not resumed: this is run {run_id} (other inputs, catalogue, \
+                     settings or clipmatch version); starting the shard over"
+                );
+            }
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&dir, e)),
                 _ => {}
@@ -82,5 +91,38 @@ impl Checkpoints {
     /// Removes the checkpoints once the shard's output is written.
     pub fn finish(self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::table::{MatchesBuilder, UploadRow, UploadsBuilder};
+
+    fn rows(n: usize) -> (RecordBatch, RecordBatch) {
+        let mut u = UploadsBuilder::default();
+        for i in 0..n {
+            u.push(
+                "r",
+                &UploadRow { query_id: format!("q{i}"), archive: "a.tar".into(), status: "ok", ..Default::default() },
+            );
+        }
+        (u.finish().unwrap(), MatchesBuilder::default().finish().unwrap())
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_run_is_never_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cp = Checkpoints::open(dir.path(), "run-a").unwrap();
+        let (u, m) = rows(3);
+        cp.save(u, m).unwrap();
+        // The same run resumes: its three uploads are done.
+        let again = Checkpoints::open(dir.path(), "run-a").unwrap();
+        assert_eq!(again.done.values().sum::<usize>(), 3);
+        assert_eq!(again.uploads.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+        // Another configuration or build is another run id: nothing of run-a is merged.
+        let other = Checkpoints::open(dir.path(), "run-b").unwrap();
+        assert!(other.done.is_empty() && other.uploads.is_empty() && other.matches.is_empty());
+        assert_eq!(std::fs::read_to_string(dir.path().join("checkpoint/run_id")).unwrap(), "run-b");
     }
 }
