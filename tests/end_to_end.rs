@@ -1,5 +1,5 @@
 //! The whole job on the bundled sample: real FFmpeg decoding, real wgpu dispatches,
-//! real Parquet read back by pyarrow and DuckDB.
+//! real Parquet read back by pyarrow, DuckDB and polars.
 
 mod common;
 
@@ -47,13 +47,13 @@ fn sample_job_finds_the_clips_and_parquet_reads_back() {
     assert_eq!(s.pair_recall, 1.0, "{s:?}");
     assert!(s.segment_recall > 0.7, "{s:?}");
 
-    if !require(has_python_modules("pyarrow, duckdb"), "python3 with pyarrow and duckdb") {
+    if !require(has_python_modules("pyarrow, duckdb, polars"), "python3 with pyarrow, duckdb and polars") {
         return;
     }
     let out = dir.path().join("cpu");
     let py = python(&format!(
         r#"
-import pyarrow.dataset as ds, duckdb
+import pyarrow.dataset as ds, duckdb, json, polars as pl
 m = ds.dataset("{o}/matches", format="parquet", partitioning="hive").to_table().to_pylist()
 print(sorted((r["query_id"], r["ref_id"], r["flipped"]) for r in m))
 u = duckdb.sql("select query_id, status, error_kind from read_parquet('{o}/uploads/*/*.parquet', hive_partitioning=true) order by query_id").fetchall()
@@ -62,6 +62,10 @@ d = duckdb.sql("select distinct run_date::varchar from read_parquet('{o}/matches
 print(d)
 man = duckdb.sql("select device, catalogue_version from read_parquet('{o}/manifest/*/*.parquet')").fetchall()
 print(man)
+pm = pl.read_parquet("{o}/matches/*/*.parquet", hive_partitioning=True).sort("query_id")
+print(pm.select("query_id", "ref_id").rows())
+params = json.loads(pl.read_parquet("{o}/manifest/*/*.parquet")["parameters"][0])
+print(sorted(params), params["matching"]["select"]["min_score"])
 "#,
         o = out.display()
     ));
@@ -73,6 +77,9 @@ print(man)
     );
     assert_eq!(lines[2], "[('2026-11-24',)]");
     assert_eq!(lines[3], "[('cpu', 1)]");
+    assert_eq!(lines[4], "[('up1.mp4', 'ep1.mp4'), ('up2.mp4', 'ep2.mp4')]", "{py}");
+    // The whole configuration is in the manifest.
+    assert_eq!(lines[5], "['decode', 'layout', 'limits', 'matching'] 0.9", "{py}");
 }
 
 #[test]

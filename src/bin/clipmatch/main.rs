@@ -514,19 +514,25 @@ fn eval_command(a: EvalArgs) -> Result<ExitCode> {
     let truth = eval::read_truth(&a.truth)?;
     let preds = eval::read_predictions(&a.matches)?;
     let s = eval::score(&truth, &preds);
+    let by_edit = a.by_edit.map(|q| eval::recall_by_edit(&truth, &preds, &q)).transpose()?;
     let mut text = String::new();
     if a.json {
-        text += &format!("{}\n", serde_json::to_string(&s)?);
+        // One object: the scores, and with --by-edit, `by_edit: {family: [segments, recall]}`.
+        let mut v = serde_json::to_value(&s)?;
+        if let (Some(o), Some(b)) = (v.as_object_mut(), &by_edit) {
+            o.insert("by_edit".into(), serde_json::to_value(b)?);
+        }
+        text += &format!("{v}\n");
     } else {
         let v = serde_json::to_value(&s)?;
         for (k, x) in v.as_object().into_iter().flatten() {
             text += &format!("{k:<24} {x}\n");
         }
-    }
-    if let Some(q) = a.by_edit {
-        text += &format!("{:<24} {:>8} {:>8}\n", "edit", "segments", "recall");
-        for (family, (n, r)) in eval::recall_by_edit(&truth, &preds, &q)? {
-            text += &format!("{family:<24} {n:>8} {r:>8.4}\n");
+        if let Some(b) = by_edit {
+            text += &format!("{:<24} {:>8} {:>8}\n", "edit", "segments", "recall");
+            for (family, (n, r)) in b {
+                text += &format!("{family:<24} {n:>8} {r:>8.4}\n");
+            }
         }
     }
     // A reader that stops early (`| head`) is not an error.

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Regenerates docs/RESULTS.md from a run: builds the catalogue of
+# ../shared/footage/catalogue, runs `clipmatch match` at default settings (CPU twins)
+# over the dev set, the real copies and every extra set named in SETS, scores each with
+# `clipmatch eval --json`, keeps the JSON under docs/results/ and renders the tables.
+#
+#   bash scripts/results.sh
+#   SETS="seed3=/tmp/s3 seed7=/tmp/s7" bash scripts/results.sh   # sets of make_queries.py
+#                                                                # or scripts/make_*_queries.py
+# A set folder holds queries/, ground_truth.csv and queries.csv, as make_queries.py writes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=${SHARED:-../shared}
+bin=target/release/clipmatch
+cargo build --release --quiet
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+out=docs/results
+rm -f $out/*.json
+$bin catalog build --device cpu --catalog "$work/cat" "$shared/footage/catalogue" 2>/dev/null >/dev/null
+# name, uploads folder, truth CSV, queries CSV (or -)
+score() {
+  local name=$1 queries=$2 truth=$3 edits=$4
+  local start end
+  start=$(date +%s%N)
+  $bin match --device cpu --catalog "$work/cat" --out "$work/$name" --run-date 2026-11-24 "$queries" 2>/dev/null >/dev/null || true
+  end=$(date +%s%N)
+  local by=()
+  [ "$edits" != - ] && by=(--by-edit "$edits")
+  $bin eval --json --truth "$truth" "${by[@]}" "$work/$name" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); d["wall_s"]=float(sys.argv[1]); d["uploads"]=int(sys.argv[2]); print(json.dumps(d, indent=1, sort_keys=True))' \
+      "$(( (end - start) / 1000000 ))e-3" "$(find "$queries" -type f | wc -l)" > "$out/$name.json"
+}
+score dev "$shared/bench/dev/queries" "$shared/bench/dev/ground_truth.csv" "$shared/bench/dev/queries.csv"
+score copies "$shared/footage/copies" "$shared/bench/real_copies_truth.csv" -
+for s in ${SETS:-}; do
+  score "${s%%=*}" "${s#*=}/queries" "${s#*=}/ground_truth.csv" "${s#*=}/queries.csv"
+done
+python3 - "$out" "$($bin --version)" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" > docs/RESULTS.md <<'PY'
+import json, pathlib, sys
+out, version, cores, cpu = sys.argv[1:5]
+sets = {p.stem: json.loads(p.read_text()) for p in sorted(pathlib.Path(out).glob("*.json"))}
+order = ["dev", "copies"] + sorted(k for k in sets if k not in ("dev", "copies"))
+print("# Results\n")
+print(f"Written by `bash scripts/results.sh` ({version}, default settings, CPU twins, "
+      f"{cores} cores of {cpu}); the JSON of each set is in `docs/results/`. Catalogue: "
+      "the videos of `../shared/footage/catalogue`. Scores are `clipmatch eval`'s, which "
+      "equal `../shared/bench/score.py`'s. Do not edit by hand: run the script.\n")
+print("| set | uploads | segment µAP | pair µAP | segment precision | segment recall | false-positive uploads | wall s |")
+print("|---|---|---|---|---|---|---|---|")
+for k in order:
+    d = sets[k]
+    print(f"| {k} | {d['uploads']} | {d['segment_uap']:.3f} | {d['pair_uap']:.3f} | {d['segment_precision']:.3f} | "
+          f"{d['segment_recall']:.3f} | {d['false_positive_queries']} | {d['wall_s']:.1f} |")
+for k in order:
+    if "by_edit" not in sets[k]:
+        continue
+    print(f"\n## Recall per edit family: {k}\n")
+    print("| edit | segments | recall |")
+    print("|---|---|---|")
+    for fam, (n, r) in sorted(sets[k]["by_edit"].items(), key=lambda x: x[1][1]):
+        print(f"| {fam} | {n} | {r:.3f} |")
+PY
+echo "wrote docs/RESULTS.md"
