@@ -17,7 +17,7 @@ pub struct BenchOptions {
     pub frames: Vec<usize>,
     /// Query descriptors per search call.
     pub queries: usize,
-    /// Descriptors per catalogue frame (the job stores 8).
+    /// Descriptors per catalogue frame (catalogues store `frame::views::CATALOGUE_VIEWS`, 12).
     pub views: usize,
     pub warmup: usize,
     pub repeats: usize,

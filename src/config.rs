@@ -127,8 +127,11 @@ impl Config {
         if m.verify.scales.is_empty() || m.verify.samples == 0 || m.verify.coarse_samples == 0 {
             return Err("matching.verify: scales, samples and coarse_samples must not be empty or 0".into());
         }
-        if m.refine.max_frames == 0 || self.layout.windows.min_side_divisor == 0 {
-            return Err("matching.refine.max_frames and layout.windows.min_side_divisor must be positive".into());
+        let w = &self.layout.windows;
+        if m.refine.max_frames == 0 || w.min_side_divisor == 0 || w.reach_divisor == 0 {
+            return Err(
+                "matching.refine.max_frames, layout.windows.min_side_divisor and reach_divisor must be positive".into(),
+            );
         }
         Ok(())
     }

@@ -45,7 +45,7 @@ fn active_span(a: &[f32], c: &BorderConfig) -> (usize, usize) {
     let n = a.len();
     let mut sorted = a.to_vec();
     sorted.sort_by(f32::total_cmp);
-    let threshold = (c.active_share * sorted[n * 9 / 10]).max(c.min_activity);
+    let threshold = (c.active_share * sorted[(n * c.active_percentile / 100).min(n - 1)]).max(c.min_activity);
     let bridge = (n as f32 * c.bridge_share) as usize;
     let mut best = (0usize, 0usize, 0f32);
     let mut start: Option<usize> = None;

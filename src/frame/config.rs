@@ -33,8 +33,10 @@ pub struct BorderConfig {
     /// Seconds of neighbouring frames, on each side, whose activity decides a frame's
     /// borders: borders stay put while the picture changes.
     pub window_s: f64,
-    /// A row or column is active when its activity reaches this share of the 90th
-    /// percentile of the profile, and at least `min_activity` (grey levels per step).
+    /// A row or column is active when its activity reaches `active_share` of the
+    /// `active_percentile`th percentile of the profile, and at least `min_activity`
+    /// (grey levels per step).
+    pub active_percentile: usize,
     pub active_share: f32,
     pub min_activity: f32,
     /// Gaps of inactive rows bridged inside the picture, and the least span of picture
@@ -50,6 +52,7 @@ impl Default for BorderConfig {
     fn default() -> Self {
         BorderConfig {
             window_s: 1.0,
+            active_percentile: 90,
             active_share: 0.3,
             min_activity: 1.5,
             bridge_share: 0.1,
@@ -101,6 +104,10 @@ pub struct WindowConfig {
     /// and the edge share by which a line must exceed theirs.
     pub texture_distance: usize,
     pub texture_margin: f32,
+    /// A side's prolongation past a corner is looked at over the side's length divided
+    /// by this, and at least `min_reach` pixels (none where the frame leaves fewer).
+    pub reach_divisor: usize,
+    pub min_reach: usize,
     /// Candidate lines kept per axis, the longest.
     pub lines: usize,
     /// Window area, as a share of the frame: smaller is a sticker, larger the picture.
@@ -128,6 +135,8 @@ impl Default for WindowConfig {
             past_corner_share: 0.5,
             texture_distance: 3,
             texture_margin: 0.1,
+            reach_divisor: 4,
+            min_reach: 4,
             lines: 40,
             min_area: 0.04,
             max_area: 0.75,

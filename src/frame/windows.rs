@@ -25,8 +25,9 @@ impl EdgeLines {
         let row = &self.cum[line * (self.len + 1)..];
         (row[b] - row[a]) as f32 / (b - a).max(1) as f32
     }
-    /// Edge share of `line` just past `a` and just past `b` (a quarter of `b - a` each
-    /// way, where the frame leaves at least 4 pixels): the smaller, then the larger; and
+    /// Edge share of `line` just past `a` and just past `b` (`b - a` over
+    /// `reach_divisor` each way, at least `min_reach` pixels, where the frame leaves that
+    /// many): the smaller, then the larger; and
     /// the same counting as 0 a prolongation that does not stand out as a line, by
     /// `texture_margin`, from each line `texture_distance` away that is not a frame edge.
     /// Texture (leaves, grass, water) makes edges on every line alike; a line of the
@@ -34,7 +35,7 @@ impl EdgeLines {
     /// quarter of a side long beat the quieter one by chance; a stripe as wide as
     /// `texture_distance` is taken for texture.)
     fn past(&self, line: usize, a: usize, b: usize, c: &WindowConfig) -> ((f32, f32), (f32, f32)) {
-        let reach = ((b - a) / 4).max(4);
+        let reach = ((b - a) / c.reach_divisor).max(c.min_reach);
         let lines = self.cum.len() / (self.len + 1);
         let around = [line.checked_sub(c.texture_distance), Some(line + c.texture_distance)]
             .map(|l| l.filter(|l| (1..lines - 1).contains(l)));
@@ -44,8 +45,8 @@ impl EdgeLines {
             let texture = around.iter().flatten().map(|&l| self.share(l, lo, hi)).fold(0.0, f32::max);
             (own, if own - texture < c.texture_margin { 0.0 } else { own })
         };
-        let before = if a >= 4 { share(a.saturating_sub(reach), a) } else { (0.0, 0.0) };
-        let after = if self.len - b >= 4 { share(b, (b + reach).min(self.len)) } else { (0.0, 0.0) };
+        let before = if a >= c.min_reach { share(a.saturating_sub(reach), a) } else { (0.0, 0.0) };
+        let after = if self.len - b >= c.min_reach { share(b, (b + reach).min(self.len)) } else { (0.0, 0.0) };
         let order = |x: f32, y: f32| (x.min(y), x.max(y));
         (order(before.0, after.0), order(before.1, after.1))
     }
