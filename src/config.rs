@@ -101,9 +101,13 @@ impl Config {
         Ok(c)
     }
 
-    /// The configuration as TOML, every setting written out.
+    /// The configuration as TOML, every setting written out. Through JSON text, whose
+    /// writer gives an `f32` its shortest decimal (0.9, where TOML's would write the
+    /// `f64` 0.8999999761581421); it reads back to the same bits.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("the configuration is plain data")
+        let text = serde_json::to_string(self).expect("the configuration is plain data");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("JSON it wrote");
+        toml::to_string(&json).expect("JSON of plain data is TOML")
     }
 
     /// Refuses settings the stages cannot run with.

@@ -150,22 +150,11 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
     let mut out = Vec::new();
     for f in files {
         for b in table::read_all(&f)? {
-            let s = |n: &str| {
-                b.column_by_name(n)
-                    .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
-                    .ok_or_else(|| Error::Invalid(format!("{}: no string column {n}", f.display())))
-            };
-            let d = |n: &str| {
-                b.column_by_name(n)
-                    .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
-                    .ok_or_else(|| Error::Invalid(format!("{}: no f64 column {n}", f.display())))
-            };
+            let s = |n: &str| table::column::<StringArray>(&b, n, &f);
+            let d = |n: &str| table::column::<Float64Array>(&b, n, &f);
             let (q, r) = (s("query_id")?, s("ref_id")?);
             let (qs, qe, rs, re) = (d("query_start_s")?, d("query_end_s")?, d("ref_start_s")?, d("ref_end_s")?);
-            let score = b
-                .column_by_name("score")
-                .and_then(|c| c.as_any().downcast_ref::<Float32Array>().cloned())
-                .ok_or_else(|| Error::Invalid(format!("{}: no f32 column score", f.display())))?;
+            let score = table::column::<Float32Array>(&b, "score", &f)?;
             for i in 0..b.num_rows() {
                 out.push(Prediction {
                     query: norm_id(q.value(i)),

@@ -1,0 +1,63 @@
+//! `clipmatch config` and `match --config`: the settings file, the flags over it, and a
+//! run id that changes with the settings.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// Runs the sample's uploads with `extra` arguments; returns (exit code, stdout, stderr).
+fn run(dir: &Path, out: &str, extra: &[&str]) -> (i32, String, String) {
+    let (cat, out) = (dir.join("cat"), dir.join(out));
+    let mut args = vec!["match", "--device", "cpu", "--run-date", "2026-11-24"];
+    args.extend(["--catalog", cat.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let uploads = sample().join("uploads.tar.gz");
+    args.push(uploads.to_str().unwrap());
+    clipmatch(&args)
+}
+
+/// "N matches" of a run's summary line, and its run id.
+fn summary(stdout: &str) -> (u32, String) {
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "matches").expect("a summary line");
+    (words[at - 1].parse().unwrap(), words[1].trim_end_matches(':').to_string())
+}
+
+#[test]
+fn a_settings_file_and_the_flags_over_it() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    sample_catalogue(dir.path());
+    // Every setting is printed, and the printout is itself a valid settings file.
+    let (code, defaults, _) = clipmatch(&["config"]);
+    assert_eq!(code, 0);
+    assert!(defaults.contains("[matching.select]") && defaults.contains("min_score = 0.9"), "{defaults}");
+    let all = dir.path().join("all.toml");
+    std::fs::write(&all, &defaults).unwrap();
+    let (code, _, err) = run(dir.path(), "defaults", &["--config", all.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+
+    let (_, plain, _) = run(dir.path(), "plain", &[]);
+    let (found, plain_id) = summary(&plain);
+    assert!(found > 0, "{plain}");
+    // A file that asks for scores no segment reaches: nothing is reported, and the run
+    // is another run.
+    let strict = dir.path().join("strict.toml");
+    std::fs::write(&strict, "[matching.select]\nmin_score = 1000.0\n").unwrap();
+    let (_, out, _) = run(dir.path(), "strict", &["--config", strict.to_str().unwrap()]);
+    let (none, strict_id) = summary(&out);
+    assert_eq!(none, 0, "{out}");
+    assert_ne!(strict_id, plain_id);
+    // A flag overrides the file: the same rows as the defaults, under the same run id.
+    let (_, out, _) = run(dir.path(), "flag", &["--config", strict.to_str().unwrap(), "--min-score", "0.9"]);
+    assert_eq!(summary(&out), (found, plain_id));
+    // A misspelt key is refused, naming the file and the key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[matching.select]\nmin_scor = 1.0\n").unwrap();
+    let (code, _, err) = run(dir.path(), "bad", &["--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("bad.toml") && err.contains("min_scor"), "{err}");
+}
