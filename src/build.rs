@@ -2,7 +2,7 @@
 //! (`ingest`), their frames described (`kernels`) and stored as a new part (`store`).
 //! Orchestration only.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::frame::views::CATALOGUE_VIEWS;
 use crate::ingest::archive::Limits;
 use crate::ingest::decode::DecodeOptions;
@@ -33,10 +33,21 @@ pub struct BuildOptions {
 /// `catalog build` (`create`) or `catalog add`: decodes `inputs`, describes their frames
 /// and writes them as a new part. Videos whose id is already present are skipped.
 pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions, create: bool) -> Result<AddSummary> {
-    let mut manifest =
-        if create { catalog::create(dir, opts.decode.rate, CATALOGUE_VIEWS)? } else { catalog::read_manifest(dir)? };
+    let mut manifest = if create {
+        let layout = serde_json::to_value(&opts.decode.layout).map_err(|e| Error::Invalid(e.to_string()))?;
+        catalog::create(dir, opts.decode.rate, CATALOGUE_VIEWS, layout)?
+    } else {
+        catalog::read_manifest(dir)?
+    };
+    // An add samples and cuts frames as the build did, whatever its own settings.
     let mut decode = opts.decode.clone();
     decode.rate = manifest.rate;
+    if let Some(layout) = &manifest.layout {
+        decode.layout = serde_json::from_value(layout.clone()).map_err(|e| Error::Catalogue {
+            path: dir.to_path_buf(),
+            reason: format!("manifest.json: the layout settings are not this clipmatch's: {e}"),
+        })?;
+    }
     let mut videos = catalog::read_videos(dir)?;
     let mut known: HashSet<String> = videos.iter().map(|v| v.id.clone()).collect();
     let part = manifest.parts;

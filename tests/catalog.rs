@@ -63,3 +63,46 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     assert!(err.contains("descriptor version 999") && err.contains("rebuild"), "{err}");
     assert!(!out_dir.exists(), "nothing is written for a refused catalogue");
 }
+
+#[test]
+fn an_add_cuts_frames_with_the_layout_the_catalogue_was_built_with() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    lavfi_video(&a.join("one.mp4"), "mandelbrot=size=320x180:rate=25", 2.0);
+    // A picture between black bars: where the borders are found changes its descriptors.
+    lavfi_video(&b.join("bars.mp4"), "mandelbrot=size=320x120:rate=25,pad=320:240:0:60", 2.0);
+    // Borders never looked for: the whole frame is the picture.
+    let config = dir.path().join("whole.toml");
+    std::fs::write(&config, "[layout.borders]\nmin_side = 100000\n").unwrap();
+    let build = |name: &str, config: Option<&std::path::Path>, inputs: &[&std::path::Path]| {
+        let cat = dir.path().join(name);
+        let mut args = vec!["catalog", "build", "--device", "cpu", "--catalog", cat.to_str().unwrap()];
+        if let Some(c) = config {
+            args.extend(["--config", c.to_str().unwrap()]);
+        }
+        args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+        let (code, out, err) = clipmatch(&args);
+        assert_eq!(code, 0, "{out}{err}");
+        cat
+    };
+    let added = build("added", Some(&config), &[&a]);
+    let (code, out, err) =
+        clipmatch(&["catalog", "add", "--device", "cpu", "--catalog", added.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let together = build("together", Some(&config), &[&a, &b]);
+    let defaults = build("defaults", None, &[&b]);
+    let words = |cat: &std::path::Path| {
+        let c = clipmatch::store::catalog::open(cat).unwrap();
+        let v = c.videos.iter().position(|v| v.id == "bars.mp4").unwrap() as u32;
+        let per = c.manifest.views * clipmatch::kernels::descriptor::WORDS;
+        let frames = c.frame_video.iter().enumerate().filter(|(_, x)| **x == v).map(|(f, _)| f);
+        frames.flat_map(|f| c.words[f * per..(f + 1) * per].to_vec()).collect::<Vec<u32>>()
+    };
+    assert_eq!(words(&added), words(&together), "the add used the build's layout");
+    assert_ne!(words(&together), words(&defaults), "the layout matters for this video");
+}

@@ -38,6 +38,11 @@ pub struct Manifest {
     pub created_at: String,
     pub updated_at: String,
     pub crate_version: String,
+    /// The frame layout settings (`layout` of the configuration) its frames were cut
+    /// with: every add cuts its frames the same way. Absent in catalogues of older
+    /// builds, which used the defaults.
+    #[serde(default)]
+    pub layout: Option<serde_json::Value>,
 }
 
 /// A catalogue loaded for matching: frames in catalogue order.
@@ -67,8 +72,8 @@ fn part_path(dir: &Path, part: u32) -> PathBuf {
 }
 
 /// The manifest of a new catalogue in `dir`, `views` descriptors per frame sampled at
-/// `rate`; refused where a catalogue already is.
-pub fn create(dir: &Path, rate: f64, views: usize) -> Result<Manifest> {
+/// `rate` and cut with the frame `layout` settings; refused where a catalogue already is.
+pub fn create(dir: &Path, rate: f64, views: usize, layout: serde_json::Value) -> Result<Manifest> {
     if manifest_path(dir).exists() {
         return Err(err(dir, "a catalogue already exists here; use `clipmatch catalog add` to extend it"));
     }
@@ -90,6 +95,7 @@ pub fn create(dir: &Path, rate: f64, views: usize) -> Result<Manifest> {
         created_at: now.clone(),
         updated_at: now,
         crate_version: env!("CARGO_PKG_VERSION").into(),
+        layout: Some(layout),
     })
 }
 
