@@ -105,8 +105,7 @@ enum CatalogCommand {
     Build {
         #[arg(long)]
         catalog: PathBuf,
-        /// Frames sampled per second of catalogue video (default: the configuration's
-        /// `decode.catalogue_rate`, 4).
+        /// Frames sampled per second of catalogue video (`decode.catalogue_rate`).
         #[arg(long)]
         rate: Option<f64>,
         /// Settings (TOML, see `clipmatch config`): decoding, limits and frame layout.
@@ -144,32 +143,34 @@ struct MatchArgs {
     #[arg(long)]
     run_date: Option<String>,
     /// Settings (TOML: any part of `clipmatch config`'s output); the flags below
-    /// override it. Defaults are shown by `clipmatch config`.
+    /// override it. `clipmatch config` prints every setting with its default.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Frames sampled per second of upload (`decode.rate`, 2).
+    /// Frames sampled per second of upload (`decode.rate`).
     #[arg(long)]
     rate: Option<f64>,
-    /// Lowest segment score reported (`matching.select.min_score`, 0.9).
+    /// Lowest segment score reported (`matching.select.min_score`).
     #[arg(long)]
     min_score: Option<f32>,
-    /// Largest archive member accepted (bytes; K, M, G, T suffixes; 8G); larger ones
-    /// fail with kind `limit`.
+    /// Largest archive member accepted (bytes; K, M, G, T suffixes;
+    /// `limits.max_member_bytes`); larger ones fail with kind `limit`.
     #[arg(long, value_parser = parse_bytes)]
     max_member_bytes: Option<u64>,
-    /// Most bytes one archive may expand to (1T); members past it fail with kind `limit`.
+    /// Most bytes one archive may expand to (`limits.max_archive_bytes`); members past it
+    /// fail with kind `limit`.
     #[arg(long, value_parser = parse_bytes)]
     max_archive_bytes: Option<u64>,
-    /// Longest upload decoded (seconds of video; 14400).
+    /// Longest upload decoded (seconds of video; `limits.max_duration_s`).
     #[arg(long)]
     max_duration_s: Option<f64>,
-    /// Longest time spent decoding one upload (seconds; 600).
+    /// Longest time spent decoding one upload (seconds; `limits.max_decode_s`).
     #[arg(long)]
     max_decode_s: Option<f64>,
-    /// Most frames decoded from one upload (2000000).
+    /// Most frames decoded from one upload (`limits.max_frames`).
     #[arg(long)]
     max_frames: Option<u64>,
-    /// Address space of each decode worker process (K, M, G suffixes; 4G).
+    /// Address space of each decode worker process (K, M, G suffixes;
+    /// `limits.max_decode_memory`).
     #[arg(long, value_parser = parse_bytes)]
     max_decode_memory: Option<u64>,
     /// Uploads between two checkpoints (also written every 30 s); a killed run started
