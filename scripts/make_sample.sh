@@ -2,7 +2,7 @@
 # Generates the bundled sample: a catalogue of three synthetic "episodes" and an archive
 # of uploads edited the way short-video uploaders edit clips. Needs only the ffmpeg CLI.
 #   scripts/make_sample.sh DIR
-# DIR/catalogue/ep{1,2,3}.mp4, DIR/uploads.tar.gz, DIR/ground_truth.csv
+# DIR/catalogue/ep{1,2,3}.mp4, DIR/metadata.csv, DIR/uploads.tar.gz, DIR/ground_truth.csv
 set -euo pipefail
 out=${1:?usage: make_sample.sh DIR}
 mkdir -p "$out/catalogue" "$out/uploads"
@@ -35,6 +35,12 @@ head -c 20000 /dev/urandom > "$out/uploads/broken.mp4"
 
 tar -C "$out/uploads" -czf "$out/uploads.tar.gz" up1.mp4 up2.mp4 up3.mp4 broken.mp4
 rm -rf "$out/uploads" "$out/intro.mp4" "$out/clip1.mp4" "$out/list.txt"
+# Metadata of the episodes (ep3 has none: a video without a row is allowed).
+cat > "$out/metadata.csv" <<CSV
+video_id,series,season,episode,title,licensor,licence_id,duration_s,rating
+ep1,Palace of Fractals,1,1,"The Zoom, Part 1",Mandel Films,LIC-001,20,PG
+ep2,Palace of Fractals,1,2,The Mirror,Mandel Films,LIC-002,20,PG
+CSV
 cat > "$out/ground_truth.csv" <<CSV
 query_id,query_start,query_end,ref_id,ref_start,ref_end
 up1,3.0,11.0,ep1,5.0,13.0

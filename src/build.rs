@@ -9,9 +9,10 @@ use crate::ingest::decode::DecodeOptions;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
 use crate::kernels::engine::Engine;
-use crate::store::catalog;
-use crate::store::table::{FramesBuilder, VideoRow};
-use std::collections::HashSet;
+use crate::progress::{self, Progress};
+use crate::store::table::{FramesBuilder, VideoMeta, VideoRow};
+use crate::store::{catalog, metadata};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// What a build or add did.
@@ -21,6 +22,8 @@ pub struct AddSummary {
     pub skipped: Vec<String>,
     pub failed: Vec<(String, String)>,
     pub frames: u64,
+    /// Rows of the metadata that matched no video of the catalogue.
+    pub unmatched_metadata: Vec<String>,
 }
 
 /// Settings of a build or add.
@@ -28,11 +31,17 @@ pub struct BuildOptions {
     pub decode: DecodeOptions,
     pub limits: Limits,
     pub workers: usize,
+    /// Metadata for the catalogue's videos (`store::metadata::read`), old and new.
+    pub metadata: Option<BTreeMap<String, VideoMeta>>,
+    pub progress: progress::Mode,
 }
 
 /// `catalog build` (`create`) or `catalog add`: decodes `inputs`, describes their frames
 /// and writes them as a new part. Videos whose id is already present are skipped.
 pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions, create: bool) -> Result<AddSummary> {
+    // Sources are recorded absolute: a review reads them again from wherever it runs.
+    let inputs: Vec<PathBuf> = inputs.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect();
+    let inputs = inputs.as_slice();
     let mut manifest = if create {
         let layout = serde_json::to_value(&opts.decode.layout).map_err(|e| Error::Invalid(e.to_string()))?;
         catalog::create(dir, opts.decode.rate, CATALOGUE_VIEWS, layout)?
@@ -53,47 +62,70 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let part = manifest.parts;
     let mut frames = FramesBuilder::new(manifest.views);
     let mut summary = AddSummary::default();
+    let mut progress = Progress::new(opts.progress, "videos", "frames", 0);
 
-    pipeline::run(inputs, &opts.limits, &Selection::ALL, &decode, Views::Catalogue, opts.workers, &mut |m, out| {
-        let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
-        if known.contains(&m.id) {
-            tracing::warn!(video = %name, "already in the catalogue; skipped");
-            summary.skipped.push(name);
-            return Ok(());
-        }
-        let d = match out.result {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(video = %name, "cannot be added: {e}");
-                summary.failed.push((name, e.to_string()));
+    pipeline::run(
+        inputs,
+        &opts.limits,
+        &Selection::CATALOGUE,
+        &decode,
+        Views::Catalogue,
+        opts.workers,
+        &mut |m, out| {
+            let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
+            if known.contains(&m.id) {
+                tracing::warn!(video = %name, "already in the catalogue; skipped");
+                summary.skipped.push(name);
+                progress.update(false, 0);
                 return Ok(());
             }
-        };
-        let descriptors = engine.describe(&d.images)?;
-        let views = manifest.views;
-        for (f, &t) in d.times.iter().enumerate() {
-            let ds = &descriptors[f * views..(f + 1) * views];
-            let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
-            frames.push(&m.id, t, ds[0].energy, &words, &d.images[f * views])?;
-        }
-        tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
-        summary.frames += d.times.len() as u64;
-        known.insert(m.id.clone());
-        summary.added.push(m.id.clone());
-        videos.push(VideoRow {
-            id: m.id,
-            source: m.archive,
-            duration_s: d.info.duration_s,
-            fps: d.info.fps,
-            frames: d.times.len() as u64,
-            width: d.info.width,
-            height: d.info.height,
-            part,
-        });
-        Ok(())
-    })?;
+            let d = match out.result {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(video = %name, "cannot be added: {e}");
+                    summary.failed.push((name, e.to_string()));
+                    progress.update(true, 0);
+                    return Ok(());
+                }
+            };
+            let descriptors = engine.describe(&d.images)?;
+            let views = manifest.views;
+            for (f, &t) in d.times.iter().enumerate() {
+                let ds = &descriptors[f * views..(f + 1) * views];
+                let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
+                frames.push(&m.id, t, ds[0].energy, &words, &d.images[f * views])?;
+            }
+            tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
+            summary.frames += d.times.len() as u64;
+            progress.update(false, d.times.len() as u64);
+            known.insert(m.id.clone());
+            summary.added.push(m.id.clone());
+            videos.push(VideoRow {
+                id: m.id,
+                source: m.archive,
+                duration_s: d.info.duration_s,
+                fps: d.info.fps,
+                frames: d.times.len() as u64,
+                width: d.info.width,
+                height: d.info.height,
+                part,
+                meta: VideoMeta::default(),
+            });
+            Ok(())
+        },
+    )?;
+    progress.finish();
 
+    if let Some(m) = &opts.metadata {
+        summary.unmatched_metadata = metadata::apply(&mut videos, m);
+        for id in &summary.unmatched_metadata {
+            tracing::warn!(video_id = %id, "a metadata row matches no video of the catalogue");
+        }
+    }
     if summary.added.is_empty() && !create {
+        if opts.metadata.is_some() {
+            catalog::write_videos(dir, &mut manifest, &videos)?;
+        }
         return Ok(summary);
     }
     catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;

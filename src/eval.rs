@@ -3,6 +3,7 @@
 //! operating point, false-positive uploads). Ids compare by base name without extension.
 
 use crate::error::{Error, Result};
+use crate::store::csv::read_csv;
 use crate::store::table;
 use arrow::array::{Array, Float32Array, Float64Array, StringArray};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -43,35 +44,6 @@ pub fn norm_id(s: &str) -> String {
         Some(i) => base[..i].to_string(),
         None => base.to_string(),
     }
-}
-
-/// A small CSV reader for the header-first, unquoted-numbers files the bench writes.
-/// Fields may be double-quoted (with "" escapes), as Python's csv module writes them.
-pub fn read_csv(path: &Path) -> Result<Vec<HashMap<String, String>>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = split_csv(lines.next().ok_or_else(|| Error::Invalid(format!("{}: empty CSV", path.display())))?);
-    Ok(lines.map(|l| header.iter().cloned().zip(split_csv(l)).collect()).collect())
-}
-
-fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
 }
 
 fn num(row: &HashMap<String, String>, k: &str, path: &Path) -> Result<f64> {

@@ -13,6 +13,7 @@ use crate::kernels::descriptor::{DESCRIPTOR_VERSION, Tables, WORDS};
 use crate::kernels::engine::{Engine, Prepared};
 use crate::matching::model::{RefFrames, frames_by_video};
 use crate::matching::{self, Upload};
+use crate::progress::{self, Progress};
 use crate::store::catalog::{self, Catalogue};
 use crate::store::checkpoint::Checkpoints;
 use crate::store::merge;
@@ -35,53 +36,8 @@ pub struct MatchOptions {
     pub shard: Shard,
     /// Uploads between two checkpoints (see `checkpoint.rs`).
     pub checkpoint_uploads: usize,
-    /// Draw a progress line on stderr (for a terminal).
-    pub progress: bool,
-}
-
-/// A one-line progress display, redrawn in place at most five times a second.
-struct Progress {
-    enabled: bool,
-    started: Instant,
-    drawn: Option<Instant>,
-    uploads: u64,
-    failed: u64,
-    matches: u64,
-}
-
-impl Progress {
-    fn new(enabled: bool, resumed: usize) -> Progress {
-        Progress { enabled, started: Instant::now(), drawn: None, uploads: resumed as u64, failed: 0, matches: 0 }
-    }
-
-    fn update(&mut self, row: &UploadRow) {
-        self.uploads += 1;
-        self.failed += u64::from(row.status != "ok");
-        self.matches += u64::from(row.matches);
-        if self.enabled && self.drawn.is_none_or(|t| t.elapsed().as_secs_f64() >= 0.2) {
-            self.draw();
-        }
-    }
-
-    fn draw(&mut self) {
-        let s = self.started.elapsed().as_secs_f64();
-        eprint!(
-            "\r\x1b[2K{} uploads, {} failed, {} matches | {:.0} s, {:.1} uploads/s",
-            self.uploads,
-            self.failed,
-            self.matches,
-            s,
-            self.uploads as f64 / s.max(1e-9)
-        );
-        self.drawn = Some(Instant::now());
-    }
-
-    fn finish(&mut self) {
-        if self.enabled {
-            self.draw();
-            eprintln!();
-        }
-    }
+    /// How progress is shown.
+    pub progress: progress::Mode,
 }
 
 /// Counts of a finished run.
@@ -104,7 +60,7 @@ struct InputFact {
 /// Runs the job over `inputs` with `engine` and writes its tables under `opts.out`.
 pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<RunSummary> {
     let started = Instant::now();
-    let started_at = catalog::now_rfc3339();
+    let started_at = chrono::Utc::now();
     let cat = catalog::open(&opts.catalog)?;
     let params = serde_json::to_string(&opts.config).map_err(|e| crate::Error::Invalid(e.to_string()))?;
     let inputs_fact: Vec<InputFact> = inputs
@@ -118,6 +74,9 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         // The configuration with the crate and descriptor versions: another build or
         // setting is another run, whose checkpoints are never resumed.
         opts.config.fingerprint(),
+        // The tables' layout: checkpoints of a build that wrote other columns are not
+        // resumed.
+        format!("{:?}{:?}", table::matches_schema(), table::uploads_schema()),
     ];
     key.extend(inputs.iter().map(|p| p.display().to_string()));
     let key_refs: Vec<&str> = key.iter().map(String::as_str).collect();
@@ -149,7 +108,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let mut uploads: Vec<UploadRow> = Vec::new();
     let mut matches: Vec<MatchRow> = Vec::new();
     let mut last_save = Instant::now();
-    let mut progress = Progress::new(opts.progress, resumed);
+    let mut progress = Progress::new(opts.progress, "uploads", "matches", resumed as u64);
     let mut sink = |m: Member, out: Outcome| -> Result<()> {
         let t0 = Instant::now();
         let mut row = UploadRow {
@@ -182,7 +141,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
             }
         }
         row.match_ms = t0.elapsed().as_secs_f64() * 1e3;
-        progress.update(&row);
+        progress.update(row.status != "ok", u64::from(row.matches));
         uploads.push(row);
         if uploads.len() >= opts.checkpoint_uploads || last_save.elapsed().as_secs_f64() >= CHECKPOINT_S {
             save(&mut checkpoints, &run_id, &mut uploads, &mut matches)?;
@@ -190,7 +149,8 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         }
         Ok(())
     };
-    let select = Selection { shard: opts.shard, done: Some(&done) };
+    // Links in upload folders are refused, as links in archives are: an upload is a file.
+    let select = Selection { shard: opts.shard, done: Some(&done), follow_links: false };
     let limits = opts.config.archive_limits();
     pipeline::run(inputs, &limits, &select, &decode, Views::Query, opts.workers, &mut sink)?;
     progress.finish();
@@ -220,12 +180,15 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     ]
     .map(|(k, v)| (k.to_string(), v));
     summary.wall_s = started.elapsed().as_secs_f64();
+    let finished_at = chrono::Utc::now();
     let manifest = ManifestRow {
         run_id: run_id.clone(),
         run_date: opts.run_date.clone(),
         shard: opts.shard.to_string(),
-        started_at,
-        finished_at: catalog::now_rfc3339(),
+        started_at: catalog::rfc3339(started_at),
+        finished_at: catalog::rfc3339(finished_at),
+        started_ms: started_at.timestamp_millis(),
+        finished_ms: finished_at.timestamp_millis(),
         crate_version: env!("CARGO_PKG_VERSION").into(),
         descriptor_version: DESCRIPTOR_VERSION,
         catalogue_id: cat.manifest.catalogue_id.clone(),
@@ -285,18 +248,25 @@ fn match_one(
     };
     Ok(matching::find(&upload, refs, tables, &opts.config.matching)
         .into_iter()
-        .map(|s| MatchRow {
-            query_id: String::new(),
-            archive: String::new(),
-            query_start_s: s.query_start,
-            query_end_s: s.query_end,
-            ref_id: cat.videos[s.video as usize].id.clone(),
-            ref_start_s: s.ref_start,
-            ref_end_s: s.ref_end,
-            score: s.score,
-            matched_frames: s.frames,
-            speed: s.speed as f32,
-            flipped: s.mirrored,
+        .map(|s| {
+            let video = &cat.videos[s.video as usize];
+            MatchRow {
+                query_id: String::new(),
+                archive: String::new(),
+                query_start_s: s.query_start,
+                query_end_s: s.query_end,
+                ref_id: video.id.clone(),
+                ref_start_s: s.ref_start,
+                ref_end_s: s.ref_end,
+                score: s.score,
+                matched_frames: s.frames,
+                speed: s.speed as f32,
+                flipped: s.mirrored,
+                series: video.meta.series.clone(),
+                episode: video.meta.episode.clone(),
+                title: video.meta.title.clone(),
+                licensor: video.meta.licensor.clone(),
+            }
         })
         .collect())
 }

@@ -4,8 +4,8 @@
 //! `ingest` (archives -> decode workers -> sampled frames and their views, cut by
 //! `frame`) -> `kernels` (descriptors, search) -> `matching` (alignment in time) ->
 //! `store` (Parquet tables, catalogue, checkpoints, merge). `job` runs a night, `build`
-//! a catalogue build, `eval` scores a run, `bench` times the kernels; `config` holds
-//! every tuning number. The binary (`src/bin/clipmatch`) is the only place that knows
+//! a catalogue build, `review` shows a run's evidence to people, `eval` scores a run,
+//! `bench` times the kernels; `config` holds every tuning number. The binary (`src/bin/clipmatch`) is the only place that knows
 //! about the command line.
 
 pub mod bench;
@@ -18,6 +18,8 @@ pub mod ingest;
 pub mod job;
 pub mod kernels;
 pub mod matching;
+pub mod progress;
+pub mod review;
 pub mod store;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

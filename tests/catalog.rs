@@ -106,3 +106,113 @@ fn an_add_cuts_frames_with_the_layout_the_catalogue_was_built_with() {
     assert_eq!(words(&added), words(&together), "the add used the build's layout");
     assert_ne!(words(&together), words(&defaults), "the layout matters for this video");
 }
+
+#[test]
+fn metadata_is_kept_set_without_recomputing_and_survives_an_add() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cat = sample_catalogue(dir.path());
+    let c = cat.to_str().unwrap();
+    let (code, out, _) = clipmatch(&["catalog", "info", "--catalog", c]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Palace of Fractals") && out.contains("The Mirror"), "{out}");
+    let videos = || clipmatch::store::catalog::read_videos(&cat).unwrap();
+    let title = |id: &str| videos().into_iter().find(|v| v.id == id).unwrap().meta.title;
+    assert_eq!(title("ep3.mp4"), None, "a video without a row is allowed");
+    let part0 = cat.join("frames/part-00000.parquet");
+    let frames = std::fs::read(&part0).unwrap();
+    let version = clipmatch::store::catalog::read_manifest(&cat).unwrap().version;
+
+    // New metadata for ep3 and a new title for ep1; a row for no video is reported.
+    let csv = dir.path().join("more.csv");
+    std::fs::write(&csv, "video_id,title,network\nep3.mp4,Life,Channel 9\nep1,The Zoom,\nnope,x,\n").unwrap();
+    let (code, out, err) = clipmatch(&["catalog", "set-metadata", "--catalog", c, csv.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("no video: nope"), "{out}");
+    assert_eq!(title("ep3.mp4").as_deref(), Some("Life"));
+    assert_eq!(title("ep1.mp4").as_deref(), Some("The Zoom"));
+    let ep3 = videos().into_iter().find(|v| v.id == "ep3.mp4").unwrap();
+    assert_eq!(ep3.meta.extra.as_deref(), Some(r#"{"network":"Channel 9"}"#));
+    assert_eq!(std::fs::read(&part0).unwrap(), frames, "no descriptor recomputed");
+    assert_eq!(clipmatch::store::catalog::read_manifest(&cat).unwrap().version, version + 1);
+
+    // An add keeps what the catalogue knew.
+    let more = dir.path().join("more");
+    std::fs::create_dir_all(&more).unwrap();
+    lavfi_video(&more.join("ep4.mp4"), "mandelbrot=size=320x180:rate=25:start_scale=1", 2.0);
+    let (code, out, err) = clipmatch(&["catalog", "add", "--device", "cpu", "--catalog", c, more.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(title("ep3.mp4").as_deref(), Some("Life"));
+    assert_eq!(videos().len(), 4);
+
+    // Metadata as Parquet, its number columns read as text.
+    if require(has_python_modules("pyarrow"), "python3 with pyarrow") {
+        let pq = dir.path().join("m.parquet");
+        python(&format!(
+            "import pyarrow as pa, pyarrow.parquet as q\n\
+             q.write_table(pa.table({{'video_id': ['ep4.mp4'], 'series': ['Zooms'], 'episode': [4]}}), '{}')",
+            pq.display()
+        ));
+        let (code, out, err) = clipmatch(&["catalog", "set-metadata", "--catalog", c, pq.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let ep4 = videos().into_iter().find(|v| v.id == "ep4.mp4").unwrap();
+        assert_eq!((ep4.meta.series.as_deref(), ep4.meta.episode.as_deref()), (Some("Zooms"), Some("4")));
+    }
+}
+
+#[test]
+fn a_catalogue_follows_links_and_an_upload_folder_refuses_them() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    // A media store, and a catalogue folder assembled from it by links: one to a file,
+    // one to a folder, one dangling, and one that loops back.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, linked) = (dir.path().join("store"), dir.path().join("linked"));
+    std::fs::create_dir_all(store.join("season2")).unwrap();
+    std::fs::create_dir_all(&linked).unwrap();
+    lavfi_video(&store.join("one.mp4"), "mandelbrot=size=320x180:rate=25", 2.0);
+    lavfi_video(&store.join("season2/two.mp4"), "life=size=320x180:rate=25:seed=3:ratio=0.3", 2.0);
+    let link = |to: &std::path::Path, name: &str| std::os::unix::fs::symlink(to, linked.join(name)).unwrap();
+    link(&store.join("one.mp4"), "one.mp4");
+    link(&store.join("season2"), "season2");
+    link(&store.join("gone.mp4"), "gone.mp4");
+    link(&linked, "loop");
+    let cat = dir.path().join("cat");
+    let (code, out, err) = clipmatch(&[
+        "catalog",
+        "build",
+        "--device",
+        "cpu",
+        "--catalog",
+        cat.to_str().unwrap(),
+        linked.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "the dangling link fails, the rest is added: {out}{err}");
+    assert!(out.contains("added 2 videos") && out.contains("failed: gone.mp4"), "{out}");
+    let ids: Vec<String> = clipmatch::store::catalog::read_videos(&cat).unwrap().into_iter().map(|v| v.id).collect();
+    assert_eq!(ids, ["one.mp4", "season2/two.mp4"]);
+
+    // Given to `match`, the same folder's links are refused: an upload is a file.
+    let outdir = dir.path().join("out");
+    let (code, _, err) = clipmatch(&[
+        "match",
+        "--device",
+        "cpu",
+        "--catalog",
+        cat.to_str().unwrap(),
+        "--out",
+        outdir.to_str().unwrap(),
+        "--run-date",
+        "2026-11-24",
+        linked.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let rows =
+        clipmatch::store::table::read_all(&outdir.join("uploads/run_date=2026-11-24/part-00000.parquet")).unwrap();
+    let kinds = rows[0].column_by_name("error_kind").unwrap();
+    let kinds = kinds.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+    assert_eq!(kinds.iter().flatten().filter(|k| *k == "not_a_file").count(), 4, "every link: {kinds:?}");
+}

@@ -1,5 +1,5 @@
 //! The whole job on the bundled sample: real FFmpeg decoding, real wgpu dispatches,
-//! real Parquet read back by pyarrow, DuckDB and polars.
+//! real Parquet read back by pyarrow, DuckDB, polars and pandas.
 
 mod common;
 
@@ -20,6 +20,8 @@ fn run_match(dir: &Path, out: &str, device: &str) -> i32 {
         sample().join("uploads.tar.gz").to_str().unwrap(),
     ]);
     assert!(stdout.contains("4 uploads (3 ok, 1 failed"), "{stdout}{stderr}");
+    // The broken upload's warning is there, without colour codes: stderr is no terminal.
+    assert!(stderr.contains("broken.mp4") && !stderr.contains('\x1b'), "{stderr:?}");
     code
 }
 
@@ -47,7 +49,7 @@ fn sample_job_finds_the_clips_and_parquet_reads_back() {
     assert_eq!(s.pair_recall, 1.0, "{s:?}");
     assert!(s.segment_recall > 0.7, "{s:?}");
 
-    if !require(has_python_modules("pyarrow, duckdb, polars"), "python3 with pyarrow, duckdb and polars") {
+    if !require(has_python_modules("pyarrow, duckdb, polars, pandas"), "python3 with pyarrow, duckdb, polars, pandas") {
         return;
     }
     let out = dir.path().join("cpu");
@@ -64,8 +66,13 @@ man = duckdb.sql("select device, catalogue_version from read_parquet('{o}/manife
 print(man)
 pm = pl.read_parquet("{o}/matches/*/*.parquet", hive_partitioning=True).sort("query_id")
 print(pm.select("query_id", "ref_id").rows())
+print(pm.select("series", "episode", "title", "licensor").rows())
 params = json.loads(pl.read_parquet("{o}/manifest/*/*.parquet")["parameters"][0])
 print(sorted(params), params["matching"]["select"]["min_score"])
+import pandas as pd
+pdm = pd.read_parquet("{o}/matches", filters=[("run_date", "=", "2026-11-24")])
+print(len(pdm), sorted(pdm.licensor.dropna().unique()))
+print(duckdb.sql("select typeof(started_ts), started_ts <= finished_ts, strftime(started_ts, '%Y-%m-%dT%H:%M:%SZ') = started_at from read_parquet('{o}/manifest/*/*.parquet')").fetchall())
 "#,
         o = out.display()
     ));
@@ -78,8 +85,17 @@ print(sorted(params), params["matching"]["select"]["min_score"])
     assert_eq!(lines[2], "[('2026-11-24',)]");
     assert_eq!(lines[3], "[('cpu', 1)]");
     assert_eq!(lines[4], "[('up1.mp4', 'ep1.mp4'), ('up2.mp4', 'ep2.mp4')]", "{py}");
+    // Each match carries its episode's metadata.
+    assert_eq!(
+        lines[5],
+        "[('Palace of Fractals', '1', 'The Zoom, Part 1', 'Mandel Films'), ('Palace of Fractals', '2', 'The Mirror', 'Mandel Films')]",
+        "{py}"
+    );
     // The whole configuration is in the manifest.
-    assert_eq!(lines[5], "['decode', 'layout', 'limits', 'matching'] 0.9", "{py}");
+    assert_eq!(lines[6], "['decode', 'layout', 'limits', 'matching'] 0.9", "{py}");
+    // Start and end as timestamps, beside their text.
+    assert_eq!(lines[7], "2 ['Mandel Films']", "{py}");
+    assert_eq!(lines[8], "[('TIMESTAMP WITH TIME ZONE', True, True)]", "{py}");
 }
 
 #[test]
@@ -135,4 +151,27 @@ fn a_progress_line_on_a_terminal_only() {
     assert!(shown.contains("4 uploads, 1 failed, 2 matches"), "{shown}");
     let (_, out, err) = clipmatch(&args("pipe").split(' ').skip(1).collect::<Vec<_>>());
     assert!(!err.contains("uploads/s") && !out.contains("uploads/s"), "no progress line into a pipe: {err}");
+    // With JSON logs (a cluster), progress comes as events, every line a JSON object.
+    let json = format!("--log-format json {}", args("json").split_once(' ').unwrap().1);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_clipmatch"))
+        .args(json.split(' '))
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.lines().all(|l| l.starts_with('{')), "{err}");
+    assert!(err.contains("progress: 4 uploads, 1 failed, 2 matches"), "{err}");
+}
+
+#[test]
+fn listing_adapters_prints_no_driver_noise() {
+    // Without XDG_RUNTIME_DIR (a batch node), Mesa's drivers would complain on stderr.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clipmatch"))
+        .arg("devices")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
 }

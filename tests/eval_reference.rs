@@ -14,7 +14,7 @@ fn eval_agrees_with_score_py() {
         return;
     }
     let truth = bench.join("dev/ground_truth.csv");
-    let rows = clipmatch::eval::read_csv(&truth).unwrap();
+    let rows = clipmatch::store::csv::read_csv(&truth).unwrap();
     let mut csv = String::from("query_id,query_start,query_end,ref_id,ref_start,ref_end,score\n");
     let mut rng = clipmatch::testkit::Rng::new(12345);
     let mut rnd = || rng.unit() as f64;

@@ -3,8 +3,7 @@
 //! either spooled within the limits or refused with a reason.
 #![no_main]
 
-use clipmatch::ingest::archive::{Limits, Source, walk};
-use clipmatch::ingest::shard::Shard;
+use clipmatch::ingest::archive::{Limits, Source, WalkOptions, walk};
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 
@@ -16,7 +15,8 @@ fuzz_target!(|data: &[u8]| {
     std::fs::create_dir(&spool).unwrap();
     let limits = Limits { max_member_bytes: 1 << 20, max_total_bytes: 4 << 20 };
     let mut members = 0;
-    let _ = walk(&input, &limits, Shard::ALL, &spool, &mut |m| {
+    let o = WalkOptions { limits: &limits, wanted: &|_, _| true, follow_links: false, tmp: &spool };
+    let _ = walk(&input, &o, &mut |m| {
         if let Source::Spooled(p) = &m.source {
             assert!(std::fs::metadata(p).unwrap().len() <= limits.max_member_bytes);
         }

@@ -4,7 +4,6 @@
 //! Member names are ids only, never used as file-system paths.
 
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
-use crate::ingest::shard::Shard;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -98,8 +97,8 @@ pub fn nested_kind(path: &Path) -> Option<&'static str> {
     }
 }
 
-/// Bytes an archive has expanded to so far. It counts every regular member, owned by
-/// this shard or not, so that each shard refuses exactly the members an unsharded run
+/// Bytes an archive has expanded to so far. It counts every regular member, wanted
+/// or not, so that each shard refuses exactly the members an unsharded run
 /// refuses.
 struct Expansion {
     total: u64,
@@ -141,47 +140,69 @@ fn spool(
     Ok(Ok((tmp.into_temp_path(), copied)))
 }
 
-/// Calls `f` with every member of `input` that `shard` owns, in a stable order (folders
-/// sorted, archives in stored order); the others are never spooled. `f` returns false to
-/// stop early. Damage inside an archive ends that archive with a refused member of kind
+/// How a walk reads its input.
+pub struct WalkOptions<'a> {
+    pub limits: &'a Limits,
+    /// The members handed on, by (archive, member id): a shard's, or those a review
+    /// shows. The others are read through (an archive's), never spooled.
+    pub wanted: &'a dyn Fn(&str, &str) -> bool,
+    /// In folders, follow symbolic links to files and folders (a catalogue assembled
+    /// from a media store by links); otherwise a link is refused as `not_a_file`, as an
+    /// upload folder's are.
+    pub follow_links: bool,
+    /// Where members are spooled.
+    pub tmp: &'a Path,
+}
+
+impl WalkOptions<'_> {
+    fn owns(&self, archive: &str, id: &str) -> bool {
+        (self.wanted)(archive, id)
+    }
+}
+
+/// Calls `f` with every wanted member of `input`, in a stable order (folders sorted,
+/// archives in stored order); the others are never spooled. `f` returns false to stop
+/// early. Damage inside an archive ends that archive with a refused member of kind
 /// `archive`; only an unreadable input is an `Err`.
-pub fn walk(input: &Path, limits: &Limits, shard: Shard, tmp: &Path, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+pub fn walk(input: &Path, o: &WalkOptions, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
     let archive = input.display().to_string();
-    let f = &mut |m: Member| !shard.owns(&m.archive, &m.id) || f(m);
+    let f = &mut |m: Member| !o.owns(&m.archive, &m.id) || f(m);
+    let open = || File::open(input).map_err(|e| Error::io(input, e));
     match kind_of(input)? {
-        Kind::Folder => walk_folder(input, &archive, f),
+        Kind::Folder => walk_folder(input, &archive, o.follow_links, f),
         Kind::Plain => {
             let size = input.metadata().map_err(|e| Error::io(input, e))?.len();
             let id = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| archive.clone());
             f(Member { archive, id, size, source: Source::InPlace(input.to_path_buf()) });
             Ok(())
         }
-        Kind::Tar => walk_tar(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, shard, tmp, f),
-        Kind::TarGz => walk_tar(
-            flate2::read::MultiGzDecoder::new(File::open(input).map_err(|e| Error::io(input, e))?),
-            &archive,
-            limits,
-            shard,
-            tmp,
-            f,
-        ),
+        Kind::Tar => walk_tar(open()?, &archive, o, f),
+        Kind::TarGz => walk_tar(flate2::read::MultiGzDecoder::new(open()?), &archive, o, f),
         Kind::TarZst => {
-            let file = File::open(input).map_err(|e| Error::io(input, e))?;
-            let dec = zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(input, e))?;
-            walk_tar(dec, &archive, limits, shard, tmp, f)
+            let dec = zstd::stream::read::Decoder::new(open()?).map_err(|e| Error::io(input, e))?;
+            walk_tar(dec, &archive, o, f)
         }
-        Kind::Zip => walk_zip(File::open(input).map_err(|e| Error::io(input, e))?, &archive, limits, shard, tmp, f),
+        Kind::Zip => walk_zip(open()?, &archive, o, f),
     }
 }
 
-fn walk_folder(root: &Path, archive: &str, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+fn walk_folder(root: &Path, archive: &str, follow_links: bool, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
     let mut stack = vec![root.to_path_buf()];
     let mut files = Vec::new();
+    // Folders already listed, by their real path: links can make a cycle.
+    let mut seen = std::collections::HashSet::new();
     while let Some(dir) = stack.pop() {
+        if follow_links && !seen.insert(std::fs::canonicalize(&dir).map_err(|e| Error::io(&dir, e))?) {
+            continue;
+        }
         for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
             let entry = entry.map_err(|e| Error::io(&dir, e))?;
             let path = entry.path();
-            let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            let mut meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            if follow_links && meta.file_type().is_symlink() {
+                // A dangling link stays a link: refused below, with the others.
+                meta = std::fs::metadata(&path).unwrap_or(meta);
+            }
             if meta.is_dir() {
                 stack.push(path);
             } else {
@@ -216,14 +237,7 @@ fn archive_damage(archive: &str, e: impl std::fmt::Display) -> Member {
     }
 }
 
-fn walk_tar(
-    r: impl Read,
-    archive: &str,
-    limits: &Limits,
-    shard: Shard,
-    tmp: &Path,
-    f: &mut dyn FnMut(Member) -> bool,
-) -> Result<()> {
+fn walk_tar(r: impl Read, archive: &str, o: &WalkOptions, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
     let mut ar = tar::Archive::new(r);
     let entries = match ar.entries() {
         Ok(e) => e,
@@ -232,7 +246,7 @@ fn walk_tar(
             return Ok(());
         }
     };
-    let mut expansion = Expansion { total: 0, limit: limits.max_total_bytes };
+    let mut expansion = Expansion { total: 0, limit: o.limits.max_total_bytes };
     for entry in entries {
         let mut entry = match entry {
             Ok(e) => e,
@@ -262,8 +276,8 @@ fn walk_tar(
         } else {
             // Another shard's member is read through, not skipped blindly, so that damage
             // inside it is reported with the same words by every shard.
-            let copied = if shard.owns(archive, &id) {
-                spool(&mut entry, tmp, limits.max_member_bytes).map(Some)
+            let copied = if o.owns(archive, &id) {
+                spool(&mut entry, o.tmp, o.limits.max_member_bytes).map(Some)
             } else {
                 io::copy(&mut entry, &mut io::sink()).map(|_| None)
             };
@@ -293,14 +307,7 @@ fn walk_tar(
     Ok(())
 }
 
-fn walk_zip<R: Read + Seek>(
-    r: R,
-    archive: &str,
-    limits: &Limits,
-    shard: Shard,
-    tmp: &Path,
-    f: &mut dyn FnMut(Member) -> bool,
-) -> Result<()> {
+fn walk_zip<R: Read + Seek>(r: R, archive: &str, o: &WalkOptions, f: &mut dyn FnMut(Member) -> bool) -> Result<()> {
     let mut zip = match zip::ZipArchive::new(r) {
         Ok(z) => z,
         Err(e) => {
@@ -308,7 +315,7 @@ fn walk_zip<R: Read + Seek>(
             return Ok(());
         }
     };
-    let mut expansion = Expansion { total: 0, limit: limits.max_total_bytes };
+    let mut expansion = Expansion { total: 0, limit: o.limits.max_total_bytes };
     for i in 0..zip.len() {
         let mut entry = match zip.by_index(i) {
             Ok(e) => e,
@@ -324,14 +331,14 @@ fn walk_zip<R: Read + Seek>(
         let size = entry.size();
         // Counted before the ownership test, as for tar members.
         let over = if entry.is_symlink() { None } else { expansion.add(size) };
-        let source = if !shard.owns(archive, &id) {
+        let source = if !o.owns(archive, &id) {
             continue;
         } else if entry.is_symlink() {
             Source::Refused(UploadError::new(UploadErrorKind::NotAFile, "zip entry is a symbolic link"))
         } else if let Some(refused) = over {
             Source::Refused(refused)
         } else {
-            match spool(&mut entry, tmp, limits.max_member_bytes) {
+            match spool(&mut entry, o.tmp, o.limits.max_member_bytes) {
                 Ok(Ok((path, _))) => Source::Spooled(path),
                 Ok(Err(refused)) => Source::Refused(refused),
                 Err(e) => {

@@ -93,17 +93,24 @@ fn quarter_turns(stream: &ffmpeg::format::stream::Stream) -> u32 {
     0
 }
 
-/// Decodes `path` and calls `on_frame(t, frame)` for the frames sampled at
-/// `opts.rate` per second, `t` in seconds from the first frame.
-pub fn decode(
-    path: &Path,
-    opts: &DecodeOptions,
-    mut on_frame: impl FnMut(f64, Gray),
-) -> Result<VideoInfo, UploadError> {
+/// A video stream opened for decoding, with what sampling it needs.
+pub(crate) struct Opened {
+    pub ictx: ffmpeg::format::context::Input,
+    pub decoder: ffmpeg::decoder::Video,
+    /// The stream's index, time base (seconds per tick) and first timestamp.
+    pub index: usize,
+    pub tb: f64,
+    pub start_pts: i64,
+    /// Clockwise quarter turns that make the picture upright.
+    pub turns: u32,
+    pub fps: f64,
+    pub codec: String,
+}
+
+/// Opens the best video stream of `path` and its decoder, refusing what `opts` limits.
+pub(crate) fn open(path: &Path, opts: &DecodeOptions) -> Result<Opened, UploadError> {
     init();
-    let started = Instant::now();
-    let budget = Duration::from_secs_f64(opts.max_wall_s);
-    let mut ictx = ffmpeg::format::input(path)
+    let ictx = ffmpeg::format::input(path)
         .map_err(|e| ffmpeg_fail(UploadErrorKind::Unreadable, "not a readable media file", e))?;
     let stream = ictx
         .streams()
@@ -152,6 +159,20 @@ pub fn decode(
             format!("duration {container_s:.0} s exceeds the limit of {:.0} s", opts.max_duration_s),
         ));
     }
+    Ok(Opened { ictx, decoder, index, tb, start_pts, turns, fps, codec })
+}
+
+/// Decodes `path` and calls `on_frame(t, frame)` for the frames sampled at
+/// `opts.rate` per second, `t` in seconds from the first frame.
+pub fn decode(
+    path: &Path,
+    opts: &DecodeOptions,
+    mut on_frame: impl FnMut(f64, Gray),
+) -> Result<VideoInfo, UploadError> {
+    let started = Instant::now();
+    let budget = Duration::from_secs_f64(opts.max_wall_s);
+    let Opened { mut ictx, mut decoder, index, tb, start_pts, turns, fps, codec } = open(path, opts)?;
+    let (width, height) = (decoder.width(), decoder.height());
 
     let mut info = VideoInfo { width, height, codec, fps, quarter_turns: turns, ..Default::default() };
     let mut sampler = Sampler { rate: opts.rate, next: 0.0, last_t: None, frame_step: 1.0 / fps };
@@ -290,7 +311,7 @@ impl Sampler {
 }
 
 /// Size of the luma frame: display aspect kept, longest side at most `max_side`.
-fn working_size(w: u32, h: u32, sar: ffmpeg::Rational, max_side: u32) -> (u32, u32) {
+pub(crate) fn working_size(w: u32, h: u32, sar: ffmpeg::Rational, max_side: u32) -> (u32, u32) {
     let sar = if sar.numerator() > 0 && sar.denominator() > 0 { f64::from(sar) } else { 1.0 };
     let dw = w as f64 * sar;
     let dh = h as f64;

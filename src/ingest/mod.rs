@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod decode;
+pub mod grab;
 pub mod pipeline;
 pub mod sample;
 pub mod shard;

@@ -4,7 +4,7 @@
 //! memory flat however large the archive; a failing sink cancels the rest.
 
 use crate::error::{Error, Result, UploadError, UploadErrorKind};
-use crate::ingest::archive::{self, Limits, Member, Source};
+use crate::ingest::archive::{self, Limits, Member, Source, WalkOptions};
 use crate::ingest::decode::DecodeOptions;
 use crate::ingest::sample::{Decoded, Views, decode_file};
 use crate::ingest::shard::Shard;
@@ -44,11 +44,13 @@ pub struct Selection<'a> {
     pub shard: Shard,
     /// Members done by an interrupted earlier attempt of the same run, not processed again.
     pub done: Option<&'a Done>,
+    /// Follow symbolic links in input folders (`archive::WalkOptions::follow_links`).
+    pub follow_links: bool,
 }
 
 impl Selection<'_> {
-    /// Every member.
-    pub const ALL: Selection<'static> = Selection { shard: Shard::ALL, done: None };
+    /// Every member of a catalogue's inputs, links in its folders followed.
+    pub const CATALOGUE: Selection<'static> = Selection { shard: Shard::ALL, done: None, follow_links: true };
 }
 
 /// Runs the stage over the members of `inputs` that `shard` owns. An input that cannot be
@@ -91,7 +93,9 @@ pub fn run(
                     seq += 1;
                     ok
                 };
-                if let Err(e) = archive::walk(input, limits, shard, tmp, &mut send) {
+                let wanted = |a: &str, id: &str| shard.owns(a, id);
+                let walk = WalkOptions { limits, wanted: &wanted, follow_links: select.follow_links, tmp };
+                if let Err(e) = archive::walk(input, &walk, &mut send) {
                     let archive = input.display().to_string();
                     if shard.owns(&archive, "") {
                         let refused = UploadError::new(UploadErrorKind::Archive, format!("cannot read input: {e}"));

@@ -9,6 +9,7 @@
 
 use crate::error::{UploadError, UploadErrorKind};
 use crate::ingest::decode::{DecodeOptions, VideoInfo};
+use crate::ingest::grab::{Picture, grab};
 use crate::ingest::sample::{Decoded, Views, decode_file, max_samples, max_views};
 use crate::kernels::descriptor::{IMG_WORDS, PackedImage};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -31,8 +32,25 @@ pub const FAULT_ENV: &str = "CLIPMATCH_WORKER_FAULT";
 struct Request {
     path: PathBuf,
     name: String,
-    views: Views,
+    task: Task,
     opts: DecodeOptions,
+}
+
+/// What a worker makes of a file.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum Task {
+    /// The sampled frames' views (`sample::decode_file`).
+    Sample(Views),
+    /// Colour thumbnails at these times, at most `side` pixels (`grab::grab`).
+    Grab { times: Vec<f64>, side: u32 },
+}
+
+/// The header of a `Grab` answer: the frames' times and sizes; their RGB bytes follow.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GrabHeader {
+    result: Result<(), UploadError>,
+    /// (asked, shown, width, height) of each frame.
+    frames: Vec<(f64, f64, u32, u32)>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -78,14 +96,31 @@ pub fn serve(max_memory_bytes: u64) -> io::Result<()> {
             }
             _ => {}
         }
-        let (header, images) = match decode_file(&req.path, &req.opts, req.views) {
-            Ok(d) => (Header { result: Ok(d.info), times: d.times, views: d.views, parts: d.parts }, d.images),
-            Err(e) => (Header { result: Err(e), times: Vec::new(), views: Vec::new(), parts: Vec::new() }, Vec::new()),
+        let (json, bytes) = match req.task {
+            Task::Sample(views) => {
+                let (header, images) = match decode_file(&req.path, &req.opts, views) {
+                    Ok(d) => (Header { result: Ok(d.info), times: d.times, views: d.views, parts: d.parts }, d.images),
+                    Err(e) => {
+                        (Header { result: Err(e), times: Vec::new(), views: Vec::new(), parts: Vec::new() }, Vec::new())
+                    }
+                };
+                (serde_json::to_vec(&header), bytemuck::cast_slice(&images).to_vec())
+            }
+            Task::Grab { times, side } => {
+                let (header, bytes) = match grab(&req.path, &times, side, &req.opts) {
+                    Ok(p) => {
+                        let frames = p.iter().map(|p| (p.asked, p.t, p.w, p.h)).collect();
+                        (GrabHeader { result: Ok(()), frames }, p.into_iter().flat_map(|p| p.rgb).collect())
+                    }
+                    Err(e) => (GrabHeader { result: Err(e), frames: Vec::new() }, Vec::new()),
+                };
+                (serde_json::to_vec(&header), bytes)
+            }
         };
-        let json = serde_json::to_vec(&header).map_err(io::Error::other)?;
+        let json = json.map_err(io::Error::other)?;
         out.write_all(&(json.len() as u64).to_le_bytes())?;
         out.write_all(&json)?;
-        out.write_all(bytemuck::cast_slice(&images))?;
+        out.write_all(&bytes)?;
         out.flush()?;
     }
     Ok(())
@@ -124,7 +159,7 @@ impl Worker {
         Ok(self.running.as_mut().expect("just started"))
     }
 
-    /// Decodes `path` (member `name`) in the child.
+    /// Decodes `path` (member `name`) into its sampled frames' views, in the child.
     pub fn decode(
         &mut self,
         path: &Path,
@@ -132,9 +167,36 @@ impl Worker {
         views: Views,
         opts: &DecodeOptions,
     ) -> Result<Decoded, UploadError> {
+        let req =
+            Request { path: path.to_path_buf(), name: name.to_string(), task: Task::Sample(views), opts: opts.clone() };
+        self.ask(&req, |r| read_answer(r, opts)).and_then(|d| d)
+    }
+
+    /// Colour thumbnails of `path` (member `name`) at `times`, at most `side` pixels, in
+    /// the child (`grab::grab`).
+    pub fn grab(
+        &mut self,
+        path: &Path,
+        name: &str,
+        times: &[f64],
+        side: u32,
+        opts: &DecodeOptions,
+    ) -> Result<Vec<Picture>, UploadError> {
+        let task = Task::Grab { times: times.to_vec(), side };
+        let req = Request { path: path.to_path_buf(), name: name.to_string(), task, opts: opts.clone() };
+        self.ask(&req, |r| read_pictures(r, times.len(), side)).and_then(|p| p)
+    }
+
+    /// Sends `req` and reads its answer with `read`, killing the child when no answer
+    /// comes within the decode budget or the answer is not valid.
+    fn ask<T>(
+        &mut self,
+        req: &Request,
+        read: impl FnOnce(&mut BufReader<ChildStdout>) -> io::Result<T>,
+    ) -> Result<T, UploadError> {
+        let opts = &req.opts;
         let budget = Duration::from_secs_f64(opts.max_wall_s.max(0.0) + opts.kill_grace_s);
-        let req = Request { path: path.to_path_buf(), name: name.to_string(), views, opts: opts.clone() };
-        let line = serde_json::to_string(&req).expect("requests serialise");
+        let line = serde_json::to_string(req).expect("requests serialise");
         let r = self
             .start()
             .map_err(|e| UploadError::new(UploadErrorKind::Decode, format!("cannot start a decode worker: {e}")))?;
@@ -153,12 +215,11 @@ impl Worker {
                 }
             })
         };
-        let answer =
-            writeln!(r.stdin, "{line}").and_then(|_| r.stdin.flush()).and_then(|_| read_answer(&mut r.stdout, opts));
+        let answer = writeln!(r.stdin, "{line}").and_then(|_| r.stdin.flush()).and_then(|_| read(&mut r.stdout));
         drop(done_tx);
         let _ = watchdog.join();
         match answer {
-            Ok(decoded) => decoded,
+            Ok(answer) => Ok(answer),
             Err(e) => {
                 let mut r = self.running.take().expect("running");
                 drop(r.stdin);
@@ -194,6 +255,32 @@ fn describe_exit(s: &std::process::ExitStatus) -> String {
         (Some(c), _) => format!("exit status {c}"),
         _ => s.to_string(),
     }
+}
+
+/// Reads the thumbnails of a `Grab` answer: at most `asked` frames of at most `side`
+/// pixels a side, nothing allocated beyond that on the child's word.
+fn read_pictures(r: &mut impl Read, asked: usize, side: u32) -> io::Result<Result<Vec<Picture>, UploadError>> {
+    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len)?;
+    let len = u64::from_le_bytes(len);
+    let most = HEADER_FIXED_BYTES + HEADER_SAMPLE_BYTES * asked as u64;
+    if len > most {
+        return Err(invalid(format!("a header of {len} bytes, where at most {most} can be")));
+    }
+    let mut json = vec![0u8; len as usize];
+    r.read_exact(&mut json)?;
+    let header: GrabHeader = serde_json::from_slice(&json).map_err(|e| invalid(e.to_string()))?;
+    if header.frames.len() > asked || header.frames.iter().any(|f| f.2 > side || f.3 > side) {
+        return Err(invalid(format!("{} frames, where at most {asked} of {side} pixels can be", header.frames.len())));
+    }
+    let mut out = Vec::with_capacity(header.frames.len());
+    for (asked, t, w, h) in header.frames {
+        let mut rgb = vec![0u8; (w * h * 3) as usize];
+        r.read_exact(&mut rgb)?;
+        out.push(Picture { asked, t, w, h, rgb });
+    }
+    Ok(header.result.map(|()| out))
 }
 
 /// Bytes of an answer's header beyond its samples (the video's facts or an error

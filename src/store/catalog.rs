@@ -11,7 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, PackedImage, WORDS};
-use crate::store::table::{self, VideoRow, VideosBuilder, column};
+use crate::store::table::{self, VideoMeta, VideoRow, VideosBuilder, column};
 use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
@@ -100,7 +100,8 @@ pub fn create(dir: &Path, rate: f64, views: usize, layout: serde_json::Value) ->
 }
 
 /// Writes one build or add: its `frames` as a new part, then the whole `videos` table,
-/// then, last, the manifest, so that a crash midway leaves the previous catalogue.
+/// then, last, the manifest, so that a crash midway leaves the previous catalogue (the
+/// new part unreferenced).
 pub fn commit(dir: &Path, manifest: &mut Manifest, frames: RecordBatch, videos: &[VideoRow]) -> Result<()> {
     let added = frames.num_rows() as u64;
     table::write_atomic(
@@ -109,19 +110,30 @@ pub fn commit(dir: &Path, manifest: &mut Manifest, frames: RecordBatch, videos: 
         &[frames],
         &[("clipmatch.descriptor_version".to_string(), DESCRIPTOR_VERSION.to_string())],
     )?;
+    manifest.parts += 1;
+    manifest.frames += added;
+    write_videos(dir, manifest, videos)
+}
+
+/// Rewrites the `videos` table (its metadata changed, or videos were added) and then the
+/// manifest, one version on; the frames parts are not touched.
+pub fn write_videos(dir: &Path, manifest: &mut Manifest, videos: &[VideoRow]) -> Result<()> {
     let mut vb = VideosBuilder::default();
     videos.iter().for_each(|v| vb.push(v));
     table::write_atomic(&dir.join("videos.parquet"), table::videos_schema(), &[vb.finish()?], &[])?;
-    manifest.parts += 1;
     manifest.version += 1;
     manifest.videos = videos.len() as u64;
-    manifest.frames += added;
     manifest.updated_at = now_rfc3339();
     write_manifest(dir, manifest)
 }
 
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    rfc3339(chrono::Utc::now())
+}
+
+/// An instant as the tables write it: RFC 3339, seconds, UTC.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Reads and checks the manifest: the layout and descriptor version must be this build's.
@@ -175,6 +187,12 @@ pub fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
         let width = column::<UInt32Array>(&b, "width", &path)?;
         let height = column::<UInt32Array>(&b, "height", &path)?;
         let part = column::<UInt32Array>(&b, "part", &path)?;
+        // Metadata columns are absent from catalogues built before them: unknown.
+        let text = |name: &str| column::<StringArray>(&b, name, &path).ok();
+        let (series, season, episode, title) = (text("series"), text("season"), text("episode"), text("title"));
+        let (licensor, licence_id, extra) = (text("licensor"), text("licence_id"), text("extra"));
+        let listed = column::<Float64Array>(&b, "listed_duration_s", &path).ok();
+        let at = |c: Option<&StringArray>, i: usize| c.filter(|c| c.is_valid(i)).map(|c| c.value(i).to_string());
         for i in 0..b.num_rows() {
             rows.push(VideoRow {
                 id: id.value(i).to_string(),
@@ -185,6 +203,16 @@ pub fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
                 width: width.value(i),
                 height: height.value(i),
                 part: part.value(i),
+                meta: VideoMeta {
+                    series: at(series, i),
+                    season: at(season, i),
+                    episode: at(episode, i),
+                    title: at(title, i),
+                    licensor: at(licensor, i),
+                    licence_id: at(licence_id, i),
+                    listed_duration_s: listed.filter(|c| c.is_valid(i)).map(|c| c.value(i)),
+                    extra: at(extra, i),
+                },
             });
         }
     }

@@ -7,5 +7,7 @@
 
 pub mod catalog;
 pub mod checkpoint;
+pub mod csv;
 pub mod merge;
+pub mod metadata;
 pub mod table;

@@ -3,11 +3,12 @@
 //! made. Writer properties and the atomic write live here too.
 
 use crate::error::{Error, Result};
+use arrow::array::TimestampMillisecondArray;
 use arrow::array::{
     ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float32Builder, Float64Builder, StringBuilder, UInt32Builder,
     UInt64Builder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -100,6 +101,10 @@ pub fn matches_schema() -> SchemaRef {
         field("matched_frames", DataType::UInt32, false),
         field("speed", DataType::Float32, false),
         field("flipped", DataType::Boolean, false),
+        field("series", DataType::Utf8, true),
+        field("episode", DataType::Utf8, true),
+        field("title", DataType::Utf8, true),
+        field("licensor", DataType::Utf8, true),
     ]))
 }
 
@@ -117,6 +122,11 @@ pub struct MatchRow {
     pub matched_frames: u32,
     pub speed: f32,
     pub flipped: bool,
+    /// The catalogue video's metadata, where known.
+    pub series: Option<String>,
+    pub episode: Option<String>,
+    pub title: Option<String>,
+    pub licensor: Option<String>,
 }
 
 #[derive(Default)]
@@ -133,6 +143,10 @@ pub struct MatchesBuilder {
     matched_frames: UInt32Builder,
     speed: Float32Builder,
     flipped: BooleanBuilder,
+    series: StringBuilder,
+    episode: StringBuilder,
+    title: StringBuilder,
+    licensor: StringBuilder,
 }
 
 impl MatchesBuilder {
@@ -149,6 +163,10 @@ impl MatchesBuilder {
         self.matched_frames.append_value(r.matched_frames);
         self.speed.append_value(r.speed);
         self.flipped.append_value(r.flipped);
+        self.series.append_option(r.series.as_deref());
+        self.episode.append_option(r.episode.as_deref());
+        self.title.append_option(r.title.as_deref());
+        self.licensor.append_option(r.licensor.as_deref());
     }
 
     pub fn finish(mut self) -> Result<RecordBatch> {
@@ -165,6 +183,10 @@ impl MatchesBuilder {
             Arc::new(self.matched_frames.finish()),
             Arc::new(self.speed.finish()),
             Arc::new(self.flipped.finish()),
+            Arc::new(self.series.finish()),
+            Arc::new(self.episode.finish()),
+            Arc::new(self.title.finish()),
+            Arc::new(self.licensor.finish()),
         ];
         Ok(RecordBatch::try_new(matches_schema(), cols)?)
     }
@@ -291,6 +313,8 @@ pub fn manifest_schema() -> SchemaRef {
         s("inputs"),
         s("parameters"),
         s("counts"),
+        field("started_ts", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false),
+        field("finished_ts", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false),
     ]))
 }
 
@@ -299,8 +323,11 @@ pub struct ManifestRow {
     pub run_id: String,
     pub run_date: String,
     pub shard: String,
+    /// RFC 3339 text, and the same instants as timestamps (milliseconds since 1970, UTC).
     pub started_at: String,
     pub finished_at: String,
+    pub started_ms: i64,
+    pub finished_ms: i64,
     pub crate_version: String,
     pub descriptor_version: u32,
     pub catalogue_id: String,
@@ -332,6 +359,8 @@ impl ManifestRow {
             s(&self.inputs),
             s(&self.parameters),
             s(&self.counts),
+            Arc::new(TimestampMillisecondArray::from(vec![self.started_ms]).with_timezone("UTC")),
+            Arc::new(TimestampMillisecondArray::from(vec![self.finished_ms]).with_timezone("UTC")),
         ];
         Ok(RecordBatch::try_new(manifest_schema(), cols)?)
     }
@@ -348,10 +377,34 @@ pub fn videos_schema() -> SchemaRef {
         field("width", DataType::UInt32, false),
         field("height", DataType::UInt32, false),
         field("part", DataType::UInt32, false),
+        field("series", DataType::Utf8, true),
+        field("season", DataType::Utf8, true),
+        field("episode", DataType::Utf8, true),
+        field("title", DataType::Utf8, true),
+        field("licensor", DataType::Utf8, true),
+        field("licence_id", DataType::Utf8, true),
+        field("listed_duration_s", DataType::Float64, true),
+        field("extra", DataType::Utf8, true),
     ]))
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// What the rights team knows of a catalogue video (`store::metadata`); every field may
+/// be unknown.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VideoMeta {
+    pub series: Option<String>,
+    pub season: Option<String>,
+    pub episode: Option<String>,
+    pub title: Option<String>,
+    pub licensor: Option<String>,
+    pub licence_id: Option<String>,
+    /// The duration the metadata lists (the measured one is `VideoRow::duration_s`).
+    pub listed_duration_s: Option<f64>,
+    /// The metadata file's other columns, as a JSON object of strings.
+    pub extra: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct VideoRow {
     pub id: String,
     pub source: String,
@@ -362,6 +415,7 @@ pub struct VideoRow {
     pub height: u32,
     /// The frames part file holding its descriptors.
     pub part: u32,
+    pub meta: VideoMeta,
 }
 
 #[derive(Default)]
@@ -374,6 +428,14 @@ pub struct VideosBuilder {
     width: UInt32Builder,
     height: UInt32Builder,
     part: UInt32Builder,
+    series: StringBuilder,
+    season: StringBuilder,
+    episode: StringBuilder,
+    title: StringBuilder,
+    licensor: StringBuilder,
+    licence_id: StringBuilder,
+    listed_duration_s: Float64Builder,
+    extra: StringBuilder,
 }
 
 impl VideosBuilder {
@@ -386,6 +448,15 @@ impl VideosBuilder {
         self.width.append_value(r.width);
         self.height.append_value(r.height);
         self.part.append_value(r.part);
+        let m = &r.meta;
+        self.series.append_option(m.series.as_deref());
+        self.season.append_option(m.season.as_deref());
+        self.episode.append_option(m.episode.as_deref());
+        self.title.append_option(m.title.as_deref());
+        self.licensor.append_option(m.licensor.as_deref());
+        self.licence_id.append_option(m.licence_id.as_deref());
+        self.listed_duration_s.append_option(m.listed_duration_s);
+        self.extra.append_option(m.extra.as_deref());
     }
 
     pub fn finish(mut self) -> Result<RecordBatch> {
@@ -398,6 +469,14 @@ impl VideosBuilder {
             Arc::new(self.width.finish()),
             Arc::new(self.height.finish()),
             Arc::new(self.part.finish()),
+            Arc::new(self.series.finish()),
+            Arc::new(self.season.finish()),
+            Arc::new(self.episode.finish()),
+            Arc::new(self.title.finish()),
+            Arc::new(self.licensor.finish()),
+            Arc::new(self.licence_id.finish()),
+            Arc::new(self.listed_duration_s.finish()),
+            Arc::new(self.extra.finish()),
         ];
         Ok(RecordBatch::try_new(videos_schema(), cols)?)
     }

@@ -43,7 +43,8 @@ pub fn sample() -> &'static Path {
     .path()
 }
 
-/// A catalogue of the sample's episodes at `dir/cat`, built on the CPU twins.
+/// A catalogue of the sample's episodes at `dir/cat`, with their metadata (ep1 and ep2
+/// have rows, ep3 none), built on the CPU twins.
 pub fn sample_catalogue(dir: &Path) -> PathBuf {
     let cat = dir.join("cat");
     let (code, out, err) = clipmatch(&[
@@ -53,6 +54,8 @@ pub fn sample_catalogue(dir: &Path) -> PathBuf {
         "cpu",
         "--catalog",
         cat.to_str().unwrap(),
+        "--metadata",
+        sample().join("metadata.csv").to_str().unwrap(),
         sample().join("catalogue").to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{out}{err}");

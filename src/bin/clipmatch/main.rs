@@ -10,12 +10,17 @@ use clipmatch::ingest::shard::Shard;
 use clipmatch::job::{self, MatchOptions};
 use clipmatch::kernels::engine::Engine;
 use clipmatch::kernels::gpu::{self, DeviceChoice};
-use clipmatch::store::{catalog, merge};
+use clipmatch::progress;
+use clipmatch::review;
+use clipmatch::store::{catalog, merge, metadata};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Exit status of a run that finished but could not process every upload.
 const EXIT_FAILED_UPLOADS: u8 = 3;
+
+/// Longer side of a review thumbnail, pixels.
+const THUMBNAIL_SIDE: u32 = 168;
 
 #[derive(Parser)]
 #[command(name = "clipmatch", version, about = "Finds clips of catalogue videos inside uploaded short videos")]
@@ -44,6 +49,9 @@ enum Command {
     Match(MatchArgs),
     /// Check that every shard of a run date finished, and compact their rows into the tables.
     Merge(MergeArgs),
+    /// Write a run's evidence as a static HTML report: each match's upload frames beside
+    /// the episode frames it claims.
+    Review(ReviewArgs),
     /// Score matches against ground truth (as ../shared/bench/score.py does).
     Eval(EvalArgs),
     /// List the adapters wgpu sees and the one `--device auto` picks.
@@ -112,6 +120,8 @@ enum CatalogCommand {
         #[arg(long)]
         config: Option<PathBuf>,
         #[command(flatten)]
+        metadata: MetadataArg,
+        #[command(flatten)]
         device: DeviceArgs,
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -121,15 +131,35 @@ enum CatalogCommand {
         #[arg(long)]
         catalog: PathBuf,
         #[command(flatten)]
+        metadata: MetadataArg,
+        #[command(flatten)]
         device: DeviceArgs,
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
     },
-    /// Print the manifest and the videos.
+    /// Set the videos' metadata (series, episode, title, licensor, ...) without
+    /// recomputing a descriptor.
+    SetMetadata {
+        #[arg(long)]
+        catalog: PathBuf,
+        /// CSV or Parquet: `video_id` plus any of series, season, episode, title,
+        /// licensor, licence_id, duration_s, and other columns.
+        metadata: PathBuf,
+    },
+    /// Print the manifest and the videos with their metadata.
     Info {
         #[arg(long)]
         catalog: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct MetadataArg {
+    /// Metadata of the catalogue's videos: a CSV or Parquet file with `video_id` plus any
+    /// of series, season, episode, title, licensor, licence_id, duration_s, and other
+    /// columns. A video without a row is allowed.
+    #[arg(long)]
+    metadata: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -188,6 +218,39 @@ struct MatchArgs {
     device: DeviceArgs,
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ReviewArgs {
+    #[arg(long)]
+    catalog: PathBuf,
+    /// The run's --out folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Partition date (default: today, UTC).
+    #[arg(long)]
+    run_date: Option<String>,
+    /// The report's folder: index.html, and one page per upload under uploads/.
+    #[arg(long)]
+    report: PathBuf,
+    /// Only the uploads whose id contains this.
+    #[arg(long)]
+    upload: Option<String>,
+    /// Most uploads shown, the best scoring first.
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+    /// Segments scoring under this are left out.
+    #[arg(long, default_value_t = 0.0)]
+    min_score: f32,
+    /// Frames shown per segment.
+    #[arg(long, default_value_t = 6)]
+    frames: usize,
+    /// Decode worker processes (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Settings (TOML): the decode limits and the catalogue build's sampling.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -292,7 +355,9 @@ fn open_engine(d: &DeviceArgs) -> Result<Engine> {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only where a person reads them: not in files, pipes or cluster logs.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -300,9 +365,21 @@ fn init_logs(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
+    // Mesa's Vulkan drivers look for a Wayland display while wgpu lists the adapters,
+    // and print an error line where XDG_RUNTIME_DIR is unset (batch nodes, containers).
+    // The job needs no display: a private folder for it keeps them quiet.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: no other thread exists yet, so nothing reads the environment meanwhile.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
     let cli = Cli::parse();
     init_logs(cli.log_format);
-    match run(cli.command, matches!(cli.log_format, LogFormat::Text)) {
+    let progress = match cli.log_format {
+        LogFormat::Json => progress::Mode::Events,
+        LogFormat::Text if std::io::IsTerminal::is_terminal(&std::io::stderr()) => progress::Mode::Line,
+        LogFormat::Text => progress::Mode::Off,
+    };
+    match run(cli.command, progress) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("clipmatch: error: {e:#}");
@@ -311,12 +388,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// `progress`: a progress line may be drawn (text logs; JSON logs stay machine-readable).
-fn run(command: Command, progress: bool) -> Result<ExitCode> {
+/// `progress`: how long commands show it (a line on a terminal, events in JSON logs).
+fn run(command: Command, progress: progress::Mode) -> Result<ExitCode> {
     match command {
-        Command::Catalog { command } => catalog_command(command),
+        Command::Catalog { command } => catalog_command(command, progress),
         Command::Match(args) => match_command(args, progress),
         Command::Merge(args) => merge_command(args),
+        Command::Review(args) => review_command(args),
         Command::Eval(args) => eval_command(args),
         Command::Bench(args) => bench_command(args),
         Command::Config { config } => {
@@ -342,28 +420,54 @@ fn run(command: Command, progress: bool) -> Result<ExitCode> {
     }
 }
 
-fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
-    let (dir, device, inputs, rate, config, create) = match command {
+fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<ExitCode> {
+    let (dir, device, inputs, rate, config, metadata, create) = match command {
         CatalogCommand::Info { catalog } => {
             let m = catalog::read_manifest(&catalog)?;
             println!("{}", serde_json::to_string_pretty(&m)?);
-            let cat = catalog::open(&catalog)?;
-            println!("{:<48} {:>10} {:>8} {:>10}", "video", "duration_s", "frames", "size");
-            for v in &cat.videos {
+            let videos = catalog::read_videos(&catalog)?;
+            println!(
+                "{:<40} {:>10} {:>8} {:>9}  {:<20} {:<8} {:<8} {:<24} {:<16}",
+                "video", "duration_s", "frames", "size", "series", "season", "episode", "title", "licensor"
+            );
+            let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            for v in &videos {
+                let m = &v.meta;
                 println!(
-                    "{:<48} {:>10.2} {:>8} {:>10}",
+                    "{:<40} {:>10.2} {:>8} {:>9}  {:<20} {:<8} {:<8} {:<24} {:<16}",
                     v.id,
                     v.duration_s,
                     v.frames,
-                    format!("{}x{}", v.width, v.height)
+                    format!("{}x{}", v.width, v.height),
+                    or_dash(&m.series),
+                    or_dash(&m.season),
+                    or_dash(&m.episode),
+                    or_dash(&m.title),
+                    or_dash(&m.licensor)
                 );
             }
             return Ok(ExitCode::SUCCESS);
         }
-        CatalogCommand::Build { catalog, rate, config, device, inputs } => {
-            (catalog, device, inputs, rate, config, true)
+        CatalogCommand::SetMetadata { catalog, metadata } => {
+            let metas = metadata::read(&metadata)?;
+            let unmatched =
+                metadata::set(&catalog, &metas).with_context(|| format!("catalogue {}", catalog.display()))?;
+            println!(
+                "metadata of {} videos set; {} rows matched no video",
+                metas.len() - unmatched.len(),
+                unmatched.len()
+            );
+            for id in unmatched {
+                println!("  no video: {id}");
+            }
+            return Ok(ExitCode::SUCCESS);
         }
-        CatalogCommand::Add { catalog, device, inputs } => (catalog, device, inputs, None, None, false),
+        CatalogCommand::Build { catalog, rate, config, metadata, device, inputs } => {
+            (catalog, device, inputs, rate, config, metadata.metadata, true)
+        }
+        CatalogCommand::Add { catalog, metadata, device, inputs } => {
+            (catalog, device, inputs, None, None, metadata.metadata, false)
+        }
     };
     let engine = open_engine(&device)?;
     let mut config = load_config(config.as_deref())?;
@@ -375,6 +479,8 @@ fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
         decode: config.decode_options(true, Some(worker_exe()?)),
         limits: config.archive_limits(),
         workers: workers(device.workers),
+        metadata: metadata.as_deref().map(metadata::read).transpose()?,
+        progress,
     };
     let s =
         build::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
@@ -387,6 +493,9 @@ fn catalog_command(command: CatalogCommand) -> Result<ExitCode> {
     );
     for (name, why) in &s.failed {
         println!("  failed: {name}: {why}");
+    }
+    for id in &s.unmatched_metadata {
+        println!("  metadata row matches no video: {id}");
     }
     if !s.failed.is_empty() {
         return Ok(ExitCode::from(EXIT_FAILED_UPLOADS));
@@ -402,7 +511,7 @@ fn run_date(arg: Option<String>) -> Result<String> {
     Ok(run_date)
 }
 
-fn match_command(a: MatchArgs, progress: bool) -> Result<ExitCode> {
+fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
     let run_date = run_date(a.run_date)?;
     let shard = match (a.shard, a.shards) {
         (Some(s), _) => Shard::parse(&s)?,
@@ -445,7 +554,7 @@ fn match_command(a: MatchArgs, progress: bool) -> Result<ExitCode> {
         workers: workers(a.device.workers),
         shard,
         checkpoint_uploads: a.checkpoint_uploads.max(1),
-        progress: progress && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        progress,
     };
     let engine = open_engine(&a.device)?;
     let s = job::run(&a.inputs, &opts, &engine).context("match run")?;
@@ -490,6 +599,38 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
         }
         None => print!("{}", bench::table(&report)),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn review_command(a: ReviewArgs) -> Result<ExitCode> {
+    let run_date = run_date(a.run_date)?;
+    if a.frames == 0 {
+        bail!("--frames must be positive");
+    }
+    let config = load_config(a.config.as_deref())?;
+    let opts = review::ReviewOptions {
+        catalog: a.catalog,
+        out: a.out,
+        run_date,
+        report: a.report,
+        upload: a.upload,
+        limit: a.limit,
+        min_score: a.min_score,
+        frames: a.frames,
+        side: THUMBNAIL_SIDE,
+        decode: config.decode_options(false, Some(worker_exe()?)),
+        limits: config.archive_limits(),
+        workers: workers(a.workers),
+    };
+    let s = review::review(&opts).context("review")?;
+    println!(
+        "review of {} uploads ({} segments, {} frames{}) -> {}",
+        s.uploads,
+        s.segments,
+        s.thumbnails,
+        if s.stored_pictures > 0 { format!(", {} from stored pictures", s.stored_pictures) } else { String::new() },
+        s.index.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,111 @@
+//! `clipmatch review` on the sample run, rendered in a real browser (Debian's headless
+//! Chromium): the DOM holds one section per matched upload, the right number of
+//! thumbnails and the Parquet's counts, no script error, and a screenshot is saved
+//! under target/tmp for a person to look at.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+}
+
+/// Chromium, headless and quiet, on `page` with `args`; returns (stdout, stderr).
+fn browse(browser: &str, profile: &Path, page: &Path, args: &[&str]) -> (String, String) {
+    let o = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn the_sample_review_renders_in_a_browser() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let Some(browser) = chromium() else {
+        require(false, "Debian's chromium");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cat = sample_catalogue(dir.path());
+    let out = dir.path().join("out");
+    let (c, o) = (cat.to_str().unwrap(), out.to_str().unwrap());
+    let uploads = sample().join("uploads.tar.gz");
+    let (code, stdout, err) = clipmatch(&[
+        "match",
+        "--device",
+        "cpu",
+        "--catalog",
+        c,
+        "--out",
+        o,
+        "--run-date",
+        "2026-11-24",
+        uploads.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "{stdout}{err}");
+    let report = dir.path().join("report");
+    let (code, stdout, err) = clipmatch(&[
+        "review",
+        "--catalog",
+        c,
+        "--out",
+        o,
+        "--run-date",
+        "2026-11-24",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert!(stdout.contains("review of 2 uploads (2 segments, 24 frames)"), "{stdout}");
+
+    let profile = tempfile::tempdir().unwrap();
+    let (dom, log) = browse(browser, profile.path(), &report.join("index.html"), &["--dump-dom"]);
+    assert_eq!(dom.matches("<section class=\"upload\"").count(), 2, "one section per matched upload: {dom}");
+    for (id, n) in [("uploads", 4), ("failed", 1), ("matched-uploads", 2), ("matches", 2)] {
+        assert!(dom.contains(&format!("<span id=\"{id}\">{n}</span>")), "{id} = {n}: {dom}");
+    }
+    assert!(dom.contains("Palace of Fractals") && dom.contains("broken.mp4"), "{dom}");
+    assert!(!dom.contains("data-error") && !log.contains("Uncaught"), "script errors: {log}");
+    for page in ["uploads/00001.html", "uploads/00002.html"] {
+        let (dom, log) = browse(browser, profile.path(), &report.join(page), &["--dump-dom"]);
+        assert_eq!(dom.matches("<img class=\"thumb\"").count(), 12, "6 frame pairs: {page}");
+        assert!(!dom.contains("data-error") && !log.contains("Uncaught"), "{page}: {log}");
+    }
+    // The mirrored clip (up2, ep2 flipped) shows its episode frames mirrored.
+    let up2 = std::fs::read_to_string(report.join("uploads/00002.html")).unwrap();
+    let up1 = std::fs::read_to_string(report.join("uploads/00001.html")).unwrap();
+    assert_eq!([&up1, &up2].iter().filter(|p| p.contains("class=mirrored")).count(), 1);
+
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("review-sample.png");
+    let _ = std::fs::remove_file(&shot);
+    let size = "--window-size=1280,1100";
+    browse(
+        browser,
+        profile.path(),
+        &report.join("uploads/00001.html"),
+        &[&format!("--screenshot={}", shot.display()), size],
+    );
+    assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000), "a screenshot at {}", shot.display());
+}
