@@ -17,6 +17,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("ingest", &["matching", "store", "job", "config"]),
     ("store", &["matching", "job", "config"]),
     ("eval", &["matching", "ingest", "kernels", "job", "frame", "config"]),
+    ("review", &["matching", "job", "config"]),
 ];
 
 /// The stages of `matching`, in the order they run: none may use a later one.

@@ -83,9 +83,24 @@ fn the_sample_review_renders_in_a_browser() {
     let profile = tempfile::tempdir().unwrap();
     let (dom, log) = browse(browser, profile.path(), &report.join("index.html"), &["--dump-dom"]);
     assert_eq!(dom.matches("<section class=\"upload\"").count(), 2, "one section per matched upload: {dom}");
-    for (id, n) in [("uploads", 4), ("failed", 1), ("matched-uploads", 2), ("matches", 2)] {
+    // The counts are the Parquet's.
+    let rows = |t: &str| {
+        let part = out.join(format!("{t}/run_date=2026-11-24/part-00000.parquet"));
+        clipmatch::store::table::read_all(&part).unwrap()
+    };
+    let count = |t: &str| rows(t).iter().map(|b| b.num_rows()).sum::<usize>();
+    let failed = rows("uploads")
+        .iter()
+        .map(|b| {
+            let s = b.column_by_name("status").unwrap();
+            let s = s.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+            s.iter().filter(|v| *v != Some("ok")).count()
+        })
+        .sum::<usize>();
+    for (id, n) in [("uploads", count("uploads")), ("failed", failed), ("matches", count("matches"))] {
         assert!(dom.contains(&format!("<span id=\"{id}\">{n}</span>")), "{id} = {n}: {dom}");
     }
+    assert!(dom.contains("<span id=\"matched-uploads\">2</span>"), "{dom}");
     assert!(dom.contains("Palace of Fractals") && dom.contains("broken.mp4"), "{dom}");
     assert!(!dom.contains("data-error") && !log.contains("Uncaught"), "script errors: {log}");
     for page in ["uploads/00001.html", "uploads/00002.html"] {
@@ -108,4 +123,34 @@ fn the_sample_review_renders_in_a_browser() {
         &[&format!("--screenshot={}", shot.display()), size],
     );
     assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000), "a screenshot at {}", shot.display());
+}
+
+#[test]
+fn a_catalogue_source_that_is_gone_shows_its_stored_pictures() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A catalogue of a copy of the sample's episodes; the copy is deleted after the run.
+    let eps = dir.path().join("episodes");
+    std::fs::create_dir_all(&eps).unwrap();
+    for e in ["ep1.mp4", "ep2.mp4", "ep3.mp4"] {
+        std::fs::copy(sample().join("catalogue").join(e), eps.join(e)).unwrap();
+    }
+    let (cat, out, report) = (dir.path().join("cat"), dir.path().join("out"), dir.path().join("report"));
+    let (c, o) = (cat.to_str().unwrap(), out.to_str().unwrap());
+    let (code, _, err) = clipmatch(&["catalog", "build", "--device", "cpu", "--catalog", c, eps.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let uploads = sample().join("uploads.tar.gz");
+    let (code, _, err) =
+        clipmatch(&["match", "--device", "cpu", "--catalog", c, "--out", o, "--run-date", "2026-11-24", uploads.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    std::fs::remove_dir_all(&eps).unwrap();
+    let r = report.to_str().unwrap();
+    let (code, stdout, err) =
+        clipmatch(&["review", "--catalog", c, "--out", o, "--run-date", "2026-11-24", "--report", r, "--frames", "4"]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert!(stdout.contains("16 frames, 8 from stored pictures"), "{stdout}");
+    let page = std::fs::read_to_string(report.join("uploads/00001.html")).unwrap();
+    assert!(page.contains("source video is gone") && page.matches("<img class=thumb").count() == 8, "{page}");
 }

@@ -100,6 +100,14 @@ with tarfile.open("{}") as t, zipfile.ZipFile("{}", "w") as z:
     let report = stdout;
     assert!(report.contains("uploads 8"), "{report}");
     assert!(!report.contains("matches 0"), "{report}");
+    // The episodes' metadata came through the shards and the merge.
+    let titles = python(&format!(
+        "import pyarrow.dataset as ds\n\
+         t = ds.dataset('{}/matches', format='parquet', partitioning='hive').to_table()\n\
+         print(sorted(set(t.column('title').to_pylist())))",
+        sharded.display()
+    ));
+    assert_eq!(titles.trim(), "['The Mirror', 'The Zoom, Part 1']");
 }
 
 #[test]

@@ -14,6 +14,7 @@ use crate::ingest::archive::{self, Limits, Source, WalkOptions};
 use crate::ingest::decode::DecodeOptions;
 use crate::ingest::grab::Picture;
 use crate::ingest::worker::Worker;
+use crate::progress::{self, Progress};
 use crate::store::catalog::{self, Catalogue};
 use crate::store::merge;
 use crate::store::table::{self, MatchRow};
@@ -43,6 +44,7 @@ pub struct ReviewOptions {
     pub decode: DecodeOptions,
     pub limits: Limits,
     pub workers: usize,
+    pub progress: progress::Mode,
 }
 
 /// What a review wrote.
@@ -287,6 +289,7 @@ fn members(
 fn grab_all(tasks: &[Task], o: &ReviewOptions) -> HashMap<Key, Vec<Picture>> {
     let next = AtomicUsize::new(0);
     let done = Mutex::new(HashMap::new());
+    let progress = Mutex::new(Progress::new(o.progress, "videos", "frames", 0));
     std::thread::scope(|s| {
         for _ in 0..o.workers.max(1) {
             s.spawn(|| {
@@ -297,6 +300,8 @@ fn grab_all(tasks: &[Task], o: &ReviewOptions) -> HashMap<Key, Vec<Picture>> {
                         Some(w) => w.grab(&t.path, &name, &t.times, o.side, &o.decode),
                         None => crate::ingest::grab::grab(&t.path, &t.times, o.side, &o.decode),
                     };
+                    let frames = got.as_ref().map_or(0, |p| p.len() as u64);
+                    progress.lock().expect("no panic holds it").update(got.is_err(), frames);
                     match got {
                         Ok(p) => {
                             done.lock().expect("no panic holds it").insert(t.key.clone(), p);
@@ -307,6 +312,7 @@ fn grab_all(tasks: &[Task], o: &ReviewOptions) -> HashMap<Key, Vec<Picture>> {
             });
         }
     });
+    progress.into_inner().expect("no panic holds it").finish();
     done.into_inner().expect("no panic holds it")
 }
 

@@ -394,7 +394,7 @@ fn run(command: Command, progress: progress::Mode) -> Result<ExitCode> {
         Command::Catalog { command } => catalog_command(command, progress),
         Command::Match(args) => match_command(args, progress),
         Command::Merge(args) => merge_command(args),
-        Command::Review(args) => review_command(args),
+        Command::Review(args) => review_command(args, progress),
         Command::Eval(args) => eval_command(args),
         Command::Bench(args) => bench_command(args),
         Command::Config { config } => {
@@ -602,7 +602,7 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn review_command(a: ReviewArgs) -> Result<ExitCode> {
+fn review_command(a: ReviewArgs, progress: progress::Mode) -> Result<ExitCode> {
     let run_date = run_date(a.run_date)?;
     if a.frames == 0 {
         bail!("--frames must be positive");
@@ -621,6 +621,7 @@ fn review_command(a: ReviewArgs) -> Result<ExitCode> {
         decode: config.decode_options(false, Some(worker_exe()?)),
         limits: config.archive_limits(),
         workers: workers(a.workers),
+        progress,
     };
     let s = review::review(&opts).context("review")?;
     println!(
