@@ -142,8 +142,18 @@ fn a_catalogue_source_that_is_gone_shows_its_stored_pictures() {
     let (code, _, err) = clipmatch(&["catalog", "build", "--device", "cpu", "--catalog", c, eps.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let uploads = sample().join("uploads.tar.gz");
-    let (code, _, err) =
-        clipmatch(&["match", "--device", "cpu", "--catalog", c, "--out", o, "--run-date", "2026-11-24", uploads.to_str().unwrap()]);
+    let (code, _, err) = clipmatch(&[
+        "match",
+        "--device",
+        "cpu",
+        "--catalog",
+        c,
+        "--out",
+        o,
+        "--run-date",
+        "2026-11-24",
+        uploads.to_str().unwrap(),
+    ]);
     assert_eq!(code, 3, "{err}");
     std::fs::remove_dir_all(&eps).unwrap();
     let r = report.to_str().unwrap();
