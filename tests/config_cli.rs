@@ -8,13 +8,7 @@ use std::path::Path;
 
 /// Runs the sample's uploads with `extra` arguments; returns (exit code, stdout, stderr).
 fn run(dir: &Path, out: &str, extra: &[&str]) -> (i32, String, String) {
-    let (cat, out) = (dir.join("cat"), dir.join(out));
-    let mut args = vec!["match", "--device", "cpu", "--run-date", "2026-11-24"];
-    args.extend(["--catalog", cat.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    args.extend_from_slice(extra);
-    let uploads = sample().join("uploads.tar.gz");
-    args.push(uploads.to_str().unwrap());
-    clipmatch(&args)
+    match_sample(&dir.join("cat"), &dir.join(out), extra)
 }
 
 /// "N matches" of a run's summary line, and its run id.

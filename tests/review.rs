@@ -51,19 +51,7 @@ fn the_sample_review_renders_in_a_browser() {
     let cat = sample_catalogue(dir.path());
     let out = dir.path().join("out");
     let (c, o) = (cat.to_str().unwrap(), out.to_str().unwrap());
-    let uploads = sample().join("uploads.tar.gz");
-    let (code, stdout, err) = clipmatch(&[
-        "match",
-        "--device",
-        "cpu",
-        "--catalog",
-        c,
-        "--out",
-        o,
-        "--run-date",
-        "2026-11-24",
-        uploads.to_str().unwrap(),
-    ]);
+    let (code, stdout, err) = match_sample(&cat, &out, &[]);
     assert_eq!(code, 3, "{stdout}{err}");
     let report = dir.path().join("report");
     let (code, stdout, err) = clipmatch(&[
@@ -141,19 +129,7 @@ fn a_catalogue_source_that_is_gone_shows_its_stored_pictures() {
     let (c, o) = (cat.to_str().unwrap(), out.to_str().unwrap());
     let (code, _, err) = clipmatch(&["catalog", "build", "--device", "cpu", "--catalog", c, eps.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    let uploads = sample().join("uploads.tar.gz");
-    let (code, _, err) = clipmatch(&[
-        "match",
-        "--device",
-        "cpu",
-        "--catalog",
-        c,
-        "--out",
-        o,
-        "--run-date",
-        "2026-11-24",
-        uploads.to_str().unwrap(),
-    ]);
+    let (code, _, err) = match_sample(&cat, &out, &[]);
     assert_eq!(code, 3, "{err}");
     std::fs::remove_dir_all(&eps).unwrap();
     let r = report.to_str().unwrap();

@@ -63,6 +63,16 @@ pub fn sample_catalogue(dir: &Path) -> PathBuf {
     cat
 }
 
+/// The job on the sample's uploads on the CPU twins, run date 2026-11-24, against the
+/// catalogue `cat`, into `out`, with `extra` arguments; returns what `clipmatch` does.
+pub fn match_sample(cat: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let (cat, out, uploads) = (cat.to_str().unwrap(), out.to_str().unwrap(), sample().join("uploads.tar.gz"));
+    let mut args = vec!["match", "--device", "cpu", "--run-date", "2026-11-24", "--catalog", cat, "--out", out];
+    args.extend_from_slice(extra);
+    args.push(uploads.to_str().unwrap());
+    clipmatch(&args)
+}
+
 /// Runs the clipmatch binary; returns (status code, stdout, stderr).
 pub fn clipmatch(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_clipmatch")).args(args).env("RUST_LOG", "warn").output().unwrap();

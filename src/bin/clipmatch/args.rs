@@ -144,16 +144,23 @@ pub(crate) struct MetadataArg {
     pub(crate) metadata: Option<PathBuf>,
 }
 
+/// Where a run's tables are.
 #[derive(clap::Args)]
-pub(crate) struct MatchArgs {
-    #[arg(long)]
-    pub(crate) catalog: PathBuf,
-    /// Output folder: OUT/{matches,uploads,manifest}/run_date=DATE/part-*.parquet.
+pub(crate) struct RunArgs {
+    /// The run's output folder: OUT/{matches,uploads,manifest}/run_date=DATE/part-*.parquet.
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Partition date (default: today, UTC).
     #[arg(long)]
     pub(crate) run_date: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct MatchArgs {
+    #[arg(long)]
+    pub(crate) catalog: PathBuf,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
     /// Settings (TOML: any part of `clipmatch config`'s output); the flags below
     /// override it. `clipmatch config` prints every setting with its default.
     #[arg(long)]
@@ -206,12 +213,8 @@ pub(crate) struct MatchArgs {
 pub(crate) struct ReviewArgs {
     #[arg(long)]
     pub(crate) catalog: PathBuf,
-    /// The run's --out folder.
-    #[arg(long)]
-    pub(crate) out: PathBuf,
-    /// Partition date (default: today, UTC).
-    #[arg(long)]
-    pub(crate) run_date: Option<String>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
     /// The report's folder: index.html, and one page per upload under uploads/.
     #[arg(long)]
     pub(crate) report: PathBuf,
@@ -237,12 +240,8 @@ pub(crate) struct ReviewArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct MergeArgs {
-    /// The --out folder the shards wrote to.
-    #[arg(long)]
-    pub(crate) out: PathBuf,
-    /// Partition date (default: today, UTC).
-    #[arg(long)]
-    pub(crate) run_date: Option<String>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
     /// The shard count, where shards of several counts are staged for the date.
     #[arg(long)]
     pub(crate) shards: Option<u32>,

@@ -211,7 +211,7 @@ fn run_date(arg: Option<String>) -> Result<String> {
 }
 
 fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
-    let run_date = run_date(a.run_date)?;
+    let run_date = run_date(a.run.run_date)?;
     let shard = match (a.shard, a.shards) {
         (Some(s), _) => Shard::parse(&s)?,
         (None, Some(n)) => Shard::from_env(n, |k| std::env::var(k).ok())?,
@@ -246,7 +246,7 @@ fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
     config.check().map_err(anyhow::Error::msg).context("settings after the flags")?;
     let opts = MatchOptions {
         catalog: a.catalog,
-        out: a.out,
+        out: a.run.out,
         run_date,
         config,
         worker: Some(worker_exe()?),
@@ -302,14 +302,14 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
 }
 
 fn review_command(a: ReviewArgs, progress: progress::Mode) -> Result<ExitCode> {
-    let run_date = run_date(a.run_date)?;
+    let run_date = run_date(a.run.run_date)?;
     if a.frames == 0 {
         bail!("--frames must be positive");
     }
     let config = load_config(a.config.as_deref())?;
     let opts = review::ReviewOptions {
         catalog: a.catalog,
-        out: a.out,
+        out: a.run.out,
         run_date,
         report: a.report,
         upload: a.upload,
@@ -335,8 +335,8 @@ fn review_command(a: ReviewArgs, progress: progress::Mode) -> Result<ExitCode> {
 }
 
 fn merge_command(a: MergeArgs) -> Result<ExitCode> {
-    let run_date = run_date(a.run_date)?;
-    let s = merge::merge(&a.out, &run_date, a.shards).context("merge")?;
+    let run_date = run_date(a.run.run_date)?;
+    let s = merge::merge(&a.run.out, &run_date, a.shards).context("merge")?;
     if s.already_merged {
         println!("run {} of {run_date} is already merged; nothing to do", s.run_id);
     } else {
@@ -346,7 +346,7 @@ fn merge_command(a: MergeArgs) -> Result<ExitCode> {
             s.shards,
             s.uploads,
             s.matches,
-            a.out.display()
+            a.run.out.display()
         );
     }
     Ok(ExitCode::SUCCESS)
