@@ -398,3 +398,40 @@ fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(qs: f64, qe: f64, rs: f64, re: f64, speed: f32) -> MatchRow {
+        MatchRow {
+            query_id: "q".into(),
+            archive: "a".into(),
+            query_start_s: qs,
+            query_end_s: qe,
+            ref_id: "ep".into(),
+            ref_start_s: rs,
+            ref_end_s: re,
+            score: 1.0,
+            matched_frames: 10,
+            speed,
+            flipped: false,
+            series: None,
+            episode: None,
+            title: None,
+            licensor: None,
+        }
+    }
+
+    #[test]
+    fn frame_times_follow_the_segments_line() {
+        // Upload 10-20 s shows the episode from 30 s at 1.5x: 4 frames in the middle of
+        // each quarter.
+        let times: Vec<(f64, f64)> = pairs(&row(10.0, 20.0, 30.0, 45.0, 1.5), 4).iter().map(|p| (p.0, p.1)).collect();
+        assert_eq!(times, [(11.25, 31.875), (13.75, 35.625), (16.25, 39.375), (18.75, 43.125)]);
+        // A clip at the head of the episode: the range starts clamped at 0, the line is
+        // anchored at its end (upload 0-10 s shows the episode from -2 s).
+        let times: Vec<f64> = pairs(&row(0.0, 10.0, 0.0, 8.0, 1.0), 2).iter().map(|p| p.1).collect();
+        assert_eq!(times, [0.5, 5.5]);
+    }
+}
