@@ -2,7 +2,8 @@
 # Regenerates docs/RESULTS.md from a run: builds the catalogue of
 # ../shared/footage/catalogue, runs `clipmatch match` at default settings (CPU twins)
 # over the dev set, the real copies and every extra set named in SETS, scores each with
-# `clipmatch eval --json`, keeps the JSON under docs/results/ and renders the tables.
+# `clipmatch eval --json` and its frames with `clipmatch recall --json`, keeps the JSON
+# under docs/results/ and renders the tables.
 #
 #   bash scripts/results.sh
 #   SETS="seed3=/tmp/s3 seed7=/tmp/s7" bash scripts/results.sh   # sets of make_queries.py
@@ -16,7 +17,8 @@ cargo build --release --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=docs/results
-rm -f $out/*.json
+rm -f $out/*.json $out/recall/*.json
+mkdir -p $out/recall
 $bin catalog build --device cpu --catalog "$work/cat" "$shared/footage/catalogue" 2>/dev/null >/dev/null
 # name, uploads folder, truth CSV, queries CSV (or -)
 score() {
@@ -30,6 +32,8 @@ score() {
   $bin eval --json --truth "$truth" "${by[@]}" "$work/$name" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); d["wall_s"]=float(sys.argv[1]); d["uploads"]=int(sys.argv[2]); print(json.dumps(d, indent=1, sort_keys=True))' \
       "$(( (end - start) / 1000000 ))e-3" "$(find "$queries" -type f | wc -l)" > "$out/$name.json"
+  $bin recall --device cpu --json --catalog "$work/cat" --truth "$truth" "${by[@]}" "$queries" 2>/dev/null |
+    python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), indent=1, sort_keys=True))' > "$out/recall/$name.json"
 }
 score dev "$shared/bench/dev/queries" "$shared/bench/dev/ground_truth.csv" "$shared/bench/dev/queries.csv"
 score copies "$shared/footage/copies" "$shared/bench/real_copies_truth.csv" -
@@ -52,13 +56,28 @@ for k in order:
     d = sets[k]
     print(f"| {k} | {d['uploads']} | {d['segment_uap']:.3f} | {d['pair_uap']:.3f} | {d['segment_precision']:.3f} | "
           f"{d['segment_recall']:.3f} | {d['false_positive_queries']} | {d['wall_s']:.1f} |")
+recall = {p.stem: json.loads(p.read_text()) for p in sorted(pathlib.Path(out, "recall").glob("*.json"))}
+print("\n## Frame recall\n")
+print("`clipmatch recall`: of the upload frames inside true segments, the share whose catalogue frame "
+      "(the true video, within 1 s of the true time) is the nearest (@1) or among the 5 nearest (@5), "
+      "by the frame's picture view alone and by any of the views the job searches.\n")
+print("| set | frames | picture @1 | picture @5 | any view @1 | any view @5 |")
+print("|---|---|---|---|---|---|")
+for k in order:
+    if k in recall:
+        a = recall[k]["all"]
+        print(f"| {k} | {a['frames']} | {a['picture_at_1']:.3f} | {a['picture_at_5']:.3f} | "
+              f"{a['any_view_at_1']:.3f} | {a['any_view_at_5']:.3f} |")
 for k in order:
     if "by_edit" not in sets[k]:
         continue
     print(f"\n## Recall per edit family: {k}\n")
-    print("| edit | segments | recall |")
-    print("|---|---|---|")
+    fr = recall.get(k, {}).get("by_edit", {})
+    print("| edit | segments | recall | frames | frame recall any view @5 |")
+    print("|---|---|---|---|---|")
     for fam, (n, r) in sorted(sets[k]["by_edit"].items(), key=lambda x: x[1][1]):
-        print(f"| {fam} | {n} | {r:.3f} |")
+        f = fr.get(fam)
+        extra = f"{f['frames']} | {f['any_view_at_5']:.3f}" if f else "- | -"
+        print(f"| {fam} | {n} | {r:.3f} | {extra} |")
 PY
 echo "wrote docs/RESULTS.md"

@@ -286,11 +286,9 @@ pub fn score(truth: &[Truth], preds: &[Prediction]) -> Scores {
 
 /// Recall per edit family: for each family, the segment recall over the uploads whose
 /// edit list (queries.csv's `edits` JSON) names it.
-pub fn recall_by_edit(
-    truth: &[Truth],
-    preds: &[Prediction],
-    queries_csv: &Path,
-) -> Result<BTreeMap<String, (usize, f64)>> {
+/// The uploads of each edit family (its edits and its canvas), from a queries.csv with an
+/// `edits` column as `make_queries.py` writes it.
+pub fn edit_families(queries_csv: &Path) -> Result<BTreeMap<String, BTreeSet<String>>> {
     let mut families: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for row in read_csv(queries_csv)? {
         let q = norm_id(text(&row, "query_id", queries_csv)?);
@@ -307,6 +305,15 @@ pub fn recall_by_edit(
             families.entry(n).or_default().insert(q.clone());
         }
     }
+    Ok(families)
+}
+
+pub fn recall_by_edit(
+    truth: &[Truth],
+    preds: &[Prediction],
+    queries_csv: &Path,
+) -> Result<BTreeMap<String, (usize, f64)>> {
+    let families = edit_families(queries_csv)?;
     let mut out = BTreeMap::new();
     for (family, qs) in families {
         let t: Vec<Truth> = truth.iter().filter(|t| qs.contains(&t.query)).cloned().collect();

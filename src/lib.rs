@@ -5,7 +5,7 @@
 //! `frame`) -> `kernels` (descriptors, search) -> `matching` (alignment in time) ->
 //! `store` (Parquet tables, catalogue, checkpoints, merge). `job` runs a night, `build`
 //! a catalogue build, `review` shows a run's evidence to people, `eval` scores a run,
-//! `bench` times the kernels; `config` holds every tuning number. The binary (`src/bin/clipmatch`) is the only place that knows
+//! `recall` scores the search frame by frame, `bench` times the kernels; `config` holds every tuning number. The binary (`src/bin/clipmatch`) is the only place that knows
 //! about the command line.
 
 pub mod bench;
@@ -19,6 +19,7 @@ pub mod job;
 pub mod kernels;
 pub mod matching;
 pub mod progress;
+pub mod recall;
 pub mod review;
 pub mod store;
 #[cfg(any(test, feature = "testkit"))]

@@ -18,6 +18,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("store", &["matching", "job", "config"]),
     ("eval", &["matching", "ingest", "kernels", "job", "frame", "config"]),
     ("review", &["matching", "job", "config"]),
+    ("recall", &["matching", "job"]),
 ];
 
 /// The stages of `matching`, in the order they run: none may use a later one.

@@ -36,6 +36,9 @@ pub(crate) enum Command {
     Review(ReviewArgs),
     /// Score matches against ground truth (as ../shared/bench/score.py does).
     Eval(EvalArgs),
+    /// Frame-level recall of the search: for frames inside true segments, whether the
+    /// right catalogue frame is the nearest, or among the 5 nearest.
+    Recall(RecallArgs),
     /// List the adapters wgpu sees and the one `--device auto` picks.
     Devices,
     /// Benchmark the descriptor and search kernels on synthetic inputs: table + JSON.
@@ -272,6 +275,29 @@ pub(crate) struct BenchArgs {
     /// Also write the report as JSON to this file ('-': stdout, instead of the table).
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RecallArgs {
+    #[arg(long)]
+    pub(crate) catalog: PathBuf,
+    /// Ground truth CSV: query_id,query_start,query_end,ref_id,ref_start,ref_end.
+    #[arg(long)]
+    pub(crate) truth: PathBuf,
+    /// Recall per edit family, from a queries.csv with an `edits` column.
+    #[arg(long)]
+    pub(crate) by_edit: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Settings (TOML): decoding, frame layout.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
+    /// The uploads: folders, videos, archives.
+    #[arg(required = true)]
+    pub(crate) inputs: Vec<PathBuf>,
 }
 
 #[derive(clap::Args)]

@@ -4,7 +4,8 @@ mod args;
 
 use anyhow::{Context, Result, bail};
 use args::{
-    BenchArgs, CatalogCommand, Cli, Command, DeviceArgs, EvalArgs, LogFormat, MatchArgs, MergeArgs, ReviewArgs,
+    BenchArgs, CatalogCommand, Cli, Command, DeviceArgs, EvalArgs, LogFormat, MatchArgs, MergeArgs, RecallArgs,
+    ReviewArgs,
 };
 use clap::Parser;
 use clipmatch::bench;
@@ -16,6 +17,7 @@ use clipmatch::job::{self, MatchOptions};
 use clipmatch::kernels::engine::Engine;
 use clipmatch::kernels::gpu;
 use clipmatch::progress;
+use clipmatch::recall;
 use clipmatch::review;
 use clipmatch::store::{catalog, merge, metadata};
 use std::path::PathBuf;
@@ -95,6 +97,7 @@ fn run(command: Command, progress: progress::Mode) -> Result<ExitCode> {
         Command::Merge(args) => merge_command(args),
         Command::Review(args) => review_command(args, progress),
         Command::Eval(args) => eval_command(args),
+        Command::Recall(args) => recall_command(args),
         Command::Bench(args) => bench_command(args),
         Command::Config { config } => {
             print!("{}", load_config(config.as_deref())?.to_toml());
@@ -349,6 +352,35 @@ fn merge_command(a: MergeArgs) -> Result<ExitCode> {
             a.run.out.display()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn recall_command(a: RecallArgs) -> Result<ExitCode> {
+    let truth = eval::read_truth(&a.truth)?;
+    let config = load_config(a.config.as_deref())?;
+    let engine = open_engine(&a.device)?;
+    let opts = recall::RecallOptions {
+        catalog: &a.catalog,
+        truth: &truth,
+        queries_csv: a.by_edit.as_deref(),
+        config: &config,
+        worker: Some(worker_exe()?),
+        workers: workers(a.device.workers),
+    };
+    let r = recall::recall(&a.inputs, &opts, &engine).context("frame recall")?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<24} {:>7} {:>10} {:>10} {:>10} {:>10}", "frames", "n", "picture@1", "picture@5", "any@1", "any@5");
+    let line = |name: &str, r: &recall::Recall| {
+        println!(
+            "{name:<24} {:>7} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+            r.frames, r.picture_at_1, r.picture_at_5, r.any_view_at_1, r.any_view_at_5
+        )
+    };
+    line("all", &r.all);
+    r.by_edit.iter().for_each(|(family, r)| line(family, r));
     Ok(ExitCode::SUCCESS)
 }
 

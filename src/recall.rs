@@ -1,0 +1,143 @@
+//! `clipmatch recall`: how often the search finds the right catalogue frame, before any
+//! alignment. For every upload frame sampled inside a true segment (ground truth as
+//! `clipmatch eval` reads it), whether a catalogue frame of the true video within
+//! `NEAR_S` of the time the truth maps the frame to is the best neighbour (@1) or among
+//! the best five (@5): of the frame's picture view alone, and of any of the views the job
+//! searches (bands, halves, windows). Per edit family too. The descriptor is the
+//! foundation the alignment stands on: this is where its robustness is measured.
+//! Orchestration of `ingest`, `kernels`, `store` and `eval`.
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::eval::{Truth, edit_families, norm_id};
+use crate::ingest::pipeline::{self, Selection};
+use crate::ingest::sample::{Decoded, Views};
+use crate::kernels::descriptor::WORDS;
+use crate::kernels::engine::Engine;
+use crate::kernels::search::{Hit, Matrix, union};
+use crate::store::catalog::{self, Catalogue};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A catalogue frame within this many seconds of the true time counts as the right one.
+pub const NEAR_S: f64 = 1.0;
+
+/// Frames found among the best 1 and 5 neighbours, of `frames`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Recall {
+    pub frames: usize,
+    pub picture_at_1: f64,
+    pub picture_at_5: f64,
+    pub any_view_at_1: f64,
+    pub any_view_at_5: f64,
+}
+
+/// Recall over all frames, and per edit family where a queries.csv is given.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub all: Recall,
+    pub by_edit: BTreeMap<String, Recall>,
+}
+
+/// Counts of found frames (picture @1, @5, any view @1, @5) over `frames`.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    frames: usize,
+    found: [usize; 4],
+}
+
+impl Counts {
+    fn add(&mut self, found: [bool; 4]) {
+        self.frames += 1;
+        self.found.iter_mut().zip(found).for_each(|(n, f)| *n += usize::from(f));
+    }
+
+    fn recall(&self) -> Recall {
+        let r = |n: usize| if self.frames == 0 { 0.0 } else { n as f64 / self.frames as f64 };
+        Recall {
+            frames: self.frames,
+            picture_at_1: r(self.found[0]),
+            picture_at_5: r(self.found[1]),
+            any_view_at_1: r(self.found[2]),
+            any_view_at_5: r(self.found[3]),
+        }
+    }
+}
+
+/// What `recall` measures against.
+pub struct RecallOptions<'a> {
+    pub catalog: &'a Path,
+    pub truth: &'a [Truth],
+    /// A queries.csv with an `edits` column, for recall per edit family.
+    pub queries_csv: Option<&'a Path>,
+    pub config: &'a Config,
+    /// The executable serving decode workers, and how many run.
+    pub worker: Option<PathBuf>,
+    pub workers: usize,
+}
+
+/// Frame recall of the uploads in `inputs`.
+pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<Report> {
+    let (catalog, truth, config) = (o.catalog, o.truth, o.config);
+    let cat = catalog::open(catalog)?;
+    let prepared = engine.prepare(Matrix { words: &cat.words, views: cat.manifest.views })?;
+    let families = o.queries_csv.map(edit_families).transpose()?.unwrap_or_default();
+    let decode = config.decode_options(false, o.worker.clone());
+    let select = Selection { shard: crate::ingest::shard::Shard::ALL, done: None, follow_links: false };
+    let mut all = Counts::default();
+    let mut by_edit: BTreeMap<String, Counts> = BTreeMap::new();
+    pipeline::run(inputs, &config.archive_limits(), &select, &decode, Views::Query, o.workers, &mut |m, out| {
+        let Ok(d) = out.result else {
+            return Ok(());
+        };
+        let query = norm_id(&m.id);
+        let segments: Vec<&Truth> = truth.iter().filter(|t| t.query == query).collect();
+        if segments.is_empty() {
+            return Ok(());
+        }
+        let found = frames_found(&d, &segments, &cat, &prepared, engine)?;
+        for f in found {
+            all.add(f);
+            for (family, queries) in &families {
+                if queries.contains(&query) {
+                    by_edit.entry(family.clone()).or_default().add(f);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Report { all: all.recall(), by_edit: by_edit.into_iter().map(|(k, c)| (k, c.recall())).collect() })
+}
+
+/// For each frame of `d` inside one of `segments`, whether the right catalogue frame is
+/// found: by the picture view @1 and @5, by any view @1 and @5.
+fn frames_found(
+    d: &Decoded,
+    segments: &[&Truth],
+    cat: &Catalogue,
+    prepared: &crate::kernels::engine::Prepared,
+    engine: &Engine,
+) -> Result<Vec<[bool; 4]>> {
+    let descriptors = engine.describe(&d.images)?;
+    let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|x| x.words).collect();
+    let neighbours = engine.search(prepared, &queries)?;
+    let mut out = Vec::new();
+    for (i, views) in d.ranges().into_iter().enumerate() {
+        let t = d.times[i];
+        let Some(s) = segments.iter().find(|s| (s.b[0]..=s.b[1]).contains(&t)) else {
+            continue;
+        };
+        let [qs, qe, rs, re] = s.b;
+        let tr = rs + (t - qs) * (re - rs) / (qe - qs).max(1e-9);
+        let right = |h: &Hit| {
+            !h.is_empty()
+                && norm_id(&cat.videos[cat.frame_video[h.frame()] as usize].id) == s.reference
+                && (cat.frame_t[h.frame()] - tr).abs() <= NEAR_S
+        };
+        let within = |list: &[Hit], k: usize| list.iter().take(k).any(right);
+        let picture = &neighbours[views.start];
+        let any = union(&neighbours[views]);
+        out.push([within(picture, 1), within(picture, 5), within(&any, 1), within(&any, 5)]);
+    }
+    Ok(out)
+}
