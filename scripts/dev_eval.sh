@@ -2,7 +2,7 @@
 # The job over ../shared/bench/dev (packed into one .tar.gz) and ../shared/footage/copies
 # against a catalogue of ../shared/footage/catalogue, on the GPU path (any wgpu adapter,
 # lavapipe here) and on the CPU twins; checks both give the same matches and prints the
-# eval figures and wall times.
+# eval figures, the frame-level recall and wall times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${SHARED:-../shared}
@@ -28,6 +28,8 @@ print(f"gpu and cpu runs: the same {len(a)} matches")
 PY
 echo "== dev set (../shared/bench/dev)"
 $bin eval --truth "$shared/bench/dev/ground_truth.csv" --by-edit "$shared/bench/dev/queries.csv" "$work/dev-gpu"
+echo "== dev set, frame by frame (clipmatch recall)"
+$bin recall --device cpu --catalog "$work/cat" --truth "$shared/bench/dev/ground_truth.csv" "$work/dev.tar.gz" 2>/dev/null
 echo "== real copies (../shared/footage/copies)"
 $bin match --catalog "$work/cat" --out "$work/copies" --run-date 2026-11-24 "$shared/footage/copies" 2>/dev/null
 $bin eval --truth "$shared/bench/real_copies_truth.csv" "$work/copies"
