@@ -1,6 +1,6 @@
-// Frame descriptor kernel: one invocation per 32x32 luma image; src/descriptor.rs says
+// Frame descriptor kernel: one invocation per 32x32 luma image; src/kernels/descriptor.rs says
 // what each step is for. Integer arithmetic throughout, so that the CPU twin
-// (src/descriptor.rs, `describe`) gives the same bytes.
+// (src/kernels/descriptor.rs, `describe`) gives the same bytes.
 // Registers only: no workgroup memory and no barriers, which software rasterisers such
 // as lavapipe execute slowly.
 

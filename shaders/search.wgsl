@@ -1,7 +1,7 @@
 // Exact top-k search: every query descriptor against one tile of catalogue frames.
 // Invocation = one query x one chunk of frames; it keeps the query in registers
 // (WORDS words of packed signed bytes), scans its chunk, and writes the chunk's top-k.
-// The CPU merges the chunks' lists (src/search.rs, `merge`); the CPU twin is
+// The CPU merges the chunks' lists (src/kernels/search.rs, `merge`); the CPU twin is
 // `search::cpu_chunk_topk`.
 //
 // A catalogue frame has `views` descriptors (crops of the frame); its score is the best

@@ -276,7 +276,7 @@ impl Gpu {
         Ok(Resident { tiles, views: m.views })
     }
 
-    /// Exact top-k of every query against a resident catalogue (`similarity.wgsl`).
+    /// Exact top-k of every query against a resident catalogue (`search.wgsl`).
     pub fn search(&self, queries: &[[u32; WORDS]], cat: &Resident) -> Result<Vec<Neighbours>> {
         let mut best = vec![[Hit::EMPTY; TOPK]; queries.len()];
         if queries.is_empty() {
