@@ -63,7 +63,9 @@ pub fn grab(path: &Path, times: &[f64], side: u32, opts: &DecodeOptions) -> Resu
             continue;
         }
         while decoder.receive_frame(&mut frame).is_ok() {
-            let t = frame.timestamp().map_or(last_t + 1.0 / fps, |ts| (ts - start_pts) as f64 * tb);
+            // A frame without a timestamp follows the previous one (the first starts at 0).
+            let follows = if last_t.is_finite() { last_t + 1.0 / fps } else { 0.0 };
+            let t = frame.timestamp().map_or(follows, |ts| (ts - start_pts) as f64 * tb);
             last_t = t;
             while next < times.len() && t + 1e-3 >= times[next] {
                 out.push(picture(&frame, times[next], t, side, turns)?);
