@@ -74,27 +74,6 @@ pub fn read_truth(path: &Path) -> Result<Vec<Truth>> {
         .collect()
 }
 
-fn parquet_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
-    if path.is_file() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<_> =
-        std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        // Hidden and underscore files are temporaries and markers, as pyarrow ignores them.
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        if p.is_dir() || name.ends_with(".parquet") {
-            parquet_files(&p, out)?;
-        }
-    }
-    Ok(())
-}
-
 /// Predictions from a CSV, a Parquet file, or a folder of Parquet files. Given a job's
 /// `--out` folder, reads its `matches` table.
 pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
@@ -117,10 +96,8 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
             .collect();
     }
     let root = if path.join("matches").is_dir() { path.join("matches") } else { path.to_path_buf() };
-    let mut files = Vec::new();
-    parquet_files(&root, &mut files)?;
     let mut out = Vec::new();
-    for f in files {
+    for f in table::parquet_files(&root)? {
         for b in table::read_all(&f)? {
             let s = |n: &str| table::column::<StringArray>(&b, n, &f);
             let d = |n: &str| table::column::<Float64Array>(&b, n, &f);

@@ -9,7 +9,7 @@ use crate::ingest::archive::Member;
 use crate::ingest::pipeline::{self, Outcome, Selection};
 use crate::ingest::sample::{Decoded, Views};
 use crate::ingest::shard::Shard;
-use crate::kernels::descriptor::{DESCRIPTOR_VERSION, Tables, WORDS};
+use crate::kernels::descriptor::{DESCRIPTOR_VERSION, Tables};
 use crate::kernels::engine::{Engine, Prepared};
 use crate::matching::model::{RefFrames, frames_by_video};
 use crate::matching::{self, Upload};
@@ -234,9 +234,7 @@ fn match_one(
     engine: &Engine,
     opts: &MatchOptions,
 ) -> Result<Vec<MatchRow>> {
-    let descriptors = engine.describe(&d.images)?;
-    let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|x| x.words).collect();
-    let neighbours = engine.search(prepared, &queries)?;
+    let (descriptors, neighbours) = engine.describe_and_search(prepared, &d.images)?;
     let upload = Upload {
         times: &d.times,
         descriptors: &descriptors,

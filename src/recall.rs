@@ -12,7 +12,6 @@ use crate::error::Result;
 use crate::eval::{Truth, edit_families, norm_id};
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::{Decoded, Views};
-use crate::kernels::descriptor::WORDS;
 use crate::kernels::engine::Engine;
 use crate::kernels::search::{Hit, Matrix, union};
 use crate::store::catalog::{self, Catalogue};
@@ -118,9 +117,7 @@ fn frames_found(
     prepared: &crate::kernels::engine::Prepared,
     engine: &Engine,
 ) -> Result<Vec<[bool; 4]>> {
-    let descriptors = engine.describe(&d.images)?;
-    let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|x| x.words).collect();
-    let neighbours = engine.search(prepared, &queries)?;
+    let (_, neighbours) = engine.describe_and_search(prepared, &d.images)?;
     let mut out = Vec::new();
     for (i, views) in d.ranges().into_iter().enumerate() {
         let t = d.times[i];

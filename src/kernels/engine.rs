@@ -75,6 +75,18 @@ impl Engine {
         }
     }
 
+    /// The descriptors of `images` and each one's neighbours in `cat`.
+    pub fn describe_and_search(
+        &self,
+        cat: &Prepared,
+        images: &[PackedImage],
+    ) -> Result<(Vec<Descriptor>, Vec<Neighbours>)> {
+        let descriptors = self.describe(images)?;
+        let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|d| d.words).collect();
+        let neighbours = self.search(cat, &queries)?;
+        Ok((descriptors, neighbours))
+    }
+
     pub fn search(&self, cat: &Prepared, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
         match (self, cat) {
             (Engine::Gpu(g), Prepared::Gpu(r)) => g.search(queries, r),

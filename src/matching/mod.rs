@@ -38,12 +38,12 @@ pub fn candidates(q: &QueryFrames, r: &RefFrames, tables: &Tables, c: &MatchConf
     // The videos that could score highest are searched first, so that the search cap
     // (`vote::Strongest`) drops the weakest lines of the whole catalogue, not the
     // videos listed last.
-    let mut groups: Vec<_> = vote::groups(q, r, c).into_iter().collect();
-    let ceiling = |v: &[vote::Vote]| vote::ceiling(v, q.t.len()) * weight;
-    groups.sort_by(|a, b| ceiling(&b.1).total_cmp(&ceiling(&a.1)).then(a.0.cmp(&b.0)));
+    let mut groups: Vec<_> =
+        vote::groups(q, r, c).into_iter().map(|(key, v)| (vote::ceiling(&v, q.t.len()), key, v)).collect();
+    groups.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut strong = vote::Strongest::new(c);
     let mut by_key = BTreeMap::new();
-    for (key, votes) in groups {
+    for (_, key, votes) in groups {
         let mut segs = vote::lines(votes, key, q, r, c, weight, &mut strong);
         segs.iter_mut().for_each(|s| grow::grow_segment(s, q, r, c));
         resolve::resolve(&mut segs, q, r, c);

@@ -5,7 +5,6 @@
 
 use super::{SegmentView, Shown, UploadEntry, UploadView};
 use crate::error::{Error, Result};
-use crate::store::catalog::Catalogue;
 use crate::store::table::MatchRow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -55,7 +54,6 @@ pub struct Report<'a> {
     pub matches: &'a [MatchRow],
     /// The matched uploads shown, with their frames.
     pub views: &'a [UploadView],
-    pub cat: &'a Catalogue,
     /// Longer side of a thumbnail, pixels.
     pub side: u32,
 }
@@ -65,7 +63,7 @@ pub fn write(dir: &Path, r: &Report) -> Result<PathBuf> {
     std::fs::create_dir_all(dir.join("uploads")).map_err(|e| Error::io(dir, e))?;
     for (n, u) in r.views.iter().enumerate() {
         let path = dir.join(page(n));
-        std::fs::write(&path, upload_page(u, r.run_date, r.cat, r.side)).map_err(|e| Error::io(&path, e))?;
+        std::fs::write(&path, upload_page(u, r.run_date, r.side)).map_err(|e| Error::io(&path, e))?;
     }
     let failed: Vec<&UploadEntry> = r.uploads.iter().filter(|u| u.status != "ok").collect();
     let path = dir.join("index.html");
@@ -234,7 +232,7 @@ fn timeline(u: &UploadView) -> String {
     h + "</div>"
 }
 
-fn upload_page(u: &UploadView, run_date: &str, cat: &Catalogue, side: u32) -> String {
+fn upload_page(u: &UploadView, run_date: &str, side: u32) -> String {
     let mut h = head(&u.query_id);
     let _ = write!(
         h,
@@ -246,12 +244,12 @@ fn upload_page(u: &UploadView, run_date: &str, cat: &Catalogue, side: u32) -> St
     );
     h += &timeline(u);
     for s in &u.segments {
-        h += &segment(s, cat, side);
+        h += &segment(s, side);
     }
     h + "</body></html>"
 }
 
-fn segment(s: &SegmentView, cat: &Catalogue, side: u32) -> String {
+fn segment(s: &SegmentView, side: u32) -> String {
     let r = &s.row;
     let mut h = format!(
         "<section class=segment><h2><span style=\"color:{}\">■</span> {}{}</h2>",
@@ -285,7 +283,6 @@ fn segment(s: &SegmentView, cat: &Catalogue, side: u32) -> String {
               pictures, scaled.</p>";
     }
     h += "<div class=strip>";
-    let name = cat.videos.iter().find(|v| v.id == r.ref_id).map_or(r.ref_id.as_str(), |v| v.id.as_str());
     for (tq, tr, q, c) in &s.pairs {
         let mirrored = if r.flipped { " class=mirrored" } else { "" };
         let _ = write!(
@@ -295,7 +292,7 @@ fn segment(s: &SegmentView, cat: &Catalogue, side: u32) -> String {
             img(q, side, "", "upload frame"),
             clock(*tq),
             img(c, side, mirrored, "catalogue frame"),
-            esc(name),
+            esc(&r.ref_id),
             clock(*tr)
         );
     }

@@ -92,7 +92,11 @@ pub struct UploadView {
 
 /// Writes the report of run date `o.run_date` under `o.report`.
 pub fn review(o: &ReviewOptions) -> Result<ReviewSummary> {
-    let cat = catalog::open(&o.catalog)?;
+    // The refusal of another descriptor version, then only the videos: the frames and
+    // their stored pictures are loaded only where a source is gone.
+    catalog::read_manifest(&o.catalog)?;
+    let videos = catalog::read_videos(&o.catalog)?;
+    let mut full: Option<Catalogue> = None;
     let matches = read_matches(&merge::partition(&o.out, "matches", &o.run_date))?;
     let uploads = read_uploads(&merge::partition(&o.out, "uploads", &o.run_date))?;
     let durations: HashMap<(String, String), f64> =
@@ -125,7 +129,7 @@ pub fn review(o: &ReviewOptions) -> Result<ReviewSummary> {
         }
     }
     // Catalogue videos: from their sources, as the catalogue recorded them.
-    for v in cat.videos.iter().filter(|v| ref_times.contains_key(&v.id)) {
+    for v in videos.iter().filter(|v| ref_times.contains_key(&v.id)) {
         let ids = BTreeSet::from([v.id.as_str()]);
         for (id, path, held) in members(Path::new(&v.source), &ids, &o.limits, spool.path()) {
             let times = ref_times[&id].iter().map(|m| m.secs()).collect();
@@ -140,13 +144,19 @@ pub fn review(o: &ReviewOptions) -> Result<ReviewSummary> {
         let up = grabbed.get(&Key::Upload(u.archive.clone(), u.query_id.clone()));
         for s in &mut u.segments {
             summary.segments += 1;
-            let video = cat.videos.iter().position(|v| v.id == s.row.ref_id);
+            let video = videos.iter().position(|v| v.id == s.row.ref_id);
             let cf = grabbed.get(&Key::Ref(s.row.ref_id.clone()));
             for (tq, tr, shown_q, shown_r) in &mut s.pairs {
                 *shown_q = up.and_then(|p| frame_at(p, *tq)).map_or(Shown::Missing, Shown::Frame);
                 *shown_r = match (cf.and_then(|p| frame_at(p, *tr)), video) {
                     (Some(p), _) => Shown::Frame(p),
-                    (None, Some(v)) => stored(&cat, v as u32, *tr),
+                    (None, Some(v)) => {
+                        let cat = match &full {
+                            Some(cat) => cat,
+                            None => full.insert(catalog::open(&o.catalog)?),
+                        };
+                        stored(cat, v as u32, *tr)
+                    }
                     (None, None) => Shown::Missing,
                 };
                 summary.thumbnails += 2;
@@ -154,14 +164,8 @@ pub fn review(o: &ReviewOptions) -> Result<ReviewSummary> {
             }
         }
     }
-    let report = html::Report {
-        run_date: &o.run_date,
-        uploads: &uploads,
-        matches: &matches,
-        views: &views,
-        cat: &cat,
-        side: o.side,
-    };
+    let report =
+        html::Report { run_date: &o.run_date, uploads: &uploads, matches: &matches, views: &views, side: o.side };
     summary.index = html::write(&o.report, &report)?;
     Ok(summary)
 }
@@ -316,10 +320,18 @@ fn grab_all(tasks: &[Task], o: &ReviewOptions) -> HashMap<Key, Vec<Picture>> {
     done.into_inner().expect("no panic holds it")
 }
 
+/// The Parquet files of a run's partition folder.
+fn partition_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Err(Error::Invalid(format!("{}: no such run partition (check --out and --run-date)", dir.display())));
+    }
+    table::parquet_files(dir)
+}
+
 /// The `matches` rows of one partition folder.
 fn read_matches(dir: &Path) -> Result<Vec<MatchRow>> {
     let mut out = Vec::new();
-    for path in parquet_files(dir)? {
+    for path in partition_files(dir)? {
         for b in table::read_all(&path)? {
             let s = |n: &str| table::column::<StringArray>(&b, n, &path);
             let f = |n: &str| table::column::<Float64Array>(&b, n, &path);
@@ -329,7 +341,7 @@ fn read_matches(dir: &Path) -> Result<Vec<MatchRow>> {
             let speed = table::column::<Float32Array>(&b, "speed", &path)?;
             let frames = table::column::<UInt32Array>(&b, "matched_frames", &path)?;
             let flipped = table::column::<BooleanArray>(&b, "flipped", &path)?;
-            let meta = |n: &str, i: usize| s(n).ok().filter(|c| c.is_valid(i)).map(|c| c.value(i).to_string());
+            let meta = |n: &str, i: usize| s(n).ok().and_then(|c| table::nullable(c, i));
             for i in 0..b.num_rows() {
                 out.push(MatchRow {
                     query_id: q.value(i).into(),
@@ -357,81 +369,23 @@ fn read_matches(dir: &Path) -> Result<Vec<MatchRow>> {
 /// The `uploads` rows of one partition folder.
 fn read_uploads(dir: &Path) -> Result<Vec<UploadEntry>> {
     let mut out = Vec::new();
-    for path in parquet_files(dir)? {
+    for path in partition_files(dir)? {
         for b in table::read_all(&path)? {
             let s = |n: &str| table::column::<StringArray>(&b, n, &path);
             let (a, q, status, kind, error) =
                 (s("archive")?, s("query_id")?, s("status")?, s("error_kind")?, s("error")?);
             let duration = table::column::<Float64Array>(&b, "duration_s", &path)?;
-            let opt = |c: &StringArray, i: usize| c.is_valid(i).then(|| c.value(i).to_string());
             for i in 0..b.num_rows() {
                 out.push(UploadEntry {
                     archive: a.value(i).into(),
                     query_id: q.value(i).into(),
                     status: status.value(i).into(),
-                    error_kind: opt(kind, i),
-                    error: opt(error, i),
+                    error_kind: table::nullable(kind, i),
+                    error: table::nullable(error, i),
                     duration_s: duration.is_valid(i).then(|| duration.value(i)),
                 });
             }
         }
     }
     Ok(out)
-}
-
-/// The Parquet files of a partition folder; none where it does not exist.
-fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::Invalid(format!(
-                "{}: no such run partition (check --out and --run-date)",
-                dir.display()
-            )));
-        }
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(qs: f64, qe: f64, rs: f64, re: f64, speed: f32) -> MatchRow {
-        MatchRow {
-            query_id: "q".into(),
-            archive: "a".into(),
-            query_start_s: qs,
-            query_end_s: qe,
-            ref_id: "ep".into(),
-            ref_start_s: rs,
-            ref_end_s: re,
-            score: 1.0,
-            matched_frames: 10,
-            speed,
-            flipped: false,
-            series: None,
-            episode: None,
-            title: None,
-            licensor: None,
-        }
-    }
-
-    #[test]
-    fn frame_times_follow_the_segments_line() {
-        // Upload 10-20 s shows the episode from 30 s at 1.5x: 4 frames in the middle of
-        // each quarter.
-        let times: Vec<(f64, f64)> = pairs(&row(10.0, 20.0, 30.0, 45.0, 1.5), 4).iter().map(|p| (p.0, p.1)).collect();
-        assert_eq!(times, [(11.25, 31.875), (13.75, 35.625), (16.25, 39.375), (18.75, 43.125)]);
-        // A clip at the head of the episode: the range starts clamped at 0, the line is
-        // anchored at its end (upload 0-10 s shows the episode from -2 s).
-        let times: Vec<f64> = pairs(&row(0.0, 10.0, 0.0, 8.0, 1.0), 2).iter().map(|p| p.1).collect();
-        assert_eq!(times, [0.5, 5.5]);
-    }
 }

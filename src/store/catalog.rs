@@ -192,7 +192,7 @@ pub fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
         let (series, season, episode, title) = (text("series"), text("season"), text("episode"), text("title"));
         let (licensor, licence_id, extra) = (text("licensor"), text("licence_id"), text("extra"));
         let listed = column::<Float64Array>(&b, "listed_duration_s", &path).ok();
-        let at = |c: Option<&StringArray>, i: usize| c.filter(|c| c.is_valid(i)).map(|c| c.value(i).to_string());
+        let at = |c: Option<&StringArray>, i: usize| c.and_then(|c| table::nullable(c, i));
         for i in 0..b.num_rows() {
             rows.push(VideoRow {
                 id: id.value(i).to_string(),

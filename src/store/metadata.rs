@@ -12,9 +12,6 @@ use arrow::datatypes::DataType;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// The columns a metadata file may have besides `video_id`; any other is kept in `extra`.
-const KNOWN: [&str; 7] = ["series", "season", "episode", "title", "licensor", "licence_id", "duration_s"];
-
 /// Reads a metadata file (CSV, or Parquet by its extension): one row per video,
 /// `video_id` required and unique, empty cells unknown.
 pub fn read(path: &Path) -> Result<BTreeMap<String, VideoMeta>> {
@@ -32,27 +29,17 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, VideoMeta>> {
     let mut out = BTreeMap::new();
     for (n, mut row) in rows.into_iter().enumerate() {
         let id = row.remove("video_id").ok_or_else(|| bad(format!("row {} has no video_id", n + 1)))?;
-        let mut take = |k: &str| row.remove(k);
-        let listed = match take("duration_s") {
+        let listed = match row.remove("duration_s") {
             Some(d) => Some(d.parse::<f64>().map_err(|_| bad(format!("{id}: duration_s {d:?} is not a number")))?),
             None => None,
         };
-        let meta = VideoMeta {
-            series: take("series"),
-            season: take("season"),
-            episode: take("episode"),
-            title: take("title"),
-            licensor: take("licensor"),
-            licence_id: take("licence_id"),
-            listed_duration_s: listed,
-            extra: None,
-        };
-        debug_assert!(KNOWN.iter().all(|k| !row.contains_key(*k)));
+        let mut take = |k: &str| row.remove(k);
+        let (series, season, episode, title) = (take("series"), take("season"), take("episode"), take("title"));
+        let (licensor, licence_id) = (take("licensor"), take("licence_id"));
+        // What is left are the file's other columns.
         let extra: BTreeMap<String, String> = row.into_iter().collect();
-        let meta = VideoMeta {
-            extra: (!extra.is_empty()).then(|| serde_json::to_string(&extra).expect("strings are JSON")),
-            ..meta
-        };
+        let extra = (!extra.is_empty()).then(|| serde_json::to_string(&extra).expect("strings are JSON"));
+        let meta = VideoMeta { series, season, episode, title, licensor, licence_id, listed_duration_s: listed, extra };
         if out.insert(id.clone(), meta).is_some() {
             return Err(bad(format!("video_id {id:?} is listed twice")));
         }

@@ -3,7 +3,7 @@
 //! made. Writer properties and the atomic write live here too.
 
 use crate::error::{Error, Result};
-use arrow::array::TimestampMillisecondArray;
+use arrow::array::{Array, StringArray, TimestampMillisecondArray};
 use arrow::array::{
     ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float32Builder, Float64Builder, StringBuilder, UInt32Builder,
     UInt64Builder,
@@ -14,7 +14,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn props(metadata: &[(String, String)]) -> WriterProperties {
@@ -73,6 +73,40 @@ pub fn read_with_metadata(path: &Path) -> Result<(Vec<RecordBatch>, Metadata)> {
     let reader = builder.build().map_err(|e| Error::parquet(path, e))?;
     let batches = reader.map(|b| b.map_err(Error::from)).collect::<Result<_>>()?;
     Ok((batches, metadata))
+}
+
+/// The Parquet files of `path` (itself, where it is a file), in sorted order, folders
+/// searched through. Hidden and underscore files are temporaries and markers, as pyarrow
+/// ignores them.
+pub fn parquet_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    collect_parquet(path, &mut out)?;
+    Ok(out)
+}
+
+fn collect_parquet(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<_> =
+        std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if p.is_dir() || name.ends_with(".parquet") {
+            collect_parquet(&p, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Value `i` of a nullable text column; None where the column is null there.
+pub fn nullable(c: &StringArray, i: usize) -> Option<String> {
+    c.is_valid(i).then(|| c.value(i).to_string())
 }
 
 /// Column `name` of `b`, read from `file`, as the array type `T` clipmatch writes it.

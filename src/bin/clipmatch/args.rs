@@ -277,10 +277,9 @@ pub(crate) struct BenchArgs {
     pub(crate) json: Option<PathBuf>,
 }
 
+/// What a run or a search is scored against, and how the scores are printed.
 #[derive(clap::Args)]
-pub(crate) struct RecallArgs {
-    #[arg(long)]
-    pub(crate) catalog: PathBuf,
+pub(crate) struct ScoringArgs {
     /// Ground truth CSV: query_id,query_start,query_end,ref_id,ref_start,ref_end.
     #[arg(long)]
     pub(crate) truth: PathBuf,
@@ -290,6 +289,14 @@ pub(crate) struct RecallArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RecallArgs {
+    #[arg(long)]
+    pub(crate) catalog: PathBuf,
+    #[command(flatten)]
+    pub(crate) scoring: ScoringArgs,
     /// Settings (TOML): decoding, frame layout.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
@@ -302,15 +309,8 @@ pub(crate) struct RecallArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct EvalArgs {
-    /// Ground truth CSV: query_id,query_start,query_end,ref_id,ref_start,ref_end.
-    #[arg(long)]
-    pub(crate) truth: PathBuf,
-    /// Recall per edit family, from a queries.csv with an `edits` column.
-    #[arg(long)]
-    pub(crate) by_edit: Option<PathBuf>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) scoring: ScoringArgs,
     /// The job's --out folder, a Parquet file or folder, or a CSV.
     pub(crate) matches: PathBuf,
 }

@@ -356,19 +356,19 @@ fn merge_command(a: MergeArgs) -> Result<ExitCode> {
 }
 
 fn recall_command(a: RecallArgs) -> Result<ExitCode> {
-    let truth = eval::read_truth(&a.truth)?;
+    let truth = eval::read_truth(&a.scoring.truth)?;
     let config = load_config(a.config.as_deref())?;
     let engine = open_engine(&a.device)?;
     let opts = recall::RecallOptions {
         catalog: &a.catalog,
         truth: &truth,
-        queries_csv: a.by_edit.as_deref(),
+        queries_csv: a.scoring.by_edit.as_deref(),
         config: &config,
         worker: Some(worker_exe()?),
         workers: workers(a.device.workers),
     };
     let r = recall::recall(&a.inputs, &opts, &engine).context("frame recall")?;
-    if a.json {
+    if a.scoring.json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -385,12 +385,12 @@ fn recall_command(a: RecallArgs) -> Result<ExitCode> {
 }
 
 fn eval_command(a: EvalArgs) -> Result<ExitCode> {
-    let truth = eval::read_truth(&a.truth)?;
+    let truth = eval::read_truth(&a.scoring.truth)?;
     let preds = eval::read_predictions(&a.matches)?;
     let s = eval::score(&truth, &preds);
-    let by_edit = a.by_edit.map(|q| eval::recall_by_edit(&truth, &preds, &q)).transpose()?;
+    let by_edit = a.scoring.by_edit.map(|q| eval::recall_by_edit(&truth, &preds, &q)).transpose()?;
     let mut text = String::new();
-    if a.json {
+    if a.scoring.json {
         // One object: the scores, and with --by-edit, `by_edit: {family: [segments, recall]}`.
         let mut v = serde_json::to_value(&s)?;
         if let (Some(o), Some(b)) = (v.as_object_mut(), &by_edit) {
