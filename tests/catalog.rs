@@ -81,12 +81,8 @@ fn an_add_cuts_frames_with_the_layout_the_catalogue_was_built_with() {
     std::fs::write(&config, "[layout.borders]\nmin_side = 100000\n").unwrap();
     let build = |name: &str, config: Option<&std::path::Path>, inputs: &[&std::path::Path]| {
         let cat = dir.path().join(name);
-        let mut args = vec!["catalog", "build", "--device", "cpu", "--catalog", cat.to_str().unwrap()];
-        if let Some(c) = config {
-            args.extend(["--config", c.to_str().unwrap()]);
-        }
-        args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
-        let (code, out, err) = clipmatch(&args);
+        let extra = config.map(|c| vec!["--config", c.to_str().unwrap()]).unwrap_or_default();
+        let (code, out, err) = build_catalogue(&cat, &extra, inputs);
         assert_eq!(code, 0, "{out}{err}");
         cat
     };
@@ -181,15 +177,7 @@ fn a_catalogue_follows_links_and_an_upload_folder_refuses_them() {
     link(&store.join("gone.mp4"), "gone.mp4");
     link(&linked, "loop");
     let cat = dir.path().join("cat");
-    let (code, out, err) = clipmatch(&[
-        "catalog",
-        "build",
-        "--device",
-        "cpu",
-        "--catalog",
-        cat.to_str().unwrap(),
-        linked.to_str().unwrap(),
-    ]);
+    let (code, out, err) = build_catalogue(&cat, &[], &[&linked]);
     assert_eq!(code, 3, "the dangling link fails, the rest is added: {out}{err}");
     assert!(out.contains("added 2 videos") && out.contains("failed: gone.mp4"), "{out}");
     let ids: Vec<String> = clipmatch::store::catalog::read_videos(&cat).unwrap().into_iter().map(|v| v.id).collect();

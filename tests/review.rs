@@ -127,7 +127,7 @@ fn a_catalogue_source_that_is_gone_shows_its_stored_pictures() {
     }
     let (cat, out, report) = (dir.path().join("cat"), dir.path().join("out"), dir.path().join("report"));
     let (c, o) = (cat.to_str().unwrap(), out.to_str().unwrap());
-    let (code, _, err) = clipmatch(&["catalog", "build", "--device", "cpu", "--catalog", c, eps.to_str().unwrap()]);
+    let (code, _, err) = build_catalogue(&cat, &[], &[&eps]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = match_sample(&cat, &out, &[]);
     assert_eq!(code, 3, "{err}");

@@ -43,21 +43,22 @@ pub fn sample() -> &'static Path {
     .path()
 }
 
+/// `clipmatch catalog build` of `inputs` into `cat` on the CPU twins, with `extra`
+/// arguments; returns (status code, stdout, stderr).
+pub fn build_catalogue(cat: &Path, extra: &[&str], inputs: &[&Path]) -> (i32, String, String) {
+    let mut args = vec!["catalog", "build", "--device", "cpu", "--catalog", cat.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    clipmatch(&args)
+}
+
 /// A catalogue of the sample's episodes at `dir/cat`, with their metadata (ep1 and ep2
 /// have rows, ep3 none), built on the CPU twins.
 pub fn sample_catalogue(dir: &Path) -> PathBuf {
     let cat = dir.join("cat");
-    let (code, out, err) = clipmatch(&[
-        "catalog",
-        "build",
-        "--device",
-        "cpu",
-        "--catalog",
-        cat.to_str().unwrap(),
-        "--metadata",
-        sample().join("metadata.csv").to_str().unwrap(),
-        sample().join("catalogue").to_str().unwrap(),
-    ]);
+    let metadata = sample().join("metadata.csv");
+    let (code, out, err) =
+        build_catalogue(&cat, &["--metadata", metadata.to_str().unwrap()], &[&sample().join("catalogue")]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("added 3 videos"), "{out}");
     cat
