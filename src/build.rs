@@ -2,14 +2,19 @@
 //! (`ingest`), their frames described (`kernels`) and stored as a new part (`store`).
 //! Orchestration only.
 
+use crate::config::IndexConfig;
 use crate::error::{Error, Result};
 use crate::frame::views::CATALOGUE_VIEWS;
 use crate::ingest::archive::Limits;
 use crate::ingest::decode::DecodeOptions;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
+use crate::kernels::descriptor::WORDS;
 use crate::kernels::engine::Engine;
+use crate::kernels::ivf;
+use crate::kernels::search::Matrix;
 use crate::progress::{self, Progress};
+use crate::store::index::{self, IndexManifest};
 use crate::store::table::{FramesBuilder, VideoMeta, VideoRow};
 use crate::store::{catalog, metadata};
 use std::collections::{BTreeMap, HashSet};
@@ -34,6 +39,8 @@ pub struct BuildOptions {
     /// Metadata for the catalogue's videos (`store::metadata::read`), old and new.
     pub metadata: Option<BTreeMap<String, VideoMeta>>,
     pub progress: progress::Mode,
+    /// How a build trains its search index.
+    pub index: IndexConfig,
 }
 
 /// `catalog build` (`create`) or `catalog add`: decodes `inputs`, describes their frames
@@ -61,6 +68,8 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let mut known: HashSet<String> = videos.iter().map(|v| v.id.clone()).collect();
     let part = manifest.parts;
     let mut frames = FramesBuilder::new(manifest.views);
+    // The new part's descriptors, for the index.
+    let mut part_words: Vec<u32> = Vec::new();
     let mut summary = AddSummary::default();
     let mut progress = Progress::new(opts.progress, "videos", "frames", 0);
 
@@ -94,6 +103,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
                 let ds = &descriptors[f * views..(f + 1) * views];
                 let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
                 frames.push(&m.id, t, ds[0].energy, &words, &d.images[f * views])?;
+                part_words.extend_from_slice(&words);
             }
             tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
             summary.frames += d.times.len() as u64;
@@ -128,6 +138,47 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         }
         return Ok(summary);
     }
+    // The index first: the manifest that names it is written last, by `commit`.
+    let m = Matrix { words: &part_words, views: manifest.views };
+    match &manifest.index {
+        None if create && !part_words.is_empty() => {
+            let centroids = ivf::train(engine, &m, &opts.index.train_params(part_words.len() / WORDS))?;
+            index::write_centroids(dir, &centroids)?;
+            index::write_assignments(dir, part, &ivf::assign(engine, &m, &centroids)?)?;
+            manifest.index =
+                Some(IndexManifest { centroids: centroids.len() / WORDS, parts: 1, trained_frames: summary.frames });
+        }
+        // An add joins the centroids there are (retrained by `catalog index`).
+        Some(ix) if ix.parts == part => {
+            let centroids = index::read_centroids(dir, ix)?;
+            index::write_assignments(dir, part, &ivf::assign(engine, &m, &centroids)?)?;
+            manifest.index.as_mut().expect("matched Some").parts += 1;
+        }
+        _ => {}
+    }
     catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
     Ok(summary)
+}
+
+/// `catalog index`: trains the index on every frame of the catalogue in `dir` and
+/// assigns every part, replacing the index there was. Returns the centroids trained.
+pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usize> {
+    let mut manifest = catalog::read_manifest(dir)?;
+    let views = manifest.views;
+    let parts: Vec<Vec<u32>> =
+        (0..manifest.parts).map(|p| catalog::part_descriptors(dir, p, views)).collect::<Result<_>>()?;
+    let all: Vec<u32> = parts.concat();
+    if all.is_empty() {
+        return Err(Error::Catalogue { path: dir.to_path_buf(), reason: "no frames to index".into() });
+    }
+    let centroids = ivf::train(engine, &Matrix { words: &all, views }, &config.train_params(all.len() / WORDS))?;
+    drop(all);
+    index::write_centroids(dir, &centroids)?;
+    for (p, words) in parts.iter().enumerate() {
+        index::write_assignments(dir, p as u32, &ivf::assign(engine, &Matrix { words, views }, &centroids)?)?;
+    }
+    let k = centroids.len() / WORDS;
+    manifest.index = Some(IndexManifest { centroids: k, parts: manifest.parts, trained_frames: manifest.frames });
+    catalog::save_manifest(dir, &mut manifest)?;
+    Ok(k)
 }

@@ -14,7 +14,11 @@ use crate::frame::config::LayoutConfig;
 use crate::ingest::archive::Limits;
 use crate::ingest::decode::DecodeOptions;
 use crate::kernels::descriptor::DESCRIPTOR_VERSION;
+use crate::kernels::engine::{Engine, Prepared};
+use crate::kernels::ivf::TrainParams;
+use crate::kernels::search::Matrix;
 use crate::matching::config::MatchConfig;
+use crate::store::catalog::Catalogue;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -26,6 +30,105 @@ pub struct Config {
     pub limits: LimitConfig,
     pub layout: LayoutConfig,
     pub matching: MatchConfig,
+    pub search: SearchConfig,
+    pub index: IndexConfig,
+}
+
+/// How `match` searches the catalogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Every catalogue frame scored (the neighbours are exact).
+    Exact,
+    /// The frames listed under each query's nearest clusters scored (`kernels::ivf`).
+    Index,
+    /// The index from `auto_index_frames` catalogue frames on, where the catalogue has
+    /// one; exact below.
+    Auto,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    pub mode: SearchMode,
+    /// Catalogue frames from which `auto` searches through the index.
+    pub auto_index_frames: u64,
+    /// Clusters whose frames each query descriptor scores.
+    pub probes: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig { mode: SearchMode::Auto, auto_index_frames: 200_000, probes: 8 }
+    }
+}
+
+impl SearchConfig {
+    /// Whether a catalogue of `frames` frames is searched through its index.
+    pub fn use_index(&self, frames: u64) -> bool {
+        match self.mode {
+            SearchMode::Exact => false,
+            SearchMode::Index => true,
+            SearchMode::Auto => frames >= self.auto_index_frames,
+        }
+    }
+
+    /// `cat` made ready for `engine`: searched exactly, or through its index.
+    pub fn prepare<'a>(&self, engine: &Engine, cat: &'a Catalogue) -> Result<Prepared<'a>> {
+        let matrix = Matrix { words: &cat.words, views: cat.manifest.views };
+        if !self.use_index(cat.manifest.frames) {
+            return engine.prepare(matrix);
+        }
+        match &cat.index {
+            Some(ix) => engine.prepare_indexed(matrix, &ix.centroids, &ix.lists, self.probes),
+            None if self.mode == SearchMode::Index => Err(Error::Invalid(format!(
+                "search.mode = index, but catalogue {} has no index covering all its parts; build one with `clipmatch catalog index`",
+                cat.manifest.catalogue_id
+            ))),
+            None => {
+                tracing::warn!("the catalogue has no index covering all its parts: every frame is searched");
+                engine.prepare(matrix)
+            }
+        }
+    }
+}
+
+/// How `catalog build` and `catalog index` train the index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexConfig {
+    /// Centroids per square root of the catalogue's view descriptors, before the bounds.
+    pub centroids_per_sqrt: f64,
+    pub min_centroids: usize,
+    pub max_centroids: usize,
+    /// Training vectors per centroid.
+    pub sample_per_centroid: usize,
+    /// Rounds of k-means.
+    pub iterations: usize,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            centroids_per_sqrt: 1.0,
+            min_centroids: 16,
+            max_centroids: 65_536,
+            sample_per_centroid: 64,
+            iterations: 8,
+        }
+    }
+}
+
+impl IndexConfig {
+    /// Training settings for a catalogue of `vectors` view descriptors.
+    pub fn train_params(&self, vectors: usize) -> TrainParams {
+        let k = (self.centroids_per_sqrt * (vectors as f64).sqrt()).round() as usize;
+        TrainParams {
+            centroids: k.clamp(self.min_centroids, self.max_centroids.max(self.min_centroids)),
+            sample_per_centroid: self.sample_per_centroid,
+            iterations: self.iterations,
+        }
+    }
 }
 
 /// How uploads are decoded and sampled.
@@ -130,6 +233,15 @@ impl Config {
         }
         if m.verify.scales.is_empty() || m.verify.samples == 0 || m.verify.coarse_samples == 0 {
             return Err("matching.verify: scales, samples and coarse_samples must not be empty or 0".into());
+        }
+        if self.search.probes == 0 {
+            return Err("search.probes must be positive".into());
+        }
+        if !(self.index.centroids_per_sqrt > 0.0)
+            || self.index.min_centroids == 0
+            || self.index.sample_per_centroid == 0
+        {
+            return Err("index: centroids_per_sqrt, min_centroids and sample_per_centroid must be positive".into());
         }
         let w = &self.layout.windows;
         if m.refine.max_frames == 0 || w.min_side_divisor == 0 || w.reach_divisor == 0 {

@@ -82,7 +82,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let key_refs: Vec<&str> = key.iter().map(String::as_str).collect();
     let run_id = format!("{}-{:08x}", opts.run_date.replace('-', ""), crate::stable_hash(&key_refs) as u32);
 
-    let prepared = engine.prepare(crate::kernels::search::Matrix { words: &cat.words, views: cat.manifest.views })?;
+    let prepared = opts.config.search.prepare(engine, &cat)?;
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
     let by_video = frames_by_video(&cat.frame_video, &cat.frame_t, cat.videos.len());
     let refs = RefFrames {

@@ -13,7 +13,7 @@ use crate::eval::{Truth, edit_families, norm_id};
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::{Decoded, Views};
 use crate::kernels::engine::Engine;
-use crate::kernels::search::{Hit, Matrix, union};
+use crate::kernels::search::{Hit, union};
 use crate::store::catalog::{self, Catalogue};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,7 +79,7 @@ pub struct RecallOptions<'a> {
 pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<Report> {
     let (catalog, truth, config) = (o.catalog, o.truth, o.config);
     let cat = catalog::open(catalog)?;
-    let prepared = engine.prepare(Matrix { words: &cat.words, views: cat.manifest.views })?;
+    let prepared = config.search.prepare(engine, &cat)?;
     let families = o.queries_csv.map(edit_families).transpose()?.unwrap_or_default();
     let decode = config.decode_options(false, o.worker.clone());
     let select = Selection { shard: crate::ingest::shard::Shard::ALL, done: None, follow_links: false };

@@ -4,7 +4,9 @@
 mod common;
 
 use clipmatch::kernels::descriptor::{Tables, WORDS, describe, pack_image};
+use clipmatch::kernels::engine::Engine;
 use clipmatch::kernels::gpu::Gpu;
+use clipmatch::kernels::ivf;
 use clipmatch::kernels::search::{Matrix, cpu_search};
 use clipmatch::testkit::Rng;
 
@@ -70,4 +72,42 @@ fn search_kernel_equals_cpu_twin_across_tiles() {
         let got = g.search(&queries, &resident).unwrap();
         assert_eq!(expected, got, "tile size {per_tile}");
     }
+}
+
+#[test]
+fn coarse_kernel_equals_cpu_twin() {
+    let Some(g) = gpu() else { return };
+    let mut rng = Rng::new(9);
+    // Full-range bytes, -128 included; centroid and query counts off the workgroup size.
+    let mut word = || rng.next_u64() as u32;
+    let centroids: Vec<u32> = (0..131 * WORDS).map(|_| word()).collect();
+    let mut queries: Vec<[u32; WORDS]> = (0..37).map(|_| std::array::from_fn(|_| word())).collect();
+    queries.push([0x8080_8080; WORDS]);
+    let expected = ivf::coarse_scores(&queries, &centroids);
+    let got = g.coarse(&queries, &g.upload_centroids(&centroids)).unwrap();
+    assert_eq!(expected, got);
+}
+
+#[test]
+fn index_search_on_the_gpu_equals_the_cpu_twins() {
+    let Some(g) = gpu() else { return };
+    let t = Tables::new();
+    let views = 3;
+    let words: Vec<u32> = images(400 * views, &mut Rng::new(3)).iter().flat_map(|i| describe(i, &t).words).collect();
+    let m = Matrix { words: &words, views };
+    let params = ivf::TrainParams { centroids: 21, sample_per_centroid: 16, iterations: 3 };
+    let cpu = Engine::Cpu(Box::default());
+    let gpu = Engine::Gpu(Box::new(g));
+    // Training and assignment run the coarse kernel on the GPU: the same index.
+    let centroids = ivf::train(&cpu, &m, &params).unwrap();
+    assert_eq!(ivf::train(&gpu, &m, &params).unwrap(), centroids);
+    let assigned = ivf::assign(&cpu, &m, &centroids).unwrap();
+    assert_eq!(ivf::assign(&gpu, &m, &centroids).unwrap(), assigned);
+    let lists = ivf::Lists::new(&assigned, views, centroids.len() / WORDS);
+    let queries: Vec<[u32; WORDS]> = (0..50).map(|i| words[i * 23 * WORDS..][..WORDS].try_into().unwrap()).collect();
+    let search = |e: &Engine| {
+        let p = e.prepare_indexed(Matrix { words: &words, views }, &centroids, &lists, 4).unwrap();
+        e.search(&p, &queries).unwrap()
+    };
+    assert_eq!(search(&cpu), search(&gpu));
 }

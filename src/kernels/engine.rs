@@ -2,7 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{Descriptor, PackedImage, Tables, WORDS, describe};
-use crate::kernels::gpu::{DeviceChoice, Gpu, Resident};
+use crate::kernels::gpu::{DeviceChoice, Gpu, Resident, ResidentCentroids};
+use crate::kernels::ivf::{self, Lists, coarse_scores};
 use crate::kernels::search::{Matrix, Neighbours, cpu_search};
 use rayon::prelude::*;
 
@@ -15,6 +16,24 @@ pub enum Engine {
 pub enum Prepared<'a> {
     Cpu(Matrix<'a>),
     Gpu(Resident),
+    /// Searched through its index: the coarse stage where the search runs, the fine
+    /// stage on the CPU over the catalogue in memory (the catalogue is not uploaded).
+    Index(Box<Indexed<'a>>),
+}
+
+/// Index centroids made ready for `Engine::coarse`.
+pub enum Coarse<'a> {
+    Cpu(&'a [u32]),
+    Gpu(ResidentCentroids),
+}
+
+/// A catalogue with its inverted-file index (see `ivf`).
+pub struct Indexed<'a> {
+    pub coarse: Coarse<'a>,
+    pub lists: &'a Lists,
+    pub matrix: Matrix<'a>,
+    /// Clusters whose frames each query scores.
+    pub probes: usize,
 }
 
 /// What ran, for the manifest and the logs.
@@ -75,6 +94,35 @@ impl Engine {
         }
     }
 
+    /// `m` made ready to be searched through its index: `centroids` (rows of `WORDS`
+    /// words) and their `lists`.
+    pub fn prepare_indexed<'a>(
+        &self,
+        m: Matrix<'a>,
+        centroids: &'a [u32],
+        lists: &'a Lists,
+        probes: usize,
+    ) -> Result<Prepared<'a>> {
+        let coarse = self.prepare_centroids(centroids)?;
+        Ok(Prepared::Index(Box::new(Indexed { coarse, lists, matrix: m, probes })))
+    }
+
+    pub fn prepare_centroids<'a>(&self, centroids: &'a [u32]) -> Result<Coarse<'a>> {
+        match self {
+            Engine::Cpu(_) => Ok(Coarse::Cpu(centroids)),
+            Engine::Gpu(g) => Ok(Coarse::Gpu(g.upload_centroids(centroids))),
+        }
+    }
+
+    /// Every query's score against every centroid, query-major (`ivf::coarse_scores`).
+    pub fn coarse(&self, c: &Coarse, queries: &[[u32; WORDS]]) -> Result<Vec<i32>> {
+        match (self, c) {
+            (_, Coarse::Cpu(centroids)) => Ok(coarse_scores(queries, centroids)),
+            (Engine::Gpu(g), Coarse::Gpu(r)) => g.coarse(queries, r),
+            (Engine::Cpu(_), Coarse::Gpu(_)) => Err(Error::Invalid("centroids prepared for another engine".into())),
+        }
+    }
+
     /// The descriptors of `images` and each one's neighbours in `cat`.
     pub fn describe_and_search(
         &self,
@@ -89,6 +137,7 @@ impl Engine {
 
     pub fn search(&self, cat: &Prepared, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
         match (self, cat) {
+            (_, Prepared::Index(ix)) => ivf::search(self, ix, queries),
             (Engine::Gpu(g), Prepared::Gpu(r)) => g.search(queries, r),
             (_, Prepared::Cpu(m)) => Ok(cpu_search(queries, m)),
             (Engine::Cpu(_), Prepared::Gpu(_)) => Err(Error::Invalid("catalogue prepared for another engine".into())),

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{DescribeParams, Descriptor, PackedImage, Tables, WORDS};
+use crate::kernels::ivf::CoarseParams;
 use crate::kernels::search::{self, Hit, Matrix, Neighbours, SearchParams, TOPK};
 use crate::kernels::shaders::{Binding, Kernel, WORKGROUP};
 use bytemuck::Pod;
@@ -98,6 +99,12 @@ pub struct Gpu {
 pub struct Resident {
     tiles: Vec<(wgpu::Buffer, u32, u32)>, // buffer, first frame, frames
     views: usize,
+}
+
+/// Index centroids resident on the device.
+pub struct ResidentCentroids {
+    buf: wgpu::Buffer,
+    count: u32,
 }
 
 /// Descriptor images per dispatch; bounds the upload to 16 MiB.
@@ -274,6 +281,36 @@ impl Gpu {
             })
             .collect();
         Ok(Resident { tiles, views: m.views })
+    }
+
+    pub fn upload_centroids(&self, centroids: &[u32]) -> ResidentCentroids {
+        // A binding is never empty; the padding word is never read (count 0).
+        let bytes: &[u8] = if centroids.is_empty() { &[0; 4] } else { bytemuck::cast_slice(centroids) };
+        ResidentCentroids { buf: self.storage("index centroids", bytes), count: (centroids.len() / WORDS) as u32 }
+    }
+
+    /// Every query's score against every resident centroid, query-major (`coarse.wgsl`).
+    pub fn coarse(&self, queries: &[[u32; WORDS]], c: &ResidentCentroids) -> Result<Vec<i32>> {
+        let k = c.count as usize;
+        let mut out = Vec::with_capacity(queries.len() * k);
+        if k == 0 {
+            return Ok(out);
+        }
+        // Rows per dispatch: within one dispatch dimension and one binding of output.
+        let rows = (self.max_binding as usize / (4 * k)).clamp(1, 65_535);
+        for batch in queries.chunks(rows) {
+            let n = batch.len() as u32;
+            let params =
+                self.uniform("coarse params", &CoarseParams { queries: n, centroids: c.count, pad0: 0, pad1: 0 });
+            let qbuf = self.storage("coarse queries", bytemuck::cast_slice(batch));
+            out.extend(self.run::<i32>(
+                Kernel::Coarse,
+                &[&params, &qbuf, &c.buf],
+                batch.len() * k,
+                (c.count.div_ceil(WORKGROUP), n),
+            )?);
+        }
+        Ok(out)
     }
 
     /// Exact top-k of every query against a resident catalogue (`search.wgsl`).

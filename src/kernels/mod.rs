@@ -9,5 +9,6 @@
 pub mod descriptor;
 pub mod engine;
 pub mod gpu;
+pub mod ivf;
 pub mod search;
 pub mod shaders;

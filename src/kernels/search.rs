@@ -82,7 +82,7 @@ fn frame_score(q: &[u32; WORDS], m: &Matrix, f: usize) -> (i32, u32) {
 }
 
 /// Inserts like the kernel: after every equal score.
-fn insert(list: &mut Neighbours, hit: Hit) {
+pub(crate) fn insert(list: &mut Neighbours, hit: Hit) {
     if hit.score <= list[TOPK - 1].score {
         return;
     }

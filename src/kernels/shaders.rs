@@ -2,13 +2,14 @@
 //! resolver, and their bindings, declared once here as data that pipeline creation and
 //! dispatch both read (`gpu`). Each kernel sits beside its CPU twin by name:
 //! `shaders/descriptor.wgsl` and `kernels/descriptor.rs`, `shaders/search.wgsl` and
-//! `kernels/search.rs`.
+//! `kernels/search.rs`, `shaders/coarse.wgsl` and `kernels/ivf.rs`.
 
 /// Every file under `shaders/`, by its path relative to that folder.
 const FILES: &[(&str, &str)] = &[
     ("shared/common.wgsl", include_str!("../../shaders/shared/common.wgsl")),
     ("descriptor.wgsl", include_str!("../../shaders/descriptor.wgsl")),
     ("search.wgsl", include_str!("../../shaders/search.wgsl")),
+    ("coarse.wgsl", include_str!("../../shaders/coarse.wgsl")),
 ];
 
 /// Invocations per workgroup of every kernel (`@workgroup_size` in its WGSL).
@@ -22,6 +23,9 @@ pub enum Kernel {
     /// `search.wgsl`: top-k of each query in chunks of catalogue frames (twin:
     /// `search::cpu_chunk_topk`).
     Search,
+    /// `coarse.wgsl`: every query's score against every index centroid (twin:
+    /// `ivf::coarse_scores`).
+    Coarse,
 }
 
 /// What a binding of group 0 holds, in binding order.
@@ -36,13 +40,14 @@ pub enum Binding {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 2] = [Kernel::Descriptor, Kernel::Search];
+    pub const ALL: [Kernel; 3] = [Kernel::Descriptor, Kernel::Search, Kernel::Coarse];
 
     /// The kernel's file under `shaders/`.
     pub fn file(self) -> &'static str {
         match self {
             Kernel::Descriptor => "descriptor.wgsl",
             Kernel::Search => "search.wgsl",
+            Kernel::Coarse => "coarse.wgsl",
         }
     }
 
@@ -54,6 +59,8 @@ impl Kernel {
             Kernel::Descriptor => &[Uniform, Input, Input, Output],
             // params, queries, catalogue tile -> per-chunk hits
             Kernel::Search => &[Uniform, Input, Input, Output],
+            // params, queries, centroids -> scores
+            Kernel::Coarse => &[Uniform, Input, Input, Output],
         }
     }
 
@@ -175,7 +182,8 @@ mod tests {
 
     #[test]
     fn struct_sizes_match_the_wgsl_layout() {
-        let cases: [(Kernel, &str, usize); 5] = [
+        let cases: [(Kernel, &str, usize); 6] = [
+            (Kernel::Coarse, "Params", size_of::<crate::kernels::ivf::CoarseParams>()),
             (Kernel::Descriptor, "Params", size_of::<DescribeParams>()),
             (Kernel::Descriptor, "Descriptor", size_of::<Descriptor>()),
             (Kernel::Descriptor, "Tables", size_of::<Tables>()),

@@ -11,6 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, PackedImage, WORDS};
+use crate::store::index::{self, CatalogueIndex, IndexManifest};
 use crate::store::table::{self, VideoMeta, VideoRow, VideosBuilder, column};
 use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
 use arrow::record_batch::RecordBatch;
@@ -43,6 +44,9 @@ pub struct Manifest {
     /// builds, which used the defaults.
     #[serde(default)]
     pub layout: Option<serde_json::Value>,
+    /// The search index, where one was built (see `store::index`).
+    #[serde(default)]
+    pub index: Option<IndexManifest>,
 }
 
 /// A catalogue loaded for matching: frames in catalogue order.
@@ -57,6 +61,8 @@ pub struct Catalogue {
     pub words: Vec<u32>,
     /// Each frame's whole picture as a packed 32x32 image, for `verify`.
     pub pictures: Vec<PackedImage>,
+    /// The search index, where it covers every part.
+    pub index: Option<CatalogueIndex>,
 }
 
 fn err(dir: &Path, reason: impl Into<String>) -> Error {
@@ -96,6 +102,7 @@ pub fn create(dir: &Path, rate: f64, views: usize, layout: serde_json::Value) ->
         updated_at: now,
         crate_version: env!("CARGO_PKG_VERSION").into(),
         layout: Some(layout),
+        index: None,
     })
 }
 
@@ -233,37 +240,85 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
         frame_energy: Vec::new(),
         words: Vec::with_capacity(manifest.frames as usize * manifest.views * WORDS),
         pictures: Vec::with_capacity(manifest.frames as usize),
+        index: None,
     };
+    // Per part, which rows were loaded: the index's assignments cover every row.
+    let mut kept: Vec<Vec<bool>> = Vec::new();
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
+        let mut rows = Vec::new();
         for b in table::read_all(&path)? {
             let vid = column::<StringArray>(&b, "video_id", &path)?;
             let t = column::<Float64Array>(&b, "t", &path)?;
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
-            let desc = column::<FixedSizeBinaryArray>(&b, "descriptors", &path)?;
+            let desc = descriptors(dir, &b, &path, manifest.views)?;
             let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
-            if desc.value_length() as usize != manifest.views * crate::kernels::descriptor::DIM {
-                return Err(err(dir, format!("{}: descriptors do not hold {} views", path.display(), manifest.views)));
-            }
             if picture.value_length() as usize != IMG_WORDS * 4 {
                 return Err(err(dir, format!("{}: pictures are not 32x32", path.display())));
             }
             for i in 0..b.num_rows() {
                 // Frames of a video that a later, crashed add left unreferenced are skipped.
                 let Some(&v) = index.get(vid.value(i)) else {
+                    rows.push(false);
                     continue;
                 };
+                rows.push(true);
                 cat.frame_video.push(v);
                 cat.frame_t.push(t.value(i));
                 cat.frame_energy.push(energy.value(i));
-                cat.words.extend(desc.value(i).chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+                cat.words.extend(words_of(desc.value(i)));
                 let mut img: PackedImage = [0; IMG_WORDS];
                 bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(picture.value(i));
                 cat.pictures.push(img);
             }
             debug_assert!(desc.null_count() == 0);
         }
+        kept.push(rows);
+    }
+    if let Some(m) = &manifest.index {
+        cat.index = index::load(dir, m, manifest.views, &kept)?;
+        if cat.index.is_none() {
+            tracing::warn!(
+                catalog = %dir.display(),
+                "the index covers {} of {} parts; run `clipmatch catalog index` to search through it",
+                m.parts,
+                manifest.parts
+            );
+        }
     }
     cat.videos = videos;
     Ok(cat)
+}
+
+/// A part's descriptors column, checked to hold `views` descriptors per row.
+fn descriptors<'b>(dir: &Path, b: &'b RecordBatch, path: &Path, views: usize) -> Result<&'b FixedSizeBinaryArray> {
+    let desc = column::<FixedSizeBinaryArray>(b, "descriptors", path)?;
+    if desc.value_length() as usize != views * crate::kernels::descriptor::DIM {
+        return Err(err(dir, format!("{}: descriptors do not hold {views} views", path.display())));
+    }
+    Ok(desc)
+}
+
+fn words_of(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Every row's descriptors of part `part`, loaded or not (`views * WORDS` words per row):
+/// what the index assigns.
+pub fn part_descriptors(dir: &Path, part: u32, views: usize) -> Result<Vec<u32>> {
+    let path = part_path(dir, part);
+    let mut words = Vec::new();
+    for b in table::read_all(&path)? {
+        let desc = descriptors(dir, &b, &path, views)?;
+        (0..b.num_rows()).for_each(|i| words.extend(words_of(desc.value(i))));
+    }
+    Ok(words)
+}
+
+/// Writes the manifest alone, one version on: the index changed, so searches through it
+/// may find other neighbours; the tables did not.
+pub fn save_manifest(dir: &Path, manifest: &mut Manifest) -> Result<()> {
+    manifest.version += 1;
+    manifest.updated_at = now_rfc3339();
+    write_manifest(dir, manifest)
 }

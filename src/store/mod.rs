@@ -1,13 +1,16 @@
 //! What the job reads and writes on disk, and the row types of every table: Parquet
-//! schemas and builders (`table`), the catalogue folder (`catalog`), checkpoints of a
-//! running shard (`checkpoint`), and the merge of a run's shards (`merge`).
+//! schemas and builders (`table`), the catalogue folder (`catalog`) and its search index
+//! (`index`), checkpoints of a running shard (`checkpoint`), and the merge of a run's
+//! shards (`merge`).
 //!
-//! Uses `kernels::descriptor` (the stored descriptor layout) and `ingest::shard`;
+//! Uses `kernels::descriptor` (the stored descriptor layout), `kernels::ivf` (the
+//! index's lists) and `ingest::shard`;
 //! never `matching` or `job`.
 
 pub mod catalog;
 pub mod checkpoint;
 pub mod csv;
+pub mod index;
 pub mod merge;
 pub mod metadata;
 pub mod table;

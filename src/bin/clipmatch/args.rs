@@ -131,6 +131,17 @@ pub(crate) enum CatalogCommand {
         /// licensor, licence_id, duration_s, and other columns.
         metadata: PathBuf,
     },
+    /// Train the catalogue's search index on all its frames and assign every part
+    /// (builds train one on their first part; adds join the centroids there are).
+    Index {
+        #[arg(long)]
+        catalog: PathBuf,
+        /// Settings (TOML, see `clipmatch config`): the `index` part.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
     /// Print the manifest and the videos with their metadata.
     Info {
         #[arg(long)]
@@ -158,6 +169,13 @@ pub(crate) struct RunArgs {
     pub(crate) run_date: Option<String>,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum SearchArg {
+    Exact,
+    Index,
+    Auto,
+}
+
 #[derive(clap::Args)]
 pub(crate) struct MatchArgs {
     #[arg(long)]
@@ -174,6 +192,14 @@ pub(crate) struct MatchArgs {
     /// Lowest segment score reported (`matching.select.min_score`).
     #[arg(long)]
     pub(crate) min_score: Option<f32>,
+    /// How the catalogue is searched (`search.mode`): every frame (`exact`), through
+    /// the catalogue's index (`index`), or the index from `search.auto_index_frames`
+    /// frames on (`auto`).
+    #[arg(long, value_enum)]
+    pub(crate) search: Option<SearchArg>,
+    /// Index clusters each query descriptor scores (`search.probes`).
+    #[arg(long)]
+    pub(crate) probes: Option<usize>,
     /// Largest archive member accepted (bytes; K, M, G, T suffixes;
     /// `limits.max_member_bytes`); larger ones fail with kind `limit`.
     #[arg(long, value_parser = parse_bytes)]

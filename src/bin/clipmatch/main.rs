@@ -5,12 +5,12 @@ mod args;
 use anyhow::{Context, Result, bail};
 use args::{
     BenchArgs, CatalogCommand, Cli, Command, DeviceArgs, EvalArgs, LogFormat, MatchArgs, MergeArgs, RecallArgs,
-    ReviewArgs,
+    ReviewArgs, SearchArg,
 };
 use clap::Parser;
 use clipmatch::bench;
 use clipmatch::build::{self, BuildOptions};
-use clipmatch::config::Config;
+use clipmatch::config::{Config, SearchMode};
 use clipmatch::eval;
 use clipmatch::ingest::shard::Shard;
 use clipmatch::job::{self, MatchOptions};
@@ -150,6 +150,14 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             }
             return Ok(ExitCode::SUCCESS);
         }
+        CatalogCommand::Index { catalog, config, device } => {
+            let engine = open_engine(&device)?;
+            let config = load_config(config.as_deref())?;
+            let k = build::reindex(&catalog, &engine, &config.index)
+                .with_context(|| format!("catalogue {}", catalog.display()))?;
+            println!("index of {k} centroids trained and every part assigned");
+            return Ok(ExitCode::SUCCESS);
+        }
         CatalogCommand::SetMetadata { catalog, metadata } => {
             let metas = metadata::read(&metadata)?;
             let unmatched =
@@ -183,6 +191,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
         workers: workers(device.workers),
         metadata: metadata.as_deref().map(metadata::read).transpose()?,
         progress,
+        index: config.index.clone(),
     };
     let s =
         build::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
@@ -227,6 +236,16 @@ fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
     }
     if let Some(v) = a.min_score {
         config.matching.select.min_score = v;
+    }
+    if let Some(v) = a.search {
+        config.search.mode = match v {
+            SearchArg::Exact => SearchMode::Exact,
+            SearchArg::Index => SearchMode::Index,
+            SearchArg::Auto => SearchMode::Auto,
+        };
+    }
+    if let Some(v) = a.probes {
+        config.search.probes = v;
     }
     if let Some(v) = a.max_member_bytes {
         l.max_member_bytes = v;

@@ -1,0 +1,409 @@
+//! An inverted-file index over the catalogue's descriptors, so that a search costs less
+//! than a pass over the whole catalogue.
+//!
+//! Coarse stage: every query descriptor is scored against `K` centroids (quantised unit
+//! descriptors) by `coarse.wgsl` or its twin `coarse_scores`, and its `probes` best
+//! clusters are picked (`probe`). Fine stage: the frames listed under those clusters are
+//! scored exactly, every view and both orientations, as the exhaustive search scores
+//! them; the result is the exhaustive top-k restricted to those frames, in the same order.
+//!
+//! Vectors are clustered in the space where a descriptor and its mirror image are one
+//! point (the score a search gives is the better orientation): a vector joins the
+//! centroid it or its mirror image is nearest, and is folded into that orientation
+//! before the centroids are averaged. A query then probes the cluster that holds the
+//! frame whichever orientation the upload shows.
+
+use crate::error::Result;
+use crate::kernels::descriptor::{DIM, WORDS, split_dot};
+use crate::kernels::engine::{Engine, Indexed};
+use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK, insert};
+use bytemuck::{Pod, Zeroable};
+use rayon::prelude::*;
+
+/// How centroids are trained.
+#[derive(Clone, Debug)]
+pub struct TrainParams {
+    pub centroids: usize,
+    /// Training vectors per centroid (a stride sample of the catalogue's vectors).
+    pub sample_per_centroid: usize,
+    pub iterations: usize,
+}
+
+/// The uniform of `coarse.wgsl`. WGSL twin: `struct Params` there.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct CoarseParams {
+    pub queries: u32,
+    pub centroids: u32,
+    pub pad0: u32,
+    pub pad1: u32,
+}
+
+/// Most query x centroid scores held at once (64 MiB).
+const MAX_SCORES: usize = 1 << 24;
+
+/// Queries per coarse call for `centroids` centroids.
+pub fn batch_for(centroids: usize) -> usize {
+    (MAX_SCORES / centroids.max(1)).max(1)
+}
+
+/// CPU twin of `coarse.wgsl`: every query's score against every centroid (rows of
+/// `WORDS` words), the better orientation, query-major.
+pub fn coarse_scores(queries: &[[u32; WORDS]], centroids: &[u32]) -> Vec<i32> {
+    let k = centroids.len() / WORDS;
+    let mut out = vec![0i32; queries.len() * k];
+    if k == 0 {
+        return out;
+    }
+    out.par_chunks_mut(k).zip(queries).for_each(|(row, q)| {
+        let wq = widen(q);
+        for (s, c) in row.iter_mut().zip(centroids.chunks_exact(WORDS)) {
+            let (even, odd) = halves(&wq, c);
+            *s = (even + odd).max(even - odd);
+        }
+    });
+    out
+}
+
+/// The `probes` best clusters of one query's row of coarse scores: score descending,
+/// then cluster ascending.
+pub fn probe(row: &[i32], probes: usize) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..row.len() as u32).collect();
+    let better = |a: &u32, b: &u32| row[*b as usize].cmp(&row[*a as usize]).then(a.cmp(b));
+    if probes < order.len() {
+        order.select_nth_unstable_by(probes, better);
+        order.truncate(probes);
+    }
+    order.sort_unstable_by(better);
+    order
+}
+
+/// The centroid each vector of `vectors` (rows of `WORDS` words) is nearest, mirror
+/// images folded: `(centroid, mirrored)`. Ties go to the lower centroid, and to the
+/// plain orientation.
+fn nearest(engine: &Engine, centroids: &[u32], vectors: &[u32]) -> Result<Vec<(u32, bool)>> {
+    let coarse = engine.prepare_centroids(centroids)?;
+    let k = centroids.len() / WORDS;
+    let mut out = Vec::with_capacity(vectors.len() / WORDS);
+    for batch in vectors.chunks(batch_for(k) * WORDS) {
+        let queries: &[[u32; WORDS]] = bytemuck::cast_slice(batch);
+        let scores = engine.coarse(&coarse, queries)?;
+        for (q, row) in queries.iter().zip(scores.chunks_exact(k)) {
+            let c = probe(row, 1)[0];
+            let r: &[u32; WORDS] = centroids[c as usize * WORDS..][..WORDS].try_into().expect("WORDS words");
+            let (even, odd) = split_dot(q, r);
+            out.push((c, even - odd > even + odd));
+        }
+    }
+    Ok(out)
+}
+
+/// Signed bytes of a packed descriptor.
+fn coefficients(words: &[u32]) -> impl Iterator<Item = i8> + '_ {
+    words.iter().flat_map(|w| w.to_le_bytes()).map(|b| b as i8)
+}
+
+/// A descriptor's mirror image negates its odd half (see `descriptor::split_dot`).
+fn is_odd_half(d: usize) -> bool {
+    d >= DIM / 2
+}
+
+/// Quantises a direction as the descriptors are: unit length scaled to 127.
+fn quantise(sum: &[f64]) -> Option<[u32; WORDS]> {
+    let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm == 0.0 {
+        return None;
+    }
+    let mut words = [0u32; WORDS];
+    for (d, x) in sum.iter().enumerate() {
+        let q = (x / norm * 127.0).round().clamp(-127.0, 127.0) as i8;
+        words[d / 4] |= u32::from(q as u8) << (8 * (d % 4));
+    }
+    Some(words)
+}
+
+/// Spherical k-means over a stride sample of `m`'s view descriptors, mirror images
+/// folded. Deterministic: the sample, the first centroids (evenly spaced sample members)
+/// and every update depend on the data alone. Fewer centroids come back when the
+/// catalogue holds fewer vectors than asked for.
+pub fn train(engine: &Engine, m: &Matrix, p: &TrainParams) -> Result<Vec<u32>> {
+    let vectors = m.words.len() / WORDS;
+    if vectors == 0 {
+        return Ok(Vec::new());
+    }
+    let k = p.centroids.min(vectors).max(1);
+    let wanted = (k * p.sample_per_centroid.max(1)).min(vectors);
+    let stride = vectors / wanted.max(1);
+    let sample: Vec<u32> =
+        (0..wanted).flat_map(|i| &m.words[i * stride * WORDS..(i * stride + 1) * WORDS]).copied().collect();
+    let step = wanted / k;
+    let mut centroids: Vec<u32> =
+        (0..k).flat_map(|c| &sample[c * step * WORDS..(c * step + 1) * WORDS]).copied().collect();
+    for _ in 0..p.iterations {
+        let near = nearest(engine, &centroids, &sample)?;
+        let mut sums = vec![0f64; k * DIM];
+        for (v, &(c, mirrored)) in near.iter().enumerate() {
+            let sum = &mut sums[c as usize * DIM..(c as usize + 1) * DIM];
+            for (d, x) in coefficients(&sample[v * WORDS..(v + 1) * WORDS]).enumerate() {
+                let sign = if mirrored && is_odd_half(d) { -1.0 } else { 1.0 };
+                sum[d] += sign * f64::from(x);
+            }
+        }
+        // A centroid nothing joined keeps its place; it may win members next round.
+        for (c, sum) in sums.chunks(DIM).enumerate() {
+            if let Some(words) = quantise(sum) {
+                centroids[c * WORDS..(c + 1) * WORDS].copy_from_slice(&words);
+            }
+        }
+    }
+    Ok(centroids)
+}
+
+/// The cluster of every view descriptor of `m`, frame by frame (`views` per frame).
+pub fn assign(engine: &Engine, m: &Matrix, centroids: &[u32]) -> Result<Vec<u32>> {
+    Ok(nearest(engine, centroids, m.words)?.into_iter().map(|(c, _)| c).collect())
+}
+
+/// The frames listed under each cluster, ascending, each frame once per cluster.
+pub struct Lists {
+    /// `offsets[c]..offsets[c + 1]` indexes `frames` for cluster `c`.
+    offsets: Vec<u64>,
+    frames: Vec<u32>,
+}
+
+impl Lists {
+    /// Lists from `assignments` (`views` clusters per frame, frames in catalogue order)
+    /// for `clusters` clusters.
+    pub fn new(assignments: &[u32], views: usize, clusters: usize) -> Lists {
+        let mut entries: Vec<(u32, u32)> =
+            assignments.chunks(views).enumerate().flat_map(|(f, cs)| cs.iter().map(move |&c| (c, f as u32))).collect();
+        entries.par_sort_unstable();
+        entries.dedup();
+        let mut offsets = vec![0u64; clusters + 1];
+        for &(c, _) in &entries {
+            offsets[c as usize + 1] += 1;
+        }
+        for c in 0..clusters {
+            offsets[c + 1] += offsets[c];
+        }
+        Lists { offsets, frames: entries.into_iter().map(|(_, f)| f).collect() }
+    }
+
+    pub fn clusters(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Frame entries over all lists (a frame counts once per cluster it is listed in).
+    pub fn entries(&self) -> usize {
+        self.frames.len()
+    }
+
+    fn of(&self, cluster: usize) -> &[u32] {
+        match (self.offsets.get(cluster), self.offsets.get(cluster + 1)) {
+            (Some(&a), Some(&b)) => &self.frames[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.offsets.len() * 8 + self.frames.len() * 4
+    }
+}
+
+/// A query widened to 16 bits, for the fine stage's dot products.
+fn widen(q: &[u32; WORDS]) -> [i16; DIM] {
+    let mut out = [0i16; DIM];
+    for (o, x) in out.iter_mut().zip(coefficients(q)) {
+        *o = i16::from(x);
+    }
+    out
+}
+
+/// Even and odd half dot products of a widened query with one packed row, as
+/// `descriptor::split_dot` computes them; written so that the compiler vectorises it.
+#[inline(always)]
+fn halves(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
+    let bytes: &[u8] = bytemuck::cast_slice(row);
+    let half = |r: std::ops::Range<usize>| -> i32 {
+        q[r.clone()].iter().zip(&bytes[r]).map(|(&a, &b)| i32::from(a) * i32::from(b as i8)).sum()
+    };
+    (half(0..DIM / 2), half(DIM / 2..DIM))
+}
+
+/// The fine stage for one query: the frames listed under its `clusters`, scored exactly
+/// and kept as the exhaustive scan keeps them.
+#[inline(always)]
+fn fine(q: &[u32; WORDS], clusters: &[u32], lists: &Lists, m: &Matrix) -> Neighbours {
+    let mut frames: Vec<u32> = clusters.iter().flat_map(|&c| lists.of(c as usize)).copied().collect();
+    // Ascending and once each, as the exhaustive scan meets them: equal scores then keep
+    // the lower frame first.
+    frames.sort_unstable();
+    frames.dedup();
+    let wq = widen(q);
+    let mut list = [Hit::EMPTY; TOPK];
+    let stride = m.views * WORDS;
+    for f in frames {
+        let rows = &m.words[f as usize * stride..(f as usize + 1) * stride];
+        let mut hit = Hit { score: i32::MIN, key: 0 };
+        for row in rows.chunks_exact(WORDS) {
+            let (even, odd) = halves(&wq, row);
+            if even + odd > hit.score {
+                hit = Hit { score: even + odd, key: f << 1 };
+            }
+            if even - odd > hit.score {
+                hit = Hit { score: even - odd, key: f << 1 | 1 };
+            }
+        }
+        insert(&mut list, hit);
+    }
+    list
+}
+
+/// The fine stage for every query, on all cores: query `i` scores the frames listed
+/// under `clusters[i]`.
+pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], lists: &Lists, m: &Matrix) -> Vec<Neighbours> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2(q: &[u32; WORDS], c: &[u32], lists: &Lists, m: &Matrix) -> Neighbours {
+            fine(q, c, lists, m)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return queries
+                .par_iter()
+                .zip(clusters)
+                // SAFETY: the CPU has just been found to support avx2.
+                .map(|(q, c)| unsafe { avx2(q, c, lists, m) })
+                .collect();
+        }
+    }
+    queries.par_iter().zip(clusters).map(|(q, c)| fine(q, c, lists, m)).collect()
+}
+
+/// Top-k of every query through the index: coarse scores on `engine`, then the fine
+/// stage over the `probes` best clusters of each.
+pub fn search(engine: &Engine, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
+    let k = ix.lists.clusters();
+    let mut out = Vec::with_capacity(queries.len());
+    for batch in queries.chunks(batch_for(k)) {
+        let scores = engine.coarse(&ix.coarse, batch)?;
+        let clusters: Vec<Vec<u32>> = scores.par_chunks(k.max(1)).map(|row| probe(row, ix.probes)).collect();
+        out.extend(rerank(batch, &clusters, ix.lists, &ix.matrix));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::descriptor::{Tables, describe};
+    use crate::kernels::search::cpu_search;
+
+    /// Real descriptors of random images, several near-copies of each (a cluster
+    /// structure like shots), `views` per frame.
+    fn catalogue(frames: usize, views: usize) -> Vec<u32> {
+        let t = Tables::new();
+        (0..frames * views)
+            .flat_map(|i| {
+                let mut img = crate::testkit::random_image((i / 7) as u64);
+                img[i % img.len()] ^= 0x0101_0101 * (i as u32 % 5);
+                describe(&img, &t).words
+            })
+            .collect()
+    }
+
+    fn row(words: &[u32], r: usize) -> [u32; WORDS] {
+        words[r * WORDS..(r + 1) * WORDS].try_into().unwrap()
+    }
+
+    /// The odd half negated: the descriptor of the mirrored picture.
+    fn mirror(q: &[u32; WORDS]) -> [u32; WORDS] {
+        let mut out = [0u32; WORDS];
+        for (d, c) in coefficients(q).enumerate() {
+            let c = if is_odd_half(d) { c.wrapping_neg() } else { c };
+            out[d / 4] |= u32::from(c as u8) << (8 * (d % 4));
+        }
+        out
+    }
+
+    fn params(centroids: usize) -> TrainParams {
+        TrainParams { centroids, sample_per_centroid: 16, iterations: 4 }
+    }
+
+    #[test]
+    fn every_probe_equals_the_exhaustive_search() {
+        // With every cluster probed, the fine stage scans every frame: the lists must
+        // then equal the exhaustive search's exactly, ties and orientation included.
+        let views = 3;
+        let words = catalogue(300, views);
+        let m = Matrix { words: &words, views };
+        let engine = Engine::Cpu(Box::default());
+        let centroids = train(&engine, &m, &params(12)).unwrap();
+        let k = centroids.len() / WORDS;
+        assert_eq!(k, 12);
+        let lists = Lists::new(&assign(&engine, &m, &centroids).unwrap(), views, k);
+        let queries: Vec<[u32; WORDS]> = (0..40)
+            .map(|i| {
+                let q = row(&words, i * 17);
+                if i % 2 == 0 { q } else { mirror(&q) }
+            })
+            .collect();
+        let exact = cpu_search(&queries, &m);
+        // Every cluster, in any order.
+        let all: Vec<u32> = (0..k as u32).rev().collect();
+        assert_eq!(rerank(&queries, &vec![all; queries.len()], &lists, &m), exact);
+        // The same through the whole path, coarse stage included.
+        let ix = Indexed {
+            coarse: engine.prepare_centroids(&centroids).unwrap(),
+            lists: &lists,
+            matrix: Matrix { words: &words, views },
+            probes: k,
+        };
+        assert_eq!(search(&engine, &ix, &queries).unwrap(), exact);
+    }
+
+    #[test]
+    fn a_few_probes_find_the_frame_itself_in_either_orientation() {
+        let views = 2;
+        let words = catalogue(400, views);
+        let m = Matrix { words: &words, views };
+        let engine = Engine::Cpu(Box::default());
+        let centroids = train(&engine, &m, &params(20)).unwrap();
+        let lists = Lists::new(&assign(&engine, &m, &centroids).unwrap(), views, centroids.len() / WORDS);
+        let ix = Indexed {
+            coarse: engine.prepare_centroids(&centroids).unwrap(),
+            lists: &lists,
+            matrix: Matrix { words: &words, views },
+            probes: 1,
+        };
+        for f in (0..400).step_by(13) {
+            for mirrored in [false, true] {
+                let q = if mirrored { mirror(&row(&words, f * views)) } else { row(&words, f * views) };
+                let got = search(&engine, &ix, &[q]).unwrap();
+                // Its own cluster is probed first, so the frame itself comes back, with the
+                // score and orientation the exhaustive scan gives it.
+                let own = crate::kernels::search::cpu_chunk_topk(&q, &m, f, f + 1)[0];
+                assert!(got[0].contains(&own), "frame {f}");
+                assert_eq!(own.mirrored(), mirrored);
+            }
+        }
+    }
+
+    #[test]
+    fn probes_are_the_best_scores_lower_cluster_first_on_ties() {
+        assert_eq!(probe(&[5, 9, 9, -3, 7], 3), vec![1, 2, 4]);
+        assert_eq!(probe(&[5, 9, 9, -3, 7], 9), vec![1, 2, 4, 0, 3]);
+        assert_eq!(probe(&[0, 0, 0], 2), vec![0, 1]);
+    }
+
+    #[test]
+    fn lists_hold_each_frame_once_per_cluster() {
+        let l = Lists::new(&[2, 2, 0, 1, 2, 2], 2, 3);
+        assert_eq!(l.of(0), &[1]);
+        assert_eq!(l.of(1), &[1]);
+        assert_eq!(l.of(2), &[0, 2]);
+        assert_eq!(l.of(3), &[] as &[u32]);
+        assert_eq!(l.entries(), 4);
+    }
+}

@@ -1,0 +1,104 @@
+//! The catalogue's search index (`kernels::ivf`) on disk, beside the frames parts:
+//!
+//! ```text
+//! CATALOG/index/centroids.bin         K centroids, `WORDS` little-endian u32 each
+//! CATALOG/index/assign-00000.bin      per frames part: the cluster of every view of every
+//!                                     row, little-endian u32, rows x views
+//! ```
+//! The manifest's `index` names K and how many parts (from the first) are assigned; an
+//! add assigns its part to the existing centroids, `catalog index` retrains them and
+//! reassigns every part. Raw little-endian arrays, so that a reader can map them as
+//! they are.
+
+use crate::error::{Error, Result};
+use crate::kernels::descriptor::WORDS;
+use crate::kernels::ivf::Lists;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What the manifest says of the index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexManifest {
+    pub centroids: usize,
+    /// Parts `0..parts` have their assignments.
+    pub parts: u32,
+    /// Catalogue frames when the centroids were trained.
+    pub trained_frames: u64,
+}
+
+/// The index loaded for searching.
+pub struct CatalogueIndex {
+    pub centroids: Vec<u32>,
+    pub lists: Lists,
+}
+
+fn centroids_path(dir: &Path) -> PathBuf {
+    dir.join("index").join("centroids.bin")
+}
+
+fn assign_path(dir: &Path, part: u32) -> PathBuf {
+    dir.join("index").join(format!("assign-{part:05}.bin"))
+}
+
+/// Writes `words` as little-endian bytes, atomically (a new name, then a rename).
+fn write_words(path: &Path, words: &[u32]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Reads a file of `expected` little-endian u32 values.
+fn read_words(dir: &Path, path: &Path, expected: usize) -> Result<Vec<u32>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.len() != expected * 4 {
+        return Err(Error::Catalogue {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "{} holds {} bytes, the manifest needs {}; rebuild the index with `clipmatch catalog index`",
+                path.display(),
+                bytes.len(),
+                expected * 4
+            ),
+        });
+    }
+    Ok(bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+}
+
+pub fn write_centroids(dir: &Path, centroids: &[u32]) -> Result<()> {
+    write_words(&centroids_path(dir), centroids)
+}
+
+pub fn read_centroids(dir: &Path, m: &IndexManifest) -> Result<Vec<u32>> {
+    read_words(dir, &centroids_path(dir), m.centroids * WORDS)
+}
+
+/// Writes the clusters of part `part`'s rows (`views` per row).
+pub fn write_assignments(dir: &Path, part: u32, clusters: &[u32]) -> Result<()> {
+    write_words(&assign_path(dir, part), clusters)
+}
+
+/// The index of a catalogue whose parts hold `rows[p]` rows each, of which `kept[p]`
+/// are loaded (in order); `None` when the index does not cover every part.
+pub fn load(dir: &Path, m: &IndexManifest, views: usize, kept: &[Vec<bool>]) -> Result<Option<CatalogueIndex>> {
+    if (m.parts as usize) < kept.len() {
+        return Ok(None);
+    }
+    let centroids = read_centroids(dir, m)?;
+    let mut clusters = Vec::new();
+    for (part, rows) in kept.iter().enumerate() {
+        let assigned = read_words(dir, &assign_path(dir, part as u32), rows.len() * views)?;
+        if let Some(&c) = assigned.iter().find(|&&c| c as usize >= m.centroids) {
+            return Err(Error::Catalogue {
+                path: dir.to_path_buf(),
+                reason: format!("index part {part} names cluster {c} of {}", m.centroids),
+            });
+        }
+        for (row, _) in assigned.chunks_exact(views).zip(rows).filter(|(_, k)| **k) {
+            clusters.extend_from_slice(row);
+        }
+    }
+    Ok(Some(CatalogueIndex { lists: Lists::new(&clusters, views, m.centroids), centroids }))
+}
