@@ -103,7 +103,7 @@ fn index_search_on_the_gpu_equals_the_cpu_twins() {
     assert_eq!(ivf::train(&gpu, &m, &params).unwrap(), centroids);
     let assigned = ivf::assign(&cpu, &m, &centroids).unwrap();
     assert_eq!(ivf::assign(&gpu, &m, &centroids).unwrap(), assigned);
-    let lists = ivf::Lists::new(&assigned, views, centroids.len() / WORDS);
+    let lists = ivf::Lists::new(&m, &assigned, centroids.len() / WORDS);
     let queries: Vec<[u32; WORDS]> = (0..50).map(|i| words[i * 23 * WORDS..][..WORDS].try_into().unwrap()).collect();
     let search = |e: &Engine| {
         let p = e.prepare_indexed(Matrix { words: &words, views }, &centroids, &lists, 4).unwrap();

@@ -14,9 +14,9 @@
 //! frame whichever orientation the upload shows.
 
 use crate::error::Result;
-use crate::kernels::descriptor::{DIM, WORDS, split_dot};
+use crate::kernels::descriptor::{DIM, WORDS};
 use crate::kernels::engine::{Engine, Indexed};
-use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK, insert};
+use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK};
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
@@ -78,38 +78,36 @@ pub fn probe(row: &[i32], probes: usize) -> Vec<u32> {
     order
 }
 
+/// Vectors searched per call while training and assigning: bounds the neighbour lists
+/// held at once (128 bytes per vector).
+const BATCH: usize = 1 << 18;
+
 /// The centroid each vector of `vectors` (rows of `WORDS` words) is nearest, mirror
-/// images folded: `(centroid, mirrored)`. Ties go to the lower centroid, and to the
-/// plain orientation.
+/// images folded: `(centroid, mirrored)`, the best hit of the exact search over the
+/// centroids (which scores the better orientation and breaks ties as `probe` does: the
+/// lower centroid, then the plain orientation).
 fn nearest(engine: &Engine, centroids: &[u32], vectors: &[u32]) -> Result<Vec<(u32, bool)>> {
-    let coarse = engine.prepare_centroids(centroids)?;
-    let k = centroids.len() / WORDS;
+    let prepared = engine.prepare(Matrix { words: centroids, views: 1 })?;
     let mut out = Vec::with_capacity(vectors.len() / WORDS);
-    for batch in vectors.chunks(batch_for(k) * WORDS) {
-        let queries: &[[u32; WORDS]] = bytemuck::cast_slice(batch);
-        let scores = engine.coarse(&coarse, queries)?;
-        for (q, row) in queries.iter().zip(scores.chunks_exact(k)) {
-            let c = probe(row, 1)[0];
-            let r: &[u32; WORDS] = centroids[c as usize * WORDS..][..WORDS].try_into().expect("WORDS words");
-            let (even, odd) = split_dot(q, r);
-            out.push((c, even - odd > even + odd));
-        }
+    for batch in vectors.chunks(BATCH * WORDS) {
+        let lists = engine.search(&prepared, bytemuck::cast_slice(batch))?;
+        out.extend(lists.iter().map(|l| (l[0].frame() as u32, l[0].mirrored())));
     }
     Ok(out)
 }
 
 /// Signed bytes of a packed descriptor.
-fn coefficients(words: &[u32]) -> impl Iterator<Item = i8> + '_ {
+pub fn coefficients(words: &[u32]) -> impl Iterator<Item = i8> + '_ {
     words.iter().flat_map(|w| w.to_le_bytes()).map(|b| b as i8)
 }
 
 /// A descriptor's mirror image negates its odd half (see `descriptor::split_dot`).
-fn is_odd_half(d: usize) -> bool {
+pub fn is_odd_half(d: usize) -> bool {
     d >= DIM / 2
 }
 
 /// Quantises a direction as the descriptors are: unit length scaled to 127.
-fn quantise(sum: &[f64]) -> Option<[u32; WORDS]> {
+pub fn quantise(sum: &[f64]) -> Option<[u32; WORDS]> {
     let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
     if norm == 0.0 {
         return None;
@@ -164,51 +162,99 @@ pub fn assign(engine: &Engine, m: &Matrix, centroids: &[u32]) -> Result<Vec<u32>
     Ok(nearest(engine, centroids, m.words)?.into_iter().map(|(c, _)| c).collect())
 }
 
-/// The frames listed under each cluster, ascending, each frame once per cluster.
+/// The view descriptors of each cluster, stored together in cluster order (so that a
+/// probed cluster is read front to back), with the frame and view each came from.
 pub struct Lists {
-    /// `offsets[c]..offsets[c + 1]` indexes `frames` for cluster `c`.
+    /// `offsets[c]..offsets[c + 1]` indexes the entries of cluster `c`.
     offsets: Vec<u64>,
     frames: Vec<u32>,
+    views: Vec<u8>,
+    /// `WORDS` words per entry.
+    words: Vec<u32>,
 }
 
 impl Lists {
-    /// Lists from `assignments` (`views` clusters per frame, frames in catalogue order)
-    /// for `clusters` clusters.
-    pub fn new(assignments: &[u32], views: usize, clusters: usize) -> Lists {
-        let mut entries: Vec<(u32, u32)> =
-            assignments.chunks(views).enumerate().flat_map(|(f, cs)| cs.iter().map(move |&c| (c, f as u32))).collect();
-        entries.par_sort_unstable();
-        entries.dedup();
+    /// Lists of `m`'s view descriptors from `assignments` (the cluster of each, frame by
+    /// frame) for `clusters` clusters. Within a cluster, entries keep catalogue order.
+    pub fn new(m: &Matrix, assignments: &[u32], clusters: usize) -> Lists {
         let mut offsets = vec![0u64; clusters + 1];
-        for &(c, _) in &entries {
+        for &c in assignments {
             offsets[c as usize + 1] += 1;
         }
         for c in 0..clusters {
             offsets[c + 1] += offsets[c];
         }
-        Lists { offsets, frames: entries.into_iter().map(|(_, f)| f).collect() }
+        let n = assignments.len();
+        let (mut frames, mut views, mut words) = (vec![0u32; n], vec![0u8; n], vec![0u32; n * WORDS]);
+        let mut next = offsets.clone();
+        for (i, &c) in assignments.iter().enumerate() {
+            let e = next[c as usize] as usize;
+            next[c as usize] += 1;
+            frames[e] = (i / m.views) as u32;
+            views[e] = (i % m.views) as u8;
+            words[e * WORDS..(e + 1) * WORDS].copy_from_slice(&m.words[i * WORDS..(i + 1) * WORDS]);
+        }
+        Lists { offsets, frames, views, words }
     }
 
     pub fn clusters(&self) -> usize {
         self.offsets.len() - 1
     }
 
-    /// Frame entries over all lists (a frame counts once per cluster it is listed in).
+    /// Entries over all lists: view descriptors.
     pub fn entries(&self) -> usize {
         self.frames.len()
     }
 
-    fn of(&self, cluster: usize) -> &[u32] {
+    fn range(&self, cluster: usize) -> std::ops::Range<usize> {
         match (self.offsets.get(cluster), self.offsets.get(cluster + 1)) {
-            (Some(&a), Some(&b)) => &self.frames[a as usize..b as usize],
-            _ => &[],
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
         }
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.offsets.len() * 8 + self.frames.len() * 4
+        self.offsets.len() * 8 + self.frames.len() * 5 + self.words.len() * 4
     }
+}
+
+/// A frame's best hit so far in a fine-stage list, with the view that gave it.
+#[derive(Clone, Copy)]
+struct Best {
+    hit: Hit,
+    view: u8,
+}
+
+/// Offers one view's hit of a frame to a best-first list of distinct frames. A frame
+/// keeps its best view, and on equal scores the earlier view, then the plain
+/// orientation: what the exhaustive scan, which meets views in order, would record.
+/// The list stays in the exhaustive order: score descending, key ascending.
+#[inline(always)]
+fn offer(list: &mut [Best; TOPK], hit: Hit, view: u8) {
+    let last = list[TOPK - 1].hit;
+    if hit.score < last.score || (hit.score == last.score && hit.key >= last.key) {
+        return;
+    }
+    let frame = hit.key >> 1;
+    if let Some(p) = list.iter().position(|b| !b.hit.is_empty() && b.hit.key >> 1 == frame) {
+        let old = list[p];
+        let better =
+            hit.score > old.hit.score || (hit.score == old.hit.score && (view, hit.key) < (old.view, old.hit.key));
+        if !better {
+            return;
+        }
+        // The old entry's slot is freed: entries after it move up one.
+        list.copy_within(p + 1.., p);
+        list[TOPK - 1] = Best { hit: Hit::EMPTY, view: 0 };
+    }
+    let mut p = TOPK - 1;
+    let before = |a: &Hit, b: &Hit| a.score > b.score || (a.score == b.score && a.key < b.key);
+    while p > 0 && (list[p - 1].hit.is_empty() || before(&hit, &list[p - 1].hit)) {
+        list[p] = list[p - 1];
+        p -= 1;
+    }
+    list[p] = Best { hit, view };
 }
 
 /// A query widened to 16 bits, for the fine stage's dot products.
@@ -231,54 +277,82 @@ fn halves(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
     (half(0..DIM / 2), half(DIM / 2..DIM))
 }
 
-/// The fine stage for one query: the frames listed under its `clusters`, scored exactly
-/// and kept as the exhaustive scan keeps them.
-#[inline(always)]
-fn fine(q: &[u32; WORDS], clusters: &[u32], lists: &Lists, m: &Matrix) -> Neighbours {
-    let mut frames: Vec<u32> = clusters.iter().flat_map(|&c| lists.of(c as usize)).copied().collect();
-    // Ascending and once each, as the exhaustive scan meets them: equal scores then keep
-    // the lower frame first.
-    frames.sort_unstable();
-    frames.dedup();
-    let wq = widen(q);
-    let mut list = [Hit::EMPTY; TOPK];
-    let stride = m.views * WORDS;
-    for f in frames {
-        let rows = &m.words[f as usize * stride..(f as usize + 1) * stride];
-        let mut hit = Hit { score: i32::MIN, key: 0 };
-        for row in rows.chunks_exact(WORDS) {
-            let (even, odd) = halves(&wq, row);
-            if even + odd > hit.score {
-                hit = Hit { score: even + odd, key: f << 1 };
+/// `halves` with AVX2: sixteen dimensions widened and multiplied per instruction.
+///
+/// # Safety
+/// The CPU must support avx2; `row` must hold `WORDS` words.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn halves_avx2(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(row.len(), WORDS);
+    // SAFETY: every load reads 16 bytes of `row` (128 bytes) or 32 bytes of `q` (256)
+    // inside their bounds; avx2 is the caller's guarantee.
+    unsafe {
+        let r = row.as_ptr().cast::<u8>();
+        let half = |first: usize| {
+            let mut acc = _mm256_setzero_si256();
+            for i in first..first + DIM / 32 {
+                let bytes = _mm256_cvtepi8_epi16(_mm_loadu_si128(r.add(16 * i).cast()));
+                let qv = _mm256_loadu_si256(q.as_ptr().add(16 * i).cast());
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(bytes, qv));
             }
-            if even - odd > hit.score {
-                hit = Hit { score: even - odd, key: f << 1 | 1 };
-            }
-        }
-        insert(&mut list, hit);
+            let s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+            _mm_cvtsi128_si32(s)
+        };
+        (half(0), half(DIM / 32))
     }
-    list
+}
+
+/// The fine stage for one query: every view descriptor listed under its `clusters`
+/// scored, each frame kept with its best of those views.
+#[inline(always)]
+fn fine(
+    q: &[u32; WORDS],
+    clusters: &[u32],
+    lists: &Lists,
+    halves: impl Fn(&[i16; DIM], &[u32]) -> (i32, i32),
+) -> Neighbours {
+    let wq = widen(q);
+    let mut list = [Best { hit: Hit::EMPTY, view: 0 }; TOPK];
+    for &c in clusters {
+        for e in lists.range(c as usize) {
+            let (even, odd) = halves(&wq, &lists.words[e * WORDS..(e + 1) * WORDS]);
+            let f = lists.frames[e];
+            // The plain orientation wins a tie, as in the exhaustive scan.
+            let hit = if even - odd > even + odd {
+                Hit { score: even - odd, key: f << 1 | 1 }
+            } else {
+                Hit { score: even + odd, key: f << 1 }
+            };
+            offer(&mut list, hit, lists.views[e]);
+        }
+    }
+    list.map(|b| b.hit)
 }
 
 /// The fine stage for every query, on all cores: query `i` scores the frames listed
 /// under `clusters[i]`.
-pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], lists: &Lists, m: &Matrix) -> Vec<Neighbours> {
+pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], lists: &Lists) -> Vec<Neighbours> {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2")]
-        fn avx2(q: &[u32; WORDS], c: &[u32], lists: &Lists, m: &Matrix) -> Neighbours {
-            fine(q, c, lists, m)
+        fn avx2(q: &[u32; WORDS], c: &[u32], lists: &Lists) -> Neighbours {
+            // SAFETY: this function only runs where avx2 is enabled; rows are WORDS long.
+            fine(q, c, lists, |q, r| unsafe { halves_avx2(q, r) })
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             return queries
                 .par_iter()
                 .zip(clusters)
                 // SAFETY: the CPU has just been found to support avx2.
-                .map(|(q, c)| unsafe { avx2(q, c, lists, m) })
+                .map(|(q, c)| unsafe { avx2(q, c, lists) })
                 .collect();
         }
     }
-    queries.par_iter().zip(clusters).map(|(q, c)| fine(q, c, lists, m)).collect()
+    queries.par_iter().zip(clusters).map(|(q, c)| fine(q, c, lists, halves)).collect()
 }
 
 /// Top-k of every query through the index: coarse scores on `engine`, then the fine
@@ -289,9 +363,30 @@ pub fn search(engine: &Engine, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result
     for batch in queries.chunks(batch_for(k)) {
         let scores = engine.coarse(&ix.coarse, batch)?;
         let clusters: Vec<Vec<u32>> = scores.par_chunks(k.max(1)).map(|row| probe(row, ix.probes)).collect();
-        out.extend(rerank(batch, &clusters, ix.lists, &ix.matrix));
+        out.extend(rerank(batch, &clusters, ix.lists));
     }
     Ok(out)
+}
+
+/// View descriptors the fine stage scores for `queries` at `probes`, summed over them.
+pub fn scored_frames(
+    engine: &Engine,
+    centroids: &[u32],
+    lists: &Lists,
+    probes: usize,
+    queries: &[[u32; WORDS]],
+) -> Result<u64> {
+    let coarse = engine.prepare_centroids(centroids)?;
+    let k = lists.clusters().max(1);
+    let mut total = 0;
+    for batch in queries.chunks(batch_for(k)) {
+        let scores = engine.coarse(&coarse, batch)?;
+        total += scores
+            .par_chunks(k)
+            .map(|row| probe(row, probes).iter().map(|&c| lists.range(c as usize).len() as u64).sum::<u64>())
+            .sum::<u64>();
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -342,7 +437,7 @@ mod tests {
         let centroids = train(&engine, &m, &params(12)).unwrap();
         let k = centroids.len() / WORDS;
         assert_eq!(k, 12);
-        let lists = Lists::new(&assign(&engine, &m, &centroids).unwrap(), views, k);
+        let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), k);
         let queries: Vec<[u32; WORDS]> = (0..40)
             .map(|i| {
                 let q = row(&words, i * 17);
@@ -352,7 +447,7 @@ mod tests {
         let exact = cpu_search(&queries, &m);
         // Every cluster, in any order.
         let all: Vec<u32> = (0..k as u32).rev().collect();
-        assert_eq!(rerank(&queries, &vec![all; queries.len()], &lists, &m), exact);
+        assert_eq!(rerank(&queries, &vec![all; queries.len()], &lists), exact);
         // The same through the whole path, coarse stage included.
         let ix = Indexed {
             coarse: engine.prepare_centroids(&centroids).unwrap(),
@@ -370,7 +465,7 @@ mod tests {
         let m = Matrix { words: &words, views };
         let engine = Engine::Cpu(Box::default());
         let centroids = train(&engine, &m, &params(20)).unwrap();
-        let lists = Lists::new(&assign(&engine, &m, &centroids).unwrap(), views, centroids.len() / WORDS);
+        let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), centroids.len() / WORDS);
         let ix = Indexed {
             coarse: engine.prepare_centroids(&centroids).unwrap(),
             lists: &lists,
@@ -391,6 +486,25 @@ mod tests {
     }
 
     #[test]
+    fn every_dot_product_agrees_with_split_dot() {
+        let words = catalogue(50, 1);
+        for (a, b) in words
+            .chunks(WORDS)
+            .zip(words.chunks(WORDS).skip(7))
+            .chain([(&[0x8080_8080; WORDS][..], &[0x8080_8080; WORDS][..])])
+        {
+            let (a, b): (&[u32; WORDS], &[u32; WORDS]) = (a.try_into().unwrap(), b.try_into().unwrap());
+            let want = crate::kernels::descriptor::split_dot(a, b);
+            assert_eq!(halves(&widen(a), b), want);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: avx2 was just detected; b holds WORDS words.
+                assert_eq!(unsafe { halves_avx2(&widen(a), b) }, want);
+            }
+        }
+    }
+
+    #[test]
     fn probes_are_the_best_scores_lower_cluster_first_on_ties() {
         assert_eq!(probe(&[5, 9, 9, -3, 7], 3), vec![1, 2, 4]);
         assert_eq!(probe(&[5, 9, 9, -3, 7], 9), vec![1, 2, 4, 0, 3]);
@@ -398,12 +512,28 @@ mod tests {
     }
 
     #[test]
-    fn lists_hold_each_frame_once_per_cluster() {
-        let l = Lists::new(&[2, 2, 0, 1, 2, 2], 2, 3);
-        assert_eq!(l.of(0), &[1]);
-        assert_eq!(l.of(1), &[1]);
-        assert_eq!(l.of(2), &[0, 2]);
-        assert_eq!(l.of(3), &[] as &[u32]);
-        assert_eq!(l.entries(), 4);
+    fn lists_hold_each_view_under_its_cluster_in_catalogue_order() {
+        let words: Vec<u32> = (0..6 * WORDS as u32).collect();
+        let l = Lists::new(&Matrix { words: &words, views: 2 }, &[2, 2, 0, 1, 2, 2], 3);
+        let at = |c: usize| l.range(c).map(|e| (l.frames[e], l.views[e], l.words[e * WORDS])).collect::<Vec<_>>();
+        assert_eq!(at(0), [(1, 0, 2 * WORDS as u32)]);
+        assert_eq!(at(1), [(1, 1, 3 * WORDS as u32)]);
+        assert_eq!(at(2), [(0, 0, 0), (0, 1, WORDS as u32), (2, 0, 4 * WORDS as u32), (2, 1, 5 * WORDS as u32)]);
+        assert!(at(3).is_empty());
+        assert_eq!(l.entries(), 6);
+    }
+
+    #[test]
+    fn ties_keep_the_earlier_view_then_the_plain_orientation() {
+        // A catalogue of equal descriptors in every view: all scores tie, so the order is
+        // the keys', and each frame's orientation the one its first view gives.
+        let views = 3;
+        let row = row(&catalogue(1, 1), 0);
+        let words: Vec<u32> = (0..40 * views).flat_map(|i| if i % 2 == 0 { row } else { mirror(&row) }).collect();
+        let m = Matrix { words: &words, views };
+        let lists = Lists::new(&m, &vec![0; 40 * views], 1);
+        for q in [row, mirror(&row)] {
+            assert_eq!(rerank(&[q], &[vec![0]], &lists), cpu_search(&[q], &m));
+        }
     }
 }

@@ -82,7 +82,7 @@ fn frame_score(q: &[u32; WORDS], m: &Matrix, f: usize) -> (i32, u32) {
 }
 
 /// Inserts like the kernel: after every equal score.
-pub(crate) fn insert(list: &mut Neighbours, hit: Hit) {
+fn insert(list: &mut Neighbours, hit: Hit) {
     if hit.score <= list[TOPK - 1].score {
         return;
     }
@@ -314,6 +314,9 @@ fn scan(queries: &[Query], m: &Matrix, first: usize, last: usize, lists: &mut [N
 /// (and insert often) before its threshold settles; long tasks amortise that.
 const MIN_FRAMES_PER_TASK: usize = 1024;
 
+/// Queries per parallel task when the frames are too few to share out.
+const QUERIES_PER_TASK: usize = 256;
+
 /// Exact top-k of every query against the whole matrix, on all cores: the same lists as
 /// `cpu_chunk_topk` over all frames, computed block by block (see `Block`) over ranges
 /// of frames in parallel, then merged.
@@ -322,10 +325,15 @@ pub fn cpu_search(queries: &[[u32; WORDS]], m: &Matrix) -> Vec<Neighbours> {
     if m.views > LANES {
         return queries.par_iter().map(|q| cpu_chunk_topk(q, m, 0, frames)).collect();
     }
-    let wide: Vec<Query> = queries.iter().map(Query::new).collect();
     // Two tasks per thread: even when one thread is slowed, the others take its share.
-    let per_task = frames.div_ceil(2 * rayon::current_num_threads()).max(MIN_FRAMES_PER_TASK);
+    let threads = rayon::current_num_threads();
+    let per_task = frames.div_ceil(2 * threads).max(MIN_FRAMES_PER_TASK);
     let tasks = frames.div_ceil(per_task).max(1);
+    // Few frames and many queries (index centroids): the queries are shared out instead.
+    if tasks < 2 * threads && queries.len() > 2 * QUERIES_PER_TASK {
+        return queries.par_chunks(QUERIES_PER_TASK).flat_map_iter(|qs| cpu_search(qs, m)).collect();
+    }
+    let wide: Vec<Query> = queries.iter().map(Query::new).collect();
     let partial: Vec<Vec<Neighbours>> = (0..tasks)
         .into_par_iter()
         .map(|t| {
@@ -428,6 +436,19 @@ mod tests {
             let reference: Vec<Neighbours> = qs.iter().map(|q| cpu_chunk_topk(q, &m, 0, frames)).collect();
             assert_eq!(cpu_search(&qs, &m), reference, "views {views}");
         }
+    }
+
+    #[test]
+    fn many_queries_over_few_frames_are_shared_out_alike() {
+        let (views, frames) = (1, 150);
+        let words = random_words(frames * views * WORDS, 31);
+        let m = Matrix { words: &words, views };
+        let qs: Vec<[u32; WORDS]> = random_words((2 * QUERIES_PER_TASK + 77) * WORDS, 37)
+            .chunks(WORDS)
+            .map(|q| q.try_into().unwrap())
+            .collect();
+        let reference: Vec<Neighbours> = qs.iter().map(|q| cpu_chunk_topk(q, &m, 0, frames)).collect();
+        assert_eq!(cpu_search(&qs, &m), reference);
     }
 
     #[test]

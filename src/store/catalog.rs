@@ -276,7 +276,8 @@ pub fn open(dir: &Path) -> Result<Catalogue> {
         kept.push(rows);
     }
     if let Some(m) = &manifest.index {
-        cat.index = index::load(dir, m, manifest.views, &kept)?;
+        let matrix = crate::kernels::search::Matrix { words: &cat.words, views: manifest.views };
+        cat.index = index::load(dir, m, &matrix, &kept)?;
         if cat.index.is_none() {
             tracing::warn!(
                 catalog = %dir.display(),

@@ -13,6 +13,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::WORDS;
 use crate::kernels::ivf::Lists;
+use crate::kernels::search::Matrix;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -80,9 +81,10 @@ pub fn write_assignments(dir: &Path, part: u32, clusters: &[u32]) -> Result<()> 
     write_words(&assign_path(dir, part), clusters)
 }
 
-/// The index of a catalogue whose parts hold `rows[p]` rows each, of which `kept[p]`
-/// are loaded (in order); `None` when the index does not cover every part.
-pub fn load(dir: &Path, m: &IndexManifest, views: usize, kept: &[Vec<bool>]) -> Result<Option<CatalogueIndex>> {
+/// The index of a catalogue whose parts' rows were loaded where `kept[part][row]`, in
+/// order, into `matrix`; `None` when the index does not cover every part.
+pub fn load(dir: &Path, m: &IndexManifest, matrix: &Matrix, kept: &[Vec<bool>]) -> Result<Option<CatalogueIndex>> {
+    let views = matrix.views;
     if (m.parts as usize) < kept.len() {
         return Ok(None);
     }
@@ -100,5 +102,5 @@ pub fn load(dir: &Path, m: &IndexManifest, views: usize, kept: &[Vec<bool>]) -> 
             clusters.extend_from_slice(row);
         }
     }
-    Ok(Some(CatalogueIndex { lists: Lists::new(&clusters, views, m.centroids), centroids }))
+    Ok(Some(CatalogueIndex { lists: Lists::new(matrix, &clusters, m.centroids), centroids }))
 }

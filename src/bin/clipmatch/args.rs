@@ -301,6 +301,32 @@ pub(crate) struct BenchArgs {
     /// Also write the report as JSON to this file ('-': stdout, instead of the table).
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
+    /// The scale benchmark instead: catalogues of these many hours (comma-separated),
+    /// each the `--real` catalogue plus filler made from `--donor`, written under
+    /// `--work`, searched with the query descriptors of UPLOADS.
+    #[arg(long, value_delimiter = ',', requires_all = ["real", "donor", "work"])]
+    pub(crate) catalog_hours: Vec<f64>,
+    /// The real catalogue every scale-benchmark catalogue starts from.
+    #[arg(long)]
+    pub(crate) real: Option<PathBuf>,
+    /// A catalogue of footage no upload shows, which the filler follows.
+    #[arg(long)]
+    pub(crate) donor: Option<PathBuf>,
+    /// Folder the scale-benchmark catalogues are written to (`h{hours}` each, replaced).
+    #[arg(long)]
+    pub(crate) work: Option<PathBuf>,
+    /// Index probe counts measured by the scale benchmark.
+    #[arg(long, value_delimiter = ',', default_value = "8,32,128")]
+    pub(crate) probes: Vec<usize>,
+    /// Query descriptors searched exhaustively by the scale benchmark (recall, and the
+    /// exhaustive time).
+    #[arg(long, default_value_t = 512)]
+    pub(crate) sample_queries: usize,
+    /// Settings (TOML, see `clipmatch config`): decoding of the uploads, the index.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Uploads (files, folders, archives) for the scale benchmark.
+    pub(crate) uploads: Vec<PathBuf>,
 }
 
 /// What a run or a search is scored against, and how the scores are printed.

@@ -9,6 +9,7 @@ use args::{
 };
 use clap::Parser;
 use clipmatch::bench;
+use clipmatch::bench::scale;
 use clipmatch::build::{self, BuildOptions};
 use clipmatch::config::{Config, SearchMode};
 use clipmatch::eval;
@@ -294,6 +295,9 @@ fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
 }
 
 fn bench_command(a: BenchArgs) -> Result<ExitCode> {
+    if !a.catalog_hours.is_empty() {
+        return scale_command(a);
+    }
     if a.images == 0 || a.queries == 0 || a.views == 0 || a.repeats == 0 || a.frames.contains(&0) {
         bail!("--images, --frames, --queries, --views and --repeats must be positive");
     }
@@ -319,6 +323,40 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
             std::fs::write(&p, json).with_context(|| format!("writing {}", p.display()))?;
         }
         None => print!("{}", bench::table(&report)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn scale_command(a: BenchArgs) -> Result<ExitCode> {
+    if a.uploads.is_empty() || a.probes.contains(&0) || a.catalog_hours.iter().any(|h| !(*h > 0.0)) {
+        bail!("the scale benchmark needs UPLOADS, positive --catalog-hours and positive --probes");
+    }
+    let engine = open_engine(&a.device)?;
+    let (Some(real), Some(donor), Some(work)) = (a.real, a.donor, a.work) else {
+        bail!("--catalog-hours needs --real, --donor and --work");
+    };
+    let opts = scale::ScaleOptions {
+        hours: a.catalog_hours,
+        real,
+        donor,
+        uploads: a.uploads,
+        work,
+        probes: a.probes,
+        sample_queries: a.sample_queries.max(1),
+        seed: a.seed,
+        model: bench::FillerModel::default(),
+        config: load_config(a.config.as_deref())?,
+        worker: Some(worker_exe()?),
+        workers: workers(a.device.workers),
+    };
+    let report = scale::run(&engine, &opts).context("scale benchmark")?;
+    match a.json.as_deref() {
+        Some(p) if p == std::path::Path::new("-") => println!("{}", serde_json::to_string_pretty(&report)?),
+        Some(p) => {
+            std::fs::write(p, serde_json::to_string_pretty(&report)?).with_context(|| format!("{}", p.display()))?;
+            print!("{}", scale::table(&report));
+        }
+        None => print!("{}", scale::table(&report)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,11 @@
 //! then the median of repeats, on whatever the engine runs (a wgpu adapter or the CPU
 //! twins). Results print as a table and serialise to JSON.
 
+mod filler;
+pub mod scale;
+
+pub use filler::FillerModel;
+
 use crate::error::Result;
 use crate::kernels::descriptor::{DIM, Descriptor, IMG, PackedImage, WORDS, pack_image};
 use crate::kernels::engine::Engine;
