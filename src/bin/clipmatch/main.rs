@@ -328,7 +328,7 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
 }
 
 fn scale_command(a: BenchArgs) -> Result<ExitCode> {
-    if a.uploads.is_empty() || a.probes.contains(&0) || a.catalog_hours.iter().any(|h| !(*h > 0.0)) {
+    if a.uploads.is_empty() || a.probes.contains(&0) || a.catalog_hours.iter().any(|h| h.is_nan() || *h <= 0.0) {
         bail!("the scale benchmark needs UPLOADS, positive --catalog-hours and positive --probes");
     }
     let engine = open_engine(&a.device)?;

@@ -1,0 +1,90 @@
+//! The catalogue's search index: built with the catalogue, joined by an add, retrained
+//! by `catalog index`, and searched by `match --search index` with the rows of the
+//! exhaustive search when every cluster is probed.
+
+mod common;
+
+use arrow::record_batch::RecordBatch;
+use clipmatch::store::catalog;
+use common::*;
+use std::path::Path;
+
+/// The `matches` rows of a run without the run id (which names the settings).
+fn rows(out: &Path) -> Vec<RecordBatch> {
+    let mut files = clipmatch::store::table::parquet_files(&out.join("matches")).unwrap();
+    files.sort();
+    let mut rows = Vec::new();
+    for f in files {
+        for b in clipmatch::store::table::read_all(&f).unwrap() {
+            let keep: Vec<usize> = (0..b.num_columns()).filter(|&i| b.schema().field(i).name() != "run_id").collect();
+            rows.push(b.project(&keep).unwrap());
+        }
+    }
+    rows
+}
+
+#[test]
+fn the_index_is_built_joined_retrained_and_searched_like_the_exhaustive_search() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cat = sample_catalogue(dir.path());
+    let c = cat.to_str().unwrap();
+    let m = catalog::read_manifest(&cat).unwrap();
+    let ix = m.index.clone().expect("a build trains an index");
+    assert_eq!(ix.parts, m.parts);
+    assert!(ix.centroids >= 16, "{ix:?}");
+    assert!(cat.join("index/centroids.bin").exists() && cat.join("index/assign-00000.bin").exists());
+
+    // Every cluster probed: the index scores every descriptor, so the rows are the
+    // exhaustive search's, row for row.
+    let (exact, index) = (dir.path().join("exact"), dir.path().join("index"));
+    // (The sample holds one broken upload: status 3, its row `failed`.)
+    let (code, out, err) = match_sample(&cat, &exact, &["--search", "exact"]);
+    assert_eq!(code, 3, "{out}{err}");
+    let (code, out, err) = match_sample(&cat, &index, &["--search", "index", "--probes", "100000"]);
+    assert_eq!(code, 3, "{out}{err}");
+    let expected = rows(&exact);
+    assert!(expected.iter().map(|b| b.num_rows()).sum::<usize>() > 0);
+    assert_eq!(rows(&index), expected);
+
+    // An add assigns its part to the centroids there are.
+    let extra = dir.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    lavfi_video(&extra.join("four.mp4"), "mandelbrot=size=320x180:rate=25", 3.0);
+    let (code, out, err) = clipmatch(&["catalog", "add", "--device", "cpu", "--catalog", c, extra.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let m = catalog::read_manifest(&cat).unwrap();
+    assert_eq!(m.index.as_ref().unwrap().parts, 2);
+    assert_eq!(m.index.as_ref().unwrap().centroids, ix.centroids);
+    assert!(catalog::open(&cat).unwrap().index.is_some());
+
+    // A damaged index is refused with the file and the way out named.
+    let assign = cat.join("index/assign-00001.bin");
+    let bytes = std::fs::read(&assign).unwrap();
+    std::fs::write(&assign, &bytes[..bytes.len() - 4]).unwrap();
+    let (code, _, err) = match_sample(&cat, &dir.path().join("broken"), &["--search", "index"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("assign-00001.bin") && err.contains("catalog index"), "{err}");
+
+    // `catalog index` trains again over every part and assigns them all.
+    let (code, out, err) = clipmatch(&["catalog", "index", "--device", "cpu", "--catalog", c]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("centroids"), "{out}");
+    let m = catalog::read_manifest(&cat).unwrap();
+    assert_eq!((m.index.as_ref().unwrap().parts, m.index.as_ref().unwrap().trained_frames), (2, m.frames));
+    let (code, out, err) = match_sample(&cat, &dir.path().join("again"), &["--search", "index"]);
+    assert_eq!(code, 3, "{out}{err}");
+
+    // Without an index, `index` is refused and `auto` searches every frame.
+    let manifest = cat.join("manifest.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    json["index"] = serde_json::Value::Null;
+    std::fs::write(&manifest, json.to_string()).unwrap();
+    let (code, _, err) = match_sample(&cat, &dir.path().join("none"), &["--search", "index"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no index") && err.contains("catalog index"), "{err}");
+    let (code, out, err) = match_sample(&cat, &dir.path().join("auto"), &["--search", "auto"]);
+    assert_eq!(code, 3, "{out}{err}");
+}
