@@ -49,6 +49,7 @@ mean = lambda k: sum(up[k][i] for i in ok) / max(len(ok), 1)
 print(json.dumps({"hours": hours, "search": mode, "probes": probes if mode == "index" else None,
                   "wall_s": float(wall), "peak_rss_bytes": int(rss_kb) * 1024,
                   "match_ms_per_upload": mean("match_ms"), "decode_ms_per_upload": mean("decode_ms"),
+                  "upload_s_per_upload": mean("duration_s"),
                   "segment_uap": ev["segment_uap"], "pair_uap": ev["pair_uap"],
                   "false_uploads": ev["false_positive_queries"]}))
 PY
