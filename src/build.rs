@@ -9,9 +9,9 @@ use crate::ingest::archive::Limits;
 use crate::ingest::decode::DecodeOptions;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
+use crate::kernels::cluster;
 use crate::kernels::descriptor::WORDS;
 use crate::kernels::engine::Engine;
-use crate::kernels::ivf;
 use crate::kernels::search::Matrix;
 use crate::progress::{self, Progress};
 use crate::store::index::{self, IndexManifest};
@@ -142,16 +142,16 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let m = Matrix { words: &part_words, views: manifest.views };
     match &manifest.index {
         None if create && !part_words.is_empty() => {
-            let centroids = ivf::train(engine, &m, &opts.index.train_params(part_words.len() / WORDS))?;
+            let centroids = cluster::train(engine, &m, &opts.index.train_params(part_words.len() / WORDS))?;
             index::write_centroids(dir, &centroids)?;
-            index::write_assignments(dir, part, &ivf::assign(engine, &m, &centroids)?)?;
+            index::write_assignments(dir, part, &cluster::assign(engine, &m, &centroids)?)?;
             manifest.index =
                 Some(IndexManifest { centroids: centroids.len() / WORDS, parts: 1, trained_frames: summary.frames });
         }
         // An add joins the centroids there are (retrained by `catalog index`).
         Some(ix) if ix.parts == part => {
             let centroids = index::read_centroids(dir, ix)?;
-            index::write_assignments(dir, part, &ivf::assign(engine, &m, &centroids)?)?;
+            index::write_assignments(dir, part, &cluster::assign(engine, &m, &centroids)?)?;
             manifest.index.as_mut().expect("matched Some").parts += 1;
         }
         _ => {}
@@ -171,11 +171,11 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
     if all.is_empty() {
         return Err(Error::Catalogue { path: dir.to_path_buf(), reason: "no frames to index".into() });
     }
-    let centroids = ivf::train(engine, &Matrix { words: &all, views }, &config.train_params(all.len() / WORDS))?;
+    let centroids = cluster::train(engine, &Matrix { words: &all, views }, &config.train_params(all.len() / WORDS))?;
     drop(all);
     index::write_centroids(dir, &centroids)?;
     for (p, words) in parts.iter().enumerate() {
-        index::write_assignments(dir, p as u32, &ivf::assign(engine, &Matrix { words, views }, &centroids)?)?;
+        index::write_assignments(dir, p as u32, &cluster::assign(engine, &Matrix { words, views }, &centroids)?)?;
     }
     let k = centroids.len() / WORDS;
     manifest.index = Some(IndexManifest { centroids: k, parts: manifest.parts, trained_frames: manifest.frames });

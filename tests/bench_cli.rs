@@ -51,3 +51,70 @@ fn bench_reports_every_kernel_and_size() {
         assert_eq!(results[1]["work_per_call"], 8 * 1000, "queries x catalogue descriptors");
     }
 }
+
+#[test]
+fn the_scale_bench_writes_catalogues_that_match_opens() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let real = sample_catalogue(dir.path());
+    // The donor: footage no sample upload shows.
+    let footage = dir.path().join("donor-footage");
+    std::fs::create_dir_all(&footage).unwrap();
+    lavfi_video(&footage.join("life.mp4"), "life=size=320x180:rate=25:seed=7:ratio=0.3", 4.0);
+    lavfi_video(&footage.join("bars.mp4"), "testsrc2=size=320x180:rate=25", 4.0);
+    let donor = dir.path().join("donor");
+    let (code, out, err) = build_catalogue(&donor, &[], &[&footage]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (work, json) = (dir.path().join("work"), dir.path().join("scale.json"));
+    let uploads = sample().join("uploads.tar.gz");
+    let (code, out, err) = clipmatch(&[
+        "bench",
+        "--device",
+        "cpu",
+        "--catalog-hours",
+        "0.05,0.1",
+        "--probes",
+        "2,1000",
+        "--real",
+        real.to_str().unwrap(),
+        "--donor",
+        donor.to_str().unwrap(),
+        "--work",
+        work.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        uploads.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("rec@16"), "the table: {out}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, hours) in rows.iter().zip([0.05, 0.1]) {
+        // Sizes as asked (to the frame), with the real catalogue's videos among the filler.
+        assert!((row["hours"].as_f64().unwrap() - hours).abs() < 1e-3, "{row}");
+        assert!(row["disk_bytes"].as_u64().unwrap() > 0 && row["memory_bytes"].as_u64().unwrap() > 0);
+        let index = row["index"].as_array().unwrap();
+        assert_eq!(index.len(), 2);
+        // Every cluster probed: the exhaustive top 16 exactly.
+        assert_eq!(index[1]["recall_at_16"].as_f64().unwrap(), 1.0, "{row}");
+        assert!(
+            index[0]["frames_scored_per_query"].as_f64().unwrap()
+                < index[1]["frames_scored_per_query"].as_f64().unwrap()
+        );
+    }
+    // A real catalogue folder: `match` opens it and finds the sample's episodes in it.
+    let cat = std::path::Path::new(rows[1]["path"].as_str().unwrap());
+    let loaded = clipmatch::store::catalog::open(cat).unwrap();
+    assert!(loaded.videos.iter().any(|v| v.id.starts_with("filler-")));
+    assert!(
+        loaded.videos.iter().any(|v| v.id == "ep1.mp4"),
+        "{:?}",
+        loaded.videos.iter().map(|v| &v.id).collect::<Vec<_>>()
+    );
+    let (code, out, err) = match_sample(cat, &dir.path().join("out"), &["--search", "index"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.contains("matches"), "{out}");
+}

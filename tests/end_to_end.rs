@@ -92,7 +92,7 @@ print(duckdb.sql("select typeof(started_ts), started_ts <= finished_ts, strftime
         "{py}"
     );
     // The whole configuration is in the manifest.
-    assert_eq!(lines[6], "['decode', 'layout', 'limits', 'matching'] 0.9", "{py}");
+    assert_eq!(lines[6], "['decode', 'index', 'layout', 'limits', 'matching', 'search'] 0.9", "{py}");
     // Start and end as timestamps, beside their text.
     assert_eq!(lines[7], "2 ['Mandel Films']", "{py}");
     assert_eq!(lines[8], "[('TIMESTAMP WITH TIME ZONE', True, True)]", "{py}");

@@ -6,8 +6,8 @@ mod common;
 use clipmatch::kernels::descriptor::{Tables, WORDS, describe, pack_image};
 use clipmatch::kernels::engine::Engine;
 use clipmatch::kernels::gpu::Gpu;
-use clipmatch::kernels::ivf;
 use clipmatch::kernels::search::{Matrix, cpu_search};
+use clipmatch::kernels::{cluster, ivf};
 use clipmatch::testkit::Rng;
 
 fn gpu() -> Option<Gpu> {
@@ -95,14 +95,14 @@ fn index_search_on_the_gpu_equals_the_cpu_twins() {
     let views = 3;
     let words: Vec<u32> = images(400 * views, &mut Rng::new(3)).iter().flat_map(|i| describe(i, &t).words).collect();
     let m = Matrix { words: &words, views };
-    let params = ivf::TrainParams { centroids: 21, sample_per_centroid: 16, iterations: 3 };
+    let params = cluster::TrainParams { centroids: 21, sample_per_centroid: 16, iterations: 3 };
     let cpu = Engine::Cpu(Box::default());
     let gpu = Engine::Gpu(Box::new(g));
     // Training and assignment run the coarse kernel on the GPU: the same index.
-    let centroids = ivf::train(&cpu, &m, &params).unwrap();
-    assert_eq!(ivf::train(&gpu, &m, &params).unwrap(), centroids);
-    let assigned = ivf::assign(&cpu, &m, &centroids).unwrap();
-    assert_eq!(ivf::assign(&gpu, &m, &centroids).unwrap(), assigned);
+    let centroids = cluster::train(&cpu, &m, &params).unwrap();
+    assert_eq!(cluster::train(&gpu, &m, &params).unwrap(), centroids);
+    let assigned = cluster::assign(&cpu, &m, &centroids).unwrap();
+    assert_eq!(cluster::assign(&gpu, &m, &centroids).unwrap(), assigned);
     let lists = ivf::Lists::new(&m, &assigned, centroids.len() / WORDS);
     let queries: Vec<[u32; WORDS]> = (0..50).map(|i| words[i * 23 * WORDS..][..WORDS].try_into().unwrap()).collect();
     let search = |e: &Engine| {

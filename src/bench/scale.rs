@@ -12,9 +12,9 @@ use crate::error::{Error, Result};
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
 use crate::ingest::shard::Shard;
+use crate::kernels::cluster;
 use crate::kernels::descriptor::{IMG_WORDS, WORDS};
 use crate::kernels::engine::Engine;
-use crate::kernels::ivf;
 use crate::kernels::search::{Matrix, Neighbours};
 use crate::store::catalog::{self, Catalogue};
 use crate::store::table::{FramesBuilder, VideoMeta, VideoRow};
@@ -297,7 +297,7 @@ fn measure(
         let search_ms_per_upload = start.elapsed().as_secs_f64() * 1e3 / uploads.len() as f64;
         let got = engine.search(&prepared, sample)?;
         let (recall_at_16, recall_at_1) = recall(&exact, &got);
-        let scored = ivf::scored_frames(engine, &ix.centroids, &ix.lists, probes, sample)?;
+        let scored = cluster::scored_frames(engine, &ix.centroids, &ix.lists, probes, sample)?;
         index.push(ProbeRow {
             probes,
             search_ms_per_upload,

@@ -135,9 +135,22 @@ impl Engine {
         Ok((descriptors, neighbours))
     }
 
+    /// Top-k of every query through the index: the coarse stage on this engine, then
+    /// the fine stage over the `probes` best clusters of each.
+    fn search_indexed(&self, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
+        let k = ix.lists.clusters();
+        let mut out = Vec::with_capacity(queries.len());
+        for batch in queries.chunks(ivf::batch_for(k)) {
+            let scores = self.coarse(&ix.coarse, batch)?;
+            let clusters: Vec<Vec<u32>> = scores.par_chunks(k.max(1)).map(|row| ivf::probe(row, ix.probes)).collect();
+            out.extend(ivf::rerank(batch, &clusters, ix.lists));
+        }
+        Ok(out)
+    }
+
     pub fn search(&self, cat: &Prepared, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
         match (self, cat) {
-            (_, Prepared::Index(ix)) => ivf::search(self, ix, queries),
+            (_, Prepared::Index(ix)) => self.search_indexed(ix, queries),
             (Engine::Gpu(g), Prepared::Gpu(r)) => g.search(queries, r),
             (_, Prepared::Cpu(m)) => Ok(cpu_search(queries, m)),
             (Engine::Cpu(_), Prepared::Gpu(_)) => Err(Error::Invalid("catalogue prepared for another engine".into())),

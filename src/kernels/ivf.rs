@@ -3,31 +3,15 @@
 //!
 //! Coarse stage: every query descriptor is scored against `K` centroids (quantised unit
 //! descriptors) by `coarse.wgsl` or its twin `coarse_scores`, and its `probes` best
-//! clusters are picked (`probe`). Fine stage: the frames listed under those clusters are
-//! scored exactly, every view and both orientations, as the exhaustive search scores
-//! them; the result is the exhaustive top-k restricted to those frames, in the same order.
-//!
-//! Vectors are clustered in the space where a descriptor and its mirror image are one
-//! point (the score a search gives is the better orientation): a vector joins the
-//! centroid it or its mirror image is nearest, and is folded into that orientation
-//! before the centroids are averaged. A query then probes the cluster that holds the
-//! frame whichever orientation the upload shows.
+//! clusters are picked (`probe`). Fine stage: the view descriptors listed under those
+//! clusters are scored exactly, both orientations, each frame kept with its best view
+//! in the exhaustive search's order (`rerank`). The centroids are trained and the
+//! descriptors assigned by `cluster`; `engine` runs the two stages.
 
-use crate::error::Result;
 use crate::kernels::descriptor::{DIM, WORDS};
-use crate::kernels::engine::{Engine, Indexed};
 use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK};
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
-
-/// How centroids are trained.
-#[derive(Clone, Debug)]
-pub struct TrainParams {
-    pub centroids: usize,
-    /// Training vectors per centroid (a stride sample of the catalogue's vectors).
-    pub sample_per_centroid: usize,
-    pub iterations: usize,
-}
 
 /// The uniform of `coarse.wgsl`. WGSL twin: `struct Params` there.
 #[repr(C)]
@@ -78,24 +62,6 @@ pub fn probe(row: &[i32], probes: usize) -> Vec<u32> {
     order
 }
 
-/// Vectors searched per call while training and assigning: bounds the neighbour lists
-/// held at once (128 bytes per vector).
-const BATCH: usize = 1 << 18;
-
-/// The centroid each vector of `vectors` (rows of `WORDS` words) is nearest, mirror
-/// images folded: `(centroid, mirrored)`, the best hit of the exact search over the
-/// centroids (which scores the better orientation and breaks ties as `probe` does: the
-/// lower centroid, then the plain orientation).
-fn nearest(engine: &Engine, centroids: &[u32], vectors: &[u32]) -> Result<Vec<(u32, bool)>> {
-    let prepared = engine.prepare(Matrix { words: centroids, views: 1 })?;
-    let mut out = Vec::with_capacity(vectors.len() / WORDS);
-    for batch in vectors.chunks(BATCH * WORDS) {
-        let lists = engine.search(&prepared, bytemuck::cast_slice(batch))?;
-        out.extend(lists.iter().map(|l| (l[0].frame() as u32, l[0].mirrored())));
-    }
-    Ok(out)
-}
-
 /// Signed bytes of a packed descriptor.
 pub fn coefficients(words: &[u32]) -> impl Iterator<Item = i8> + '_ {
     words.iter().flat_map(|w| w.to_le_bytes()).map(|b| b as i8)
@@ -118,48 +84,6 @@ pub fn quantise(sum: &[f64]) -> Option<[u32; WORDS]> {
         words[d / 4] |= u32::from(q as u8) << (8 * (d % 4));
     }
     Some(words)
-}
-
-/// Spherical k-means over a stride sample of `m`'s view descriptors, mirror images
-/// folded. Deterministic: the sample, the first centroids (evenly spaced sample members)
-/// and every update depend on the data alone. Fewer centroids come back when the
-/// catalogue holds fewer vectors than asked for.
-pub fn train(engine: &Engine, m: &Matrix, p: &TrainParams) -> Result<Vec<u32>> {
-    let vectors = m.words.len() / WORDS;
-    if vectors == 0 {
-        return Ok(Vec::new());
-    }
-    let k = p.centroids.min(vectors).max(1);
-    let wanted = (k * p.sample_per_centroid.max(1)).min(vectors);
-    let stride = vectors / wanted.max(1);
-    let sample: Vec<u32> =
-        (0..wanted).flat_map(|i| &m.words[i * stride * WORDS..(i * stride + 1) * WORDS]).copied().collect();
-    let step = wanted / k;
-    let mut centroids: Vec<u32> =
-        (0..k).flat_map(|c| &sample[c * step * WORDS..(c * step + 1) * WORDS]).copied().collect();
-    for _ in 0..p.iterations {
-        let near = nearest(engine, &centroids, &sample)?;
-        let mut sums = vec![0f64; k * DIM];
-        for (v, &(c, mirrored)) in near.iter().enumerate() {
-            let sum = &mut sums[c as usize * DIM..(c as usize + 1) * DIM];
-            for (d, x) in coefficients(&sample[v * WORDS..(v + 1) * WORDS]).enumerate() {
-                let sign = if mirrored && is_odd_half(d) { -1.0 } else { 1.0 };
-                sum[d] += sign * f64::from(x);
-            }
-        }
-        // A centroid nothing joined keeps its place; it may win members next round.
-        for (c, sum) in sums.chunks(DIM).enumerate() {
-            if let Some(words) = quantise(sum) {
-                centroids[c * WORDS..(c + 1) * WORDS].copy_from_slice(&words);
-            }
-        }
-    }
-    Ok(centroids)
-}
-
-/// The cluster of every view descriptor of `m`, frame by frame (`views` per frame).
-pub fn assign(engine: &Engine, m: &Matrix, centroids: &[u32]) -> Result<Vec<u32>> {
-    Ok(nearest(engine, centroids, m.words)?.into_iter().map(|(c, _)| c).collect())
 }
 
 /// The view descriptors of each cluster, stored together in cluster order (so that a
@@ -204,6 +128,11 @@ impl Lists {
     /// Entries over all lists: view descriptors.
     pub fn entries(&self) -> usize {
         self.frames.len()
+    }
+
+    /// Entries of `cluster`.
+    pub fn entries_of(&self, cluster: usize) -> usize {
+        self.range(cluster).len()
     }
 
     fn range(&self, cluster: usize) -> std::ops::Range<usize> {
@@ -355,44 +284,12 @@ pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], lists: &Lists) ->
     queries.par_iter().zip(clusters).map(|(q, c)| fine(q, c, lists, halves)).collect()
 }
 
-/// Top-k of every query through the index: coarse scores on `engine`, then the fine
-/// stage over the `probes` best clusters of each.
-pub fn search(engine: &Engine, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
-    let k = ix.lists.clusters();
-    let mut out = Vec::with_capacity(queries.len());
-    for batch in queries.chunks(batch_for(k)) {
-        let scores = engine.coarse(&ix.coarse, batch)?;
-        let clusters: Vec<Vec<u32>> = scores.par_chunks(k.max(1)).map(|row| probe(row, ix.probes)).collect();
-        out.extend(rerank(batch, &clusters, ix.lists));
-    }
-    Ok(out)
-}
-
-/// View descriptors the fine stage scores for `queries` at `probes`, summed over them.
-pub fn scored_frames(
-    engine: &Engine,
-    centroids: &[u32],
-    lists: &Lists,
-    probes: usize,
-    queries: &[[u32; WORDS]],
-) -> Result<u64> {
-    let coarse = engine.prepare_centroids(centroids)?;
-    let k = lists.clusters().max(1);
-    let mut total = 0;
-    for batch in queries.chunks(batch_for(k)) {
-        let scores = engine.coarse(&coarse, batch)?;
-        total += scores
-            .par_chunks(k)
-            .map(|row| probe(row, probes).iter().map(|&c| lists.range(c as usize).len() as u64).sum::<u64>())
-            .sum::<u64>();
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::cluster::{TrainParams, assign, train};
     use crate::kernels::descriptor::{Tables, describe};
+    use crate::kernels::engine::Engine;
     use crate::kernels::search::cpu_search;
 
     /// Real descriptors of random images, several near-copies of each (a cluster
@@ -449,13 +346,8 @@ mod tests {
         let all: Vec<u32> = (0..k as u32).rev().collect();
         assert_eq!(rerank(&queries, &vec![all; queries.len()], &lists), exact);
         // The same through the whole path, coarse stage included.
-        let ix = Indexed {
-            coarse: engine.prepare_centroids(&centroids).unwrap(),
-            lists: &lists,
-            matrix: Matrix { words: &words, views },
-            probes: k,
-        };
-        assert_eq!(search(&engine, &ix, &queries).unwrap(), exact);
+        let ix = engine.prepare_indexed(Matrix { words: &words, views }, &centroids, &lists, k).unwrap();
+        assert_eq!(engine.search(&ix, &queries).unwrap(), exact);
     }
 
     #[test]
@@ -466,16 +358,11 @@ mod tests {
         let engine = Engine::Cpu(Box::default());
         let centroids = train(&engine, &m, &params(20)).unwrap();
         let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), centroids.len() / WORDS);
-        let ix = Indexed {
-            coarse: engine.prepare_centroids(&centroids).unwrap(),
-            lists: &lists,
-            matrix: Matrix { words: &words, views },
-            probes: 1,
-        };
+        let ix = engine.prepare_indexed(Matrix { words: &words, views }, &centroids, &lists, 1).unwrap();
         for f in (0..400).step_by(13) {
             for mirrored in [false, true] {
                 let q = if mirrored { mirror(&row(&words, f * views)) } else { row(&words, f * views) };
-                let got = search(&engine, &ix, &[q]).unwrap();
+                let got = engine.search(&ix, &[q]).unwrap();
                 // Its own cluster is probed first, so the frame itself comes back, with the
                 // score and orientation the exhaustive scan gives it.
                 let own = crate::kernels::search::cpu_chunk_topk(&q, &m, f, f + 1)[0];

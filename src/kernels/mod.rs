@@ -1,11 +1,13 @@
 //! The compute kernels and their CPU twins: frame descriptors (`descriptor`, beside
 //! `shaders/descriptor.wgsl`) and exact top-k search (`search`, beside
-//! `shaders/search.wgsl`), the WGSL sources and their bindings (`shaders`), dispatch
+//! `shaders/search.wgsl`), the index (`ivf`, beside `shaders/coarse.wgsl`, trained by
+//! `cluster`), the WGSL sources and their bindings (`shaders`), dispatch
 //! through wgpu (`gpu`), and the choice between GPU and twins (`engine`).
 //!
 //! Uses nothing else of the crate but `error`: never `matching`, `ingest`, `store`,
 //! `frame` or `job`.
 
+pub mod cluster;
 pub mod descriptor;
 pub mod engine;
 pub mod gpu;

@@ -128,6 +128,21 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
         CatalogCommand::Info { catalog } => {
             let m = catalog::read_manifest(&catalog)?;
             println!("{}", serde_json::to_string_pretty(&m)?);
+            match &m.index {
+                None => println!("no search index: `clipmatch catalog index` builds one"),
+                Some(ix) if ix.parts < m.parts => {
+                    println!(
+                        "the search index covers {} of {} parts: `clipmatch catalog index` rebuilds it",
+                        ix.parts, m.parts
+                    )
+                }
+                // Centroids trained on a small catalogue serve a large one poorly.
+                Some(ix) if m.frames > 4 * ix.trained_frames => println!(
+                    "the search index was trained on {} frames, the catalogue holds {}: `clipmatch catalog index` retrains it",
+                    ix.trained_frames, m.frames
+                ),
+                Some(ix) => println!("search index: {} clusters over all {} parts", ix.centroids, ix.parts),
+            }
             let videos = catalog::read_videos(&catalog)?;
             println!(
                 "{:<40} {:>10} {:>8} {:>9}  {:<20} {:<8} {:<8} {:<24} {:<16}",
