@@ -19,7 +19,7 @@ COMPARISON_DP4A = 32  # one 128-byte descriptor pair; both orientations from one
 # Measured (docs/SCALE.md).
 big = max(bench["rows"], key=lambda r: r["hours"])
 frames_per_h = big["frames"] / big["hours"]
-memory_per_h = big["memory_bytes"] / big["hours"]
+memory_per_h = big["memory_index_bytes"] / big["hours"]
 disk_per_h = big["disk_bytes"] / big["hours"]
 views = 12
 queries_per_s = bench["mean_queries_per_upload"] / runs[0]["upload_s_per_upload"]
@@ -65,8 +65,9 @@ lines = [
     f"## Measured (the {big['hours']:.0f} h benchmark catalogue, {bench['device']} twins on {bench['cpu_threads']} threads)",
     "",
     f"- {frames_per_h:,.0f} frames per catalogue hour, {views} view descriptors of 128 bytes each.",
-    f"- Memory held by `match` per catalogue hour: {memory_per_h / 1e6:.1f} MB (descriptors, their copy in the index lists,"
-    f" pictures, per-frame columns); on disk {disk_per_h / 1e6:.1f} MB (zstd Parquet of filler, which compresses better than footage).",
+    f"- Memory held by `match` per catalogue hour, searching through the index: {memory_per_h / 1e6:.1f} MB (the lists with"
+    f" their descriptors, pictures, per-frame columns); on disk {disk_per_h / 1e6:.1f} MB (zstd Parquet of filler, which"
+    " compresses better than footage).",
     f"- Query descriptors: {queries_per_s:.1f} per second of upload (dev: {bench['mean_queries_per_upload']:.0f} per upload of"
     f" {runs[0]['upload_s_per_upload']:.1f} s).",
     f"- Exhaustive search on the CPU: {fmt(cpu_exact_rate)} comparisons/s. Index fine stage on the CPU: {fmt(cpu_fine_rate)}"
@@ -89,7 +90,7 @@ lines = [
     f"- Through the index: {fmt(index_cmp)} comparisons = {hours(index_cmp / gpu_rate)} GPU-hours at the roofline"
     f" ({exhaustive_cmp / index_cmp:.0f}x less), if the fine stage ran on the GPU; on CPUs at the measured fine-stage"
     f" rate per {bench['cpu_threads']} threads it is {hours(index_cmp / cpu_fine_rate * bench['cpu_threads'])} core-hours.",
-    f"- Memory: the lists alone ({descriptor_bytes / 1e12:.2f} TB) fill {math.ceil(descriptor_bytes / (GPU_MEMORY * 0.8))} GPUs at 80%,"
+    f"- Memory: the descriptors alone ({descriptor_bytes / 1e12:.2f} TB) fill {math.ceil(descriptor_bytes / (GPU_MEMORY * 0.8))} GPUs at 80%,"
     f" that is {math.ceil(descriptor_bytes / (GPU_MEMORY * 0.8 * GPUS_PER_NODE))} nodes as catalogue shards; the rest of the"
     f" catalogue ({(catalogue_bytes - descriptor_bytes) / 1e12:.2f} TB) needs {math.ceil((catalogue_bytes - descriptor_bytes) / (HOST_MEMORY * 0.8))}"
     " nodes' host memory at 80%.",
@@ -98,9 +99,9 @@ lines = [
     "",
     "- The index turns an impossible night into a small one, but only with the fine stage on the GPU (issue 19): on CPUs",
     "  it stays far beyond a night.",
-    "- Memory, not compute, sizes the cluster: today every catalogue hour is held twice (frame order for the alignment,",
-    "  list order for the index) plus pictures. Compaction (repeated frames stored once, views that do not pay dropped)",
-    "  and a memory-mapped frame-order copy are the next levers.",
+    "- Memory, not compute, sizes the cluster: every catalogue hour's descriptors and pictures are held in memory.",
+    "  Compaction (repeated frames stored once, views that do not pay dropped) and memory-mapped lists and pictures",
+    "  are the next levers.",
     "- Recall at a fixed probe count falls as the catalogue grows (docs/SCALE.md); the probe count that keeps dev µAP",
     "  within 0.005 was measured up to 100 h only.",
     "",

@@ -18,7 +18,7 @@ use crate::kernels::descriptor::DESCRIPTOR_VERSION;
 use crate::kernels::engine::{Engine, Prepared};
 use crate::kernels::search::Matrix;
 use crate::matching::config::MatchConfig;
-use crate::store::catalog::Catalogue;
+use crate::store::catalog::{self, Catalogue, Hold};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -77,6 +77,13 @@ impl SearchConfig {
         }
     }
 
+    /// What a run holds of the catalogue in `dir`: its index alone when it is searched
+    /// through it (the lists hold the descriptors), else the descriptors in frame order.
+    pub fn hold(&self, dir: &Path) -> Result<Hold> {
+        let index = self.use_index(catalog::read_manifest(dir)?.frames);
+        Ok(Hold { frames: !index, index })
+    }
+
     /// `cat` made ready for `engine`: searched exactly, or through its index.
     pub fn prepare<'a>(&self, engine: &Engine, cat: &'a Catalogue) -> Result<Prepared<'a>> {
         let matrix = Matrix { words: &cat.words, views: cat.manifest.views };
@@ -84,7 +91,7 @@ impl SearchConfig {
             return engine.prepare(matrix);
         }
         match &cat.index {
-            Some(ix) => engine.prepare_indexed(matrix, &ix.centroids, &ix.lists, self.probes),
+            Some(ix) => engine.prepare_indexed(&ix.centroids, &ix.lists, self.probes),
             None if self.mode == SearchMode::Index => Err(Error::Invalid(format!(
                 "search.mode = index, but catalogue {} has no index covering all its parts; build one with `clipmatch catalog index`",
                 cat.manifest.catalogue_id

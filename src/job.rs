@@ -49,6 +49,8 @@ pub struct RunSummary {
     pub failed: u64,
     pub matches: u64,
     pub wall_s: f64,
+    /// How the catalogue was searched: `exact` (every frame) or `index`.
+    pub search: &'static str,
 }
 
 #[derive(serde::Serialize)]
@@ -61,7 +63,7 @@ struct InputFact {
 pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
-    let cat = catalog::open(&opts.catalog)?;
+    let cat = catalog::open(&opts.catalog, opts.config.search.hold(&opts.catalog)?)?;
     let params = serde_json::to_string(&opts.config).map_err(|e| crate::Error::Invalid(e.to_string()))?;
     let inputs_fact: Vec<InputFact> = inputs
         .iter()
@@ -90,8 +92,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         t: &cat.frame_t,
         energy: &cat.frame_energy,
         duration: &durations,
-        words: &cat.words,
-        views: cat.manifest.views,
+        descriptors: cat.descriptors(),
         by_video: &by_video,
         pictures: &cat.pictures,
         near_s: opts.config.matching.grow.near_s,
@@ -162,6 +163,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         run_id: run_id.clone(),
         uploads: all_uploads.num_rows() as u64,
         matches: all_matches.num_rows() as u64,
+        search: if matches!(prepared, Prepared::Index(_)) { "index" } else { "exact" },
         ..Default::default()
     };
     let status = table::column::<StringArray>(&all_uploads, "status", &opts.out)?;

@@ -78,7 +78,7 @@ pub struct RecallOptions<'a> {
 /// Frame recall of the uploads in `inputs`.
 pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<Report> {
     let (catalog, truth, config) = (o.catalog, o.truth, o.config);
-    let cat = catalog::open(catalog)?;
+    let cat = catalog::open(catalog, config.search.hold(catalog)?)?;
     let prepared = config.search.prepare(engine, &cat)?;
     let families = o.queries_csv.map(edit_families).transpose()?.unwrap_or_default();
     let decode = config.decode_options(false, o.worker.clone());

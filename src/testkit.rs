@@ -5,6 +5,7 @@
 
 use crate::frame::gray::Gray;
 use crate::kernels::descriptor::{DOT_ONE, IMG, PackedImage, Tables, WORDS, describe, pack_image};
+use crate::kernels::ivf::Descriptors;
 use crate::kernels::search::{Hit, Neighbours, TOPK};
 use crate::matching::model::{QueryFrames, RefFrames, frames_by_video};
 use std::ops::Range;
@@ -131,8 +132,7 @@ impl Catalogue {
             t: &self.t,
             energy: &self.energy,
             duration: &self.duration,
-            words: &self.words,
-            views: 1,
+            descriptors: Descriptors::Frames(&self.words, 1),
             by_video: &self.by_video,
             pictures: &self.pictures,
             near_s: 0.5,

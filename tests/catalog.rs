@@ -37,7 +37,7 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     assert_eq!(std::fs::metadata(&part0).unwrap().modified().unwrap(), modified);
     assert!(cat.join("frames/part-00001.parquet").exists());
 
-    let loaded = clipmatch::store::catalog::open(&cat).unwrap();
+    let loaded = clipmatch::store::catalog::open(&cat, clipmatch::store::catalog::Hold::ALL).unwrap();
     let ids: Vec<&str> = loaded.videos.iter().map(|v| v.id.as_str()).collect();
     assert_eq!(ids, ["one.mp4", "two.mp4"]);
     assert_eq!(loaded.manifest.version, 2);
@@ -93,7 +93,7 @@ fn an_add_cuts_frames_with_the_layout_the_catalogue_was_built_with() {
     let together = build("together", Some(&config), &[&a, &b]);
     let defaults = build("defaults", None, &[&b]);
     let words = |cat: &std::path::Path| {
-        let c = clipmatch::store::catalog::open(cat).unwrap();
+        let c = clipmatch::store::catalog::open(cat, clipmatch::store::catalog::Hold::ALL).unwrap();
         let v = c.videos.iter().position(|v| v.id == "bars.mp4").unwrap() as u32;
         let per = c.manifest.views * clipmatch::kernels::descriptor::WORDS;
         let frames = c.frame_video.iter().enumerate().filter(|(_, x)| **x == v).map(|(f, _)| f);

@@ -23,6 +23,14 @@ fn rows(out: &Path) -> Vec<RecordBatch> {
     rows
 }
 
+/// The run manifest's `counts`.
+fn counts(out: &Path) -> String {
+    let files = clipmatch::store::table::parquet_files(&out.join("manifest")).unwrap();
+    let b = &clipmatch::store::table::read_all(&files[0]).unwrap()[0];
+    let c = b.column_by_name("counts").unwrap().as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+    c.value(0).to_string()
+}
+
 #[test]
 fn the_index_is_built_joined_retrained_and_searched_like_the_exhaustive_search() {
     if !require(has_ffmpeg(), "the ffmpeg CLI") {
@@ -48,6 +56,7 @@ fn the_index_is_built_joined_retrained_and_searched_like_the_exhaustive_search()
     let expected = rows(&exact);
     assert!(expected.iter().map(|b| b.num_rows()).sum::<usize>() > 0);
     assert_eq!(rows(&index), expected);
+    assert!(counts(&exact).contains(r#""search":"exact""#) && counts(&index).contains(r#""search":"index""#));
 
     // An add assigns its part to the centroids there are.
     let extra = dir.path().join("extra");
@@ -58,7 +67,7 @@ fn the_index_is_built_joined_retrained_and_searched_like_the_exhaustive_search()
     let m = catalog::read_manifest(&cat).unwrap();
     assert_eq!(m.index.as_ref().unwrap().parts, 2);
     assert_eq!(m.index.as_ref().unwrap().centroids, ix.centroids);
-    assert!(catalog::open(&cat).unwrap().index.is_some());
+    assert!(catalog::open(&cat, catalog::Hold::ALL).unwrap().index.is_some());
 
     // A damaged index is refused with the file and the way out named.
     let assign = cat.join("index/assign-00001.bin");

@@ -31,7 +31,6 @@ pub enum Coarse<'a> {
 pub struct Indexed<'a> {
     pub coarse: Coarse<'a>,
     pub lists: &'a Lists,
-    pub matrix: Matrix<'a>,
     /// Clusters whose frames each query scores.
     pub probes: usize,
 }
@@ -94,17 +93,11 @@ impl Engine {
         }
     }
 
-    /// `m` made ready to be searched through its index: `centroids` (rows of `WORDS`
-    /// words) and their `lists`.
-    pub fn prepare_indexed<'a>(
-        &self,
-        m: Matrix<'a>,
-        centroids: &'a [u32],
-        lists: &'a Lists,
-        probes: usize,
-    ) -> Result<Prepared<'a>> {
+    /// A catalogue made ready to be searched through its index: `centroids` (rows of
+    /// `WORDS` words) and their `lists`, which hold the descriptors.
+    pub fn prepare_indexed<'a>(&self, centroids: &'a [u32], lists: &'a Lists, probes: usize) -> Result<Prepared<'a>> {
         let coarse = self.prepare_centroids(centroids)?;
-        Ok(Prepared::Index(Box::new(Indexed { coarse, lists, matrix: m, probes })))
+        Ok(Prepared::Index(Box::new(Indexed { coarse, lists, probes })))
     }
 
     pub fn prepare_centroids<'a>(&self, centroids: &'a [u32]) -> Result<Coarse<'a>> {

@@ -95,30 +95,20 @@ pub struct Lists {
     views: Vec<u8>,
     /// `WORDS` words per entry.
     words: Vec<u32>,
+    /// Descriptors per frame, and where view `v` of frame `f` is: `entry[f * views + v]`.
+    per_frame: usize,
+    entry: Vec<u32>,
 }
 
 impl Lists {
     /// Lists of `m`'s view descriptors from `assignments` (the cluster of each, frame by
     /// frame) for `clusters` clusters. Within a cluster, entries keep catalogue order.
     pub fn new(m: &Matrix, assignments: &[u32], clusters: usize) -> Lists {
-        let mut offsets = vec![0u64; clusters + 1];
-        for &c in assignments {
-            offsets[c as usize + 1] += 1;
-        }
-        for c in 0..clusters {
-            offsets[c + 1] += offsets[c];
-        }
-        let n = assignments.len();
-        let (mut frames, mut views, mut words) = (vec![0u32; n], vec![0u8; n], vec![0u32; n * WORDS]);
-        let mut next = offsets.clone();
+        let mut b = ListsBuilder::new(m.views, clusters, assignments);
         for (i, &c) in assignments.iter().enumerate() {
-            let e = next[c as usize] as usize;
-            next[c as usize] += 1;
-            frames[e] = (i / m.views) as u32;
-            views[e] = (i % m.views) as u8;
-            words[e * WORDS..(e + 1) * WORDS].copy_from_slice(&m.words[i * WORDS..(i + 1) * WORDS]);
+            b.place(c, (i / m.views) as u32, i % m.views, &m.words[i * WORDS..(i + 1) * WORDS]);
         }
-        Lists { offsets, frames, views, words }
+        b.finish(m.frames())
     }
 
     pub fn clusters(&self) -> usize {
@@ -144,7 +134,101 @@ impl Lists {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.offsets.len() * 8 + self.frames.len() * 5 + self.words.len() * 4
+        self.offsets.len() * 8 + self.frames.len() * 5 + self.words.len() * 4 + self.entry.len() * 4
+    }
+}
+
+/// Fills `Lists` one view descriptor at a time, in catalogue order, without the whole
+/// catalogue in frame order: a catalogue searched through its index is held once.
+pub struct ListsBuilder {
+    offsets: Vec<u64>,
+    next: Vec<u64>,
+    frames: Vec<u32>,
+    views: Vec<u8>,
+    words: Vec<u32>,
+    per_frame: usize,
+}
+
+impl ListsBuilder {
+    /// Room for `capacity` (the cluster of every descriptor that may be placed; some
+    /// may not be).
+    pub fn new(per_frame: usize, clusters: usize, capacity: &[u32]) -> ListsBuilder {
+        let mut offsets = vec![0u64; clusters + 1];
+        for &c in capacity {
+            offsets[c as usize + 1] += 1;
+        }
+        for c in 0..clusters {
+            offsets[c + 1] += offsets[c];
+        }
+        let n = capacity.len();
+        ListsBuilder {
+            next: offsets.clone(),
+            offsets,
+            frames: vec![0; n],
+            views: vec![0; n],
+            words: vec![0; n * WORDS],
+            per_frame,
+        }
+    }
+
+    /// Places view `view` of frame `frame`, whose descriptor is `words`, in `cluster`.
+    pub fn place(&mut self, cluster: u32, frame: u32, view: usize, words: &[u32]) {
+        let e = self.next[cluster as usize] as usize;
+        self.next[cluster as usize] += 1;
+        self.frames[e] = frame;
+        self.views[e] = view as u8;
+        self.words[e * WORDS..(e + 1) * WORDS].copy_from_slice(words);
+    }
+
+    /// The lists of what was placed, for a catalogue of `frames` frames; room left
+    /// unused is closed up.
+    pub fn finish(mut self, frames: usize) -> Lists {
+        let clusters = self.offsets.len() - 1;
+        let mut offsets = vec![0u64; clusters + 1];
+        let mut to = 0usize;
+        for c in 0..clusters {
+            for e in self.offsets[c] as usize..self.next[c] as usize {
+                self.frames[to] = self.frames[e];
+                self.views[to] = self.views[e];
+                self.words.copy_within(e * WORDS..(e + 1) * WORDS, to * WORDS);
+                to += 1;
+            }
+            offsets[c + 1] = to as u64;
+        }
+        self.frames.truncate(to);
+        self.views.truncate(to);
+        self.words.truncate(to * WORDS);
+        let mut entry = vec![u32::MAX; frames * self.per_frame];
+        for (e, (&f, &v)) in self.frames.iter().zip(&self.views).enumerate() {
+            entry[f as usize * self.per_frame + v as usize] = e as u32;
+        }
+        Lists { offsets, frames: self.frames, views: self.views, words: self.words, per_frame: self.per_frame, entry }
+    }
+}
+
+/// The catalogue's descriptors as alignment reads them, frame by frame: the catalogue
+/// in frame order, or, where it is held only in its index, the lists.
+#[derive(Clone, Copy)]
+pub enum Descriptors<'a> {
+    Frames(&'a [u32], usize),
+    Lists(&'a Lists),
+}
+
+impl<'a> Descriptors<'a> {
+    /// The descriptors of frame `f`'s views, in view order.
+    pub fn of(self, f: usize) -> impl Iterator<Item = &'a [u32; WORDS]> {
+        let (frames, lists) = match self {
+            Descriptors::Frames(words, views) => (&words[f * views * WORDS..(f + 1) * views * WORDS], None),
+            Descriptors::Lists(l) => (&[][..], Some(l)),
+        };
+        let from_frames = frames.chunks_exact(WORDS).map(|w| w.try_into().expect("WORDS words"));
+        let from_lists = lists.into_iter().flat_map(move |l| {
+            l.entry[f * l.per_frame..(f + 1) * l.per_frame].iter().map(|&e| {
+                let e = e as usize;
+                <&[u32; WORDS]>::try_from(&l.words[e * WORDS..(e + 1) * WORDS]).expect("WORDS words")
+            })
+        });
+        from_frames.chain(from_lists)
     }
 }
 
@@ -346,7 +430,7 @@ mod tests {
         let all: Vec<u32> = (0..k as u32).rev().collect();
         assert_eq!(rerank(&queries, &vec![all; queries.len()], &lists), exact);
         // The same through the whole path, coarse stage included.
-        let ix = engine.prepare_indexed(Matrix { words: &words, views }, &centroids, &lists, k).unwrap();
+        let ix = engine.prepare_indexed(&centroids, &lists, k).unwrap();
         assert_eq!(engine.search(&ix, &queries).unwrap(), exact);
     }
 
@@ -358,7 +442,7 @@ mod tests {
         let engine = Engine::Cpu(Box::default());
         let centroids = train(&engine, &m, &params(20)).unwrap();
         let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), centroids.len() / WORDS);
-        let ix = engine.prepare_indexed(Matrix { words: &words, views }, &centroids, &lists, 1).unwrap();
+        let ix = engine.prepare_indexed(&centroids, &lists, 1).unwrap();
         for f in (0..400).step_by(13) {
             for mirrored in [false, true] {
                 let q = if mirrored { mirror(&row(&words, f * views)) } else { row(&words, f * views) };
@@ -408,6 +492,31 @@ mod tests {
         assert_eq!(at(2), [(0, 0, 0), (0, 1, WORDS as u32), (2, 0, 4 * WORDS as u32), (2, 1, 5 * WORDS as u32)]);
         assert!(at(3).is_empty());
         assert_eq!(l.entries(), 6);
+    }
+
+    #[test]
+    fn the_lists_give_back_every_frame_in_view_order() {
+        let views = 3;
+        let words = catalogue(40, views);
+        let m = Matrix { words: &words, views };
+        let assignments: Vec<u32> = (0..40 * views as u32).map(|i| (i * 7) % 5).collect();
+        let lists = Lists::new(&m, &assignments, 5);
+        for f in 0..40 {
+            let a: Vec<_> = Descriptors::Frames(&words, views).of(f).collect();
+            assert_eq!(Descriptors::Lists(&lists).of(f).collect::<Vec<_>>(), a);
+        }
+        // Room left unused is closed up: a builder with room for every descriptor, given
+        // every other frame, holds just those.
+        let mut b = ListsBuilder::new(views, 5, &assignments);
+        for (i, &c) in assignments.iter().enumerate().filter(|(i, _)| i / views % 2 == 0) {
+            b.place(c, (i / views / 2) as u32, i % views, &words[i * WORDS..(i + 1) * WORDS]);
+        }
+        let half = b.finish(20);
+        assert_eq!(half.entries(), 20 * views);
+        for f in 0..20 {
+            let a: Vec<_> = Descriptors::Frames(&words, views).of(2 * f).collect();
+            assert_eq!(Descriptors::Lists(&half).of(f).collect::<Vec<_>>(), a);
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the catalogue's frames, lines through them, and the segments the stages pass on.
 
 use crate::kernels::descriptor::{DOT_ONE, PackedImage, WORDS, oriented_dot};
+use crate::kernels::ivf::Descriptors;
 use crate::kernels::search::Neighbours;
 
 /// What alignment needs of the catalogue, frame by frame.
@@ -11,9 +12,8 @@ pub struct RefFrames<'a> {
     pub energy: &'a [u32],
     /// Duration of each video.
     pub duration: &'a [f64],
-    /// Descriptor words, `views * WORDS` per frame.
-    pub words: &'a [u32],
-    pub views: usize,
+    /// Each frame's view descriptors.
+    pub descriptors: Descriptors<'a>,
     /// Each video's frames in time order (`frames_by_video`).
     pub by_video: &'a [Vec<u32>],
     /// Each frame's whole picture, 32x32 (`verify`).
@@ -63,9 +63,8 @@ impl RefFrames<'_> {
     /// Best similarity of any of the descriptors `qs` to any view of frame `f`; None
     /// when there is none to compare.
     pub fn frame_similarity(&self, qs: &[[u32; WORDS]], f: usize, mirrored: bool) -> Option<f32> {
-        let base = f * self.views * WORDS;
-        let views = self.words[base..base + self.views * WORDS].chunks_exact(WORDS);
-        let dots = views.flat_map(|v| qs.iter().map(move |q| oriented_dot(q, v.try_into().expect("chunks"), mirrored)));
+        let views = self.descriptors.of(f);
+        let dots = views.flat_map(|v| qs.iter().map(move |q| oriented_dot(q, v, mirrored)));
         dots.max().map(|b| b as f32 / DOT_ONE)
     }
 }

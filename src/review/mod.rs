@@ -153,7 +153,9 @@ pub fn review(o: &ReviewOptions) -> Result<ReviewSummary> {
                     (None, Some(v)) => {
                         let cat = match &full {
                             Some(cat) => cat,
-                            None => full.insert(catalog::open(&o.catalog)?),
+                            None => {
+                                full.insert(catalog::open(&o.catalog, catalog::Hold { frames: true, index: false })?)
+                            }
                         };
                         stored(cat, v as u32, *tr)
                     }

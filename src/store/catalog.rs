@@ -11,6 +11,8 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, PackedImage, WORDS};
+use crate::kernels::ivf::{Descriptors, Lists, ListsBuilder};
+use crate::kernels::search::Matrix;
 use crate::store::index::{self, CatalogueIndex, IndexManifest};
 use crate::store::table::{self, VideoMeta, VideoRow, VideosBuilder, column};
 use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
@@ -226,69 +228,132 @@ pub fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
     Ok(rows)
 }
 
-/// Loads every part for matching.
-pub fn open(dir: &Path) -> Result<Catalogue> {
+/// What of the catalogue a reader holds in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hold {
+    /// The descriptors in frame order (the exhaustive search reads them).
+    pub frames: bool,
+    /// The index (its lists hold the descriptors too).
+    pub index: bool,
+}
+
+impl Hold {
+    pub const ALL: Hold = Hold { frames: true, index: true };
+}
+
+/// Loads every part for matching: descriptors, index or both, as `hold` says. Without
+/// an index covering every part, the descriptors are held in frame order whatever
+/// `hold` says.
+pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     let manifest = read_manifest(dir)?;
     let videos = read_videos(dir)?;
-    let index: std::collections::HashMap<&str, u32> =
+    let ids: std::collections::HashMap<&str, u32> =
         videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
+    let views = manifest.views;
+    let plan = match &manifest.index {
+        Some(m) if hold.index => {
+            let plan = index::read(dir, m, manifest.parts)?;
+            if plan.is_none() {
+                tracing::warn!(
+                    catalog = %dir.display(),
+                    "the index covers {} of {} parts; run `clipmatch catalog index` to search through it",
+                    m.parts,
+                    manifest.parts
+                );
+            }
+            plan
+        }
+        _ => None,
+    };
+    let frames = hold.frames || plan.is_none();
     let mut cat = Catalogue {
         manifest: manifest.clone(),
         videos: Vec::new(),
         frame_video: Vec::new(),
         frame_t: Vec::new(),
         frame_energy: Vec::new(),
-        words: Vec::with_capacity(manifest.frames as usize * manifest.views * WORDS),
+        words: Vec::with_capacity(if frames { manifest.frames as usize * views * WORDS } else { 0 }),
         pictures: Vec::with_capacity(manifest.frames as usize),
         index: None,
     };
-    // Per part, which rows were loaded: the index's assignments cover every row.
-    let mut kept: Vec<Vec<bool>> = Vec::new();
+    // Held only in the index: each descriptor goes straight to its list. Held both
+    // ways: the lists are made from the frames at the end, of the clusters kept here.
+    let clusters = plan.as_ref().map_or(0, |p| p.centroids.len() / WORDS);
+    let mut lists = match &plan {
+        Some(p) if !frames => Some(ListsBuilder::new(views, clusters, &p.assigned.concat())),
+        _ => None,
+    };
+    let mut kept_clusters = Vec::new();
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
-        let mut rows = Vec::new();
+        let assigned = plan.as_ref().map(|p| &p.assigned[part as usize]);
+        let mut rows = 0;
         for b in table::read_all(&path)? {
             let vid = column::<StringArray>(&b, "video_id", &path)?;
             let t = column::<Float64Array>(&b, "t", &path)?;
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
-            let desc = descriptors(dir, &b, &path, manifest.views)?;
+            let desc = descriptors(dir, &b, &path, views)?;
             let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
             if picture.value_length() as usize != IMG_WORDS * 4 {
                 return Err(err(dir, format!("{}: pictures are not 32x32", path.display())));
             }
+            let need = (rows + b.num_rows()) * views;
+            if let Some(a) = assigned.filter(|a| a.len() < need) {
+                index::check_rows(dir, part, a.len(), rows + b.num_rows(), views)?;
+            }
             for i in 0..b.num_rows() {
+                let row = rows + i;
                 // Frames of a video that a later, crashed add left unreferenced are skipped.
-                let Some(&v) = index.get(vid.value(i)) else {
-                    rows.push(false);
+                let Some(&v) = ids.get(vid.value(i)) else {
                     continue;
                 };
-                rows.push(true);
+                let frame = cat.frame_video.len() as u32;
                 cat.frame_video.push(v);
                 cat.frame_t.push(t.value(i));
                 cat.frame_energy.push(energy.value(i));
-                cat.words.extend(words_of(desc.value(i)));
+                let words: Vec<u32> = words_of(desc.value(i)).collect();
+                if let (Some(l), Some(a)) = (lists.as_mut(), assigned) {
+                    for (view, w) in words.chunks_exact(WORDS).enumerate() {
+                        l.place(a[row * views + view], frame, view, w);
+                    }
+                } else if let Some(a) = assigned {
+                    kept_clusters.extend_from_slice(&a[row * views..(row + 1) * views]);
+                }
+                if frames {
+                    cat.words.extend(words);
+                }
                 let mut img: PackedImage = [0; IMG_WORDS];
                 bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(picture.value(i));
                 cat.pictures.push(img);
             }
+            rows += b.num_rows();
             debug_assert!(desc.null_count() == 0);
         }
-        kept.push(rows);
-    }
-    if let Some(m) = &manifest.index {
-        let matrix = crate::kernels::search::Matrix { words: &cat.words, views: manifest.views };
-        cat.index = index::load(dir, m, &matrix, &kept)?;
-        if cat.index.is_none() {
-            tracing::warn!(
-                catalog = %dir.display(),
-                "the index covers {} of {} parts; run `clipmatch catalog index` to search through it",
-                m.parts,
-                manifest.parts
-            );
+        if let Some(a) = assigned {
+            index::check_rows(dir, part, a.len(), rows, views)?;
         }
+    }
+    if let Some(index::Stored { centroids, .. }) = plan {
+        let n = cat.frame_video.len();
+        let lists = match lists {
+            Some(l) => l.finish(n),
+            None => Lists::new(&Matrix { words: &cat.words, views }, &kept_clusters, clusters),
+        };
+        cat.index = Some(CatalogueIndex { centroids, lists });
     }
     cat.videos = videos;
     Ok(cat)
+}
+
+impl Catalogue {
+    /// The descriptors as alignment reads them: in frame order where held so, else
+    /// from the index's lists.
+    pub fn descriptors(&self) -> Descriptors<'_> {
+        match &self.index {
+            Some(ix) if self.words.is_empty() && !self.frame_video.is_empty() => Descriptors::Lists(&ix.lists),
+            _ => Descriptors::Frames(&self.words, self.manifest.views),
+        }
+    }
 }
 
 /// A part's descriptors column, checked to hold `views` descriptors per row.

@@ -13,7 +13,6 @@
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::WORDS;
 use crate::kernels::ivf::Lists;
-use crate::kernels::search::Matrix;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -81,26 +80,46 @@ pub fn write_assignments(dir: &Path, part: u32, clusters: &[u32]) -> Result<()> 
     write_words(&assign_path(dir, part), clusters)
 }
 
-/// The index of a catalogue whose parts' rows were loaded where `kept[part][row]`, in
-/// order, into `matrix`; `None` when the index does not cover every part.
-pub fn load(dir: &Path, m: &IndexManifest, matrix: &Matrix, kept: &[Vec<bool>]) -> Result<Option<CatalogueIndex>> {
-    let views = matrix.views;
-    if (m.parts as usize) < kept.len() {
+/// The index as stored: the centroids and each part's clusters (`views` per row).
+pub struct Stored {
+    pub centroids: Vec<u32>,
+    pub assigned: Vec<Vec<u32>>,
+}
+
+/// The index read for loading, checked to name only clusters there are. `None` when it
+/// does not cover all `parts`.
+pub fn read(dir: &Path, m: &IndexManifest, parts: u32) -> Result<Option<Stored>> {
+    if m.parts < parts {
         return Ok(None);
     }
     let centroids = read_centroids(dir, m)?;
-    let mut clusters = Vec::new();
-    for (part, rows) in kept.iter().enumerate() {
-        let assigned = read_words(dir, &assign_path(dir, part as u32), rows.len() * views)?;
-        if let Some(&c) = assigned.iter().find(|&&c| c as usize >= m.centroids) {
+    let mut assigned = Vec::new();
+    for part in 0..parts {
+        let path = assign_path(dir, part);
+        let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len() as usize;
+        let clusters = read_words(dir, &path, bytes / 4)?;
+        if let Some(&c) = clusters.iter().find(|&&c| c as usize >= m.centroids) {
             return Err(Error::Catalogue {
                 path: dir.to_path_buf(),
-                reason: format!("index part {part} names cluster {c} of {}", m.centroids),
+                reason: format!("{} names cluster {c} of {}", path.display(), m.centroids),
             });
         }
-        for (row, _) in assigned.chunks_exact(views).zip(rows).filter(|(_, k)| **k) {
-            clusters.extend_from_slice(row);
-        }
+        assigned.push(clusters);
     }
-    Ok(Some(CatalogueIndex { lists: Lists::new(matrix, &clusters, m.centroids), centroids }))
+    Ok(Some(Stored { centroids, assigned }))
+}
+
+/// Refuses assignments of part `part` that do not hold `rows * views` clusters.
+pub fn check_rows(dir: &Path, part: u32, assigned: usize, rows: usize, views: usize) -> Result<()> {
+    if assigned == rows * views {
+        return Ok(());
+    }
+    Err(Error::Catalogue {
+        path: dir.to_path_buf(),
+        reason: format!(
+            "{} holds {assigned} clusters, the part's {rows} rows need {}; rebuild the index with `clipmatch catalog index`",
+            assign_path(dir, part).display(),
+            rows * views
+        ),
+    })
 }
