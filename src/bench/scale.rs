@@ -331,7 +331,7 @@ fn measure(
 /// The report as a table.
 pub fn table(r: &ScaleReport) -> String {
     let mut out = format!(
-        "device {} | {} | {} CPU threads | {} uploads, {:.0} query descriptors each, decode {:.0} ms each | recall over {} queries\n",
+        "device {} | {} | {} CPU threads | {} uploads, {:.0} query descriptors each, decode {:.0} ms each | recall over {} queries | held: what match holds through the index\n",
         r.device,
         r.adapter,
         r.cpu_threads,
@@ -345,7 +345,7 @@ pub fn table(r: &ScaleReport) -> String {
         "hours",
         "frames",
         "disk GB",
-        "mem GB",
+        "held GB",
         "index s",
         "clusters",
         "exact ms",
