@@ -152,9 +152,19 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         Some(ix) if ix.parts == part => {
             let centroids = index::read_centroids(dir, ix)?;
             index::write_assignments(dir, part, &cluster::assign(engine, &m, &centroids)?)?;
+            let trained = ix.trained_frames;
             manifest.index.as_mut().expect("matched Some").parts += 1;
+            // Centroids trained on a small catalogue serve a large one poorly (as `catalog
+            // info` says too).
+            if manifest.frames + summary.frames > 4 * trained {
+                tracing::warn!(
+                    "the search index was trained on {trained} frames, the catalogue now holds {}: `clipmatch catalog index` retrains it",
+                    manifest.frames + summary.frames
+                );
+            }
         }
-        _ => {}
+        Some(_) => tracing::warn!("the search index does not cover every part: `clipmatch catalog index` rebuilds it"),
+        None => {}
     }
     catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
     Ok(summary)
