@@ -142,7 +142,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let m = Matrix { words: &part_words, views: manifest.views };
     match &manifest.index {
         None if create && !part_words.is_empty() => {
-            let centroids = cluster::train(engine, &m, &opts.index.train_params(part_words.len() / WORDS))?;
+            let centroids = cluster::train(engine, &[&part_words], &opts.index.train_params(part_words.len() / WORDS))?;
             index::write_centroids(dir, &centroids)?;
             index::write_assignments(dir, part, &cluster::assign(engine, &m, &centroids)?)?;
             manifest.index =
@@ -177,12 +177,12 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
     let views = manifest.views;
     let parts: Vec<Vec<u32>> =
         (0..manifest.parts).map(|p| catalog::part_descriptors(dir, p, views)).collect::<Result<_>>()?;
-    let all: Vec<u32> = parts.concat();
-    if all.is_empty() {
+    let pieces: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
+    let vectors: usize = parts.iter().map(|w| w.len() / WORDS).sum();
+    if vectors == 0 {
         return Err(Error::Catalogue { path: dir.to_path_buf(), reason: "no frames to index".into() });
     }
-    let centroids = cluster::train(engine, &Matrix { words: &all, views }, &config.train_params(all.len() / WORDS))?;
-    drop(all);
+    let centroids = cluster::train(engine, &pieces, &config.train_params(vectors))?;
     index::write_centroids(dir, &centroids)?;
     for (p, words) in parts.iter().enumerate() {
         index::write_assignments(dir, p as u32, &cluster::assign(engine, &Matrix { words, views }, &centroids)?)?;

@@ -91,7 +91,7 @@ impl SearchConfig {
             return engine.prepare(matrix);
         }
         match &cat.index {
-            Some(ix) => engine.prepare_indexed(&ix.centroids, &ix.lists, self.probes),
+            Some(ix) => Ok(Prepared::Index(Box::new(engine.prepare_indexed(&ix.centroids, &ix.lists, self.probes)?))),
             None if self.mode == SearchMode::Index => Err(Error::Invalid(format!(
                 "search.mode = index, but catalogue {} has no index covering all its parts; build one with `clipmatch catalog index`",
                 cat.manifest.catalogue_id

@@ -99,15 +99,18 @@ fn index_search_on_the_gpu_equals_the_cpu_twins() {
     let cpu = Engine::Cpu(Box::default());
     let gpu = Engine::Gpu(Box::new(g));
     // Training and assignment run the coarse kernel on the GPU: the same index.
-    let centroids = cluster::train(&cpu, &m, &params).unwrap();
-    assert_eq!(cluster::train(&gpu, &m, &params).unwrap(), centroids);
+    let centroids = cluster::train(&cpu, &[&words], &params).unwrap();
+    assert_eq!(cluster::train(&gpu, &[&words], &params).unwrap(), centroids);
+    // Trained on the catalogue in pieces (its parts), the same centroids.
+    let (a, b) = words.split_at(137 * views * WORDS);
+    assert_eq!(cluster::train(&cpu, &[a, &[], b], &params).unwrap(), centroids);
     let assigned = cluster::assign(&cpu, &m, &centroids).unwrap();
     assert_eq!(cluster::assign(&gpu, &m, &centroids).unwrap(), assigned);
     let lists = ivf::Lists::new(&m, &assigned, centroids.len() / WORDS);
     let queries: Vec<[u32; WORDS]> = (0..50).map(|i| words[i * 23 * WORDS..][..WORDS].try_into().unwrap()).collect();
     let search = |e: &Engine| {
         let p = e.prepare_indexed(&centroids, &lists, 4).unwrap();
-        e.search(&p, &queries).unwrap()
+        e.search_indexed(&p, &queries).unwrap()
     };
     assert_eq!(search(&cpu), search(&gpu));
 }

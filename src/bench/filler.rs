@@ -9,8 +9,8 @@
 //! show); a mirrored video negates the odd half, as the descriptor of a mirrored
 //! picture does. The picture is the first donor frame's, mirrored with the video.
 
-use crate::kernels::descriptor::{DIM, PackedImage, WORDS};
-use crate::kernels::ivf::{coefficients, is_odd_half, quantise};
+use crate::kernels::descriptor::{DIM, PackedImage, WORDS, coefficients, is_odd_half};
+use crate::kernels::ivf::quantise;
 use crate::store::catalog::Catalogue;
 
 /// The settings of the filler model.

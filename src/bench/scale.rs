@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
 use crate::ingest::shard::Shard;
-use crate::kernels::cluster;
 use crate::kernels::descriptor::{IMG_WORDS, WORDS};
 use crate::kernels::engine::Engine;
 use crate::kernels::search::{Matrix, Neighbours};
@@ -293,15 +292,16 @@ fn measure(
 
     let mut index = Vec::new();
     for &probes in &o.probes {
-        let prepared = engine.prepare_indexed(&ix.centroids, &ix.lists, probes)?;
+        let indexed = engine.prepare_indexed(&ix.centroids, &ix.lists, probes)?;
         let start = Instant::now();
         for q in uploads {
-            engine.search(&prepared, q)?;
+            engine.search_indexed(&indexed, q)?;
         }
         let search_ms_per_upload = start.elapsed().as_secs_f64() * 1e3 / uploads.len() as f64;
-        let got = engine.search(&prepared, sample)?;
+        let got = engine.search_indexed(&indexed, sample)?;
         let (recall_at_16, recall_at_1) = recall(&exact, &got);
-        let scored = cluster::scored_frames(engine, &ix.centroids, &ix.lists, probes, sample)?;
+        let probed = engine.probed(&indexed, sample)?;
+        let scored: usize = probed.iter().flatten().map(|&c| ix.lists.entries_of(c as usize)).sum();
         index.push(ProbeRow {
             probes,
             search_ms_per_upload,

@@ -1,6 +1,6 @@
 //! Training and assignment of the index (`ivf`) with the search where it runs: k-means
-//! centroids over a sample of the catalogue's view descriptors, each descriptor's
-//! nearest centroid, and what a probe count costs.
+//! centroids over a sample of the catalogue's view descriptors, and each descriptor's
+//! nearest centroid.
 //!
 //! Vectors are clustered in the space where a descriptor and its mirror image are one
 //! point (the score a search gives is the better orientation): a vector joins the
@@ -9,11 +9,10 @@
 //! frame whichever orientation the upload shows.
 
 use crate::error::Result;
-use crate::kernels::descriptor::{DIM, WORDS};
+use crate::kernels::descriptor::{DIM, WORDS, coefficients, is_odd_half};
 use crate::kernels::engine::Engine;
-use crate::kernels::ivf::{Lists, batch_for, coefficients, is_odd_half, probe, quantise};
+use crate::kernels::ivf::quantise;
 use crate::kernels::search::Matrix;
-use rayon::prelude::*;
 
 /// How centroids are trained.
 #[derive(Clone, Debug)]
@@ -42,20 +41,30 @@ fn nearest(engine: &Engine, centroids: &[u32], vectors: &[u32]) -> Result<Vec<(u
     Ok(out)
 }
 
-/// Spherical k-means over a stride sample of `m`'s view descriptors, mirror images
-/// folded. Deterministic: the sample, the first centroids (evenly spaced sample members)
-/// and every update depend on the data alone. Fewer centroids come back when the
-/// catalogue holds fewer vectors than asked for.
-pub fn train(engine: &Engine, m: &Matrix, p: &TrainParams) -> Result<Vec<u32>> {
-    let vectors = m.words.len() / WORDS;
+/// Spherical k-means over a stride sample of the catalogue's view descriptors (rows of
+/// `WORDS` words, in `pieces` such as its parts, in catalogue order, so that no copy of
+/// the whole is made), mirror images folded. Deterministic: the sample, the first
+/// centroids (evenly spaced sample members) and every update depend on the data alone.
+/// Fewer centroids come back when the catalogue holds fewer vectors than asked for.
+pub fn train(engine: &Engine, pieces: &[&[u32]], p: &TrainParams) -> Result<Vec<u32>> {
+    let vectors: usize = pieces.iter().map(|w| w.len() / WORDS).sum();
     if vectors == 0 {
         return Ok(Vec::new());
     }
     let k = p.centroids.min(vectors).max(1);
     let wanted = (k * p.sample_per_centroid.max(1)).min(vectors);
     let stride = vectors / wanted.max(1);
-    let sample: Vec<u32> =
-        (0..wanted).flat_map(|i| &m.words[i * stride * WORDS..(i * stride + 1) * WORDS]).copied().collect();
+    // Rows 0, stride, 2 stride, ... across the pieces; each lies below `vectors`.
+    let mut sample: Vec<u32> = Vec::with_capacity(wanted * WORDS);
+    let (mut piece, mut first) = (0, 0);
+    for i in 0..wanted {
+        let r = i * stride;
+        while r >= first + pieces[piece].len() / WORDS {
+            first += pieces[piece].len() / WORDS;
+            piece += 1;
+        }
+        sample.extend_from_slice(&pieces[piece][(r - first) * WORDS..(r - first + 1) * WORDS]);
+    }
     let step = wanted / k;
     let mut centroids: Vec<u32> =
         (0..k).flat_map(|c| &sample[c * step * WORDS..(c * step + 1) * WORDS]).copied().collect();
@@ -82,25 +91,4 @@ pub fn train(engine: &Engine, m: &Matrix, p: &TrainParams) -> Result<Vec<u32>> {
 /// The cluster of every view descriptor of `m`, frame by frame (`views` per frame).
 pub fn assign(engine: &Engine, m: &Matrix, centroids: &[u32]) -> Result<Vec<u32>> {
     Ok(nearest(engine, centroids, m.words)?.into_iter().map(|(c, _)| c).collect())
-}
-
-/// View descriptors the fine stage scores for `queries` at `probes`, summed over them.
-pub fn scored_frames(
-    engine: &Engine,
-    centroids: &[u32],
-    lists: &Lists,
-    probes: usize,
-    queries: &[[u32; WORDS]],
-) -> Result<u64> {
-    let coarse = engine.prepare_centroids(centroids)?;
-    let k = lists.clusters().max(1);
-    let mut total = 0;
-    for batch in queries.chunks(batch_for(k)) {
-        let scores = engine.coarse(&coarse, batch)?;
-        total += scores
-            .par_chunks(k)
-            .map(|row| probe(row, probes).iter().map(|&c| lists.entries_of(c as usize) as u64).sum::<u64>())
-            .sum::<u64>();
-    }
-    Ok(total)
 }

@@ -264,25 +264,38 @@ fn normalise(coef: &[i32; DIM], max_abs: u32) -> Descriptor {
     d
 }
 
+/// The signed coefficients of packed descriptor words, in dimension order.
+pub fn coefficients(words: &[u32]) -> impl Iterator<Item = i8> + '_ {
+    words.iter().flat_map(|w| w.to_le_bytes()).map(|b| b as i8)
+}
+
+/// Whether dimension `d` is in the odd-u half, the half a mirror image negates (see
+/// `split_dot`).
+pub fn is_odd_half(d: usize) -> bool {
+    d >= DIM / 2
+}
+
+/// The words of the horizontally mirrored image's descriptor: odd-u half negated.
+pub fn mirror_words(words: &[u32; WORDS]) -> [u32; WORDS] {
+    let mut out = [0u32; WORDS];
+    for (j, c) in coefficients(words).enumerate() {
+        let c = if is_odd_half(j) { c.wrapping_neg() } else { c };
+        out[j / 4] |= u32::from(c as u8) << (8 * (j % 4));
+    }
+    out
+}
+
 impl Descriptor {
     /// The coefficients as signed bytes.
     pub fn coefficients(&self) -> [i8; DIM] {
         let mut out = [0i8; DIM];
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = (self.words[j / 4] >> (8 * (j % 4))) as u8 as i8;
-        }
+        out.iter_mut().zip(coefficients(&self.words)).for_each(|(o, c)| *o = c);
         out
     }
 
     /// The descriptor of the horizontally mirrored image: odd-u half negated.
     pub fn mirrored(&self) -> Descriptor {
-        let mut d = *self;
-        d.words = [0; WORDS];
-        for (j, c) in self.coefficients().iter().enumerate() {
-            let c = if j >= DIM / 2 { c.wrapping_neg() } else { *c };
-            d.words[j / 4] |= ((c as u8) as u32) << (8 * (j % 4));
-        }
-        d
+        Descriptor { words: mirror_words(&self.words), ..*self }
     }
 }
 

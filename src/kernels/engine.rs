@@ -95,9 +95,8 @@ impl Engine {
 
     /// A catalogue made ready to be searched through its index: `centroids` (rows of
     /// `WORDS` words) and their `lists`, which hold the descriptors.
-    pub fn prepare_indexed<'a>(&self, centroids: &'a [u32], lists: &'a Lists, probes: usize) -> Result<Prepared<'a>> {
-        let coarse = self.prepare_centroids(centroids)?;
-        Ok(Prepared::Index(Box::new(Indexed { coarse, lists, probes })))
+    pub fn prepare_indexed<'a>(&self, centroids: &'a [u32], lists: &'a Lists, probes: usize) -> Result<Indexed<'a>> {
+        Ok(Indexed { coarse: self.prepare_centroids(centroids)?, lists, probes })
     }
 
     pub fn prepare_centroids<'a>(&self, centroids: &'a [u32]) -> Result<Coarse<'a>> {
@@ -128,15 +127,26 @@ impl Engine {
         Ok((descriptors, neighbours))
     }
 
-    /// Top-k of every query through the index: the coarse stage on this engine, then
-    /// the fine stage over the `probes` best clusters of each.
-    fn search_indexed(&self, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
+    /// The coarse stage on this engine: each query's `probes` best clusters.
+    pub fn probed(&self, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Vec<u32>>> {
         let k = ix.lists.clusters();
+        if k == 0 {
+            return Ok(vec![Vec::new(); queries.len()]);
+        }
         let mut out = Vec::with_capacity(queries.len());
         for batch in queries.chunks(ivf::batch_for(k)) {
             let scores = self.coarse(&ix.coarse, batch)?;
-            let clusters: Vec<Vec<u32>> = scores.par_chunks(k.max(1)).map(|row| ivf::probe(row, ix.probes)).collect();
-            out.extend(ivf::rerank(batch, &clusters, ix.lists));
+            out.par_extend(scores.par_chunks(k).map(|row| ivf::probe(row, ix.probes)));
+        }
+        Ok(out)
+    }
+
+    /// Top-k of every query through the index: the coarse stage, then the fine stage
+    /// over the `probes` best clusters of each, a batch of queries at a time.
+    pub fn search_indexed(&self, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
+        let mut out = Vec::with_capacity(queries.len());
+        for batch in queries.chunks(ivf::batch_for(ix.lists.clusters())) {
+            out.extend(ivf::rerank(batch, &self.probed(ix, batch)?, ix.lists));
         }
         Ok(out)
     }

@@ -8,7 +8,7 @@
 //! in the exhaustive search's order (`rerank`). The centroids are trained and the
 //! descriptors assigned by `cluster`; `engine` runs the two stages.
 
-use crate::kernels::descriptor::{DIM, WORDS};
+use crate::kernels::descriptor::{DIM, WORDS, coefficients};
 use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK};
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
@@ -62,16 +62,6 @@ pub fn probe(row: &[i32], probes: usize) -> Vec<u32> {
     order
 }
 
-/// Signed bytes of a packed descriptor.
-pub fn coefficients(words: &[u32]) -> impl Iterator<Item = i8> + '_ {
-    words.iter().flat_map(|w| w.to_le_bytes()).map(|b| b as i8)
-}
-
-/// A descriptor's mirror image negates its odd half (see `descriptor::split_dot`).
-pub fn is_odd_half(d: usize) -> bool {
-    d >= DIM / 2
-}
-
 /// Quantises a direction as the descriptors are: unit length scaled to 127.
 pub fn quantise(sum: &[f64]) -> Option<[u32; WORDS]> {
     let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -104,7 +94,7 @@ impl Lists {
     /// Lists of `m`'s view descriptors from `assignments` (the cluster of each, frame by
     /// frame) for `clusters` clusters. Within a cluster, entries keep catalogue order.
     pub fn new(m: &Matrix, assignments: &[u32], clusters: usize) -> Lists {
-        let mut b = ListsBuilder::new(m.views, clusters, assignments);
+        let mut b = ListsBuilder::new(m.views, clusters, assignments.iter().copied());
         for (i, &c) in assignments.iter().enumerate() {
             b.place(c, (i / m.views) as u32, i % m.views, &m.words[i * WORDS..(i + 1) * WORDS]);
         }
@@ -152,15 +142,15 @@ pub struct ListsBuilder {
 impl ListsBuilder {
     /// Room for `capacity` (the cluster of every descriptor that may be placed; some
     /// may not be).
-    pub fn new(per_frame: usize, clusters: usize, capacity: &[u32]) -> ListsBuilder {
+    pub fn new(per_frame: usize, clusters: usize, capacity: impl IntoIterator<Item = u32>) -> ListsBuilder {
         let mut offsets = vec![0u64; clusters + 1];
-        for &c in capacity {
+        for c in capacity {
             offsets[c as usize + 1] += 1;
         }
         for c in 0..clusters {
             offsets[c + 1] += offsets[c];
         }
-        let n = capacity.len();
+        let n = offsets[clusters] as usize;
         ListsBuilder {
             next: offsets.clone(),
             offsets,
@@ -372,7 +362,7 @@ pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], lists: &Lists) ->
 mod tests {
     use super::*;
     use crate::kernels::cluster::{TrainParams, assign, train};
-    use crate::kernels::descriptor::{Tables, describe};
+    use crate::kernels::descriptor::{Tables, describe, mirror_words as mirror};
     use crate::kernels::engine::Engine;
     use crate::kernels::search::cpu_search;
 
@@ -393,16 +383,6 @@ mod tests {
         words[r * WORDS..(r + 1) * WORDS].try_into().unwrap()
     }
 
-    /// The odd half negated: the descriptor of the mirrored picture.
-    fn mirror(q: &[u32; WORDS]) -> [u32; WORDS] {
-        let mut out = [0u32; WORDS];
-        for (d, c) in coefficients(q).enumerate() {
-            let c = if is_odd_half(d) { c.wrapping_neg() } else { c };
-            out[d / 4] |= u32::from(c as u8) << (8 * (d % 4));
-        }
-        out
-    }
-
     fn params(centroids: usize) -> TrainParams {
         TrainParams { centroids, sample_per_centroid: 16, iterations: 4 }
     }
@@ -415,7 +395,7 @@ mod tests {
         let words = catalogue(300, views);
         let m = Matrix { words: &words, views };
         let engine = Engine::Cpu(Box::default());
-        let centroids = train(&engine, &m, &params(12)).unwrap();
+        let centroids = train(&engine, &[&words], &params(12)).unwrap();
         let k = centroids.len() / WORDS;
         assert_eq!(k, 12);
         let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), k);
@@ -431,7 +411,7 @@ mod tests {
         assert_eq!(rerank(&queries, &vec![all; queries.len()], &lists), exact);
         // The same through the whole path, coarse stage included.
         let ix = engine.prepare_indexed(&centroids, &lists, k).unwrap();
-        assert_eq!(engine.search(&ix, &queries).unwrap(), exact);
+        assert_eq!(engine.search_indexed(&ix, &queries).unwrap(), exact);
     }
 
     #[test]
@@ -440,13 +420,13 @@ mod tests {
         let words = catalogue(400, views);
         let m = Matrix { words: &words, views };
         let engine = Engine::Cpu(Box::default());
-        let centroids = train(&engine, &m, &params(20)).unwrap();
+        let centroids = train(&engine, &[&words], &params(20)).unwrap();
         let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), centroids.len() / WORDS);
         let ix = engine.prepare_indexed(&centroids, &lists, 1).unwrap();
         for f in (0..400).step_by(13) {
             for mirrored in [false, true] {
                 let q = if mirrored { mirror(&row(&words, f * views)) } else { row(&words, f * views) };
-                let got = engine.search(&ix, &[q]).unwrap();
+                let got = engine.search_indexed(&ix, &[q]).unwrap();
                 // Its own cluster is probed first, so the frame itself comes back, with the
                 // score and orientation the exhaustive scan gives it.
                 let own = crate::kernels::search::cpu_chunk_topk(&q, &m, f, f + 1)[0];
@@ -507,7 +487,7 @@ mod tests {
         }
         // Room left unused is closed up: a builder with room for every descriptor, given
         // every other frame, holds just those.
-        let mut b = ListsBuilder::new(views, 5, &assignments);
+        let mut b = ListsBuilder::new(views, 5, assignments.iter().copied());
         for (i, &c) in assignments.iter().enumerate().filter(|(i, _)| i / views % 2 == 0) {
             b.place(c, (i / views / 2) as u32, i % views, &words[i * WORDS..(i + 1) * WORDS]);
         }

@@ -280,10 +280,12 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     // ways: the lists are made from the frames at the end, of the clusters kept here.
     let clusters = plan.as_ref().map_or(0, |p| p.centroids.len() / WORDS);
     let mut lists = match &plan {
-        Some(p) if !frames => Some(ListsBuilder::new(views, clusters, &p.assigned.concat())),
+        Some(p) if !frames => Some(ListsBuilder::new(views, clusters, p.assigned.iter().flatten().copied())),
         _ => None,
     };
     let mut kept_clusters = Vec::new();
+    // One frame's descriptors, decoded once for wherever they go.
+    let mut words: Vec<u32> = Vec::with_capacity(views * WORDS);
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
         let assigned = plan.as_ref().map(|p| &p.assigned[part as usize]);
@@ -311,7 +313,8 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 cat.frame_video.push(v);
                 cat.frame_t.push(t.value(i));
                 cat.frame_energy.push(energy.value(i));
-                let words: Vec<u32> = words_of(desc.value(i)).collect();
+                words.clear();
+                words.extend(words_of(desc.value(i)));
                 if let (Some(l), Some(a)) = (lists.as_mut(), assigned) {
                     for (view, w) in words.chunks_exact(WORDS).enumerate() {
                         l.place(a[row * views + view], frame, view, w);
@@ -320,7 +323,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                     kept_clusters.extend_from_slice(&a[row * views..(row + 1) * views]);
                 }
                 if frames {
-                    cat.words.extend(words);
+                    cat.words.extend_from_slice(&words);
                 }
                 let mut img: PackedImage = [0; IMG_WORDS];
                 bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(picture.value(i));
