@@ -79,9 +79,9 @@ impl SearchConfig {
 
     /// What a run holds of the catalogue in `dir`: its index alone when it is searched
     /// through it (the lists hold the descriptors), else the descriptors in frame order.
-    pub fn hold(&self, dir: &Path) -> Result<Hold> {
+    pub fn hold(&self, dir: &Path) -> Result<Hold<'static>> {
         let index = self.use_index(catalog::read_manifest(dir)?.frames);
-        Ok(Hold { frames: !index, index })
+        Ok(Hold { frames: !index, index, videos: None })
     }
 
     /// `cat` made ready for `engine`: searched exactly, or through its index.

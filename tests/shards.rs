@@ -127,3 +127,66 @@ fn shards_of_different_runs_are_not_merged() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("belongs to run"), "{err}");
 }
+
+#[test]
+fn a_grid_of_upload_and_catalogue_shards_joins_into_the_rows_of_one_run() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") || !require(has_python_modules("pyarrow"), "python3 with pyarrow") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cat = sample_catalogue(d);
+    let tar = sample().join("uploads.tar.gz");
+    // The exhaustive search, and the index with fewer probes than clusters (each shard
+    // searches its own frames of the same probed clusters).
+    for search in [["--search", "exact"], ["--search", "index"]] {
+        let (full, grid) = (d.join(format!("full-{}", search[1])), d.join(format!("grid-{}", search[1])));
+        let extra = [search[0], search[1], "--probes", "2"];
+        let c = finished(spawn_match(&full, &cat, &[tar.as_path()], &extra, &[]));
+        assert_eq!(c, 3, "a failed upload gives exit 3");
+        let join = |catalog: Option<&Path>| {
+            let mut args = vec!["merge", "--out", grid.to_str().unwrap(), "--run-date", DATE];
+            if let Some(c) = catalog {
+                args.extend(["--catalog", c.to_str().unwrap()]);
+            }
+            clipmatch(&args)
+        };
+        // Two tasks by flag, two as cells of a Kubernetes Indexed Job of 2 x 2.
+        let task = |flags: &[&str], env: &[(&str, &str)]| {
+            let args: Vec<&str> = extra.iter().chain(flags).copied().collect();
+            let c = finished(spawn_match(&grid, &cat, &[tar.as_path()], &args, env));
+            assert!(c == 0 || c == 3, "{c}");
+        };
+        task(&["--shard", "0/2", "--catalog-shard", "0/2"], &[]);
+        task(&["--shard", "0/2", "--catalog-shard", "1/2"], &[]);
+        task(&["--shards", "2", "--catalog-shards", "2"], &[("JOB_COMPLETION_INDEX", "2")]);
+        let (code, _, err) = join(Some(&cat));
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("catalogue shard 1/2 has not finished"), "{err}");
+        task(&["--shards", "2", "--catalog-shards", "2"], &[("JOB_COMPLETION_INDEX", "3")]);
+        let (code, _, err) = join(None);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("--catalog"), "{err}");
+        let (code, out, err) = join(Some(&cat));
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("joined 2 upload shard(s) searched in 2 catalogue shards"), "{out}");
+
+        let report = Command::new("python3")
+            .arg(repo().join("scripts/compare_runs.py"))
+            .args([&full, &grid])
+            .arg("2")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&report.stdout), String::from_utf8_lossy(&report.stderr));
+        assert!(report.status.success(), "{search:?}: {stdout}{stderr}");
+        assert!(stdout.contains("uploads 4") && !stdout.contains("matches 0"), "{stdout}");
+        let counts = python(&format!(
+            "import pyarrow.dataset as ds, json\n\
+             t = ds.dataset('{}/manifest', format='parquet', partitioning='hive').to_table()\n\
+             print(sorted({{json.loads(c)['search'] + '/' + str(json.loads(c)['catalog_shards']) \
+             for c in t.column('counts').to_pylist()}}))",
+            grid.display()
+        ));
+        assert_eq!(counts.trim(), format!("['{}/2']", search[1]));
+    }
+}

@@ -35,15 +35,20 @@ pub struct Decoded {
 impl Decoded {
     /// The range of `images`, and of anything computed image by image, of each sample.
     pub fn ranges(&self) -> Vec<std::ops::Range<usize>> {
-        let mut start = 0;
-        self.views
-            .iter()
-            .map(|&n| {
-                start += n as usize;
-                start - n as usize..start
-            })
-            .collect()
+        ranges(&self.views)
     }
+}
+
+/// The range of each sample's images, from how many each has, in order.
+pub fn ranges(views: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut start = 0;
+    views
+        .iter()
+        .map(|&n| {
+            start += n as usize;
+            start - n as usize..start
+        })
+        .collect()
 }
 
 fn cut(views: Views, g: &Gray, layout: &Layout, opts: &DecodeOptions) -> FrameViews {

@@ -23,9 +23,9 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// Parses `I/N`, as `--shard` takes it.
-    pub fn parse(s: &str) -> Result<Shard> {
-        let bad = || Error::Invalid(format!("--shard {s:?} is not of the form I/N (for example 3/8)"));
+    /// Parses `I/N`, as `flag` (`--shard`, `--catalog-shard`) takes it.
+    pub fn parse(s: &str, flag: &str) -> Result<Shard> {
+        let bad = || Error::Invalid(format!("{flag} {s:?} is not of the form I/N (for example 3/8)"));
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         Shard::new(i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?)
     }
@@ -66,6 +66,15 @@ impl Shard {
         ))
     }
 
+    /// Task `self` of a grid of `self.count / cats` upload shards x `cats` catalogue
+    /// shards, numbered row by row: its upload shard and its catalogue shard.
+    pub fn grid(self, cats: u32) -> Result<(Shard, Shard)> {
+        if cats == 0 || !self.count.is_multiple_of(cats) {
+            return Err(Error::Invalid(format!("{} tasks do not make a grid of {cats} catalogue shards", self.count)));
+        }
+        Ok((Shard::new(self.index / cats, self.count / cats)?, Shard::new(self.index % cats, cats)?))
+    }
+
     /// Whether this shard processes member `id` of `archive` (an empty id stands for the
     /// archive itself, as in a damaged-archive row).
     pub fn owns(&self, archive: &str, id: &str) -> bool {
@@ -85,9 +94,10 @@ mod tests {
 
     #[test]
     fn parses_and_refuses() {
-        assert_eq!(Shard::parse("3/8").unwrap(), Shard { index: 3, count: 8 });
+        assert_eq!(Shard::parse("3/8", "--shard").unwrap(), Shard { index: 3, count: 8 });
         for bad in ["8/8", "1/0", "x/2", "3", "-1/4"] {
-            assert!(Shard::parse(bad).is_err(), "{bad}");
+            let e = Shard::parse(bad, "--catalog-shard").unwrap_err().to_string();
+            assert!(e.contains("--catalog-shard"), "{bad}: {e}");
         }
     }
 
@@ -117,5 +127,20 @@ mod tests {
         assert!(Shard::from_env(3, env(SLURM)).is_err(), "array size disagrees with --shards");
         assert!(Shard::from_env(4, env(&[("JOB_COMPLETION_INDEX", "4")])).is_err());
         assert!(Shard::from_env(4, env(&[])).is_err());
+    }
+
+    #[test]
+    fn a_grid_task_is_one_upload_shard_and_one_catalogue_shard() {
+        let (uploads, cats) = (3, 2);
+        let mut seen = Vec::new();
+        for k in 0..uploads * cats {
+            let (u, c) = Shard::new(k, uploads * cats).unwrap().grid(cats).unwrap();
+            assert_eq!((u.count, c.count), (uploads, cats));
+            seen.push((u.index, c.index));
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 6, "every cell once: {seen:?}");
+        assert!(Shard::new(0, 5).unwrap().grid(2).is_err());
     }
 }

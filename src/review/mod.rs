@@ -153,9 +153,10 @@ pub fn review(o: &ReviewOptions) -> Result<ReviewSummary> {
                     (None, Some(v)) => {
                         let cat = match &full {
                             Some(cat) => cat,
-                            None => {
-                                full.insert(catalog::open(&o.catalog, catalog::Hold { frames: true, index: false })?)
-                            }
+                            None => full.insert(catalog::open(
+                                &o.catalog,
+                                catalog::Hold { frames: true, index: false, videos: None },
+                            )?),
                         };
                         stored(cat, v as u32, *tr)
                     }

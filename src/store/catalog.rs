@@ -65,6 +65,9 @@ pub struct Catalogue {
     pub pictures: Vec<PackedImage>,
     /// The search index, where it covers every part.
     pub index: Option<CatalogueIndex>,
+    /// Where only some videos are held (`Hold::videos`): each held frame's index among
+    /// all the catalogue's frames, rising. None where every frame is held.
+    pub global: Option<Vec<u32>>,
 }
 
 fn err(dir: &Path, reason: impl Into<String>) -> Error {
@@ -230,20 +233,23 @@ pub fn read_videos(dir: &Path) -> Result<Vec<VideoRow>> {
 
 /// What of the catalogue a reader holds in memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Hold {
+pub struct Hold<'a> {
     /// The descriptors in frame order (the exhaustive search reads them).
     pub frames: bool,
     /// The index (its lists hold the descriptors too).
     pub index: bool,
+    /// The videos whose frames are held, by index into the videos table (`None`: all):
+    /// a catalogue shard's, or those an upload's neighbours name.
+    pub videos: Option<&'a [bool]>,
 }
 
-impl Hold {
-    pub const ALL: Hold = Hold { frames: true, index: true };
+impl Hold<'_> {
+    pub const ALL: Hold<'static> = Hold { frames: true, index: true, videos: None };
 }
 
-/// Loads every part for matching: descriptors, index or both, as `hold` says. Without
-/// an index covering every part, the descriptors are held in frame order whatever
-/// `hold` says.
+/// Loads every part for matching: descriptors, index or both, of the videos `hold`
+/// says. Without an index covering every part, the descriptors are held in frame order
+/// whatever `hold` says.
 pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     let manifest = read_manifest(dir)?;
     let videos = read_videos(dir)?;
@@ -265,7 +271,13 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         }
         _ => None,
     };
-    let frames = hold.frames || plan.is_none();
+    if let Some(keep) = hold.videos.filter(|k| k.len() != videos.len()) {
+        return Err(err(dir, format!("{} videos selected of a catalogue of {}", keep.len(), videos.len())));
+    }
+    let held = |v: u32| hold.videos.is_none_or(|keep| keep[v as usize]);
+    // Some videos only: the lists are made at the end from the frames held, whose count
+    // is only known then.
+    let frames = hold.frames || plan.is_none() || hold.videos.is_some();
     let mut cat = Catalogue {
         manifest: manifest.clone(),
         videos: Vec::new(),
@@ -273,8 +285,9 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         frame_t: Vec::new(),
         frame_energy: Vec::new(),
         words: Vec::with_capacity(if frames { manifest.frames as usize * views * WORDS } else { 0 }),
-        pictures: Vec::with_capacity(manifest.frames as usize),
+        pictures: Vec::with_capacity(if hold.videos.is_none() { manifest.frames as usize } else { 0 }),
         index: None,
+        global: hold.videos.map(|_| Vec::new()),
     };
     // Held only in the index: each descriptor goes straight to its list. Held both
     // ways: the lists are made from the frames at the end, of the clusters kept here.
@@ -286,6 +299,8 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     let mut kept_clusters = Vec::new();
     // One frame's descriptors, decoded once for wherever they go.
     let mut words: Vec<u32> = Vec::with_capacity(views * WORDS);
+    // Frames of every video seen so far, held or not: the next frame's global index.
+    let mut seen = 0u32;
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
         let assigned = plan.as_ref().map(|p| &p.assigned[part as usize]);
@@ -309,6 +324,13 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 let Some(&v) = ids.get(vid.value(i)) else {
                     continue;
                 };
+                seen += 1;
+                if !held(v) {
+                    continue;
+                }
+                if let Some(g) = cat.global.as_mut() {
+                    g.push(seen - 1);
+                }
                 let frame = cat.frame_video.len() as u32;
                 cat.frame_video.push(v);
                 cat.frame_t.push(t.value(i));
@@ -343,12 +365,33 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             None => Lists::new(&Matrix { words: &cat.words, views }, &kept_clusters, clusters),
         };
         cat.index = Some(CatalogueIndex { centroids, lists });
+        if !hold.frames {
+            cat.words = Vec::new();
+        }
     }
     cat.videos = videos;
     Ok(cat)
 }
 
 impl Catalogue {
+    /// The key of a neighbour among every frame of the catalogue, from its key among the
+    /// frames held (`search::Hit::key`: frame and orientation).
+    pub fn global_key(&self, key: u32) -> u32 {
+        match &self.global {
+            Some(g) => g[(key >> 1) as usize] << 1 | (key & 1),
+            None => key,
+        }
+    }
+
+    /// The key among the frames held of a neighbour keyed among every frame; None where
+    /// its frame is not held.
+    pub fn held_key(&self, key: u32) -> Option<u32> {
+        match &self.global {
+            Some(g) => Some((g.binary_search(&(key >> 1)).ok()? as u32) << 1 | (key & 1)),
+            None => Some(key),
+        }
+    }
+
     /// The descriptors as alignment reads them: in frame order where held so, else
     /// from the index's lists.
     pub fn descriptors(&self) -> Descriptors<'_> {

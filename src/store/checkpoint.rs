@@ -1,8 +1,9 @@
 //! Checkpoints of a running shard, so that a run killed at any moment (even by SIGKILL)
 //! and started again with the same arguments resumes instead of starting over, and ends
 //! with exactly the rows of an uninterrupted run. Every few uploads the shard's new rows
-//! are written under `SHARD_DIR/checkpoint/` (matches first, then uploads, each through a
-//! temporary name and a rename: a checkpoint counts once its uploads file exists). On
+//! are written under `SHARD_DIR/checkpoint/` (the rows first: matches, or a catalogue
+//! shard's neighbours; then uploads, each through a temporary name and a rename: a
+//! checkpoint counts once its uploads file exists). On
 //! start, checkpoints of the same run id are loaded and their uploads are not processed
 //! again; checkpoints of another run are discarded.
 
@@ -10,21 +11,26 @@ use crate::error::{Error, Result};
 use crate::ingest::pipeline::Done;
 use crate::store::table;
 use arrow::array::StringArray;
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use std::path::{Path, PathBuf};
 
 pub struct Checkpoints {
     dir: PathBuf,
     next: usize,
+    /// The table checkpointed beside the uploads, and its layout.
+    table: &'static str,
+    schema: SchemaRef,
     /// Rows of every checkpoint so far (loaded and written by this process).
     pub uploads: Vec<RecordBatch>,
-    pub matches: Vec<RecordBatch>,
+    pub rows: Vec<RecordBatch>,
     pub done: Done,
 }
 
 impl Checkpoints {
-    /// Opens the checkpoints of `run_id` in `shard_dir`, discarding those of other runs.
-    pub fn open(shard_dir: &Path, run_id: &str) -> Result<Checkpoints> {
+    /// Opens the checkpoints of `run_id` in `shard_dir`, discarding those of other runs;
+    /// the rows beside the uploads are of `table`, laid out as `schema`.
+    pub fn open(shard_dir: &Path, run_id: &str, table: &'static str, schema: SchemaRef) -> Result<Checkpoints> {
         let dir = shard_dir.join("checkpoint");
         let id_file = dir.join("run_id");
         let found = std::fs::read_to_string(&id_file).ok().map(|s| s.trim().to_string());
@@ -45,9 +51,10 @@ impl Checkpoints {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             std::fs::write(&id_file, run_id).map_err(|e| Error::io(&id_file, e))?;
         }
-        let mut cp = Checkpoints { dir, next: 0, uploads: Vec::new(), matches: Vec::new(), done: Done::new() };
+        let mut cp =
+            Checkpoints { dir, next: 0, table, schema, uploads: Vec::new(), rows: Vec::new(), done: Done::new() };
         while cp.path("uploads", cp.next).exists() {
-            let (u, m) = (cp.path("uploads", cp.next), cp.path("matches", cp.next));
+            let (u, m) = (cp.path("uploads", cp.next), cp.path(table, cp.next));
             for b in table::read_all(&u)? {
                 let (archive, id) = (
                     table::column::<StringArray>(&b, "archive", &u)?,
@@ -58,24 +65,24 @@ impl Checkpoints {
                 }
                 cp.uploads.push(b);
             }
-            cp.matches.extend(table::read_all(&m)?);
+            cp.rows.extend(table::read_all(&m)?);
             cp.next += 1;
         }
         Ok(cp)
+    }
+
+    /// The table checkpointed beside the uploads.
+    pub fn rows_table(&self) -> &'static str {
+        self.table
     }
 
     fn path(&self, table: &str, n: usize) -> PathBuf {
         self.dir.join(format!("{table}-{n:05}.parquet"))
     }
 
-    /// Writes one checkpoint: `matches` first, then `uploads`, which makes it count.
-    pub fn save(&mut self, uploads: RecordBatch, matches: RecordBatch) -> Result<()> {
-        table::write_atomic(
-            &self.path("matches", self.next),
-            table::matches_schema(),
-            std::slice::from_ref(&matches),
-            &[],
-        )?;
+    /// Writes one checkpoint: `rows` first, then `uploads`, which makes it count.
+    pub fn save(&mut self, uploads: RecordBatch, rows: RecordBatch) -> Result<()> {
+        table::write_atomic(&self.path(self.table, self.next), self.schema.clone(), std::slice::from_ref(&rows), &[])?;
         table::write_atomic(
             &self.path("uploads", self.next),
             table::uploads_schema(),
@@ -83,7 +90,7 @@ impl Checkpoints {
             &[],
         )?;
         self.uploads.push(uploads);
-        self.matches.push(matches);
+        self.rows.push(rows);
         self.next += 1;
         Ok(())
     }
@@ -113,16 +120,17 @@ mod tests {
     #[test]
     fn a_checkpoint_of_another_run_is_never_resumed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cp = Checkpoints::open(dir.path(), "run-a").unwrap();
+        let open = |run| Checkpoints::open(dir.path(), run, "matches", table::matches_schema()).unwrap();
+        let mut cp = open("run-a");
         let (u, m) = rows(3);
         cp.save(u, m).unwrap();
         // The same run resumes: its three uploads are done.
-        let again = Checkpoints::open(dir.path(), "run-a").unwrap();
+        let again = open("run-a");
         assert_eq!(again.done.values().sum::<usize>(), 3);
         assert_eq!(again.uploads.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
         // Another configuration or build is another run id: nothing of run-a is merged.
-        let other = Checkpoints::open(dir.path(), "run-b").unwrap();
-        assert!(other.done.is_empty() && other.uploads.is_empty() && other.matches.is_empty());
+        let other = open("run-b");
+        assert!(other.done.is_empty() && other.uploads.is_empty() && other.rows.is_empty());
         assert_eq!(std::fs::read_to_string(dir.path().join("checkpoint/run_id")).unwrap(), "run-b");
     }
 }

@@ -42,6 +42,13 @@ fn schema(table: &str) -> SchemaRef {
     }
 }
 
+/// The staging folder of catalogue shard `cat` within upload shard `shard`: the
+/// uploads, neighbours and manifest tables that the join (`job::grid`) makes one
+/// shard's rows of.
+pub fn catalogue_shard_dir(out: &Path, run_date: &str, shard: Shard, cat: Shard) -> PathBuf {
+    shard_dir(out, run_date, shard).join(format!("catalog-{:05}-of-{:05}", cat.index, cat.count))
+}
+
 /// Writes one shard's tables and, last, its `_SUCCESS` marker holding the run id.
 pub fn write_shard(
     out: &Path,
@@ -51,17 +58,71 @@ pub fn write_shard(
     batches: [RecordBatch; 3],
     metadata: &[(String, String)],
 ) -> Result<()> {
-    let dir = shard_dir(out, run_date, shard);
+    let tables = TABLES.iter().zip(batches).map(|(t, b)| (*t, schema(t), b));
+    write_tables(&shard_dir(out, run_date, shard), run_id, tables, metadata)
+}
+
+/// Writes `tables` (name, layout, rows) into `dir` and, last, its `_SUCCESS` marker
+/// holding the run id.
+pub fn write_tables(
+    dir: &Path,
+    run_id: &str,
+    tables: impl IntoIterator<Item = (&'static str, SchemaRef, RecordBatch)>,
+    metadata: &[(String, String)],
+) -> Result<()> {
     // A rerun of the shard starts again from nothing, so no marker outlives its rows.
     let marker = dir.join(SUCCESS);
     match std::fs::remove_file(&marker) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&marker, e)),
         _ => {}
     }
-    for (t, b) in TABLES.iter().zip(batches) {
-        table::write_atomic(&dir.join(format!("{t}.parquet")), schema(t), &[b], metadata)?;
+    for (t, schema, b) in tables {
+        table::write_atomic(&dir.join(format!("{t}.parquet")), schema, &[b], metadata)?;
     }
     std::fs::write(&marker, run_id).map_err(|e| Error::io(&marker, e))
+}
+
+/// The run id a finished staging folder (`write_tables`) holds; None before it finished.
+pub fn finished_run(dir: &Path) -> Option<String> {
+    read_marker(&dir.join(SUCCESS))
+}
+
+/// Every upload shard of `run_date` whose tasks searched catalogue shards, with the
+/// catalogue shard count, from the folder names: what the join must make rows of.
+pub fn staged_catalogue_shards(out: &Path, run_date: &str) -> Result<Vec<(Shard, u32)>> {
+    let stage = staging(out, run_date);
+    let mut found = Vec::new();
+    for count in staged_counts(&stage)? {
+        for i in 0..count {
+            let shard = Shard::new(i, count)?;
+            let dir = shard_dir(out, run_date, shard);
+            let mut cats = std::collections::BTreeSet::new();
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for entry in entries {
+                    let entry = entry.map_err(|e| Error::io(&dir, e))?;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if let Some(m) = name
+                        .strip_prefix("catalog-")
+                        .and_then(|r| r.split_once("-of-"))
+                        .and_then(|(_, m)| m.parse::<u32>().ok())
+                    {
+                        cats.insert(m);
+                    }
+                }
+            }
+            match cats.into_iter().collect::<Vec<_>>()[..] {
+                [] => {}
+                [m] => found.push((shard, m)),
+                ref several => {
+                    return Err(Error::Invalid(format!(
+                        "{} holds catalogue shards of runs split {several:?} ways; remove the stale ones",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// What `merge` did.

@@ -1,7 +1,7 @@
 //! What the job reads and writes on disk, and the row types of every table: Parquet
 //! schemas and builders (`table`), the catalogue folder (`catalog`) and its search index
-//! (`index`), checkpoints of a running shard (`checkpoint`), and the merge of a run's
-//! shards (`merge`).
+//! (`index`), checkpoints of a running shard (`checkpoint`), the neighbours a catalogue
+//! shard stages for the join (`staged`), and the merge of a run's shards (`merge`).
 //!
 //! Uses `kernels::descriptor` (the stored descriptor layout), `kernels::ivf` (the
 //! index's lists) and `ingest::shard`;
@@ -13,4 +13,5 @@ pub mod csv;
 pub mod index;
 pub mod merge;
 pub mod metadata;
+pub mod staged;
 pub mod table;

@@ -232,6 +232,15 @@ pub(crate) struct MatchArgs {
     /// (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array).
     #[arg(long, value_name = "N")]
     pub(crate) shards: Option<u32>,
+    /// Search only catalogue shard J of M (the videos whose index is J modulo M) and stage
+    /// the neighbours for `clipmatch merge --catalog`, which aligns.
+    #[arg(long, value_name = "J/M", conflicts_with = "catalog_shards")]
+    pub(crate) catalog_shard: Option<String>,
+    /// Run as one task of a grid of N upload shards (--shards N, default 1) x M catalogue
+    /// shards, both taken from the scheduler's index k: upload shard k / M, catalogue
+    /// shard k % M.
+    #[arg(long, value_name = "M", conflicts_with = "shard")]
+    pub(crate) catalog_shards: Option<u32>,
     #[command(flatten)]
     pub(crate) device: DeviceArgs,
     #[arg(required = true)]
@@ -274,6 +283,10 @@ pub(crate) struct MergeArgs {
     /// The shard count, where shards of several counts are staged for the date.
     #[arg(long)]
     pub(crate) shards: Option<u32>,
+    /// The catalogue the tasks searched, where they searched catalogue shards: the join
+    /// aligns each upload against the videos its joined neighbours name.
+    #[arg(long)]
+    pub(crate) catalog: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]

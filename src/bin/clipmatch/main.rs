@@ -240,10 +240,14 @@ fn run_date(arg: Option<String>) -> Result<String> {
 
 fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
     let run_date = run_date(a.run.run_date)?;
-    let shard = match (a.shard, a.shards) {
-        (Some(s), _) => Shard::parse(&s)?,
-        (None, Some(n)) => Shard::from_env(n, |k| std::env::var(k).ok())?,
-        (None, None) => Shard::ALL,
+    let env = |k: &str| std::env::var(k).ok();
+    let (shard, catalog_shard) = match (a.shard, a.shards, a.catalog_shard, a.catalog_shards) {
+        // A grid task takes both shards from one scheduler index, row by row: task k is
+        // upload shard k / M, catalogue shard k % M.
+        (None, n, None, Some(m)) => Shard::from_env(n.unwrap_or(1) * m, env)?.grid(m)?,
+        (Some(s), _, c, _) => (Shard::parse(&s, "--shard")?, catalog_shard(c)?),
+        (None, Some(n), c, _) => (Shard::from_env(n, env)?, catalog_shard(c)?),
+        (None, None, c, _) => (Shard::ALL, catalog_shard(c)?),
     };
     let mut config = load_config(a.config.as_deref())?;
     let (d, l) = (&mut config.decode, &mut config.limits);
@@ -290,23 +294,45 @@ fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
         worker: Some(worker_exe()?),
         workers: workers(a.device.workers),
         shard,
+        catalog_shard,
         checkpoint_uploads: a.checkpoint_uploads.max(1),
         progress,
     };
     let engine = open_engine(&a.device)?;
     let s = job::run(&a.inputs, &opts, &engine).context("match run")?;
     let what = if shard.count > 1 { format!("shard {shard} of run") } else { "run".into() };
-    println!(
-        "{what} {}: {} uploads ({} ok, {} failed), {} matches in {:.1} s -> {}",
-        s.run_id,
-        s.uploads,
-        s.ok,
-        s.failed,
-        s.matches,
-        s.wall_s,
-        opts.out.display()
-    );
+    if catalog_shard.count > 1 {
+        println!(
+            "{what} {}, catalogue shard {catalog_shard}: {} uploads ({} ok, {} failed) searched in {:.1} s, staged \
+             for `clipmatch merge --catalog` under {}",
+            s.run_id,
+            s.uploads,
+            s.ok,
+            s.failed,
+            s.wall_s,
+            opts.out.display()
+        );
+    } else {
+        println!(
+            "{what} {}: {} uploads ({} ok, {} failed), {} matches in {:.1} s -> {}",
+            s.run_id,
+            s.uploads,
+            s.ok,
+            s.failed,
+            s.matches,
+            s.wall_s,
+            opts.out.display()
+        );
+    }
     Ok(if s.failed > 0 { ExitCode::from(EXIT_FAILED_UPLOADS) } else { ExitCode::SUCCESS })
+}
+
+/// The catalogue shard `--catalog-shard` names; the whole catalogue without it.
+fn catalog_shard(flag: Option<String>) -> Result<Shard> {
+    Ok(match flag {
+        Some(c) => Shard::parse(&c, "--catalog-shard")?,
+        None => Shard::ALL,
+    })
 }
 
 fn bench_command(a: BenchArgs) -> Result<ExitCode> {
@@ -411,6 +437,13 @@ fn review_command(a: ReviewArgs, progress: progress::Mode) -> Result<ExitCode> {
 
 fn merge_command(a: MergeArgs) -> Result<ExitCode> {
     let run_date = run_date(a.run.run_date)?;
+    let j = job::grid::join(&a.run.out, &run_date, a.catalog.as_deref()).context("joining catalogue shards")?;
+    if j.shards > 0 {
+        println!(
+            "joined {} upload shard(s) searched in {} catalogue shards: {} uploads, {} matches",
+            j.shards, j.catalog_shards, j.uploads, j.matches
+        );
+    }
     let s = merge::merge(&a.run.out, &run_date, a.shards).context("merge")?;
     if s.already_merged {
         println!("run {} of {run_date} is already merged; nothing to do", s.run_id);

@@ -1,7 +1,10 @@
 //! `clipmatch match`: the nightly job. Decodes every upload, describes and searches its
 //! frames against the catalogue, aligns the matches in time and writes the `matches`,
 //! `uploads` and `manifest` tables, Hive-partitioned by run date. A sharded run writes
-//! its shard's rows to a staging folder for `merge` (see `merge.rs`).
+//! its shard's rows to a staging folder for `merge` (see `merge.rs`); a run over one
+//! catalogue shard stages neighbours for the join instead (see `grid.rs`).
+
+pub mod grid;
 
 use crate::config::Config;
 use crate::error::Result;
@@ -11,12 +14,13 @@ use crate::ingest::sample::{Decoded, Views};
 use crate::ingest::shard::Shard;
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, Tables};
 use crate::kernels::engine::{Engine, Prepared};
-use crate::matching::model::{RefFrames, frames_by_video};
+use crate::matching::model::{RefFrames, Segment, frames_by_video};
 use crate::matching::{self, Upload};
 use crate::progress::{self, Progress};
-use crate::store::catalog::{self, Catalogue};
+use crate::store::catalog::{self, Catalogue, Hold};
 use crate::store::checkpoint::Checkpoints;
 use crate::store::merge;
+use crate::store::staged::{self, Staged, StagedBuilder};
 use crate::store::table::{self, ManifestRow, MatchRow, MatchesBuilder, UploadRow, UploadsBuilder};
 use arrow::array::{Array, StringArray};
 use arrow::compute::concat_batches;
@@ -34,6 +38,8 @@ pub struct MatchOptions {
     pub workers: usize,
     /// Which of the run's uploads this process handles.
     pub shard: Shard,
+    /// Which of the catalogue's videos it searches (`Shard::ALL`: all, and it aligns).
+    pub catalog_shard: Shard,
     /// Uploads between two checkpoints (see `checkpoint.rs`).
     pub checkpoint_uploads: usize,
     /// How progress is shown.
@@ -51,6 +57,8 @@ pub struct RunSummary {
     pub wall_s: f64,
     /// How the catalogue was searched: `exact` (every frame) or `index`.
     pub search: &'static str,
+    /// The catalogue shards its uploads were searched in (1: the whole catalogue at once).
+    pub catalog_shards: u32,
 }
 
 #[derive(serde::Serialize)]
@@ -63,7 +71,10 @@ struct InputFact {
 pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
-    let cat = catalog::open(&opts.catalog, opts.config.search.hold(&opts.catalog)?)?;
+    let keep = grid::videos_of(opts.catalog_shard, catalog::read_manifest(&opts.catalog)?.videos);
+    let staging = keep.is_some();
+    let cat =
+        catalog::open(&opts.catalog, Hold { videos: keep.as_deref(), ..opts.config.search.hold(&opts.catalog)? })?;
     let params = serde_json::to_string(&opts.config).map_err(|e| crate::Error::Invalid(e.to_string()))?;
     let inputs_fact: Vec<InputFact> = inputs
         .iter()
@@ -100,7 +111,15 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let tables = Tables::new();
     let decode = opts.config.decode_options(false, opts.worker.clone());
 
-    let mut checkpoints = Checkpoints::open(&merge::shard_dir(&opts.out, &opts.run_date, opts.shard), &run_id)?;
+    let (stage, table, schema) = match staging {
+        true => (
+            merge::catalogue_shard_dir(&opts.out, &opts.run_date, opts.shard, opts.catalog_shard),
+            staged::TABLE,
+            staged::schema(),
+        ),
+        false => (merge::shard_dir(&opts.out, &opts.run_date, opts.shard), "matches", table::matches_schema()),
+    };
+    let mut checkpoints = Checkpoints::open(&stage, &run_id, table, schema.clone())?;
     let done = std::mem::take(&mut checkpoints.done);
     let resumed: usize = done.values().sum();
     if resumed > 0 {
@@ -108,6 +127,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     }
     let mut uploads: Vec<UploadRow> = Vec::new();
     let mut matches: Vec<MatchRow> = Vec::new();
+    let mut staged: Vec<Staged> = Vec::new();
     let mut last_save = Instant::now();
     let mut progress = Progress::new(opts.progress, "uploads", "matches", resumed as u64);
     let mut sink = |m: Member, out: Outcome| -> Result<()> {
@@ -134,10 +154,14 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
                 row.width = Some(d.info.width);
                 row.height = Some(d.info.height);
                 row.codec = Some(d.info.codec.clone());
-                let found = match_one(&d, &cat, &refs, &tables, &prepared, engine, opts)?;
-                row.matches = found.len() as u32;
-                for s in found {
-                    matches.push(MatchRow { query_id: m.id.clone(), archive: m.archive.clone(), ..s });
+                if staging {
+                    staged.push(grid::stage(&m, &d, &cat, &prepared, engine, &opts.config)?);
+                } else {
+                    let found = match_one(&d, &cat, &refs, &tables, &prepared, engine, opts)?;
+                    row.matches = found.len() as u32;
+                    for s in found {
+                        matches.push(MatchRow { query_id: m.id.clone(), archive: m.archive.clone(), ..s });
+                    }
                 }
             }
         }
@@ -145,7 +169,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         progress.update(row.status != "ok", u64::from(row.matches));
         uploads.push(row);
         if uploads.len() >= opts.checkpoint_uploads || last_save.elapsed().as_secs_f64() >= CHECKPOINT_S {
-            save(&mut checkpoints, &run_id, &mut uploads, &mut matches)?;
+            save(&mut checkpoints, &run_id, &mut uploads, &mut matches, &mut staged)?;
             last_save = Instant::now();
         }
         Ok(())
@@ -155,15 +179,16 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let limits = opts.config.archive_limits();
     pipeline::run(inputs, &limits, &select, &decode, Views::Query, opts.workers, &mut sink)?;
     progress.finish();
-    save(&mut checkpoints, &run_id, &mut uploads, &mut matches)?;
+    save(&mut checkpoints, &run_id, &mut uploads, &mut matches, &mut staged)?;
 
     let all_uploads = concat_batches(&table::uploads_schema(), &checkpoints.uploads)?;
-    let all_matches = concat_batches(&table::matches_schema(), &checkpoints.matches)?;
+    let all_rows = concat_batches(&schema, &checkpoints.rows)?;
     let mut summary = RunSummary {
         run_id: run_id.clone(),
         uploads: all_uploads.num_rows() as u64,
-        matches: all_matches.num_rows() as u64,
+        matches: if staging { 0 } else { all_rows.num_rows() as u64 },
         search: if matches!(prepared, Prepared::Index(_)) { "index" } else { "exact" },
+        catalog_shards: opts.catalog_shard.count,
         ..Default::default()
     };
     let status = table::column::<StringArray>(&all_uploads, "status", &opts.out)?;
@@ -202,7 +227,17 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         parameters: params,
         counts: serde_json::to_string(&summary).unwrap_or_default(),
     };
-    let tables = [all_matches, all_uploads, manifest.finish()?];
+    if staging {
+        let tables = [
+            ("uploads", table::uploads_schema(), all_uploads),
+            (staged::TABLE, schema, all_rows),
+            ("manifest", table::manifest_schema(), manifest.finish()?),
+        ];
+        merge::write_tables(&stage, &run_id, tables, &provenance)?;
+        checkpoints.finish()?;
+        return Ok(summary);
+    }
+    let tables = [all_rows, all_uploads, manifest.finish()?];
     merge::write_shard(&opts.out, &opts.run_date, opts.shard, &run_id, tables, &provenance)?;
     checkpoints.finish()?;
     if opts.shard.count == 1 {
@@ -214,16 +249,30 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
 /// Longest time between two checkpoints of a running shard.
 const CHECKPOINT_S: f64 = 30.0;
 
-/// Writes the rows gathered since the last checkpoint as a new one.
-fn save(cp: &mut Checkpoints, run_id: &str, uploads: &mut Vec<UploadRow>, matches: &mut Vec<MatchRow>) -> Result<()> {
+/// Writes the rows gathered since the last checkpoint as a new one: the matches, or
+/// where the run stages neighbours for the join, those.
+fn save(
+    cp: &mut Checkpoints,
+    run_id: &str,
+    uploads: &mut Vec<UploadRow>,
+    matches: &mut Vec<MatchRow>,
+    staged: &mut Vec<Staged>,
+) -> Result<()> {
     if uploads.is_empty() {
         return Ok(());
     }
-    let mut mb = MatchesBuilder::default();
-    matches.drain(..).for_each(|r| mb.push(run_id, &r));
     let mut ub = UploadsBuilder::default();
     uploads.drain(..).for_each(|r| ub.push(run_id, &r));
-    cp.save(ub.finish()?, mb.finish()?)
+    let rows = if cp.rows_table() == staged::TABLE {
+        let mut sb = StagedBuilder::default();
+        staged.drain(..).for_each(|s| sb.push(&s));
+        sb.finish()?
+    } else {
+        let mut mb = MatchesBuilder::default();
+        matches.drain(..).for_each(|r| mb.push(run_id, &r));
+        mb.finish()?
+    };
+    cp.save(ub.finish()?, rows)
 }
 
 /// Describes, searches and aligns one decoded upload.
@@ -246,7 +295,12 @@ fn match_one(
         period: 1.0 / opts.config.decode.rate,
         duration: d.info.duration_s,
     };
-    Ok(matching::find(&upload, refs, tables, &opts.config.matching)
+    Ok(rows_of(matching::find(&upload, refs, tables, &opts.config.matching), cat))
+}
+
+/// The `matches` rows of an upload's segments, its ids left for the caller to fill.
+fn rows_of(found: Vec<Segment>, cat: &Catalogue) -> Vec<MatchRow> {
+    found
         .into_iter()
         .map(|s| {
             let video = &cat.videos[s.video as usize];
@@ -268,5 +322,5 @@ fn match_one(
                 licensor: video.meta.licensor.clone(),
             }
         })
-        .collect())
+        .collect()
 }
