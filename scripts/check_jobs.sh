@@ -25,12 +25,16 @@ job = yaml.safe_load(open("jobs/k8s/shard-job.yaml"))
 docs = list(yaml.safe_load_all(open("jobs/k8s/nightly-cronjob.yaml")))
 kust = yaml.safe_load(open("jobs/k8s/kustomization.yaml"))
 spec = job["spec"]
-shards = {spec["completions"], spec["parallelism"]}
-shards |= {int(n) for n in re.findall(r"--shards (\d+)", " ".join(spec["template"]["spec"]["containers"][0]["args"]))}
+task = " ".join(spec["template"]["spec"]["containers"][0]["args"])
+n, m = int(re.search(r"--shards (\d+)", task)[1]), int(re.search(r"--catalog-shards (\d+)", task)[1])
+tasks = {spec["completions"], spec["parallelism"]}
+assert tasks == {n * m}, f"completions and parallelism {tasks} are not {n} upload x {m} catalogue shards"
 cron = next(d for d in docs if d["kind"] == "CronJob")
 pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-shards |= {int(n) for n in re.findall(r"--shards (\d+)", " ".join(pod["containers"][0]["args"]))}
+merge = " ".join(pod["containers"][0]["args"])
+shards = {n} | {int(k) for k in re.findall(r"--shards (\d+)", merge)}
 assert len(shards) == 1, f"shard counts disagree: {shards}"
+assert "--catalog /catalog" in merge and any(v["mountPath"] == "/catalog" for v in pod["containers"][0]["volumeMounts"])
 assert spec["completionMode"] == "Indexed"
 name = job["metadata"]["name"].replace("yyyy-mm-dd", "2026-11-25")
 assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) and len(name) <= 63, name
@@ -38,7 +42,7 @@ init = " ".join(pod["initContainers"][0]["args"])
 assert "clipmatch-shards-$d" in init and "yyyy-mm-dd" in init, "driver and template disagree on the Job name"
 generated = {g["name"] for g in kust["configMapGenerator"]}
 assert {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v} <= generated
-print(f"kubernetes manifests: valid, {shards.pop()} shards everywhere")
+print(f"kubernetes manifests: valid, {n} upload x {m} catalogue shards everywhere")
 PY
 for s in jobs/*.slurm jobs/submit-nightly.sh; do bash -n "$s"; done
 echo "slurm scripts: syntax ok"

@@ -2,7 +2,8 @@
 # The Slurm jobs on a real Slurm: installs munge, slurmctld and slurmd from Debian's
 # packages if they are missing, starts them on localhost with a private configuration
 # (SLURM_CONF), submits jobs/submit-nightly.sh's array job and dependent merge over the
-# bundled sample, and checks the merged rows against an unsharded run of the same inputs.
+# bundled sample, twice (SHARDS upload shards; then a grid of 2 upload x 2 catalogue
+# shards), and checks the merged rows against an unsharded run of the same inputs.
 #   bash scripts/slurm_test.sh [SHARDS]      (needs root, a release build, python3 with pyarrow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,18 +92,28 @@ date=2026-11-25
   "$work/inbox/uploads.tar.gz" >/dev/null 2>&1 || [ $? -eq 3 ]
 
 cd "$work"
-out=$(CATALOG=$work/catalog OUT=$work/sharded INBOX=$work/inbox SHARDS=$shards RUN_DATE=$date CLIPMATCH=$bin \
-  "$repo/jobs/submit-nightly.sh" --gres=none --mem=1G --cpus-per-task=1)
-echo "$out"
-merge=$(awk '{print $4}' <<<"$out")
-for _ in $(seq 300); do
-  state=$(scontrol show job "$merge" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
-  case $state in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
-  sleep 1
-done
-echo "merge job $merge: ${state:-unknown}"
-for f in clipmatch-*.log; do echo "== $f"; tail -5 "$f"; done
-[ "$state" = COMPLETED ] || { tail -n 20 "$work"/slurm*.log "$work"/munge/munged.log >&2; exit 1; }
+# One night through jobs/submit-nightly.sh into OUT: SHARDS upload shards x CATALOG_SHARDS
+# catalogue shards, then the merge; its rows must equal the unsharded run's.
+night() {
+  local out=$1 shards=$2 cats=$3 merge state
+  out=$(CATALOG=$work/catalog OUT=$work/$out INBOX=$work/inbox SHARDS=$shards CATALOG_SHARDS=$cats RUN_DATE=$date \
+    CLIPMATCH=$bin "$repo/jobs/submit-nightly.sh" --gres=none --mem=1G --cpus-per-task=1)
+  echo "$out"
+  merge=$(awk '{print $4}' <<<"$out")
+  for _ in $(seq 300); do
+    state=$(scontrol show job "$merge" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+    case $state in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
+    sleep 1
+  done
+  echo "merge job $merge: ${state:-unknown}"
+  for f in clipmatch-*.log; do echo "== $f"; tail -5 "$f"; done
+  [ "$state" = COMPLETED ] || { tail -n 20 "$work"/slurm*.log "$work"/munge/munged.log >&2; exit 1; }
+  rm -f clipmatch-*.log
+}
+night sharded "$shards" 1
 python3 "$repo/scripts/compare_runs.py" "$work/full" "$work/sharded" "$shards"
 echo "slurm array of $shards shards + merge == unsharded run"
+night grid 2 2
+python3 "$repo/scripts/compare_runs.py" "$work/full" "$work/grid" 2
+echo "slurm array of 2 upload x 2 catalogue shards + merge == unsharded run"
 passed=true
