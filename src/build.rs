@@ -10,7 +10,7 @@ use crate::ingest::decode::DecodeOptions;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
 use crate::kernels::cluster;
-use crate::kernels::descriptor::WORDS;
+use crate::kernels::descriptor::{DOT_ONE, Descriptor, WORDS, split_dot};
 use crate::kernels::engine::Engine;
 use crate::kernels::search::Matrix;
 use crate::progress::{self, Progress};
@@ -26,7 +26,9 @@ pub struct AddSummary {
     pub added: Vec<String>,
     pub skipped: Vec<String>,
     pub failed: Vec<(String, String)>,
+    /// Frames sampled, and of those stored (the others repeat a stored one).
     pub frames: u64,
+    pub stored: u64,
     /// Rows of the metadata that matched no video of the catalogue.
     pub unmatched_metadata: Vec<String>,
 }
@@ -41,6 +43,32 @@ pub struct BuildOptions {
     pub progress: progress::Mode,
     /// How a build trains its search index.
     pub index: IndexConfig,
+    /// Compaction of a new catalogue (`decode.catalogue_repeat_similarity`).
+    pub repeat_similarity: f32,
+}
+
+/// The frames of one video (`views` descriptors each, in time order) that are stored,
+/// each with the last of the frames it stands for: a frame whose every view is at least
+/// `repeat_similarity` similar to the last stored frame's is not stored (None: all are).
+/// Compared with the last stored frame, not the previous one, so a slow drift ends the
+/// run once it has drifted that far.
+pub fn runs(descriptors: &[Descriptor], views: usize, repeat_similarity: Option<f32>) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for f in 0..descriptors.len() / views {
+        if let (Some(min), Some(last)) = (repeat_similarity, out.last_mut()) {
+            let (a, b) = (&descriptors[f * views..(f + 1) * views], &descriptors[last.0 * views..(last.0 + 1) * views]);
+            let dot = |(x, y): (&Descriptor, &Descriptor)| {
+                let (even, odd) = split_dot(&x.words, &y.words);
+                (even + odd) as f32 / DOT_ONE
+            };
+            if a.iter().zip(b).all(|p| dot(p) >= min) {
+                last.1 = f;
+                continue;
+            }
+        }
+        out.push((f, f));
+    }
+    out
 }
 
 /// `catalog build` (`create`) or `catalog add`: decodes `inputs`, describes their frames
@@ -51,7 +79,8 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let inputs = inputs.as_slice();
     let mut manifest = if create {
         let layout = serde_json::to_value(&opts.decode.layout).map_err(|e| Error::Invalid(e.to_string()))?;
-        catalog::create(dir, opts.decode.rate, CATALOGUE_VIEWS, layout)?
+        let repeats = Some(opts.repeat_similarity).filter(|&s| s <= 1.0);
+        catalog::create(dir, opts.decode.rate, CATALOGUE_VIEWS, layout, repeats)?
     } else {
         catalog::read_manifest(dir)?
     };
@@ -99,14 +128,18 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
             };
             let descriptors = engine.describe(&d.images)?;
             let views = manifest.views;
-            for (f, &t) in d.times.iter().enumerate() {
+            let kept = runs(&descriptors, views, manifest.repeat_similarity);
+            for &(f, last) in &kept {
                 let ds = &descriptors[f * views..(f + 1) * views];
                 let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
-                frames.push(&m.id, t, ds[0].energy, &words, &d.images[f * views])?;
+                let range = (d.times[f], d.times[last], (last - f + 1) as u32);
+                frames.push(&m.id, range, ds[0].energy, &words, &d.images[f * views])?;
                 part_words.extend_from_slice(&words);
             }
-            tracing::info!(video = %m.id, frames = d.times.len(), duration_s = d.info.duration_s, "added");
-            summary.frames += d.times.len() as u64;
+            let n = d.times.len();
+            tracing::info!(video = %m.id, frames = n, stored = kept.len(), duration_s = d.info.duration_s, "added");
+            summary.frames += n as u64;
+            summary.stored += kept.len() as u64;
             progress.update(false, d.times.len() as u64);
             known.insert(m.id.clone());
             summary.added.push(m.id.clone());
@@ -191,4 +224,29 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
     manifest.index = Some(IndexManifest { centroids: k, parts: manifest.parts, trained_frames: manifest.frames });
     catalog::save_manifest(dir, &mut manifest)?;
     Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(seed: u32) -> Descriptor {
+        let mut words = [0u32; WORDS];
+        for (i, w) in words.iter_mut().enumerate() {
+            // Bytes of ±40 whose signs follow the seed: unrelated seeds score near 0.
+            let bits = (seed.wrapping_mul(2_654_435_761).rotate_left(i as u32)) & 0xf;
+            *w = u32::from_le_bytes(std::array::from_fn(|b| if bits >> b & 1 == 1 { 40 } else { (-40i8) as u8 }));
+        }
+        Descriptor { words, energy: 100, pad: [0; 3] }
+    }
+
+    #[test]
+    fn repeats_of_the_last_stored_frame_are_not_stored() {
+        // Two views per frame: frames 0-2 alike, 3 other, 4 like 3, 5 other in view 1 only.
+        let (a, b, c) = (descriptor(1), descriptor(2), descriptor(3));
+        let frames = [[a, b], [a, b], [a, b], [c, a], [c, a], [c, b]];
+        let flat: Vec<Descriptor> = frames.iter().flatten().copied().collect();
+        assert_eq!(runs(&flat, 2, Some(0.95)), [(0, 2), (3, 4), (5, 5)]);
+        assert_eq!(runs(&flat, 2, None), (0..6).map(|f| (f, f)).collect::<Vec<_>>());
+    }
 }

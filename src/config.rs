@@ -150,6 +150,11 @@ pub struct DecodeConfig {
     pub rate: f64,
     /// Frames sampled per second of catalogue video, for `catalog build`.
     pub catalogue_rate: f64,
+    /// Catalogue compaction, for `catalog build`: a sampled frame whose every view is at
+    /// least this similar to the video's last stored frame (the plain orientation) is not
+    /// stored; that frame stands for it, over a time range. Above 1: every frame is
+    /// stored. Recorded in the catalogue, so that `catalog add` compacts alike.
+    pub catalogue_repeat_similarity: f32,
     /// Longest side of the luma frames the picture is scaled down to, pixels.
     pub max_side: u32,
     /// FFmpeg's own decoding threads per video (0: FFmpeg chooses). Uploads decode one
@@ -162,7 +167,14 @@ pub struct DecodeConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { rate: 2.0, catalogue_rate: 4.0, max_side: 256, threads: 1, skip_nonref: true }
+        DecodeConfig {
+            rate: 2.0,
+            catalogue_rate: 4.0,
+            catalogue_repeat_similarity: 2.0,
+            max_side: 256,
+            threads: 1,
+            skip_nonref: true,
+        }
     }
 }
 

@@ -97,6 +97,9 @@ pub struct Catalogue {
     pub pictures: Vec<PackedImage>,
     /// Frames of each video.
     pub per_video: usize,
+    /// Every frame stored (no compaction): frame `f` is sample `f` (`RefFrames::stored`,
+    /// `first`).
+    pub samples: Vec<u32>,
 }
 
 /// Frames per video of `Catalogue::new` (100 s), and the rate of every `Catalogue`.
@@ -123,7 +126,8 @@ impl Catalogue {
         let words = pictures.iter().flat_map(|p| describe(p, tables).words).collect();
         let by_video = frames_by_video(&video, &t, videos);
         let duration = vec![per_video as f64 / CATALOGUE_RATE; videos];
-        Catalogue { energy: vec![1000; n], duration, video, t, words, by_video, pictures, per_video }
+        let samples = (0..=n as u32).collect();
+        Catalogue { energy: vec![1000; n], duration, video, t, words, by_video, pictures, per_video, samples }
     }
 
     pub fn refs(&self) -> RefFrames<'_> {
@@ -131,6 +135,8 @@ impl Catalogue {
             video: &self.video,
             t: &self.t,
             energy: &self.energy,
+            stored: &self.samples[..self.video.len()],
+            first: &self.samples,
             duration: &self.duration,
             descriptors: Descriptors::Frames(&self.words, 1),
             by_video: &self.by_video,

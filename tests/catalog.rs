@@ -204,3 +204,77 @@ fn a_catalogue_follows_links_and_an_upload_folder_refuses_them() {
     let kinds = kinds.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
     assert_eq!(kinds.iter().flatten().filter(|k| *k == "not_a_file").count(), 4, "every link: {kinds:?}");
 }
+
+#[test]
+fn a_compacted_catalogue_stores_a_still_shot_once_and_still_finds_its_clips() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (videos, more) = (d.join("videos"), d.join("more"));
+    std::fs::create_dir_all(&videos).unwrap();
+    std::fs::create_dir_all(&more).unwrap();
+    // A still shot of 4 s, then 4 s of motion; and a second video, all motion.
+    let still = "smptehdbars=size=320x180:rate=25,trim=duration=4[a];life=size=320x180:rate=25:seed=5:ratio=0.3,\
+                 trim=duration=4[b];[a][b]concat=n=2:v=1";
+    lavfi_video(&videos.join("shot.mp4"), still, 8.0);
+    lavfi_video(&more.join("moving.mp4"), "life=size=320x180:rate=25:seed=9:ratio=0.3", 4.0);
+    let config = d.join("compact.toml");
+    std::fs::write(&config, "[decode]\ncatalogue_repeat_similarity = 0.95\n").unwrap();
+    let cat = d.join("cat");
+    let (code, out, err) = build_catalogue(&cat, &["--config", config.to_str().unwrap()], &[&videos]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (sampled, stored) = counts(&out);
+    assert!(stored < sampled && stored + 10 <= sampled, "the still shot's repeats are not stored: {out}");
+    // An add compacts as the build did, whatever its own settings.
+    let (code, out, err) =
+        clipmatch(&["catalog", "add", "--device", "cpu", "--catalog", cat.to_str().unwrap(), more.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let loaded = clipmatch::store::catalog::open(&cat, clipmatch::store::catalog::Hold::ALL).unwrap();
+    assert_eq!(loaded.manifest.repeat_similarity, Some(0.95));
+    assert_eq!(loaded.frame_t.len() as u64, loaded.manifest.frames);
+    let samples: u32 = loaded.frame_samples.iter().sum();
+    let listed: u64 = loaded.videos.iter().map(|v| v.frames).sum();
+    assert_eq!(u64::from(samples), listed, "every sample is stood for by one stored frame");
+    for f in 0..loaded.frame_t.len() {
+        assert!(loaded.frame_t_end[f] >= loaded.frame_t[f]);
+        assert_eq!(loaded.frame_samples[f] == 1, loaded.frame_t_end[f] == loaded.frame_t[f], "frame {f}");
+    }
+
+    // The video itself as an upload is found, its still shot included.
+    let out_dir = d.join("out");
+    let (code, out, err) = clipmatch(&[
+        "match",
+        "--device",
+        "cpu",
+        "--run-date",
+        "2026-11-24",
+        "--catalog",
+        cat.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        videos.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let found = python(&format!(
+        "import pyarrow.dataset as ds\n\
+         t = ds.dataset('{}/matches', format='parquet', partitioning='hive').to_table().to_pylist()\n\
+         print([(r['ref_id'], round(r['query_start_s']), round(r['query_end_s'])) for r in t][:1])",
+        out_dir.display()
+    ));
+    let (start, end): (f64, f64) = {
+        let t: Vec<&str> = found.trim().trim_matches(|c| "[]()".contains(c)).split(", ").collect();
+        assert_eq!(t[0], "'shot.mp4'", "{found}");
+        (t[1].parse().unwrap(), t[2].parse().unwrap())
+    };
+    assert!(start <= 1.0 && end >= 7.0, "the clip spans the still shot and the motion: {found}");
+}
+
+/// Frames sampled and stored, from `catalog build`'s summary line.
+fn counts(out: &str) -> (u64, u64) {
+    let inner = out.split('(').nth(1).and_then(|s| s.split(')').next()).expect("a summary line");
+    let n: Vec<u64> = inner.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect();
+    (n[0], n[1])
+}

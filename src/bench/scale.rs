@@ -188,12 +188,13 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
     }
     let (views, rate) = (real.manifest.views, real.manifest.rate);
     let layout = real.manifest.layout.clone().unwrap_or_default();
-    let mut manifest = catalog::create(dir, rate, views, layout)?;
+    let mut manifest = catalog::create(dir, rate, views, layout, real.manifest.repeat_similarity)?;
     let mut frames = FramesBuilder::new(views);
     for f in 0..real.frame_video.len() {
         let words = &real.words[f * views * WORDS..(f + 1) * views * WORDS];
         let id = &real.videos[real.frame_video[f] as usize].id;
-        frames.push(id, real.frame_t[f], real.frame_energy[f], words, &real.pictures[f])?;
+        let range = (real.frame_t[f], real.frame_t_end[f], real.frame_samples[f]);
+        frames.push(id, range, real.frame_energy[f], words, &real.pictures[f])?;
     }
     let mut videos: Vec<VideoRow> = real.videos.iter().cloned().map(|v| VideoRow { part: 0, ..v }).collect();
     catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
@@ -219,7 +220,7 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
         for (&(i, n), video) in batch.iter().zip(&made) {
             let id = format!("filler-{i:06}");
             for (k, f) in video.iter().enumerate() {
-                frames.push(&id, k as f64 / rate, f.energy, &f.words, &f.picture)?;
+                frames.push(&id, (k as f64 / rate, k as f64 / rate, 1), f.energy, &f.words, &f.picture)?;
             }
             videos.push(VideoRow {
                 id,

@@ -26,7 +26,7 @@ use crate::ingest::shard::Shard;
 use crate::kernels::descriptor::Tables;
 use crate::kernels::engine::{Engine, Prepared};
 use crate::kernels::search::{Hit, Neighbours, TOPK, fold};
-use crate::matching::model::{RefFrames, frames_by_video};
+use crate::matching::model::RefFrames;
 use crate::matching::{self, Upload};
 use crate::store::catalog::{self, Catalogue, Hold};
 use crate::store::merge;
@@ -268,17 +268,8 @@ fn join_shard(
     }
     let cat = catalog::open(catalog, Hold { frames: true, index: false, videos: Some(&named) })?;
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
-    let by_video = frames_by_video(&cat.frame_video, &cat.frame_t, cat.videos.len());
-    let refs = RefFrames {
-        video: &cat.frame_video,
-        t: &cat.frame_t,
-        energy: &cat.frame_energy,
-        duration: &durations,
-        descriptors: cat.descriptors(),
-        by_video: &by_video,
-        pictures: &cat.pictures,
-        near_s: config.matching.grow.near_s,
-    };
+    let line = super::timeline(&cat);
+    let refs = super::ref_frames(&cat, &line, &durations, &config);
     let tables = Tables::new();
 
     // Each upload aligned as an unsharded run aligns it, in the uploads table's order.

@@ -14,7 +14,7 @@ use crate::ingest::sample::{Decoded, Views};
 use crate::ingest::shard::Shard;
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, Tables};
 use crate::kernels::engine::{Engine, Prepared};
-use crate::matching::model::{RefFrames, Segment, frames_by_video};
+use crate::matching::model::{RefFrames, Segment, Timeline};
 use crate::matching::{self, Upload};
 use crate::progress::{self, Progress};
 use crate::store::catalog::{self, Catalogue, Hold};
@@ -97,17 +97,8 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
 
     let prepared = opts.config.search.prepare(engine, &cat)?;
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
-    let by_video = frames_by_video(&cat.frame_video, &cat.frame_t, cat.videos.len());
-    let refs = RefFrames {
-        video: &cat.frame_video,
-        t: &cat.frame_t,
-        energy: &cat.frame_energy,
-        duration: &durations,
-        descriptors: cat.descriptors(),
-        by_video: &by_video,
-        pictures: &cat.pictures,
-        near_s: opts.config.matching.grow.near_s,
-    };
+    let line = timeline(&cat);
+    let refs = ref_frames(&cat, &line, &durations, &opts.config);
     let tables = Tables::new();
     let decode = opts.config.decode_options(false, opts.worker.clone());
 
@@ -244,6 +235,28 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         merge::merge(&opts.out, &opts.run_date, Some(1))?;
     }
     Ok(summary)
+}
+
+/// The catalogue's samples, a compacted frame's repeats restored (`Timeline`).
+fn timeline(cat: &Catalogue) -> Timeline {
+    let c = cat;
+    Timeline::new(&c.frame_video, (&c.frame_t, &c.frame_t_end, &c.frame_samples), &c.frame_energy, c.videos.len())
+}
+
+/// What alignment reads of `cat`, over its samples `line`.
+fn ref_frames<'a>(cat: &'a Catalogue, line: &'a Timeline, durations: &'a [f64], config: &Config) -> RefFrames<'a> {
+    RefFrames {
+        video: &line.video,
+        t: &line.t,
+        energy: &line.energy,
+        stored: &line.stored,
+        first: &line.first,
+        duration: durations,
+        descriptors: cat.descriptors(),
+        by_video: &line.by_video,
+        pictures: &cat.pictures,
+        near_s: config.matching.grow.near_s,
+    }
 }
 
 /// Longest time between two checkpoints of a running shard.

@@ -5,18 +5,24 @@ use crate::kernels::descriptor::{DOT_ONE, PackedImage, WORDS, oriented_dot};
 use crate::kernels::ivf::Descriptors;
 use crate::kernels::search::Neighbours;
 
-/// What alignment needs of the catalogue, frame by frame.
+/// What alignment needs of the catalogue, sample by sample. A compacted catalogue
+/// stores a frame that repeats its predecessors once, standing for every sample of its
+/// time range (`Timeline`): the search's keys name stored frames, alignment's samples.
 pub struct RefFrames<'a> {
     pub video: &'a [u32],
     pub t: &'a [f64],
     pub energy: &'a [u32],
+    /// Each sample's stored frame, and each stored frame's first sample (one more entry
+    /// at the end): stored frame `s` stands for samples `first[s]..first[s + 1]`.
+    pub stored: &'a [u32],
+    pub first: &'a [u32],
     /// Duration of each video.
     pub duration: &'a [f64],
-    /// Each frame's view descriptors.
+    /// Each stored frame's view descriptors.
     pub descriptors: Descriptors<'a>,
-    /// Each video's frames in time order (`frames_by_video`).
+    /// Each video's samples in time order (`frames_by_video`).
     pub by_video: &'a [Vec<u32>],
-    /// Each frame's whole picture, 32x32 (`verify`).
+    /// Each stored frame's whole picture, 32x32 (`verify`).
     pub pictures: &'a [PackedImage],
     /// Catalogue frames within this many seconds of a time are near it
     /// (`GrowConfig::near_s`).
@@ -35,7 +41,62 @@ pub fn frames_by_video(video: &[u32], t: &[f64], videos: usize) -> Vec<Vec<u32>>
     out
 }
 
+/// The catalogue's samples, a compacted frame's repeats restored: stored frame `s` at
+/// time `t[s]` standing for `samples[s]` samples until `t_end[s]` is that many samples
+/// spread evenly over the range, each with its descriptors and picture. An uncompacted
+/// catalogue's samples are its stored frames.
+pub struct Timeline {
+    pub video: Vec<u32>,
+    pub t: Vec<f64>,
+    pub energy: Vec<u32>,
+    pub stored: Vec<u32>,
+    pub first: Vec<u32>,
+    pub by_video: Vec<Vec<u32>>,
+}
+
+impl Timeline {
+    pub fn new(
+        video: &[u32],
+        (t, t_end, samples): (&[f64], &[f64], &[u32]),
+        energy: &[u32],
+        videos: usize,
+    ) -> Timeline {
+        let mut out = Timeline {
+            video: Vec::with_capacity(video.len()),
+            t: Vec::with_capacity(video.len()),
+            energy: Vec::with_capacity(video.len()),
+            stored: Vec::with_capacity(video.len()),
+            first: Vec::with_capacity(video.len() + 1),
+            by_video: Vec::new(),
+        };
+        for s in 0..video.len() {
+            out.first.push(out.t.len() as u32);
+            let n = samples[s].max(1);
+            let step = (t_end[s] - t[s]).max(0.0) / f64::from((n - 1).max(1));
+            for k in 0..n {
+                out.video.push(video[s]);
+                out.t.push(t[s] + f64::from(k) * step);
+                out.energy.push(energy[s]);
+                out.stored.push(s as u32);
+            }
+        }
+        out.first.push(out.t.len() as u32);
+        out.by_video = frames_by_video(&out.video, &out.t, videos);
+        out
+    }
+}
+
 impl RefFrames<'_> {
+    /// The samples stored frame `s` stands for.
+    pub fn samples(&self, s: usize) -> std::ops::Range<usize> {
+        self.first[s] as usize..self.first[s + 1] as usize
+    }
+
+    /// The picture of sample `f`.
+    pub fn picture(&self, f: usize) -> &PackedImage {
+        &self.pictures[self.stored[f] as usize]
+    }
+
     /// The frame of `video` nearest to time `tr`, if one lies near it.
     pub fn nearest(&self, video: u32, tr: f64) -> Option<usize> {
         let frames = &self.by_video[video as usize];
@@ -60,10 +121,10 @@ impl RefFrames<'_> {
             .reduce(f32::max)
     }
 
-    /// Best similarity of any of the descriptors `qs` to any view of frame `f`; None
+    /// Best similarity of any of the descriptors `qs` to any view of sample `f`; None
     /// when there is none to compare.
     pub fn frame_similarity(&self, qs: &[[u32; WORDS]], f: usize, mirrored: bool) -> Option<f32> {
-        let views = self.descriptors.of(f);
+        let views = self.descriptors.of(self.stored[f] as usize);
         let dots = views.flat_map(|v| qs.iter().map(move |q| oriented_dot(q, v, mirrored)));
         dots.max().map(|b| b as f32 / DOT_ONE)
     }
@@ -187,5 +248,25 @@ mod tests {
         assert_eq!((s.ref_start, s.ref_end), (0.0, 4.0));
         s.span(1.0, 6.0, 3.5);
         assert_eq!((s.ref_start, s.ref_end), (0.0, 3.5));
+    }
+}
+
+#[cfg(test)]
+mod timeline_tests {
+    use super::*;
+
+    #[test]
+    fn a_compacted_frame_stands_for_its_samples_spread_over_its_range() {
+        // Video 0: frame 0 alone at 0 s, frame 1 standing for 3 samples from 0.5 s to
+        // 1.5 s; video 1: frame 2 alone.
+        let video = [0, 0, 1];
+        let (t, t_end, samples) = ([0.0, 0.5, 0.0], [0.0, 1.5, 0.0], [1, 3, 1]);
+        let line = Timeline::new(&video, (&t, &t_end, &samples), &[7, 8, 9], 2);
+        assert_eq!(line.t, [0.0, 0.5, 1.0, 1.5, 0.0]);
+        assert_eq!(line.video, [0, 0, 0, 0, 1]);
+        assert_eq!(line.energy, [7, 8, 8, 8, 9]);
+        assert_eq!(line.stored, [0, 1, 1, 1, 2]);
+        assert_eq!(line.first, [0, 1, 4, 5]);
+        assert_eq!(line.by_video, [vec![0, 1, 2, 3], vec![4]]);
     }
 }

@@ -70,7 +70,7 @@ pub fn best_crop(seg: &Segment, q: &QueryFrames, r: &RefFrames, tables: &Tables,
     let pairs: Vec<(usize, Gray)> = frames
         .iter()
         .step_by(step)
-        .filter_map(|&i| r.nearest(seg.video, seg.ref_time(q.t[i])).map(|f| (i, unpack(&r.pictures[f]))))
+        .filter_map(|&i| r.nearest(seg.video, seg.ref_time(q.t[i])).map(|f| (i, unpack(r.picture(f)))))
         .collect();
     if pairs.is_empty() {
         return None;

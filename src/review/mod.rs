@@ -253,15 +253,15 @@ fn frame_at(pictures: &[Picture], t: f64) -> Option<Picture> {
     pictures.iter().find(|p| Ms::of(p.asked) == Ms::of(t)).cloned()
 }
 
-/// The catalogue's stored picture of video `v` nearest time `t`.
+/// The catalogue's stored picture of video `v` nearest time `t` (a compacted frame is
+/// at every time of its range).
 fn stored(cat: &Catalogue, v: u32, t: f64) -> Shown {
+    let at = |f: usize| t.clamp(cat.frame_t[f], cat.frame_t_end[f].max(cat.frame_t[f]));
     let nearest = (0..cat.frame_t.len())
         .filter(|&f| cat.frame_video[f] == v)
-        .min_by(|&a, &b| (cat.frame_t[a] - t).abs().total_cmp(&(cat.frame_t[b] - t).abs()));
+        .min_by(|&a, &b| (at(a) - t).abs().total_cmp(&(at(b) - t).abs()));
     match nearest {
-        Some(f) => {
-            Shown::Stored { t: cat.frame_t[f], gray: bytemuck::cast_slice::<u32, u8>(&cat.pictures[f]).to_vec() }
-        }
+        Some(f) => Shown::Stored { t: at(f), gray: bytemuck::cast_slice::<u32, u8>(&cat.pictures[f]).to_vec() },
         None => Shown::Missing,
     }
 }

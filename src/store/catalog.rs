@@ -49,15 +49,23 @@ pub struct Manifest {
     /// The search index, where one was built (see `store::index`).
     #[serde(default)]
     pub index: Option<IndexManifest>,
+    /// Compaction: the similarity over which a frame repeating the last stored one is not
+    /// stored (`decode.catalogue_repeat_similarity`); absent where every frame is.
+    #[serde(default)]
+    pub repeat_similarity: Option<f32>,
 }
 
 /// A catalogue loaded for matching: frames in catalogue order.
 pub struct Catalogue {
     pub manifest: Manifest,
     pub videos: Vec<VideoRow>,
-    /// Per frame: index into `videos`, time in seconds, energy of its full view.
+    /// Per stored frame: index into `videos`, time in seconds, the end of the time range
+    /// it stands for and the samples in it (compaction; its time and 1 where it stands
+    /// for itself alone), energy of its full view.
     pub frame_video: Vec<u32>,
     pub frame_t: Vec<f64>,
+    pub frame_t_end: Vec<f64>,
+    pub frame_samples: Vec<u32>,
     pub frame_energy: Vec<u32>,
     /// `views * WORDS` descriptor words per frame.
     pub words: Vec<u32>,
@@ -84,7 +92,14 @@ fn part_path(dir: &Path, part: u32) -> PathBuf {
 
 /// The manifest of a new catalogue in `dir`, `views` descriptors per frame sampled at
 /// `rate` and cut with the frame `layout` settings; refused where a catalogue already is.
-pub fn create(dir: &Path, rate: f64, views: usize, layout: serde_json::Value) -> Result<Manifest> {
+/// Its frames are compacted with `repeat_similarity` where that is given.
+pub fn create(
+    dir: &Path,
+    rate: f64,
+    views: usize,
+    layout: serde_json::Value,
+    repeat_similarity: Option<f32>,
+) -> Result<Manifest> {
     if manifest_path(dir).exists() {
         return Err(err(dir, "a catalogue already exists here; use `clipmatch catalog add` to extend it"));
     }
@@ -108,6 +123,7 @@ pub fn create(dir: &Path, rate: f64, views: usize, layout: serde_json::Value) ->
         crate_version: env!("CARGO_PKG_VERSION").into(),
         layout: Some(layout),
         index: None,
+        repeat_similarity,
     })
 }
 
@@ -283,6 +299,8 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         videos: Vec::new(),
         frame_video: Vec::new(),
         frame_t: Vec::new(),
+        frame_t_end: Vec::new(),
+        frame_samples: Vec::new(),
         frame_energy: Vec::new(),
         words: Vec::with_capacity(if frames { manifest.frames as usize * views * WORDS } else { 0 }),
         pictures: Vec::with_capacity(if hold.videos.is_none() { manifest.frames as usize } else { 0 }),
@@ -308,6 +326,9 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         for b in table::read_all(&path)? {
             let vid = column::<StringArray>(&b, "video_id", &path)?;
             let t = column::<Float64Array>(&b, "t", &path)?;
+            // Absent from catalogues built before compaction: every frame stands alone.
+            let t_end = column::<Float64Array>(&b, "t_end", &path).unwrap_or(t);
+            let samples = column::<UInt32Array>(&b, "samples", &path).ok();
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
             let desc = descriptors(dir, &b, &path, views)?;
             let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
@@ -334,6 +355,8 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 let frame = cat.frame_video.len() as u32;
                 cat.frame_video.push(v);
                 cat.frame_t.push(t.value(i));
+                cat.frame_t_end.push(t_end.value(i));
+                cat.frame_samples.push(samples.map_or(1, |s| s.value(i).max(1)));
                 cat.frame_energy.push(energy.value(i));
                 words.clear();
                 words.extend(words_of(desc.value(i)));

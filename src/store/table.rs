@@ -516,11 +516,15 @@ impl VideosBuilder {
     }
 }
 
-/// Catalogue `frames`: one row per sampled frame, its views' descriptors side by side.
+/// Catalogue `frames`: one row per stored frame, its views' descriptors side by side.
+/// A frame stands for `samples` samples from `t` to `t_end` that repeat it (compaction;
+/// 1 sample, `t_end` = `t` for the others; both absent in catalogues built before it).
 pub fn frames_schema(views: usize) -> SchemaRef {
     Arc::new(Schema::new(vec![
         field("video_id", DataType::Utf8, false),
         field("t", DataType::Float64, false),
+        field("t_end", DataType::Float64, false),
+        field("samples", DataType::UInt32, false),
         field("energy", DataType::UInt32, false),
         field("descriptors", DataType::FixedSizeBinary((views * crate::kernels::descriptor::DIM) as i32), false),
         field("picture", DataType::FixedSizeBinary(PICTURE_BYTES), false),
@@ -534,6 +538,8 @@ pub struct FramesBuilder {
     views: usize,
     video_id: StringBuilder,
     t: Float64Builder,
+    t_end: Float64Builder,
+    samples: UInt32Builder,
     energy: UInt32Builder,
     descriptors: FixedSizeBinaryBuilder,
     picture: FixedSizeBinaryBuilder,
@@ -545,24 +551,30 @@ impl FramesBuilder {
             views,
             video_id: StringBuilder::new(),
             t: Float64Builder::new(),
+            t_end: Float64Builder::new(),
+            samples: UInt32Builder::new(),
             energy: UInt32Builder::new(),
             descriptors: FixedSizeBinaryBuilder::new((views * crate::kernels::descriptor::DIM) as i32),
             picture: FixedSizeBinaryBuilder::new(PICTURE_BYTES),
         }
     }
 
-    /// `descriptors`: the frame's views, packed words in view order; `picture`: its whole
-    /// picture, the image of its first view.
+    /// `(t, t_end, samples)`: the time range the frame stands for and the samples in it,
+    /// itself included; `descriptors`: its views,
+    /// packed words in view order; `picture`: its whole picture, the image of its first
+    /// view.
     pub fn push(
         &mut self,
         video_id: &str,
-        t: f64,
+        (t, t_end, samples): (f64, f64, u32),
         energy: u32,
         descriptors: &[u32],
         picture: &crate::kernels::descriptor::PackedImage,
     ) -> Result<()> {
         self.video_id.append_value(video_id);
         self.t.append_value(t);
+        self.t_end.append_value(t_end);
+        self.samples.append_value(samples);
         self.energy.append_value(energy);
         self.descriptors.append_value(bytemuck::cast_slice::<u32, u8>(descriptors))?;
         self.picture.append_value(bytemuck::cast_slice::<u32, u8>(picture))?;
@@ -573,6 +585,8 @@ impl FramesBuilder {
         let cols: Vec<ArrayRef> = vec![
             Arc::new(self.video_id.finish()),
             Arc::new(self.t.finish()),
+            Arc::new(self.t_end.finish()),
+            Arc::new(self.samples.finish()),
             Arc::new(self.energy.finish()),
             Arc::new(self.descriptors.finish()),
             Arc::new(self.picture.finish()),

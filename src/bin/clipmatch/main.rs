@@ -208,13 +208,15 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
         metadata: metadata.as_deref().map(metadata::read).transpose()?,
         progress,
         index: config.index.clone(),
+        repeat_similarity: config.decode.catalogue_repeat_similarity,
     };
     let s =
         build::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
     println!(
-        "added {} videos ({} frames), skipped {}, failed {}",
+        "added {} videos ({} frames, {} stored), skipped {}, failed {}",
         s.added.len(),
         s.frames,
+        s.stored,
         s.skipped.len(),
         s.failed.len()
     );
