@@ -291,9 +291,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         return Err(err(dir, format!("{} videos selected of a catalogue of {}", keep.len(), videos.len())));
     }
     let held = |v: u32| hold.videos.is_none_or(|keep| keep[v as usize]);
-    // Some videos only: the lists are made at the end from the frames held, whose count
-    // is only known then.
-    let frames = hold.frames || plan.is_none() || hold.videos.is_some();
+    let frames = hold.frames || plan.is_none();
     let mut cat = Catalogue {
         manifest: manifest.clone(),
         videos: Vec::new(),
@@ -311,6 +309,26 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     // ways: the lists are made from the frames at the end, of the clusters kept here.
     let clusters = plan.as_ref().map_or(0, |p| p.centroids.len() / WORDS);
     let mut lists = match &plan {
+        Some(p) if !frames && hold.videos.is_some() => {
+            // Room for the held videos' descriptors only: which rows those are is read
+            // first, from the frames' video column alone.
+            let mut room = Vec::new();
+            for (part, assigned) in (0..manifest.parts).zip(&p.assigned) {
+                let path = part_path(dir, part);
+                let mut row = 0;
+                for b in table::read_columns(&path, &["video_id"])? {
+                    let vid = column::<StringArray>(&b, "video_id", &path)?;
+                    for i in 0..b.num_rows() {
+                        if ids.get(vid.value(i)).is_some_and(|&v| held(v)) {
+                            let at = (row + i) * views;
+                            room.extend_from_slice(assigned.get(at..at + views).unwrap_or_default());
+                        }
+                    }
+                    row += b.num_rows();
+                }
+            }
+            Some(ListsBuilder::new(views, clusters, room))
+        }
         Some(p) if !frames => Some(ListsBuilder::new(views, clusters, p.assigned.iter().flatten().copied())),
         _ => None,
     };
@@ -388,9 +406,6 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             None => Lists::new(&Matrix { words: &cat.words, views }, &kept_clusters, clusters),
         };
         cat.index = Some(CatalogueIndex { centroids, lists });
-        if !hold.frames {
-            cat.words = Vec::new();
-        }
     }
     cat.videos = videos;
     Ok(cat)

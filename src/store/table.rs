@@ -54,6 +54,16 @@ pub fn read_all(path: &Path) -> Result<Vec<RecordBatch>> {
     Ok(read_with_metadata(path)?.0)
 }
 
+/// Every batch of columns `names` of a Parquet file, the others not read.
+pub fn read_columns(path: &Path, names: &[&str]) -> Result<Vec<RecordBatch>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::parquet(path, e))?;
+    let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
+    let reader = builder.with_projection(mask).build().map_err(|e| Error::parquet(path, e))?;
+    reader.map(|b| b.map_err(Error::from)).collect()
+}
+
 /// Key-value metadata of a Parquet file, as `write_atomic` takes it.
 pub type Metadata = Vec<(String, String)>;
 
