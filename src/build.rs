@@ -10,13 +10,14 @@ use crate::ingest::decode::DecodeOptions;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
 use crate::kernels::cluster;
-use crate::kernels::descriptor::{DOT_ONE, Descriptor, WORDS, split_dot};
+use crate::kernels::descriptor::{DOT_ONE, Descriptor, PackedImage, WORDS, split_dot};
 use crate::kernels::engine::Engine;
+use crate::kernels::ivf::Lists;
 use crate::kernels::search::Matrix;
 use crate::progress::{self, Progress};
 use crate::store::index::{self, IndexManifest};
 use crate::store::table::{FramesBuilder, VideoMeta, VideoRow};
-use crate::store::{catalog, metadata};
+use crate::store::{catalog, metadata, served};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -97,8 +98,9 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let mut known: HashSet<String> = videos.iter().map(|v| v.id.clone()).collect();
     let part = manifest.parts;
     let mut frames = FramesBuilder::new(manifest.views);
-    // The new part's descriptors, for the index.
+    // The new part's descriptors and pictures, for the index and its mapped files.
     let mut part_words: Vec<u32> = Vec::new();
+    let mut part_pictures: Vec<PackedImage> = Vec::new();
     let mut summary = AddSummary::default();
     let mut progress = Progress::new(opts.progress, "videos", "frames", 0);
 
@@ -135,6 +137,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
                 let range = (d.times[f], d.times[last], (last - f + 1) as u32);
                 frames.push(&m.id, range, ds[0].energy, &words, &d.images[f * views])?;
                 part_words.extend_from_slice(&words);
+                part_pictures.push(d.images[f * views]);
             }
             let n = d.times.len();
             tracing::info!(video = %m.id, frames = n, stored = kept.len(), duration_s = d.info.duration_s, "added");
@@ -177,14 +180,14 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         None if create && !part_words.is_empty() => {
             let centroids = cluster::train(engine, &[&part_words], &opts.index.train_params(part_words.len() / WORDS))?;
             index::write_centroids(dir, &centroids)?;
-            index::write_assignments(dir, part, &cluster::assign(engine, &m, &centroids)?)?;
+            index_part(dir, part, engine, &m, &centroids, &part_pictures)?;
             manifest.index =
                 Some(IndexManifest { centroids: centroids.len() / WORDS, parts: 1, trained_frames: summary.frames });
         }
         // An add joins the centroids there are (retrained by `catalog index`).
         Some(ix) if ix.parts == part => {
             let centroids = index::read_centroids(dir, ix)?;
-            index::write_assignments(dir, part, &cluster::assign(engine, &m, &centroids)?)?;
+            index_part(dir, part, engine, &m, &centroids, &part_pictures)?;
             let trained = ix.trained_frames;
             manifest.index.as_mut().expect("matched Some").parts += 1;
             // Centroids trained on a small catalogue serve a large one poorly (as `catalog
@@ -203,6 +206,23 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     Ok(summary)
 }
 
+/// Assigns part `part`'s descriptors `m` to `centroids` and writes its assignments, then
+/// the files a search through the index maps: its lists and its `pictures`.
+fn index_part(
+    dir: &Path,
+    part: u32,
+    engine: &Engine,
+    m: &Matrix,
+    centroids: &[u32],
+    pictures: &[PackedImage],
+) -> Result<()> {
+    let assigned = cluster::assign(engine, m, centroids)?;
+    index::write_assignments(dir, part, &assigned)?;
+    let lists = Lists::new(m, &assigned, centroids.len() / WORDS);
+    served::write_lists(dir, part, &lists, served::centroids_hash(centroids))?;
+    served::write_pictures(dir, part, pictures)
+}
+
 /// `catalog index`: trains the index on every frame of the catalogue in `dir` and
 /// assigns every part, replacing the index there was. Returns the centroids trained.
 pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usize> {
@@ -218,7 +238,8 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
     let centroids = cluster::train(engine, &pieces, &config.train_params(vectors))?;
     index::write_centroids(dir, &centroids)?;
     for (p, words) in parts.iter().enumerate() {
-        index::write_assignments(dir, p as u32, &cluster::assign(engine, &Matrix { words, views }, &centroids)?)?;
+        let pictures = catalog::part_pictures(dir, p as u32)?;
+        index_part(dir, p as u32, engine, &Matrix { words, views }, &centroids, &pictures)?;
     }
     let k = centroids.len() / WORDS;
     manifest.index = Some(IndexManifest { centroids: k, parts: manifest.parts, trained_frames: manifest.frames });

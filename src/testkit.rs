@@ -6,6 +6,7 @@
 use crate::frame::gray::Gray;
 use crate::kernels::descriptor::{DOT_ONE, IMG, PackedImage, Tables, WORDS, describe, pack_image};
 use crate::kernels::ivf::Descriptors;
+use crate::kernels::mapped::Pictures;
 use crate::kernels::search::{Hit, Neighbours, TOPK};
 use crate::matching::model::{QueryFrames, RefFrames, frames_by_video};
 use std::ops::Range;
@@ -94,7 +95,7 @@ pub struct Catalogue {
     pub duration: Vec<f64>,
     pub words: Vec<u32>,
     pub by_video: Vec<Vec<u32>>,
-    pub pictures: Vec<PackedImage>,
+    pub pictures: Pictures,
     /// Frames of each video.
     pub per_video: usize,
     /// Every frame stored (no compaction): frame `f` is sample `f` (`RefFrames::stored`,
@@ -127,6 +128,7 @@ impl Catalogue {
         let by_video = frames_by_video(&video, &t, videos);
         let duration = vec![per_video as f64 / CATALOGUE_RATE; videos];
         let samples = (0..=n as u32).collect();
+        let pictures = Pictures::owned(pictures);
         Catalogue { energy: vec![1000; n], duration, video, t, words, by_video, pictures, per_video, samples }
     }
 

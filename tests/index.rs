@@ -69,13 +69,38 @@ fn the_index_is_built_joined_retrained_and_searched_like_the_exhaustive_search()
     assert_eq!(m.index.as_ref().unwrap().centroids, ix.centroids);
     assert!(catalog::open(&cat, catalog::Hold::ALL).unwrap().index.is_some());
 
-    // A damaged index is refused with the file and the way out named.
+    // Two parts, each searched from its mapped lists and pictures: still the exhaustive
+    // search's rows with every cluster probed; and the same rows from the lists made in
+    // memory where the mapped files are missing (a catalogue of an older clipmatch).
+    for part in ["00000", "00001"] {
+        assert!(
+            cat.join(format!("index/lists-{part}.bin")).exists()
+                && cat.join(format!("index/pictures-{part}.bin")).exists()
+        );
+    }
+    let all = ["--search", "index", "--probes", "100000"];
+    let (exact2, mapped, loaded) = (dir.path().join("exact2"), dir.path().join("mapped"), dir.path().join("loaded"));
+    assert_eq!(match_sample(&cat, &exact2, &["--search", "exact"]).0, 3);
+    assert_eq!(match_sample(&cat, &mapped, &all).0, 3);
+    assert_eq!(rows(&mapped), rows(&exact2));
+    let lists = cat.join("index/lists-00001.bin");
+    let kept = std::fs::read(&lists).unwrap();
+    std::fs::remove_file(&lists).unwrap();
+    assert_eq!(match_sample(&cat, &loaded, &all).0, 3);
+    assert_eq!(rows(&loaded), rows(&exact2));
+
+    // A damaged index is refused with the file and the way out named: the assignments
+    // where the catalogue is loaded, the mapped lists where it is mapped.
     let assign = cat.join("index/assign-00001.bin");
     let bytes = std::fs::read(&assign).unwrap();
     std::fs::write(&assign, &bytes[..bytes.len() - 4]).unwrap();
     let (code, _, err) = match_sample(&cat, &dir.path().join("broken"), &["--search", "index"]);
     assert_eq!(code, 1);
     assert!(err.contains("assign-00001.bin") && err.contains("catalog index"), "{err}");
+    std::fs::write(&lists, &kept[..kept.len() - 64]).unwrap();
+    let (code, _, err) = match_sample(&cat, &dir.path().join("broken2"), &["--search", "index"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("lists-00001.bin") && err.contains("catalog index"), "{err}");
 
     // `catalog index` trains again over every part and assigns them all.
     let (code, out, err) = clipmatch(&["catalog", "index", "--device", "cpu", "--catalog", c]);

@@ -109,7 +109,7 @@ fn index_search_on_the_gpu_equals_the_cpu_twins() {
     let lists = ivf::Lists::new(&m, &assigned, centroids.len() / WORDS);
     let queries: Vec<[u32; WORDS]> = (0..50).map(|i| words[i * 23 * WORDS..][..WORDS].try_into().unwrap()).collect();
     let search = |e: &Engine| {
-        let p = e.prepare_indexed(&centroids, &lists, 4).unwrap();
+        let p = e.prepare_indexed(&centroids, std::slice::from_ref(&lists), 4).unwrap();
         e.search_indexed(&p, &queries).unwrap()
     };
     assert_eq!(search(&cpu), search(&gpu));

@@ -14,6 +14,7 @@ use crate::ingest::sample::Views;
 use crate::ingest::shard::Shard;
 use crate::kernels::descriptor::{IMG_WORDS, WORDS};
 use crate::kernels::engine::Engine;
+use crate::kernels::ivf::Lists;
 use crate::kernels::search::{Matrix, Neighbours};
 use crate::store::catalog::{self, Catalogue, Hold};
 use crate::store::table::{FramesBuilder, VideoMeta, VideoRow};
@@ -280,7 +281,7 @@ fn measure(
 ) -> Result<ScaleRow> {
     let ix = cat.index.as_ref().ok_or_else(|| Error::Invalid(format!("{}: no index was built", dir.display())))?;
     let matrix = || Matrix { words: &cat.words, views: cat.manifest.views };
-    let index_bytes = (ix.lists.bytes() + ix.centroids.len() * 4) as u64;
+    let index_bytes = (ix.lists.iter().map(Lists::bytes).sum::<usize>() + ix.centroids.len() * 4) as u64;
     let frames = cat.frame_video.len() as u64;
     let columns = frames * (IMG_WORDS as u64 * 4 + 4 + 8 + 4);
     let (memory_exact_bytes, memory_index_bytes) = ((cat.words.len() * 4) as u64 + columns, columns + index_bytes);
@@ -302,7 +303,8 @@ fn measure(
         let got = engine.search_indexed(&indexed, sample)?;
         let (recall_at_16, recall_at_1) = recall(&exact, &got);
         let probed = engine.probed(&indexed, sample)?;
-        let scored: usize = probed.iter().flatten().map(|&c| ix.lists.entries_of(c as usize)).sum();
+        let entries = |c: u32| ix.lists.iter().map(|l| l.entries_of(c as usize)).sum::<usize>();
+        let scored: usize = probed.iter().flatten().map(|&c| entries(c)).sum();
         index.push(ProbeRow {
             probes,
             search_ms_per_upload,

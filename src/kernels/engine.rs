@@ -30,7 +30,9 @@ pub enum Coarse<'a> {
 /// A catalogue with its inverted-file index (see `ivf`).
 pub struct Indexed<'a> {
     pub coarse: Coarse<'a>,
-    pub lists: &'a Lists,
+    /// Clusters, and the lists of each frames part.
+    pub clusters: usize,
+    pub lists: &'a [Lists],
     /// Clusters whose frames each query scores.
     pub probes: usize,
 }
@@ -94,9 +96,13 @@ impl Engine {
     }
 
     /// A catalogue made ready to be searched through its index: `centroids` (rows of
-    /// `WORDS` words) and their `lists`, which hold the descriptors.
-    pub fn prepare_indexed<'a>(&self, centroids: &'a [u32], lists: &'a Lists, probes: usize) -> Result<Indexed<'a>> {
-        Ok(Indexed { coarse: self.prepare_centroids(centroids)?, lists, probes })
+    /// `WORDS` words) and their `lists` (one per frames part), which hold the descriptors.
+    pub fn prepare_indexed<'a>(&self, centroids: &'a [u32], lists: &'a [Lists], probes: usize) -> Result<Indexed<'a>> {
+        let clusters = centroids.len() / WORDS;
+        if let Some(l) = lists.iter().find(|l| l.clusters() != clusters) {
+            return Err(Error::Invalid(format!("lists of {} clusters for {clusters} centroids", l.clusters())));
+        }
+        Ok(Indexed { coarse: self.prepare_centroids(centroids)?, clusters, lists, probes })
     }
 
     pub fn prepare_centroids<'a>(&self, centroids: &'a [u32]) -> Result<Coarse<'a>> {
@@ -129,7 +135,7 @@ impl Engine {
 
     /// The coarse stage on this engine: each query's `probes` best clusters.
     pub fn probed(&self, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Vec<u32>>> {
-        let k = ix.lists.clusters();
+        let k = ix.clusters;
         if k == 0 {
             return Ok(vec![Vec::new(); queries.len()]);
         }
@@ -145,7 +151,7 @@ impl Engine {
     /// over the `probes` best clusters of each, a batch of queries at a time.
     pub fn search_indexed(&self, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
         let mut out = Vec::with_capacity(queries.len());
-        for batch in queries.chunks(ivf::batch_for(ix.lists.clusters())) {
+        for batch in queries.chunks(ivf::batch_for(ix.clusters)) {
             out.extend(ivf::rerank(batch, &self.probed(ix, batch)?, ix.lists));
         }
         Ok(out)

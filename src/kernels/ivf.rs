@@ -9,6 +9,7 @@
 //! descriptors assigned by `cluster`; `engine` runs the two stages.
 
 use crate::kernels::descriptor::{DIM, WORDS, coefficients};
+use crate::kernels::mapped::Section;
 use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK};
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
@@ -77,17 +78,22 @@ pub fn quantise(sum: &[f64]) -> Option<[u32; WORDS]> {
 }
 
 /// The view descriptors of each cluster, stored together in cluster order (so that a
-/// probed cluster is read front to back), with the frame and view each came from.
+/// probed cluster is read front to back), with the frame and view each came from. A
+/// catalogue's index is one `Lists` per frames part, each over that part's frames from
+/// `first_frame` on, held in memory or mapped from its file (`store::served`, which
+/// makes them with `checked`).
 pub struct Lists {
     /// `offsets[c]..offsets[c + 1]` indexes the entries of cluster `c`.
-    offsets: Vec<u64>,
-    frames: Vec<u32>,
-    views: Vec<u8>,
+    pub offsets: Section<u64>,
+    /// Each entry's frame, counted from `first_frame`.
+    pub frames: Section<u32>,
+    pub views: Section<u8>,
     /// `WORDS` words per entry.
-    words: Vec<u32>,
+    pub words: Section<u32>,
     /// Descriptors per frame, and where view `v` of frame `f` is: `entry[f * views + v]`.
-    per_frame: usize,
-    entry: Vec<u32>,
+    pub per_frame: usize,
+    pub entry: Section<u32>,
+    pub first_frame: u32,
 }
 
 impl Lists {
@@ -99,6 +105,32 @@ impl Lists {
             b.place(c, (i / m.views) as u32, i % m.views, &m.words[i * WORDS..(i + 1) * WORDS]);
         }
         b.finish(m.frames())
+    }
+
+    /// These lists, where their arrays agree, so that reading them never fails; else
+    /// what is wrong.
+    pub fn checked(self) -> Result<Lists, String> {
+        let n = self.frames.len();
+        let o = &self.offsets;
+        if o.first() != Some(&0) || o.windows(2).any(|w| w[0] > w[1]) || o.last() != Some(&(n as u64)) {
+            return Err(format!("the cluster offsets do not rise from 0 to its {n} entries"));
+        }
+        let per_frame = self.per_frame;
+        if self.views.len() != n || self.words.len() != n * WORDS || per_frame == 0 {
+            return Err("its arrays disagree on the number of entries".into());
+        }
+        if !self.entry.len().is_multiple_of(per_frame) || self.entry.iter().any(|&e| e as usize >= n) {
+            return Err("an entry points past the lists".into());
+        }
+        if self.views.iter().any(|&v| v as usize >= per_frame) {
+            return Err(format!("a view is not below {per_frame}"));
+        }
+        Ok(self)
+    }
+
+    /// Frames these lists cover.
+    pub fn frame_count(&self) -> usize {
+        self.entry.len() / self.per_frame
     }
 
     pub fn clusters(&self) -> usize {
@@ -122,7 +154,7 @@ impl Lists {
         }
     }
 
-    /// Bytes held.
+    /// Bytes of its arrays.
     pub fn bytes(&self) -> usize {
         self.offsets.len() * 8 + self.frames.len() * 5 + self.words.len() * 4 + self.entry.len() * 4
     }
@@ -192,16 +224,24 @@ impl ListsBuilder {
         for (e, (&f, &v)) in self.frames.iter().zip(&self.views).enumerate() {
             entry[f as usize * self.per_frame + v as usize] = e as u32;
         }
-        Lists { offsets, frames: self.frames, views: self.views, words: self.words, per_frame: self.per_frame, entry }
+        Lists {
+            offsets: Section::Owned(offsets),
+            frames: Section::Owned(self.frames),
+            views: Section::Owned(self.views),
+            words: Section::Owned(self.words),
+            per_frame: self.per_frame,
+            entry: Section::Owned(entry),
+            first_frame: 0,
+        }
     }
 }
 
 /// The catalogue's descriptors as alignment reads them, frame by frame: the catalogue
-/// in frame order, or, where it is held only in its index, the lists.
+/// in frame order, or, where it is held only in its index, the lists of its parts.
 #[derive(Clone, Copy)]
 pub enum Descriptors<'a> {
     Frames(&'a [u32], usize),
-    Lists(&'a Lists),
+    Lists(&'a [Lists]),
 }
 
 impl<'a> Descriptors<'a> {
@@ -209,10 +249,13 @@ impl<'a> Descriptors<'a> {
     pub fn of(self, f: usize) -> impl Iterator<Item = &'a [u32; WORDS]> {
         let (frames, lists) = match self {
             Descriptors::Frames(words, views) => (&words[f * views * WORDS..(f + 1) * views * WORDS], None),
-            Descriptors::Lists(l) => (&[][..], Some(l)),
+            Descriptors::Lists(parts) => {
+                let p = parts.partition_point(|l| l.first_frame as usize <= f).saturating_sub(1);
+                (&[][..], parts.get(p).map(|l| (l, f - l.first_frame as usize)))
+            }
         };
         let from_frames = frames.chunks_exact(WORDS).map(|w| w.try_into().expect("WORDS words"));
-        let from_lists = lists.into_iter().flat_map(move |l| {
+        let from_lists = lists.into_iter().flat_map(move |(l, f)| {
             l.entry[f * l.per_frame..(f + 1) * l.per_frame].iter().map(|&e| {
                 let e = e as usize;
                 <&[u32; WORDS]>::try_from(&l.words[e * WORDS..(e + 1) * WORDS]).expect("WORDS words")
@@ -309,53 +352,56 @@ unsafe fn halves_avx2(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
     }
 }
 
-/// The fine stage for one query: every view descriptor listed under its `clusters`
-/// scored, each frame kept with its best of those views.
+/// The fine stage for one query: every view descriptor listed under its `clusters`, in
+/// every part's lists, scored, each frame kept with its best of those views.
 #[inline(always)]
 fn fine(
     q: &[u32; WORDS],
     clusters: &[u32],
-    lists: &Lists,
+    parts: &[Lists],
     halves: impl Fn(&[i16; DIM], &[u32]) -> (i32, i32),
 ) -> Neighbours {
     let wq = widen(q);
     let mut list = [Best { hit: Hit::EMPTY, view: 0 }; TOPK];
-    for &c in clusters {
-        for e in lists.range(c as usize) {
-            let (even, odd) = halves(&wq, &lists.words[e * WORDS..(e + 1) * WORDS]);
-            let f = lists.frames[e];
-            // The plain orientation wins a tie, as in the exhaustive scan.
-            let hit = if even - odd > even + odd {
-                Hit { score: even - odd, key: f << 1 | 1 }
-            } else {
-                Hit { score: even + odd, key: f << 1 }
-            };
-            offer(&mut list, hit, lists.views[e]);
+    for lists in parts {
+        let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
+        for &c in clusters {
+            for e in lists.range(c as usize) {
+                let (even, odd) = halves(&wq, &words[e * WORDS..(e + 1) * WORDS]);
+                let f = lists.first_frame + frames[e];
+                // The plain orientation wins a tie, as in the exhaustive scan.
+                let hit = if even - odd > even + odd {
+                    Hit { score: even - odd, key: f << 1 | 1 }
+                } else {
+                    Hit { score: even + odd, key: f << 1 }
+                };
+                offer(&mut list, hit, views[e]);
+            }
         }
     }
     list.map(|b| b.hit)
 }
 
 /// The fine stage for every query, on all cores: query `i` scores the frames listed
-/// under `clusters[i]`.
-pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], lists: &Lists) -> Vec<Neighbours> {
+/// under `clusters[i]` in every part's lists.
+pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Neighbours> {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2")]
-        fn avx2(q: &[u32; WORDS], c: &[u32], lists: &Lists) -> Neighbours {
+        fn avx2(q: &[u32; WORDS], c: &[u32], parts: &[Lists]) -> Neighbours {
             // SAFETY: this function only runs where avx2 is enabled; rows are WORDS long.
-            fine(q, c, lists, |q, r| unsafe { halves_avx2(q, r) })
+            fine(q, c, parts, |q, r| unsafe { halves_avx2(q, r) })
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             return queries
                 .par_iter()
                 .zip(clusters)
                 // SAFETY: the CPU has just been found to support avx2.
-                .map(|(q, c)| unsafe { avx2(q, c, lists) })
+                .map(|(q, c)| unsafe { avx2(q, c, parts) })
                 .collect();
         }
     }
-    queries.par_iter().zip(clusters).map(|(q, c)| fine(q, c, lists, halves)).collect()
+    queries.par_iter().zip(clusters).map(|(q, c)| fine(q, c, parts, halves)).collect()
 }
 
 #[cfg(test)]
@@ -408,9 +454,9 @@ mod tests {
         let exact = cpu_search(&queries, &m);
         // Every cluster, in any order.
         let all: Vec<u32> = (0..k as u32).rev().collect();
-        assert_eq!(rerank(&queries, &vec![all; queries.len()], &lists), exact);
+        assert_eq!(rerank(&queries, &vec![all; queries.len()], std::slice::from_ref(&lists)), exact);
         // The same through the whole path, coarse stage included.
-        let ix = engine.prepare_indexed(&centroids, &lists, k).unwrap();
+        let ix = engine.prepare_indexed(&centroids, std::slice::from_ref(&lists), k).unwrap();
         assert_eq!(engine.search_indexed(&ix, &queries).unwrap(), exact);
     }
 
@@ -422,7 +468,7 @@ mod tests {
         let engine = Engine::Cpu(Box::default());
         let centroids = train(&engine, &[&words], &params(20)).unwrap();
         let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), centroids.len() / WORDS);
-        let ix = engine.prepare_indexed(&centroids, &lists, 1).unwrap();
+        let ix = engine.prepare_indexed(&centroids, std::slice::from_ref(&lists), 1).unwrap();
         for f in (0..400).step_by(13) {
             for mirrored in [false, true] {
                 let q = if mirrored { mirror(&row(&words, f * views)) } else { row(&words, f * views) };
@@ -483,7 +529,7 @@ mod tests {
         let lists = Lists::new(&m, &assignments, 5);
         for f in 0..40 {
             let a: Vec<_> = Descriptors::Frames(&words, views).of(f).collect();
-            assert_eq!(Descriptors::Lists(&lists).of(f).collect::<Vec<_>>(), a);
+            assert_eq!(Descriptors::Lists(std::slice::from_ref(&lists)).of(f).collect::<Vec<_>>(), a);
         }
         // Room left unused is closed up: a builder with room for every descriptor, given
         // every other frame, holds just those.
@@ -495,7 +541,7 @@ mod tests {
         assert_eq!(half.entries(), 20 * views);
         for f in 0..20 {
             let a: Vec<_> = Descriptors::Frames(&words, views).of(2 * f).collect();
-            assert_eq!(Descriptors::Lists(&half).of(f).collect::<Vec<_>>(), a);
+            assert_eq!(Descriptors::Lists(std::slice::from_ref(&half)).of(f).collect::<Vec<_>>(), a);
         }
     }
 
@@ -509,7 +555,7 @@ mod tests {
         let m = Matrix { words: &words, views };
         let lists = Lists::new(&m, &vec![0; 40 * views], 1);
         for q in [row, mirror(&row)] {
-            assert_eq!(rerank(&[q], &[vec![0]], &lists), cpu_search(&[q], &m));
+            assert_eq!(rerank(&[q], &[vec![0]], std::slice::from_ref(&lists)), cpu_search(&[q], &m));
         }
     }
 }

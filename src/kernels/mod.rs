@@ -12,5 +12,6 @@ pub mod descriptor;
 pub mod engine;
 pub mod gpu;
 pub mod ivf;
+pub mod mapped;
 pub mod search;
 pub mod shaders;

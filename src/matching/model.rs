@@ -3,6 +3,7 @@
 
 use crate::kernels::descriptor::{DOT_ONE, PackedImage, WORDS, oriented_dot};
 use crate::kernels::ivf::Descriptors;
+use crate::kernels::mapped::Pictures;
 use crate::kernels::search::Neighbours;
 
 /// What alignment needs of the catalogue, sample by sample. A compacted catalogue
@@ -23,7 +24,7 @@ pub struct RefFrames<'a> {
     /// Each video's samples in time order (`frames_by_video`).
     pub by_video: &'a [Vec<u32>],
     /// Each stored frame's whole picture, 32x32 (`verify`).
-    pub pictures: &'a [PackedImage],
+    pub pictures: &'a Pictures,
     /// Catalogue frames within this many seconds of a time are near it
     /// (`GrowConfig::near_s`).
     pub near_s: f64,

@@ -12,8 +12,10 @@
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, PackedImage, WORDS};
 use crate::kernels::ivf::{Descriptors, Lists, ListsBuilder};
+use crate::kernels::mapped::Pictures;
 use crate::kernels::search::Matrix;
 use crate::store::index::{self, CatalogueIndex, IndexManifest};
+use crate::store::served;
 use crate::store::table::{self, VideoMeta, VideoRow, VideosBuilder, column};
 use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
 use arrow::record_batch::RecordBatch;
@@ -70,7 +72,7 @@ pub struct Catalogue {
     /// `views * WORDS` descriptor words per frame.
     pub words: Vec<u32>,
     /// Each frame's whole picture as a packed 32x32 image, for `verify`.
-    pub pictures: Vec<PackedImage>,
+    pub pictures: Pictures,
     /// The search index, where it covers every part.
     pub index: Option<CatalogueIndex>,
     /// Where only some videos are held (`Hold::videos`): each held frame's index among
@@ -272,6 +274,24 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     let ids: std::collections::HashMap<&str, u32> =
         videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
     let views = manifest.views;
+    // Searched through the index, every video: served from the mapped files where the
+    // build wrote them for every part.
+    if let Some(m) = &manifest.index
+        && hold.index
+        && !hold.frames
+        && hold.videos.is_none()
+        && m.parts == manifest.parts
+    {
+        if served::present(dir, manifest.parts) {
+            let centroids = index::read_centroids(dir, m)?;
+            return open_mapped(dir, &manifest, videos, centroids);
+        }
+        tracing::info!(
+            catalog = %dir.display(),
+            "the index's mapped files are missing (a catalogue of an older clipmatch): the catalogue is loaded \
+             into memory; `clipmatch catalog index` writes them"
+        );
+    }
     let plan = match &manifest.index {
         Some(m) if hold.index => {
             let plan = index::read(dir, m, manifest.parts)?;
@@ -301,7 +321,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         frame_samples: Vec::new(),
         frame_energy: Vec::new(),
         words: Vec::with_capacity(if frames { manifest.frames as usize * views * WORDS } else { 0 }),
-        pictures: Vec::with_capacity(if hold.videos.is_none() { manifest.frames as usize } else { 0 }),
+        pictures: Pictures::owned(Vec::new()),
         index: None,
         global: hold.videos.map(|_| Vec::new()),
     };
@@ -333,6 +353,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         _ => None,
     };
     let mut kept_clusters = Vec::new();
+    let mut pictures = Vec::with_capacity(if hold.videos.is_none() { manifest.frames as usize } else { 0 });
     // One frame's descriptors, decoded once for wherever they go.
     let mut words: Vec<u32> = Vec::with_capacity(views * WORDS);
     // Frames of every video seen so far, held or not: the next frame's global index.
@@ -390,7 +411,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 }
                 let mut img: PackedImage = [0; IMG_WORDS];
                 bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(picture.value(i));
-                cat.pictures.push(img);
+                pictures.push(img);
             }
             rows += b.num_rows();
             debug_assert!(desc.null_count() == 0);
@@ -405,10 +426,94 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             Some(l) => l.finish(n),
             None => Lists::new(&Matrix { words: &cat.words, views }, &kept_clusters, clusters),
         };
-        cat.index = Some(CatalogueIndex { centroids, lists });
+        cat.index = Some(CatalogueIndex { centroids, lists: vec![lists] });
     }
+    cat.pictures = Pictures::owned(pictures);
     cat.videos = videos;
     Ok(cat)
+}
+
+/// `open` of a catalogue searched through its index from its mapped files: the frames'
+/// small columns are read, the lists and pictures mapped part by part.
+fn open_mapped(dir: &Path, manifest: &Manifest, videos: Vec<VideoRow>, centroids: Vec<u32>) -> Result<Catalogue> {
+    let ids: std::collections::HashMap<&str, u32> =
+        videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
+    let made_for = served::centroids_hash(&centroids);
+    let (mut video, mut time, mut t_end, mut samples, mut energy) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut lists, mut pictures) = (Vec::new(), Vec::new());
+    for part in 0..manifest.parts {
+        let path = part_path(dir, part);
+        let first = video.len();
+        for b in table::read_columns(&path, &["video_id", "t", "t_end", "samples", "energy"])? {
+            let vid = column::<StringArray>(&b, "video_id", &path)?;
+            let t = column::<Float64Array>(&b, "t", &path)?;
+            let end = column::<Float64Array>(&b, "t_end", &path).unwrap_or(t);
+            let n = column::<UInt32Array>(&b, "samples", &path).ok();
+            let e = column::<UInt32Array>(&b, "energy", &path)?;
+            for i in 0..b.num_rows() {
+                // The mapped lists number a part's rows: each must be a frame held.
+                let v = *ids.get(vid.value(i)).ok_or_else(|| {
+                    err(
+                        dir,
+                        format!(
+                            "{}: row {i} is of video {}, which the catalogue does not list",
+                            path.display(),
+                            vid.value(i)
+                        ),
+                    )
+                })?;
+                video.push(v);
+                time.push(t.value(i));
+                t_end.push(end.value(i));
+                samples.push(n.map_or(1, |n| n.value(i).max(1)));
+                energy.push(e.value(i));
+            }
+        }
+        let rows = video.len() - first;
+        let l = served::map_lists(dir, part, first as u32, made_for)?;
+        let p = served::map_pictures(dir, part)?;
+        if l.frame_count() != rows || p.len() != rows {
+            return Err(err(
+                dir,
+                format!(
+                    "part {part} has {rows} rows, its mapped lists {} and pictures {}; run `clipmatch catalog index`",
+                    l.frame_count(),
+                    p.len()
+                ),
+            ));
+        }
+        lists.push(l);
+        pictures.push(p);
+    }
+    Ok(Catalogue {
+        manifest: manifest.clone(),
+        videos,
+        frame_video: video,
+        frame_t: time,
+        frame_t_end: t_end,
+        frame_samples: samples,
+        frame_energy: energy,
+        words: Vec::new(),
+        pictures: Pictures::of_parts(pictures),
+        index: Some(CatalogueIndex { centroids, lists }),
+        global: None,
+    })
+}
+
+/// Every row's picture of part `part`, in row order: what the mapped pictures file of
+/// the part holds.
+pub fn part_pictures(dir: &Path, part: u32) -> Result<Vec<PackedImage>> {
+    let path = part_path(dir, part);
+    let mut out = Vec::new();
+    for b in table::read_columns(&path, &["picture"])? {
+        let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
+        for i in 0..b.num_rows() {
+            let mut img: PackedImage = [0; IMG_WORDS];
+            bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(picture.value(i));
+            out.push(img);
+        }
+    }
+    Ok(out)
 }
 
 impl Catalogue {

@@ -26,10 +26,10 @@ pub struct IndexManifest {
     pub trained_frames: u64,
 }
 
-/// The index loaded for searching.
+/// The index loaded for searching: the centroids and the lists of each frames part.
 pub struct CatalogueIndex {
     pub centroids: Vec<u32>,
-    pub lists: Lists,
+    pub lists: Vec<Lists>,
 }
 
 fn centroids_path(dir: &Path) -> PathBuf {

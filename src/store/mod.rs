@@ -1,6 +1,6 @@
 //! What the job reads and writes on disk, and the row types of every table: Parquet
 //! schemas and builders (`table`), the catalogue folder (`catalog`) and its search index
-//! (`index`), checkpoints of a running shard (`checkpoint`), the neighbours a catalogue
+//! (`index`) and the files a search through it maps (`served`), checkpoints of a running shard (`checkpoint`), the neighbours a catalogue
 //! shard stages for the join (`staged`), and the merge of a run's shards (`merge`).
 //!
 //! Uses `kernels::descriptor` (the stored descriptor layout), `kernels::ivf` (the
@@ -13,5 +13,6 @@ pub mod csv;
 pub mod index;
 pub mod merge;
 pub mod metadata;
+pub mod served;
 pub mod staged;
 pub mod table;
