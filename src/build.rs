@@ -223,6 +223,31 @@ fn index_part(
     served::write_pictures(dir, part, pictures)
 }
 
+/// `catalog index --files-only`: writes every part's mapped lists and pictures from the
+/// centroids and assignments there are. Returns the parts written.
+pub fn write_mapped(dir: &Path) -> Result<u32> {
+    let manifest = catalog::read_manifest(dir)?;
+    let stored = match &manifest.index {
+        Some(m) => index::read(dir, m, manifest.parts)?,
+        None => None,
+    };
+    let Some(stored) = stored else {
+        return Err(Error::Catalogue {
+            path: dir.to_path_buf(),
+            reason: "no index covers every part: `clipmatch catalog index` trains one and writes its files".into(),
+        });
+    };
+    let (views, k) = (manifest.views, stored.centroids.len() / WORDS);
+    for (part, assigned) in (0..manifest.parts).zip(&stored.assigned) {
+        let words = catalog::part_descriptors(dir, part, views)?;
+        index::check_rows(dir, part, assigned.len(), words.len() / (views * WORDS), views)?;
+        let lists = Lists::new(&Matrix { words: &words, views }, assigned, k);
+        served::write_lists(dir, part, &lists, served::centroids_hash(&stored.centroids))?;
+        served::write_pictures(dir, part, &catalog::part_pictures(dir, part)?)?;
+    }
+    Ok(manifest.parts)
+}
+
 /// `catalog index`: trains the index on every frame of the catalogue in `dir` and
 /// assigns every part, replacing the index there was. Returns the centroids trained.
 pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usize> {

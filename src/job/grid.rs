@@ -256,7 +256,8 @@ fn join_shard(
         )));
     }
 
-    // The frames of the videos the lists name, in catalogue order.
+    // The frames of the videos the lists name, in catalogue order: mapped, the pages of
+    // those videos read, where the index's files are there; else those videos loaded.
     let videos = found.videos as usize;
     let mut named = vec![false; videos];
     for (s, _) in joined.values() {
@@ -266,7 +267,11 @@ fn join_shard(
             *v.ok_or_else(|| stale(catalog, &s.archive, &s.query_id))? = true;
         }
     }
-    let cat = catalog::open(catalog, Hold { frames: true, index: false, videos: Some(&named) })?;
+    let hold = match catalog::mapped(catalog, &found) {
+        true => Hold { frames: false, index: true, videos: None },
+        false => Hold { frames: true, index: false, videos: Some(&named) },
+    };
+    let cat = catalog::open(catalog, hold)?;
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
     let line = super::timeline(&cat);
     let refs = super::ref_frames(&cat, &line, &durations, &config);

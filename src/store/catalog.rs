@@ -282,7 +282,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         && hold.videos.is_none()
         && m.parts == manifest.parts
     {
-        if served::present(dir, manifest.parts) {
+        if mapped(dir, &manifest) {
             let centroids = index::read_centroids(dir, m)?;
             return open_mapped(dir, &manifest, videos, centroids);
         }
@@ -431,6 +431,12 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     cat.pictures = Pictures::owned(pictures);
     cat.videos = videos;
     Ok(cat)
+}
+
+/// Whether the catalogue in `dir` (`manifest`) has an index over every part with its
+/// mapped files: what `open` maps when it holds the index alone.
+pub fn mapped(dir: &Path, manifest: &Manifest) -> bool {
+    manifest.index.as_ref().is_some_and(|m| m.parts == manifest.parts) && served::present(dir, manifest.parts)
 }
 
 /// `open` of a catalogue searched through its index from its mapped files: the frames'

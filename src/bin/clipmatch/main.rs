@@ -166,7 +166,12 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             }
             return Ok(ExitCode::SUCCESS);
         }
-        CatalogCommand::Index { catalog, config, device } => {
+        CatalogCommand::Index { catalog, files_only: true, .. } => {
+            let parts = build::write_mapped(&catalog).with_context(|| format!("catalogue {}", catalog.display()))?;
+            println!("mapped lists and pictures of {parts} parts written");
+            return Ok(ExitCode::SUCCESS);
+        }
+        CatalogCommand::Index { catalog, config, device, .. } => {
             let engine = open_engine(&device)?;
             let config = load_config(config.as_deref())?;
             let k = build::reindex(&catalog, &engine, &config.index)
