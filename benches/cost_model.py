@@ -65,9 +65,9 @@ lines = [
     f"## Measured (the {big['hours']:.0f} h benchmark catalogue, {bench['device']} twins on {bench['cpu_threads']} threads)",
     "",
     f"- {frames_per_h:,.0f} frames per catalogue hour, {views} view descriptors of 128 bytes each.",
-    f"- Memory held by `match` per catalogue hour, searching through the index: {memory_per_h / 1e6:.1f} MB (the lists with"
-    f" their descriptors, pictures, per-frame columns); on disk {disk_per_h / 1e6:.1f} MB (zstd Parquet of filler, which"
-    " compresses better than footage).",
+    f"- Catalogue bytes a search through the index reads per catalogue hour: {memory_per_h / 1e6:.1f} MB (the lists with"
+    f" their descriptors and the pictures, mapped from disk; the per-frame columns in memory); on disk"
+    f" {disk_per_h / 1e6:.1f} MB (zstd Parquet of filler, which compresses better than footage, plus the mapped files).",
     f"- Query descriptors: {queries_per_s:.1f} per second of upload (dev: {bench['mean_queries_per_upload']:.0f} per upload of"
     f" {runs[0]['upload_s_per_upload']:.1f} s).",
     f"- Exhaustive search on the CPU: {fmt(cpu_exact_rate)} comparisons/s. Index fine stage on the CPU: {fmt(cpu_fine_rate)}"
@@ -83,7 +83,7 @@ lines = [
     "",
     f"- Query descriptors in the night: {fmt(queries)}.",
     f"- Catalogue: {fmt(cat_frames)} frames, {fmt(cat_vectors)} view descriptors, {descriptor_bytes / 1e12:.2f} TB of descriptors;"
-    f" {catalogue_bytes / 1e12:.2f} TB as `match` holds it today.",
+    f" {catalogue_bytes / 1e12:.2f} TB as the index serves it.",
     f"- Index: {centroids:,} clusters (the `index.max_centroids` bound), {fmt(list_len)} descriptors per list,"
     f" {fmt(scored)} scored per query at {probes} probes.",
     f"- Exhaustive search: {fmt(exhaustive_cmp)} comparisons = {hours(exhaustive_cmp / gpu_rate)} GPU-hours at the roofline.",
@@ -99,9 +99,10 @@ lines = [
     "",
     "- The index turns an impossible night into a small one, but only with the fine stage on the GPU (issue 19): on CPUs",
     "  it stays far beyond a night.",
-    "- Memory, not compute, sizes the cluster: every catalogue hour's descriptors and pictures are held in memory.",
-    "  Compaction (repeated frames stored once, views that do not pay dropped) and memory-mapped lists and pictures",
-    "  are the next levers.",
+    "- Memory sizes the cluster: the lists and pictures are mapped, so a node needs page cache for the lists its",
+    "  probes read rather than RAM for its whole catalogue, but a night's probes touch most lists; catalogue shards",
+    "  (`match --catalog-shards M`) split the catalogue by video across nodes and `merge --catalog` joins them.",
+    "  Compaction (docs/COMPACTION.md) saved bytes but cost dev µAP at every setting tried, so it is off.",
     "- Recall at a fixed probe count falls as the catalogue grows (docs/SCALE.md); the probe count that keeps dev µAP",
     "  within 0.005 was measured up to 100 h only.",
     "",

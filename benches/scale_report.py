@@ -39,6 +39,9 @@ out = [
     f"Queries: the {bench['uploads']} dev uploads, {bench['mean_queries_per_upload']:.0f} query descriptors each;"
     f" decoding one takes {bench['decode_ms_per_upload']:.0f} ms. Recall is of the exhaustive top 16 over"
     f" {bench['sample_queries']} sampled query descriptors; the exhaustive time per upload is scaled from them.",
+    "Disk holds the Parquet parts and the index with its mapped lists and pictures. Memory is what the exhaustive",
+    "search holds, and what a search through the index reads (mapped: the kernel pages it in and out); the dev",
+    "job's peak RSS below counts the mapped pages it touched.",
     "",
     "## Search (`clipmatch bench --catalog-hours`)",
     "",
