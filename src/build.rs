@@ -181,8 +181,12 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
             let centroids = cluster::train(engine, &[&part_words], &opts.index.train_params(part_words.len() / WORDS))?;
             index::write_centroids(dir, &centroids)?;
             index_part(dir, part, engine, &m, &centroids, &part_pictures)?;
-            manifest.index =
-                Some(IndexManifest { centroids: centroids.len() / WORDS, parts: 1, trained_frames: summary.frames });
+            manifest.index = Some(IndexManifest {
+                centroids: centroids.len() / WORDS,
+                parts: 1,
+                trained_frames: summary.stored,
+                centroids_hash: Some(served::centroids_hash(&centroids)),
+            });
         }
         // An add joins the centroids there are (retrained by `catalog index`).
         Some(ix) if ix.parts == part => {
@@ -192,10 +196,10 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
             manifest.index.as_mut().expect("matched Some").parts += 1;
             // Centroids trained on a small catalogue serve a large one poorly (as `catalog
             // info` says too).
-            if manifest.frames + summary.frames > 4 * trained {
+            if manifest.frames + summary.stored > 4 * trained {
                 tracing::warn!(
                     "the search index was trained on {trained} frames, the catalogue now holds {}: `clipmatch catalog index` retrains it",
-                    manifest.frames + summary.frames
+                    manifest.frames + summary.stored
                 );
             }
         }
@@ -267,7 +271,12 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
         index_part(dir, p as u32, engine, &Matrix { words, views }, &centroids, &pictures)?;
     }
     let k = centroids.len() / WORDS;
-    manifest.index = Some(IndexManifest { centroids: k, parts: manifest.parts, trained_frames: manifest.frames });
+    manifest.index = Some(IndexManifest {
+        centroids: k,
+        parts: manifest.parts,
+        trained_frames: manifest.frames,
+        centroids_hash: Some(served::centroids_hash(&centroids)),
+    });
     catalog::save_manifest(dir, &mut manifest)?;
     Ok(k)
 }

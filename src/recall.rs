@@ -129,7 +129,9 @@ fn frames_found(
         let right = |h: &Hit| {
             !h.is_empty()
                 && norm_id(&cat.videos[cat.frame_video[h.frame()] as usize].id) == s.reference
-                && (cat.frame_t[h.frame()] - NEAR_S..=cat.frame_t_end[h.frame()] + NEAR_S).contains(&tr)
+                // Within NEAR_S of the time range the frame stands for (of its time, for a
+                // frame that stands alone).
+                && (cat.frame_t[h.frame()] - tr).max(tr - cat.frame_t_end[h.frame()]) <= NEAR_S
         };
         let within = |list: &[Hit], k: usize| list.iter().take(k).any(right);
         let picture = &neighbours[views.start];

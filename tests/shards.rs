@@ -25,6 +25,20 @@ fn spawn_match(out: &Path, cat: &Path, inputs: &[&Path], shard: &[&str], env: &[
     cmd.spawn().unwrap()
 }
 
+/// `scripts/compare_runs.py`'s report that the `shards`-way run `sharded` holds the
+/// rows of the unsharded `full` (it fails the test where they differ).
+fn compare_runs(full: &Path, sharded: &Path, shards: u32) -> String {
+    let report = Command::new("python3")
+        .arg(repo().join("scripts/compare_runs.py"))
+        .args([full, sharded])
+        .arg(shards.to_string())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&report.stdout), String::from_utf8_lossy(&report.stderr));
+    assert!(report.status.success(), "{stdout}{stderr}");
+    stdout.into_owned()
+}
+
 fn finished(mut c: Child) -> i32 {
     c.wait().unwrap().code().unwrap_or(-1)
 }
@@ -89,15 +103,7 @@ with tarfile.open("{}") as t, zipfile.ZipFile("{}", "w") as z:
     assert_eq!(code, 0, "a second merge is harmless: {out}{err}");
     assert!(out.contains("already merged"), "{out}");
 
-    let report = Command::new("python3")
-        .arg(repo().join("scripts/compare_runs.py"))
-        .args([&full, &sharded])
-        .arg("3")
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&report.stdout), String::from_utf8_lossy(&report.stderr));
-    assert!(report.status.success(), "{stdout}{stderr}");
-    let report = stdout;
+    let report = compare_runs(&full, &sharded, 3);
     assert!(report.contains("uploads 8"), "{report}");
     assert!(!report.contains("matches 0"), "{report}");
     // The episodes' metadata came through the shards and the merge.
@@ -172,15 +178,8 @@ fn a_grid_of_upload_and_catalogue_shards_joins_into_the_rows_of_one_run() {
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("joined 2 upload shard(s) searched in 2 catalogue shards"), "{out}");
 
-        let report = Command::new("python3")
-            .arg(repo().join("scripts/compare_runs.py"))
-            .args([&full, &grid])
-            .arg("2")
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&report.stdout), String::from_utf8_lossy(&report.stderr));
-        assert!(report.status.success(), "{search:?}: {stdout}{stderr}");
-        assert!(stdout.contains("uploads 4") && !stdout.contains("matches 0"), "{stdout}");
+        let report = compare_runs(&full, &grid, 2);
+        assert!(report.contains("uploads 4") && !report.contains("matches 0"), "{search:?}: {report}");
         let counts = python(&format!(
             "import pyarrow.dataset as ds, json\n\
              t = ds.dataset('{}/manifest', format='parquet', partitioning='hive').to_table()\n\

@@ -28,6 +28,7 @@ impl Shard {
         let bad = || Error::Invalid(format!("{flag} {s:?} is not of the form I/N (for example 3/8)"));
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         Shard::new(i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?)
+            .map_err(|e| Error::Invalid(format!("{flag} {s:?}: {e}")))
     }
 
     /// This process's shard of `count`, from the scheduler's own index: a Kubernetes

@@ -15,8 +15,9 @@
 //! - Everything global is computed after the join, once, by the code an unsharded run
 //!   runs: the background a vote is measured against (a list's last entry), the
 //!   competition of videos for an upload range (`resolve`, `select`), verification.
-//!   The join holds the frames of the videos the lists name, in catalogue order, so
-//!   alignment sees the frames an unsharded run would reach, in the same order.
+//!   The join maps the catalogue where its index's files are there, or else holds the
+//!   frames of the videos the lists name, in catalogue order: either way alignment sees
+//!   the frames an unsharded run would reach, in the same order.
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -99,8 +100,10 @@ pub struct JoinSummary {
 /// the upload shards as ever). `catalog` must be the catalogue the tasks searched.
 pub fn join(out: &Path, run_date: &str, catalog: Option<&Path>) -> Result<JoinSummary> {
     let staged = merge::staged_catalogue_shards(out, run_date)?;
-    // Every task of every upload shard must have finished before any is joined, so that
-    // a refused join leaves the staging as it found it.
+    // Every task of every upload shard must have finished before any is joined: a night
+    // with a task missing is refused before anything is written. (An upload shard refused
+    // later, for its own reasons, leaves the ones joined before it joined; a merge run
+    // again joins the rest.)
     let mut grid = Vec::new();
     for &(shard, count) in &staged {
         grid.push((shard, count, finished_tasks(out, run_date, shard, count)?));

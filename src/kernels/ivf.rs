@@ -125,6 +125,14 @@ impl Lists {
         if self.views.iter().any(|&v| v as usize >= per_frame) {
             return Err(format!("a view is not below {per_frame}"));
         }
+        // Keys are `frame << 1 | mirrored`: every frame, counted from `first_frame`, must
+        // be one of these lists' and fit a key.
+        let frames = self.frame_count();
+        if u64::from(self.first_frame) + frames as u64 > u64::from(u32::MAX >> 1)
+            || self.frames.iter().any(|&f| f as usize >= frames)
+        {
+            return Err(format!("an entry's frame is not one of its {frames} frames"));
+        }
         Ok(self)
     }
 

@@ -4,6 +4,7 @@
 //! CATALOG/manifest.json            format, descriptor version, id, version, parameters
 //! CATALOG/videos.parquet           one row per video (id, source, duration, fps, ...)
 //! CATALOG/frames/part-00000.parquet  descriptors of the videos added by one build/add
+//! CATALOG/index/                   the search index and its mapped files (`index`, `served`)
 //! ```
 //! `catalog add` writes a new frames part and rewrites the small videos table and the
 //! manifest; the parts already there are never touched. The manifest is written last,
@@ -289,7 +290,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         tracing::info!(
             catalog = %dir.display(),
             "the index's mapped files are missing (a catalogue of an older clipmatch): the catalogue is loaded \
-             into memory; `clipmatch catalog index` writes them"
+             into memory; `clipmatch catalog index --files-only` writes them"
         );
     }
     let plan = match &manifest.index {
@@ -394,8 +395,10 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 let frame = cat.frame_video.len() as u32;
                 cat.frame_video.push(v);
                 cat.frame_t.push(t.value(i));
+                let n =
+                    range(dir, &path, (t.value(i), t_end.value(i)), samples.map_or(1, |s| s.value(i)), manifest.rate)?;
                 cat.frame_t_end.push(t_end.value(i));
-                cat.frame_samples.push(samples.map_or(1, |s| s.value(i).max(1)));
+                cat.frame_samples.push(n);
                 cat.frame_energy.push(energy.value(i));
                 words.clear();
                 words.extend(words_of(desc.value(i)));
@@ -431,6 +434,21 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     cat.pictures = Pictures::owned(pictures);
     cat.videos = videos;
     Ok(cat)
+}
+
+/// The samples a stored frame of `file` stands for, checked against its time range
+/// (`t`, `t_end`) at `rate` samples per second (a sample or two of slack for
+/// timestamps), so that a damaged part cannot make alignment restore any number.
+fn range(dir: &Path, file: &Path, (t, t_end): (f64, f64), samples: u32, rate: f64) -> Result<u32> {
+    let most = (t_end - t) * rate + 2.0;
+    let ordered = t_end.partial_cmp(&t).is_some_and(|o| o.is_ge());
+    if !ordered || samples == 0 || f64::from(samples) > most {
+        return Err(err(
+            dir,
+            format!("{}: a frame stands for {samples} samples from {t} s to {t_end} s", file.display()),
+        ));
+    }
+    Ok(samples)
 }
 
 /// Whether the catalogue in `dir` (`manifest`) has an index over every part with its
@@ -471,7 +489,13 @@ fn open_mapped(dir: &Path, manifest: &Manifest, videos: Vec<VideoRow>, centroids
                 video.push(v);
                 time.push(t.value(i));
                 t_end.push(end.value(i));
-                samples.push(n.map_or(1, |n| n.value(i).max(1)));
+                samples.push(range(
+                    dir,
+                    &path,
+                    (t.value(i), end.value(i)),
+                    n.map_or(1, |n| n.value(i)),
+                    manifest.rate,
+                )?);
                 energy.push(e.value(i));
             }
         }
@@ -537,7 +561,7 @@ impl Catalogue {
     pub fn held_key(&self, key: u32) -> Option<u32> {
         match &self.global {
             Some(g) => Some((g.binary_search(&(key >> 1)).ok()? as u32) << 1 | (key & 1)),
-            None => Some(key),
+            None => ((key >> 1) < self.frame_video.len() as u32).then_some(key),
         }
     }
 

@@ -13,6 +13,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::WORDS;
 use crate::kernels::ivf::Lists;
+use crate::store::served;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,11 @@ pub struct IndexManifest {
     pub parts: u32,
     /// Catalogue frames when the centroids were trained.
     pub trained_frames: u64,
+    /// `served::centroids_hash` of the centroids: a `centroids.bin` that a retraining
+    /// wrote but did not finish (its manifest is written last) is refused, not read with
+    /// the assignments of other centroids. Absent in catalogues of older builds.
+    #[serde(default)]
+    pub centroids_hash: Option<u64>,
 }
 
 /// The index loaded for searching: the centroids and the lists of each frames part.
@@ -72,7 +78,18 @@ pub fn write_centroids(dir: &Path, centroids: &[u32]) -> Result<()> {
 }
 
 pub fn read_centroids(dir: &Path, m: &IndexManifest) -> Result<Vec<u32>> {
-    read_words(dir, &centroids_path(dir), m.centroids * WORDS)
+    let centroids = read_words(dir, &centroids_path(dir), m.centroids * WORDS)?;
+    match m.centroids_hash {
+        Some(h) if h != served::centroids_hash(&centroids) => Err(Error::Catalogue {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "{} holds other centroids than the manifest names (an interrupted `catalog index`?); run \
+                 `clipmatch catalog index` again",
+                centroids_path(dir).display()
+            ),
+        }),
+        _ => Ok(centroids),
+    }
 }
 
 /// Writes the clusters of part `part`'s rows (`views` per row).

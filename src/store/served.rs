@@ -87,7 +87,7 @@ struct Mapped {
 
 fn damaged(path: &Path, reason: &str) -> Error {
     Error::Invalid(format!(
-        "{}: {reason}; write it again with `clipmatch catalog index --catalog CATALOG`",
+        "{}: {reason}; write it again with `clipmatch catalog index --files-only --catalog CATALOG`",
         path.display()
     ))
 }
@@ -106,9 +106,12 @@ impl Mapped {
         }
         let cut = || damaged(path, "cut short");
         let n = word(0).ok_or_else(cut)? as usize;
+        if n > map.len() / 8 {
+            return Err(cut());
+        }
         let facts: Vec<u64> = (1..=n).map(word).collect::<Option<_>>().ok_or_else(cut)?;
         let a = word(n + 1).ok_or_else(cut)? as usize;
-        let mut arrays = Vec::with_capacity(a);
+        let mut arrays = Vec::new();
         for k in 0..a {
             let (at, len) = (word(n + 2 + 2 * k).ok_or_else(cut)?, word(n + 3 + 2 * k).ok_or_else(cut)?);
             if at.checked_add(len).is_none_or(|end| end > map.len() as u64) {
@@ -203,7 +206,7 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
         let e = map_lists(d, 0, 0, 42).err().unwrap().to_string();
-        assert!(e.contains("cut short") && e.contains("catalog index"), "{e}");
+        assert!(e.contains("cut short") && e.contains("catalog index --files-only"), "{e}");
 
         let pictures: Vec<PackedImage> = (0..3).map(|i| [i; IMG_WORDS]).collect();
         write_pictures(d, 1, &pictures).unwrap();

@@ -141,7 +141,12 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                     "the search index was trained on {} frames, the catalogue holds {}: `clipmatch catalog index` retrains it",
                     ix.trained_frames, m.frames
                 ),
-                Some(ix) => println!("search index: {} clusters over all {} parts", ix.centroids, ix.parts),
+                Some(ix) if !catalog::mapped(&catalog, &m) => println!(
+                    "search index: {} clusters over all {} parts, without its mapped files (the catalogue is loaded \
+                     into memory): `clipmatch catalog index --files-only` writes them",
+                    ix.centroids, ix.parts
+                ),
+                Some(ix) => println!("search index: {} clusters over all {} parts, mapped", ix.centroids, ix.parts),
             }
             let videos = catalog::read_videos(&catalog)?;
             println!(
