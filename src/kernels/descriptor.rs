@@ -200,14 +200,14 @@ fn equalisation(img: &PackedImage) -> [i32; 256] {
 /// The DCT coefficients of the equalised image in slot order, before centring and weights.
 pub fn raw_coefficients(img: &PackedImage, t: &Tables) -> [i32; DIM] {
     let lut = equalisation(img);
-    // Row pass: R[y][u] for every row y and tabulated frequency u.
+    // Row pass: R[y][u] for every row y and tabulated frequency u. Each row is equalised
+    // once, then multiplied by every basis row: plain products the compiler vectorises.
     let mut rows = [[0i32; FREQ]; IMG];
     for (y, row) in rows.iter_mut().enumerate() {
+        let eq: [i32; IMG] = std::array::from_fn(|x| lut[pixel(img, y * IMG + x) as usize]);
         for (u, r) in row.iter_mut().enumerate() {
-            let mut acc = 0i32;
-            for x in 0..IMG {
-                acc += lut[pixel(img, y * IMG + x) as usize] * t.row_basis[u * IMG + x];
-            }
+            let basis = &t.row_basis[u * IMG..(u + 1) * IMG];
+            let acc: i32 = eq.iter().zip(basis).map(|(a, b)| a * b).sum();
             *r = round_shift(acc, ROW_SHIFT);
         }
     }
