@@ -222,7 +222,20 @@ fn index_part(
 ) -> Result<()> {
     let assigned = cluster::assign(engine, m, centroids)?;
     index::write_assignments(dir, part, &assigned)?;
-    let lists = Lists::new(m, &assigned, centroids.len() / WORDS);
+    write_served(dir, part, m, &assigned, centroids, pictures)
+}
+
+/// Writes part `part`'s mapped files: the lists of its descriptors `m` in the clusters
+/// `assigned` of `centroids`, and its `pictures`.
+fn write_served(
+    dir: &Path,
+    part: u32,
+    m: &Matrix,
+    assigned: &[u32],
+    centroids: &[u32],
+    pictures: &[PackedImage],
+) -> Result<()> {
+    let lists = Lists::new(m, assigned, centroids.len() / WORDS);
     served::write_lists(dir, part, &lists, served::centroids_hash(centroids))?;
     served::write_pictures(dir, part, pictures)
 }
@@ -241,13 +254,12 @@ pub fn write_mapped(dir: &Path) -> Result<u32> {
             reason: "no index covers every part: `clipmatch catalog index` trains one and writes its files".into(),
         });
     };
-    let (views, k) = (manifest.views, stored.centroids.len() / WORDS);
+    let views = manifest.views;
     for (part, assigned) in (0..manifest.parts).zip(&stored.assigned) {
         let words = catalog::part_descriptors(dir, part, views)?;
         index::check_rows(dir, part, assigned.len(), words.len() / (views * WORDS), views)?;
-        let lists = Lists::new(&Matrix { words: &words, views }, assigned, k);
-        served::write_lists(dir, part, &lists, served::centroids_hash(&stored.centroids))?;
-        served::write_pictures(dir, part, &catalog::part_pictures(dir, part)?)?;
+        let pictures = catalog::part_pictures(dir, part)?;
+        write_served(dir, part, &Matrix { words: &words, views }, assigned, &stored.centroids, &pictures)?;
     }
     Ok(manifest.parts)
 }

@@ -66,8 +66,9 @@ pub fn stage(
     neighbours.resize(descriptors.len(), [Hit::EMPTY; TOPK]);
     let mut frame_videos = Vec::new();
     for hit in neighbours.iter_mut().flatten().filter(|h| !h.is_empty()) {
-        frame_videos.push([cat.global_key(hit.key) >> 1, cat.frame_video[hit.frame()]]);
+        let video = cat.frame_video[hit.frame()];
         hit.key = cat.global_key(hit.key);
+        frame_videos.push([hit.key >> 1, video]);
     }
     frame_videos.sort_unstable();
     frame_videos.dedup();
@@ -218,11 +219,12 @@ fn join_shard(
                     fold(acc, list);
                 }
                 first.frame_videos.extend(s.frame_videos);
-                first.frame_videos.sort_unstable();
                 *n += 1;
             }
         }
     }
+    // Each upload's frames of every shard, in order, for looking up below.
+    joined.values_mut().for_each(|(s, _)| s.frame_videos.sort_unstable());
     // Each upload's row: the first task's, or that of a task which failed it (a decode
     // limit hit in one task only), with the time every task spent on it added up.
     let mut all = Vec::new();

@@ -96,9 +96,10 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let run_id = format!("{}-{:08x}", opts.run_date.replace('-', ""), crate::stable_hash(&key_refs) as u32);
 
     let prepared = opts.config.search.prepare(engine, &cat)?;
+    // What alignment reads of the catalogue; a catalogue shard's run stages neighbours
+    // for the join instead of aligning.
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
-    let line = timeline(&cat);
-    let refs = ref_frames(&cat, &line, &durations, &opts.config);
+    let line = (!staging).then(|| timeline(&cat));
     let tables = Tables::new();
     let decode = opts.config.decode_options(false, opts.worker.clone());
 
@@ -117,8 +118,10 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         tracing::warn!(run = %run_id, "resuming: {resumed} uploads were done before an interruption");
     }
     let mut uploads: Vec<UploadRow> = Vec::new();
-    let mut matches: Vec<MatchRow> = Vec::new();
-    let mut staged: Vec<Staged> = Vec::new();
+    let mut pending = match &line {
+        Some(line) => Pending::Matches(ref_frames(&cat, line, &durations, &opts.config), Vec::new()),
+        None => Pending::Staged(Vec::new()),
+    };
     let mut last_save = Instant::now();
     let mut progress = Progress::new(opts.progress, "uploads", "matches", resumed as u64);
     let mut sink = |m: Member, out: Outcome| -> Result<()> {
@@ -145,14 +148,15 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
                 row.width = Some(d.info.width);
                 row.height = Some(d.info.height);
                 row.codec = Some(d.info.codec.clone());
-                if staging {
-                    staged.push(grid::stage(&m, &d, &cat, &prepared, engine, &opts.config)?);
-                } else {
-                    let found = match_one(&d, &cat, &refs, &tables, &prepared, engine, opts)?;
-                    row.matches = found.len() as u32;
-                    for s in found {
-                        matches.push(MatchRow { query_id: m.id.clone(), archive: m.archive.clone(), ..s });
+                match &mut pending {
+                    Pending::Matches(refs, matches) => {
+                        let found = match_one(&d, &cat, refs, &tables, &prepared, engine, opts)?;
+                        row.matches = found.len() as u32;
+                        for s in found {
+                            matches.push(MatchRow { query_id: m.id.clone(), archive: m.archive.clone(), ..s });
+                        }
                     }
+                    Pending::Staged(staged) => staged.push(grid::stage(&m, &d, &cat, &prepared, engine, &opts.config)?),
                 }
             }
         }
@@ -160,7 +164,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         progress.update(row.status != "ok", u64::from(row.matches));
         uploads.push(row);
         if uploads.len() >= opts.checkpoint_uploads || last_save.elapsed().as_secs_f64() >= CHECKPOINT_S {
-            save(&mut checkpoints, &run_id, &mut uploads, &mut matches, &mut staged)?;
+            save(&mut checkpoints, &run_id, &mut uploads, &mut pending)?;
             last_save = Instant::now();
         }
         Ok(())
@@ -170,7 +174,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let limits = opts.config.archive_limits();
     pipeline::run(inputs, &limits, &select, &decode, Views::Query, opts.workers, &mut sink)?;
     progress.finish();
-    save(&mut checkpoints, &run_id, &mut uploads, &mut matches, &mut staged)?;
+    save(&mut checkpoints, &run_id, &mut uploads, &mut pending)?;
 
     let all_uploads = concat_batches(&table::uploads_schema(), &checkpoints.uploads)?;
     let all_rows = concat_batches(&schema, &checkpoints.rows)?;
@@ -238,8 +242,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
 }
 
 /// The catalogue's samples, a compacted frame's repeats restored (`Timeline`).
-fn timeline(cat: &Catalogue) -> Timeline {
-    let c = cat;
+fn timeline(c: &Catalogue) -> Timeline {
     Timeline::new(&c.frame_video, (&c.frame_t, &c.frame_t_end, &c.frame_samples), &c.frame_energy, c.videos.len())
 }
 
@@ -262,28 +265,32 @@ fn ref_frames<'a>(cat: &'a Catalogue, line: &'a Timeline, durations: &'a [f64], 
 /// Longest time between two checkpoints of a running shard.
 const CHECKPOINT_S: f64 = 30.0;
 
-/// Writes the rows gathered since the last checkpoint as a new one: the matches, or
-/// where the run stages neighbours for the join, those.
-fn save(
-    cp: &mut Checkpoints,
-    run_id: &str,
-    uploads: &mut Vec<UploadRow>,
-    matches: &mut Vec<MatchRow>,
-    staged: &mut Vec<Staged>,
-) -> Result<()> {
+/// The rows gathered since the last checkpoint beside the uploads: the matches, with
+/// what alignment reads of the catalogue; or, where the run searches a catalogue shard,
+/// the neighbours it stages for the join.
+enum Pending<'a> {
+    Matches(RefFrames<'a>, Vec<MatchRow>),
+    Staged(Vec<Staged>),
+}
+
+/// Writes the rows gathered since the last checkpoint as a new one.
+fn save(cp: &mut Checkpoints, run_id: &str, uploads: &mut Vec<UploadRow>, pending: &mut Pending) -> Result<()> {
     if uploads.is_empty() {
         return Ok(());
     }
     let mut ub = UploadsBuilder::default();
     uploads.drain(..).for_each(|r| ub.push(run_id, &r));
-    let rows = if cp.rows_table() == staged::TABLE {
-        let mut sb = StagedBuilder::default();
-        staged.drain(..).for_each(|s| sb.push(&s));
-        sb.finish()?
-    } else {
-        let mut mb = MatchesBuilder::default();
-        matches.drain(..).for_each(|r| mb.push(run_id, &r));
-        mb.finish()?
+    let rows = match pending {
+        Pending::Staged(staged) => {
+            let mut sb = StagedBuilder::default();
+            staged.drain(..).for_each(|s| sb.push(&s));
+            sb.finish()?
+        }
+        Pending::Matches(_, matches) => {
+            let mut mb = MatchesBuilder::default();
+            matches.drain(..).for_each(|r| mb.push(run_id, &r));
+            mb.finish()?
+        }
     };
     cp.save(ub.finish()?, rows)
 }

@@ -31,10 +31,13 @@ pub fn groups(q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> BTreeMap<Key, 
         let background = hits.last().filter(|h| !h.is_empty()).map_or(0.0, |h| h.score as f32 / DOT_ONE);
         for h in hits.iter().filter(|h| !h.is_empty()) {
             let w = h.score as f32 / DOT_ONE - p.background_weight * background - p.min_similarity;
+            if w <= 0.0 {
+                continue;
+            }
             // A compacted frame votes for every sample it stands for, as the repeats it
             // replaced would have.
             for f in r.samples(h.frame()) {
-                if w <= 0.0 || r.energy[f] < p.min_energy {
+                if r.energy[f] < p.min_energy {
                     continue;
                 }
                 groups.entry((r.video[f], h.mirrored())).or_default().push(Vote { qi, tq: q.t[qi], tr: r.t[f], w });

@@ -313,19 +313,10 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     }
     let held = |v: u32| hold.videos.is_none_or(|keep| keep[v as usize]);
     let frames = hold.frames || plan.is_none();
-    let mut cat = Catalogue {
-        manifest: manifest.clone(),
-        videos: Vec::new(),
-        frame_video: Vec::new(),
-        frame_t: Vec::new(),
-        frame_t_end: Vec::new(),
-        frame_samples: Vec::new(),
-        frame_energy: Vec::new(),
-        words: Vec::with_capacity(if frames { manifest.frames as usize * views * WORDS } else { 0 }),
-        pictures: Pictures::owned(Vec::new()),
-        index: None,
-        global: hold.videos.map(|_| Vec::new()),
-    };
+    let mut cat = Catalogue::empty(&manifest, hold.videos.map(|_| Vec::new()));
+    if frames {
+        cat.words.reserve(manifest.frames as usize * views * WORDS);
+    }
     // Held only in the index: each descriptor goes straight to its list. Held both
     // ways: the lists are made from the frames at the end, of the clusters kept here.
     let clusters = plan.as_ref().map_or(0, |p| p.centroids.len() / WORDS);
@@ -365,10 +356,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         let mut rows = 0;
         for b in table::read_all(&path)? {
             let vid = column::<StringArray>(&b, "video_id", &path)?;
-            let t = column::<Float64Array>(&b, "t", &path)?;
-            // Absent from catalogues built before compaction: every frame stands alone.
-            let t_end = column::<Float64Array>(&b, "t_end", &path).unwrap_or(t);
-            let samples = column::<UInt32Array>(&b, "samples", &path).ok();
+            let times = Times::of(&b, &path)?;
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
             let desc = descriptors(dir, &b, &path, views)?;
             let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
@@ -393,13 +381,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                     g.push(seen - 1);
                 }
                 let frame = cat.frame_video.len() as u32;
-                cat.frame_video.push(v);
-                cat.frame_t.push(t.value(i));
-                let n =
-                    range(dir, &path, (t.value(i), t_end.value(i)), samples.map_or(1, |s| s.value(i)), manifest.rate)?;
-                cat.frame_t_end.push(t_end.value(i));
-                cat.frame_samples.push(n);
-                cat.frame_energy.push(energy.value(i));
+                cat.push_frame(v, times.row(dir, &path, i, manifest.rate)?, energy.value(i));
                 words.clear();
                 words.extend(words_of(desc.value(i)));
                 if let (Some(l), Some(a)) = (lists.as_mut(), assigned) {
@@ -412,9 +394,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 if frames {
                     cat.words.extend_from_slice(&words);
                 }
-                let mut img: PackedImage = [0; IMG_WORDS];
-                bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(picture.value(i));
-                pictures.push(img);
+                pictures.push(picture_of(picture.value(i)));
             }
             rows += b.num_rows();
             debug_assert!(desc.null_count() == 0);
@@ -436,19 +416,44 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     Ok(cat)
 }
 
-/// The samples a stored frame of `file` stands for, checked against its time range
-/// (`t`, `t_end`) at `rate` samples per second (a sample or two of slack for
-/// timestamps), so that a damaged part cannot make alignment restore any number.
-fn range(dir: &Path, file: &Path, (t, t_end): (f64, f64), samples: u32, rate: f64) -> Result<u32> {
-    let most = (t_end - t) * rate + 2.0;
-    let ordered = t_end.partial_cmp(&t).is_some_and(|o| o.is_ge());
-    if !ordered || samples == 0 || f64::from(samples) > most {
-        return Err(err(
-            dir,
-            format!("{}: a frame stands for {samples} samples from {t} s to {t_end} s", file.display()),
-        ));
+/// A batch's time columns: each stored frame's time, and the end of the time range it
+/// stands for and the samples in it (absent from catalogues built before compaction:
+/// every frame then stands alone).
+struct Times<'b> {
+    t: &'b Float64Array,
+    t_end: &'b Float64Array,
+    samples: Option<&'b UInt32Array>,
+}
+
+impl<'b> Times<'b> {
+    fn of(b: &'b RecordBatch, path: &Path) -> Result<Times<'b>> {
+        let t = column::<Float64Array>(b, "t", path)?;
+        let t_end = column::<Float64Array>(b, "t_end", path).unwrap_or(t);
+        Ok(Times { t, t_end, samples: column::<UInt32Array>(b, "samples", path).ok() })
     }
-    Ok(samples)
+
+    /// Row `i`'s time, end and samples, the samples checked against the range at `rate`
+    /// samples per second (a sample or two of slack for timestamps), so that a damaged
+    /// part of `dir` read from `file` cannot make alignment restore any number.
+    fn row(&self, dir: &Path, file: &Path, i: usize, rate: f64) -> Result<(f64, f64, u32)> {
+        let (t, t_end) = (self.t.value(i), self.t_end.value(i));
+        let samples = self.samples.map_or(1, |s| s.value(i));
+        let ordered = t_end.partial_cmp(&t).is_some_and(|o| o.is_ge());
+        if !ordered || samples == 0 || f64::from(samples) > (t_end - t) * rate + 2.0 {
+            return Err(err(
+                dir,
+                format!("{}: a frame stands for {samples} samples from {t} s to {t_end} s", file.display()),
+            ));
+        }
+        Ok((t, t_end, samples))
+    }
+}
+
+/// A stored 32x32 picture from its bytes.
+fn picture_of(bytes: &[u8]) -> PackedImage {
+    let mut img: PackedImage = [0; IMG_WORDS];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(bytes);
+    img
 }
 
 /// Whether the catalogue in `dir` (`manifest`) has an index over every part with its
@@ -463,43 +468,29 @@ fn open_mapped(dir: &Path, manifest: &Manifest, videos: Vec<VideoRow>, centroids
     let ids: std::collections::HashMap<&str, u32> =
         videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
     let made_for = served::centroids_hash(&centroids);
-    let (mut video, mut time, mut t_end, mut samples, mut energy) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut cat = Catalogue::empty(manifest, None);
     let (mut lists, mut pictures) = (Vec::new(), Vec::new());
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
-        let first = video.len();
+        let first = cat.frame_video.len();
         for b in table::read_columns(&path, &["video_id", "t", "t_end", "samples", "energy"])? {
             let vid = column::<StringArray>(&b, "video_id", &path)?;
-            let t = column::<Float64Array>(&b, "t", &path)?;
-            let end = column::<Float64Array>(&b, "t_end", &path).unwrap_or(t);
-            let n = column::<UInt32Array>(&b, "samples", &path).ok();
-            let e = column::<UInt32Array>(&b, "energy", &path)?;
+            let times = Times::of(&b, &path)?;
+            let energy = column::<UInt32Array>(&b, "energy", &path)?;
             for i in 0..b.num_rows() {
                 // The mapped lists number a part's rows: each must be a frame held.
                 let v = *ids.get(vid.value(i)).ok_or_else(|| {
-                    err(
-                        dir,
-                        format!(
-                            "{}: row {i} is of video {}, which the catalogue does not list",
-                            path.display(),
-                            vid.value(i)
-                        ),
-                    )
+                    let why = format!(
+                        "{}: row {i} is of video {}, which the catalogue does not list",
+                        path.display(),
+                        vid.value(i)
+                    );
+                    err(dir, why)
                 })?;
-                video.push(v);
-                time.push(t.value(i));
-                t_end.push(end.value(i));
-                samples.push(range(
-                    dir,
-                    &path,
-                    (t.value(i), end.value(i)),
-                    n.map_or(1, |n| n.value(i)),
-                    manifest.rate,
-                )?);
-                energy.push(e.value(i));
+                cat.push_frame(v, times.row(dir, &path, i, manifest.rate)?, energy.value(i));
             }
         }
-        let rows = video.len() - first;
+        let rows = cat.frame_video.len() - first;
         let l = served::map_lists(dir, part, first as u32, made_for)?;
         let p = served::map_pictures(dir, part)?;
         if l.frame_count() != rows || p.len() != rows {
@@ -515,19 +506,10 @@ fn open_mapped(dir: &Path, manifest: &Manifest, videos: Vec<VideoRow>, centroids
         lists.push(l);
         pictures.push(p);
     }
-    Ok(Catalogue {
-        manifest: manifest.clone(),
-        videos,
-        frame_video: video,
-        frame_t: time,
-        frame_t_end: t_end,
-        frame_samples: samples,
-        frame_energy: energy,
-        words: Vec::new(),
-        pictures: Pictures::of_parts(pictures),
-        index: Some(CatalogueIndex { centroids, lists }),
-        global: None,
-    })
+    cat.pictures = Pictures::of_parts(pictures);
+    cat.index = Some(CatalogueIndex { centroids, lists });
+    cat.videos = videos;
+    Ok(cat)
 }
 
 /// Every row's picture of part `part`, in row order: what the mapped pictures file of
@@ -538,15 +520,39 @@ pub fn part_pictures(dir: &Path, part: u32) -> Result<Vec<PackedImage>> {
     for b in table::read_columns(&path, &["picture"])? {
         let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
         for i in 0..b.num_rows() {
-            let mut img: PackedImage = [0; IMG_WORDS];
-            bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(picture.value(i));
-            out.push(img);
+            out.push(picture_of(picture.value(i)));
         }
     }
     Ok(out)
 }
 
 impl Catalogue {
+    /// No frames yet, of the catalogue `manifest` describes; `global` as `Catalogue::global`.
+    fn empty(manifest: &Manifest, global: Option<Vec<u32>>) -> Catalogue {
+        Catalogue {
+            manifest: manifest.clone(),
+            videos: Vec::new(),
+            frame_video: Vec::new(),
+            frame_t: Vec::new(),
+            frame_t_end: Vec::new(),
+            frame_samples: Vec::new(),
+            frame_energy: Vec::new(),
+            words: Vec::new(),
+            pictures: Pictures::owned(Vec::new()),
+            index: None,
+            global,
+        }
+    }
+
+    /// Appends a stored frame's small columns: its video, (time, end, samples), energy.
+    fn push_frame(&mut self, video: u32, (t, t_end, samples): (f64, f64, u32), energy: u32) {
+        self.frame_video.push(video);
+        self.frame_t.push(t);
+        self.frame_t_end.push(t_end);
+        self.frame_samples.push(samples);
+        self.frame_energy.push(energy);
+    }
+
     /// The key of a neighbour among every frame of the catalogue, from its key among the
     /// frames held (`search::Hit::key`: frame and orientation).
     pub fn global_key(&self, key: u32) -> u32 {

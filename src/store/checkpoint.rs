@@ -71,11 +71,6 @@ impl Checkpoints {
         Ok(cp)
     }
 
-    /// The table checkpointed beside the uploads.
-    pub fn rows_table(&self) -> &'static str {
-        self.table
-    }
-
     fn path(&self, table: &str, n: usize) -> PathBuf {
         self.dir.join(format!("{table}-{n:05}.parquet"))
     }

@@ -92,25 +92,12 @@ pub fn finished_run(dir: &Path) -> Option<String> {
 pub fn staged_catalogue_shards(out: &Path, run_date: &str) -> Result<Vec<(Shard, u32)>> {
     let stage = staging(out, run_date);
     let mut found = Vec::new();
-    for count in staged_counts(&stage)? {
+    for count in staged_counts(&stage, "shard")? {
         for i in 0..count {
             let shard = Shard::new(i, count)?;
             let dir = shard_dir(out, run_date, shard);
-            let mut cats = std::collections::BTreeSet::new();
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for entry in entries {
-                    let entry = entry.map_err(|e| Error::io(&dir, e))?;
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if let Some(m) = name
-                        .strip_prefix("catalog-")
-                        .and_then(|r| r.split_once("-of-"))
-                        .and_then(|(_, m)| m.parse::<u32>().ok())
-                    {
-                        cats.insert(m);
-                    }
-                }
-            }
-            match cats.into_iter().collect::<Vec<_>>()[..] {
+            let cats = staged_counts(&dir, "catalog")?;
+            match cats[..] {
                 [] => {}
                 [m] => found.push((shard, m)),
                 ref several => {
@@ -136,8 +123,9 @@ pub struct MergeSummary {
     pub already_merged: bool,
 }
 
-/// The shard counts staged for `run_date`, from the folder names.
-fn staged_counts(dir: &Path) -> Result<Vec<u32>> {
+/// The counts of the folders `PREFIX-IIIII-of-NNNNN` in `dir` (shards of a run date, or
+/// catalogue shards of an upload shard), from their names: distinct, rising.
+fn staged_counts(dir: &Path, prefix: &str) -> Result<Vec<u32>> {
     let mut counts = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -147,8 +135,11 @@ fn staged_counts(dir: &Path) -> Result<Vec<u32>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(n) =
-            name.strip_prefix("shard-").and_then(|r| r.split_once("-of-")).and_then(|(_, n)| n.parse().ok())
+        if let Some(n) = name
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| r.split_once("-of-"))
+            .and_then(|(_, n)| n.parse().ok())
             && !counts.contains(&n)
         {
             counts.push(n);
@@ -167,7 +158,7 @@ fn read_marker(path: &Path) -> Option<String> {
 /// date with nothing staged is a no-op.
 pub fn merge(out: &Path, run_date: &str, count: Option<u32>) -> Result<MergeSummary> {
     let stage = staging(out, run_date);
-    let counts = staged_counts(&stage)?;
+    let counts = staged_counts(&stage, "shard")?;
     let count = match (count, counts.as_slice()) {
         (Some(n), _) => n,
         (None, [n]) => *n,
