@@ -17,6 +17,12 @@ struct Descriptor {
     pad2: u32,
 }
 
+// search::Hit: score, then frame index << 1 | mirrored.
+struct Hit {
+    score: i32,
+    key: u32,
+}
+
 // descriptor::Tables
 struct Tables {
     row_basis: array<i32, 512>,

@@ -127,6 +127,9 @@ impl Engine {
         cat: &Prepared,
         images: &[PackedImage],
     ) -> Result<(Vec<Descriptor>, Vec<Neighbours>)> {
+        if let (Engine::Gpu(g), Prepared::Gpu(r)) = (self, cat) {
+            return g.describe_and_search(images, r);
+        }
         let descriptors = self.describe(images)?;
         let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|d| d.words).collect();
         let neighbours = self.search(cat, &queries)?;

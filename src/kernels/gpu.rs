@@ -3,10 +3,10 @@
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{DescribeParams, Descriptor, PackedImage, Tables, WORDS};
 use crate::kernels::ivf::CoarseParams;
-use crate::kernels::search::{self, Hit, Matrix, Neighbours, SearchParams, TOPK};
+use crate::kernels::search::{Hit, Matrix, MergeParams, Neighbours, SearchParams, TOPK};
 use crate::kernels::shaders::{Binding, Kernel, WORKGROUP};
 use bytemuck::Pod;
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use wgpu::util::DeviceExt;
 
 /// What `--device` asks for.
@@ -85,14 +85,28 @@ fn sorted_adapters() -> Vec<wgpu::Adapter> {
 }
 
 /// The kernels on one wgpu device.
+///
+/// A call (`describe`, `search`, `describe_and_search`, `coarse`) is one submission per
+/// batch: its inputs written into buffers kept between calls (`Pool`), its kernels
+/// recorded as compute passes, every output copied into one staging buffer and read back
+/// once. Where the adapter has timestamp queries each pass is timed on the device.
 pub struct Gpu {
     pub adapter: AdapterSummary,
+    /// The adapter offers subgroup operations (reported; no kernel needs them, see
+    /// `search.wgsl`).
+    pub subgroups: bool,
+    /// The device was opened with timestamp queries: `Timing` holds device times.
+    pub timestamps: bool,
     device: wgpu::Device,
     queue: wgpu::Queue,
     /// One pipeline per kernel, in `Kernel::ALL` order.
     pipelines: Vec<Pipeline>,
     tables: wgpu::Buffer,
     max_binding: u64,
+    max_buffer: u64,
+    uniform_align: u64,
+    /// Held for a whole call: the pooled buffers serve one call at a time.
+    pool: Mutex<Pool>,
 }
 
 /// A catalogue resident on the device, split into tiles that each fit one binding.
@@ -107,8 +121,120 @@ pub struct ResidentCentroids {
     count: u32,
 }
 
+/// Device time of each compute pass of a call, summed over its batches, in seconds;
+/// empty where the adapter has no timestamp queries.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Timing {
+    pub passes: Vec<(&'static str, f64)>,
+}
+
+impl Timing {
+    fn add(&mut self, label: &'static str, s: f64) {
+        match self.passes.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, t)) => *t += s,
+            None => self.passes.push((label, s)),
+        }
+    }
+
+    /// The time of the pass named `label`, where it was timed.
+    pub fn of(&self, label: &str) -> Option<f64> {
+        self.passes.iter().find(|(l, _)| *l == label).map(|(_, t)| *t)
+    }
+}
+
 /// Descriptor images per dispatch; bounds the upload to 16 MiB.
 const DESCRIBE_BATCH: usize = 16 * 1024;
+
+/// Workgroups a search dispatch aims at: enough to keep every multiprocessor of a
+/// data-centre GPU busy (132 SMs x 16 resident groups of 64).
+const TARGET_GROUPS: usize = 2048;
+
+/// Fewest frames a search chunk scans: a chunk's list (16 hits) is merged once, so a
+/// chunk much shorter than this makes the merge the larger cost.
+const MIN_CHUNK_FRAMES: usize = 256;
+
+/// `vec4<u32>`s per query as `search.wgsl` reads them: a packed descriptor (`WORDS`
+/// words), or a `Descriptor` straight from the descriptor kernel (its words, then
+/// energy and padding).
+const PACKED_STRIDE: u32 = (WORDS / 4) as u32;
+const DESCRIPTOR_STRIDE: u32 = (std::mem::size_of::<Descriptor>() / 16) as u32;
+
+/// Buffers kept between calls by purpose, each grown to the largest size asked for.
+#[derive(Default)]
+struct Pool(Vec<(&'static str, wgpu::Buffer)>);
+
+impl Pool {
+    /// A buffer for `purpose` of at least `size` bytes (a power of two at most `cap`).
+    fn get(
+        &mut self,
+        device: &wgpu::Device,
+        purpose: &'static str,
+        size: u64,
+        usage: wgpu::BufferUsages,
+        cap: u64,
+    ) -> wgpu::Buffer {
+        let size = size.max(16).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        if let Some((_, b)) = self.0.iter().find(|(p, b)| *p == purpose && b.size() >= size) {
+            return b.clone();
+        }
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(purpose),
+            size: size.next_power_of_two().min(cap).max(size),
+            usage,
+            mapped_at_creation: false,
+        });
+        self.0.retain(|(p, _)| *p != purpose);
+        self.0.push((purpose, buffer.clone()));
+        buffer
+    }
+}
+
+/// One dispatch: a kernel, its uniform's bytes, its storage buffers after the uniform in
+/// binding order (each bound from offset 0 for the bytes given), and its workgroups.
+struct Dispatch {
+    kernel: Kernel,
+    params: Vec<u8>,
+    buffers: Vec<(wgpu::Buffer, u64)>,
+    groups: (u32, u32),
+}
+
+/// Dispatches recorded as one compute pass, timed as one.
+struct Pass {
+    label: &'static str,
+    dispatches: Vec<Dispatch>,
+}
+
+/// How a search dispatch splits each catalogue tile: frames per chunk and chunks, and
+/// every tile's first chunk among all (each query keeps one list per chunk).
+struct SearchPlan {
+    tiles: Vec<(u32, u32, u32)>, // chunk frames, chunks, first chunk
+    chunks: u32,
+}
+
+impl SearchPlan {
+    fn new(queries: usize, cat: &Resident) -> SearchPlan {
+        let query_tiles = queries.div_ceil(WORKGROUP as usize).max(1);
+        let mut chunks = 0;
+        let tiles = cat
+            .tiles
+            .iter()
+            .map(|&(_, _, frames)| {
+                let frames = frames as usize;
+                let want = TARGET_GROUPS.div_ceil(query_tiles).min(frames.div_ceil(MIN_CHUNK_FRAMES)).clamp(1, 65_535);
+                let chunk = frames.div_ceil(want);
+                let n = frames.div_ceil(chunk) as u32;
+                let tile = (chunk as u32, n, chunks);
+                chunks += n;
+                tile
+            })
+            .collect();
+        SearchPlan { tiles, chunks }
+    }
+}
+
+fn bytes_of<T: Pod>(v: &T) -> Vec<u8> {
+    bytemuck::bytes_of(v).to_vec()
+}
 
 impl Gpu {
     /// The first adapter whose name contains `name` (any case), software ones included.
@@ -137,14 +263,14 @@ impl Gpu {
 
     fn with_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
         let summary = AdapterSummary::of(&adapter.get_info());
+        // The adapter's own limits (workgroup memory, binding sizes), not the downlevel
+        // defaults; timestamp queries where it has them.
         let limits = adapter.limits();
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("clipmatch device"),
-            required_limits: wgpu::Limits {
-                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
-                max_buffer_size: limits.max_buffer_size,
-                ..wgpu::Limits::downlevel_defaults()
-            },
+            required_features: features,
+            required_limits: limits.clone(),
             ..Default::default()
         }))
         .map_err(|e| Error::Gpu(format!("{}: request_device: {e}", summary.name)))?;
@@ -158,107 +284,201 @@ impl Gpu {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("{}: building pipelines: {e}", summary.name)));
         }
-        let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-        Ok(Gpu { adapter: summary, device, queue, pipelines, tables, max_binding })
-    }
-
-    fn storage(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytes,
-            usage: wgpu::BufferUsages::STORAGE,
+        Ok(Gpu {
+            adapter: summary,
+            subgroups: adapter.features().contains(wgpu::Features::SUBGROUP),
+            timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            device,
+            queue,
+            pipelines,
+            tables,
+            max_binding: u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size),
+            max_buffer: limits.max_buffer_size,
+            uniform_align: u64::from(limits.min_uniform_buffer_offset_alignment),
+            pool: Mutex::new(Pool::default()),
         })
     }
 
-    fn uniform<T: Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytemuck::bytes_of(value),
-            usage: wgpu::BufferUsages::UNIFORM,
-        })
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
+        // A call that panicked left nothing half-written that the next call reads.
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs one dispatch of `kernel` over `buffers` (its inputs, bound in the order of
-    /// `Kernel::bindings`) and reads back its output.
-    fn run<T: Pod>(
-        &self,
-        kernel: Kernel,
-        buffers: &[&wgpu::Buffer],
-        out_len: usize,
-        groups: (u32, u32),
-    ) -> Result<Vec<T>> {
-        let label = kernel.file();
-        let pipeline = &self.pipelines[Kernel::ALL.iter().position(|&k| k == kernel).expect("every kernel")];
-        assert_eq!(buffers.len() + 1, kernel.bindings().len(), "{label}: the inputs its bindings name");
+    /// A pooled buffer holding `bytes`, for input to a kernel.
+    fn input(&self, pool: &mut Pool, purpose: &'static str, bytes: &[u8]) -> wgpu::Buffer {
+        let b = self.scratch(pool, purpose, bytes.len() as u64, wgpu::BufferUsages::COPY_DST);
+        self.queue.write_buffer(&b, 0, bytes);
+        b
+    }
+
+    /// A pooled storage buffer of at least `size` bytes, with `extra` usages.
+    fn scratch(&self, pool: &mut Pool, purpose: &'static str, size: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
+        pool.get(&self.device, purpose, size, wgpu::BufferUsages::STORAGE | extra, self.max_buffer)
+    }
+
+    /// Records `passes`, copies `reads` (buffer, bytes) into one staging buffer, submits,
+    /// and returns each read's bytes with the device time of each pass.
+    fn submit(&self, pool: &mut Pool, passes: &[Pass], reads: &[(&wgpu::Buffer, u64)]) -> Result<(Vec<Vec<u8>>, Timing)> {
+        let label = passes.first().map_or("submit", |p| p.label);
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let size = (out_len * std::mem::size_of::<T>()).max(4) as u64;
-        let out = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
+        // Every dispatch's uniform in its own slot of one buffer, written before the
+        // submission runs.
+        let slots = passes.iter().map(|p| p.dispatches.len() as u64).sum::<u64>().max(1);
+        let uniforms = pool.get(
+            &self.device,
+            "uniforms",
+            slots * self.uniform_align,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            self.max_buffer,
+        );
+        let timestamps = (self.timestamps && !passes.is_empty()).then(|| {
+            self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("pass times"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2 * passes.len() as u32,
+            })
         });
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("read-back staging"),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
+        let stamp_bytes = if timestamps.is_some() { 16 * passes.len() as u64 } else { 0 };
+        let offsets: Vec<u64> = reads
             .iter()
-            .copied()
-            .chain(std::iter::once(&out))
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .scan(0u64, |at, (_, n)| {
+                let o = *at;
+                *at += n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+                Some(o)
+            })
             .collect();
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(label),
-            layout: &pipeline.layout,
-            entries: &entries,
-        });
+        let read_bytes = reads.iter().map(|(_, n)| n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT)).sum::<u64>();
+        let stamps_at = read_bytes.next_multiple_of(8);
+        let total = stamps_at + stamp_bytes;
+        let staging = pool.get(
+            &self.device,
+            "read-back staging",
+            total,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            self.max_buffer,
+        );
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
-        {
-            let mut pass =
-                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None });
-            pass.set_pipeline(&pipeline.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(groups.0, groups.1, 1);
+        let mut slot = 0u64;
+        for (i, pass) in passes.iter().enumerate() {
+            let binds: Vec<wgpu::BindGroup> = pass
+                .dispatches
+                .iter()
+                .map(|d| {
+                    let offset = slot * self.uniform_align;
+                    slot += 1;
+                    self.queue.write_buffer(&uniforms, offset, &d.params);
+                    self.bind(d, &uniforms, offset)
+                })
+                .collect();
+            let writes = timestamps.as_ref().map(|q| wgpu::ComputePassTimestampWrites {
+                query_set: q,
+                beginning_of_pass_write_index: Some(2 * i as u32),
+                end_of_pass_write_index: Some(2 * i as u32 + 1),
+            });
+            let mut cp = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(pass.label), timestamp_writes: writes });
+            for (d, bind) in pass.dispatches.iter().zip(&binds) {
+                cp.set_pipeline(&self.pipeline(d.kernel).pipeline);
+                cp.set_bind_group(0, bind, &[]);
+                cp.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+            }
         }
-        encoder.copy_buffer_to_buffer(&out, 0, &staging, 0, size);
+        for ((buf, n), at) in reads.iter().zip(&offsets) {
+            encoder.copy_buffer_to_buffer(buf, 0, &staging, *at, n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT));
+        }
+        if let Some(q) = &timestamps {
+            let resolve = pool.get(
+                &self.device,
+                "pass times",
+                stamp_bytes,
+                wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                self.max_buffer,
+            );
+            encoder.resolve_query_set(q, 0..2 * passes.len() as u32, &resolve, 0);
+            encoder.copy_buffer_to_buffer(&resolve, 0, &staging, stamps_at, stamp_bytes);
+        }
         self.queue.submit([encoder.finish()]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("{label}: {e}")));
         }
         let (tx, rx) = mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+        staging.map_async(wgpu::MapMode::Read, ..total, move |r| {
             let _ = tx.send(r);
         });
         self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("{label}: poll: {e}")))?;
         rx.recv()
             .map_err(|_| Error::Gpu(format!("{label}: read-back never completed")))?
             .map_err(|e| Error::Gpu(format!("{label}: map: {e}")))?;
-        let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("{label}: map range: {e}")))?;
-        let result = bytemuck::cast_slice::<u8, T>(&view)[..out_len].to_vec();
+        let view = staging.get_mapped_range(..total).map_err(|e| Error::Gpu(format!("{label}: map range: {e}")))?;
+        let data = reads.iter().zip(&offsets).map(|((_, n), at)| view[*at as usize..(*at + n) as usize].to_vec()).collect();
+        let mut timing = Timing::default();
+        if timestamps.is_some() {
+            let ticks: &[u64] = bytemuck::cast_slice(&view[stamps_at as usize..total as usize]);
+            let period = f64::from(self.queue.get_timestamp_period()) * 1e-9;
+            for (pass, t) in passes.iter().zip(ticks.chunks_exact(2)) {
+                timing.add(pass.label, t[1].saturating_sub(t[0]) as f64 * period);
+            }
+        }
         drop(view);
         staging.unmap();
-        Ok(result)
+        Ok((data, timing))
+    }
+
+    fn pipeline(&self, kernel: Kernel) -> &Pipeline {
+        &self.pipelines[Kernel::ALL.iter().position(|&k| k == kernel).expect("every kernel has a pipeline")]
+    }
+
+    fn bind(&self, d: &Dispatch, uniforms: &wgpu::Buffer, offset: u64) -> wgpu::BindGroup {
+        let label = d.kernel.file();
+        assert_eq!(d.buffers.len() + 1, d.kernel.bindings().len(), "{label}: the buffers its bindings name");
+        let binding = |buffer, offset, size: u64| {
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset, size: std::num::NonZeroU64::new(size) })
+        };
+        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(binding(uniforms, offset, d.params.len() as u64))
+            .chain(d.buffers.iter().map(|(b, n)| binding(b, 0, (*n).max(4))))
+            .enumerate()
+            .map(|(i, resource)| wgpu::BindGroupEntry { binding: i as u32, resource })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &self.pipeline(d.kernel).layout,
+            entries: &entries,
+        })
     }
 
     /// Descriptors of packed 32x32 images (`descriptor.wgsl`).
     pub fn describe(&self, images: &[PackedImage]) -> Result<Vec<Descriptor>> {
+        let mut pool = self.lock();
         let mut out = Vec::with_capacity(images.len());
         for batch in images.chunks(DESCRIBE_BATCH) {
-            let params = self.uniform("descriptor params", &DescribeParams { count: batch.len() as u32, pad: [0; 3] });
-            let input = self.storage("descriptor images", bytemuck::cast_slice(batch));
-            let groups = (batch.len() as u32).div_ceil(WORKGROUP);
-            out.extend(self.run::<Descriptor>(
-                Kernel::Descriptor,
-                &[&params, &self.tables, &input],
-                batch.len(),
-                (groups, 1),
-            )?);
+            let (pass, descriptors, bytes) = self.describe_pass(&mut pool, batch);
+            let (data, _) = self.submit(&mut pool, &[pass], &[(&descriptors, bytes)])?;
+            out.extend(bytemuck::pod_collect_to_vec::<u8, Descriptor>(&data[0]));
         }
         Ok(out)
+    }
+
+    /// The pass that describes `batch` (its images written to the device), and the
+    /// buffer and bytes of its descriptors.
+    fn describe_pass(&self, pool: &mut Pool, batch: &[PackedImage]) -> (Pass, wgpu::Buffer, u64) {
+        let count = batch.len();
+        let input = self.input(pool, "descriptor images", bytemuck::cast_slice(batch));
+        let bytes = (count * std::mem::size_of::<Descriptor>()) as u64;
+        let descriptors = self.scratch(pool, "descriptors", bytes, wgpu::BufferUsages::COPY_SRC);
+        let pass = Pass {
+            label: "descriptor",
+            dispatches: vec![Dispatch {
+                kernel: Kernel::Descriptor,
+                params: bytes_of(&DescribeParams { count: count as u32, pad: [0; 3] }),
+                buffers: vec![
+                    (self.tables.clone(), self.tables.size()),
+                    (input, (count * std::mem::size_of::<PackedImage>()) as u64),
+                    (descriptors.clone(), bytes),
+                ],
+                groups: ((count as u32).div_ceil(WORKGROUP), 1),
+            }],
+        };
+        (pass, descriptors, bytes)
     }
 
     /// Uploads a catalogue matrix in tiles no larger than one storage binding.
@@ -283,6 +503,14 @@ impl Gpu {
         Ok(Resident { tiles, views: m.views })
     }
 
+    fn storage(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytes,
+            usage: wgpu::BufferUsages::STORAGE,
+        })
+    }
+
     pub fn upload_centroids(&self, centroids: &[u32]) -> ResidentCentroids {
         // A binding is never empty; the padding word is never read (count 0).
         let bytes: &[u8] = if centroids.is_empty() { &[0; 4] } else { bytemuck::cast_slice(centroids) };
@@ -296,53 +524,141 @@ impl Gpu {
         if k == 0 {
             return Ok(out);
         }
+        let mut pool = self.lock();
         // Rows per dispatch: within one dispatch dimension and one binding of output.
         let rows = (self.max_binding as usize / (4 * k)).clamp(1, 65_535);
         for batch in queries.chunks(rows) {
-            let n = batch.len() as u32;
-            let params =
-                self.uniform("coarse params", &CoarseParams { queries: n, centroids: c.count, pad0: 0, pad1: 0 });
-            let qbuf = self.storage("coarse queries", bytemuck::cast_slice(batch));
-            out.extend(self.run::<i32>(
-                Kernel::Coarse,
-                &[&params, &qbuf, &c.buf],
-                batch.len() * k,
-                (c.count.div_ceil(WORKGROUP), n),
-            )?);
+            let input = self.input(&mut pool, "coarse queries", bytemuck::cast_slice(batch));
+            let bytes = (batch.len() * k * 4) as u64;
+            let scores = self.scratch(&mut pool, "coarse scores", bytes, wgpu::BufferUsages::COPY_SRC);
+            let pass = Pass {
+                label: "coarse",
+                dispatches: vec![Dispatch {
+                    kernel: Kernel::Coarse,
+                    params: bytes_of(&CoarseParams { queries: batch.len() as u32, centroids: c.count, pad0: 0, pad1: 0 }),
+                    buffers: vec![
+                        (input, (batch.len() * WORDS * 4) as u64),
+                        (c.buf.clone(), c.buf.size()),
+                        (scores.clone(), bytes),
+                    ],
+                    groups: (c.count.div_ceil(WORKGROUP), batch.len() as u32),
+                }],
+            };
+            let (data, _) = self.submit(&mut pool, &[pass], &[(&scores, bytes)])?;
+            out.extend(bytemuck::pod_collect_to_vec::<u8, i32>(&data[0]));
         }
         Ok(out)
     }
 
-    /// Exact top-k of every query against a resident catalogue (`search.wgsl`).
+    /// Exact top-k of every query against a resident catalogue (`search.wgsl`, then
+    /// `merge.wgsl`).
     pub fn search(&self, queries: &[[u32; WORDS]], cat: &Resident) -> Result<Vec<Neighbours>> {
-        let mut best = vec![[Hit::EMPTY; TOPK]; queries.len()];
-        if queries.is_empty() {
-            return Ok(best);
-        }
-        let qbuf = self.storage("queries", bytemuck::cast_slice(queries));
-        let nq = queries.len() as u32;
-        for (tile, first, frames) in &cat.tiles {
-            // Enough chunks to fill the device (about 256k invocations), at least 256
-            // frames each, and never more than a dispatch dimension allows.
-            let chunk = (*frames).div_ceil((262_144 / nq).max(1)).max(256).max(frames.div_ceil(65_535));
-            let chunks = frames.div_ceil(chunk);
-            let params = self.uniform(
-                "search params",
-                &SearchParams { queries: nq, frames: *frames, views: cat.views as u32, chunk },
-            );
-            let hits: Vec<Hit> = self.run(
-                Kernel::Search,
-                &[&params, &qbuf, tile],
-                (nq * chunks) as usize * TOPK,
-                (nq.div_ceil(WORKGROUP), chunks),
-            )?;
-            for (q, acc) in best.iter_mut().enumerate() {
-                let lists = &hits[q * (chunks as usize) * TOPK..(q + 1) * (chunks as usize) * TOPK];
-                search::fold(acc, &search::merge(lists.iter().copied(), *first));
-            }
-        }
-        Ok(best)
+        Ok(self.search_timed(queries, cat)?.0)
     }
+
+    /// As `search`, with the device time of the search and the merge passes.
+    pub fn search_timed(&self, queries: &[[u32; WORDS]], cat: &Resident) -> Result<(Vec<Neighbours>, Timing)> {
+        let mut pool = self.lock();
+        let plan = SearchPlan::new(queries.len(), cat);
+        let mut out = Vec::with_capacity(queries.len());
+        let mut timing = Timing::default();
+        for batch in queries.chunks(self.query_batch(&plan, PACKED_STRIDE)) {
+            let input = self.input(&mut pool, "queries", bytemuck::cast_slice(batch));
+            let (passes, lists, bytes) = self.search_passes(&mut pool, &plan, (input, PACKED_STRIDE), batch.len(), cat);
+            let (data, t) = self.submit(&mut pool, &passes, &[(&lists, bytes)])?;
+            out.extend(neighbours(&data[0]));
+            t.passes.iter().for_each(|(l, s)| timing.add(l, *s));
+        }
+        Ok((out, timing))
+    }
+
+    /// The descriptors of `images` and each one's neighbours in `cat`: the descriptors
+    /// go from the descriptor kernel to the search in device memory, one submission and
+    /// one read-back per batch.
+    pub fn describe_and_search(
+        &self,
+        images: &[PackedImage],
+        cat: &Resident,
+    ) -> Result<(Vec<Descriptor>, Vec<Neighbours>)> {
+        let mut pool = self.lock();
+        let plan = SearchPlan::new(images.len(), cat);
+        let (mut descriptors, mut lists) = (Vec::with_capacity(images.len()), Vec::with_capacity(images.len()));
+        for batch in images.chunks(self.query_batch(&plan, DESCRIPTOR_STRIDE).min(DESCRIBE_BATCH)) {
+            let (describe, described, d_bytes) = self.describe_pass(&mut pool, batch);
+            let query = (described.clone(), DESCRIPTOR_STRIDE);
+            let (search, found, n_bytes) = self.search_passes(&mut pool, &plan, query, batch.len(), cat);
+            let passes: Vec<Pass> = std::iter::once(describe).chain(search).collect();
+            let (data, _) = self.submit(&mut pool, &passes, &[(&described, d_bytes), (&found, n_bytes)])?;
+            descriptors.extend(bytemuck::pod_collect_to_vec::<u8, Descriptor>(&data[0]));
+            lists.extend(neighbours(&data[1]));
+        }
+        Ok((descriptors, lists))
+    }
+
+    /// Queries per submission: each query's per-chunk lists, and the query itself, fit
+    /// one binding, and its workgroups one dispatch dimension.
+    fn query_batch(&self, plan: &SearchPlan, stride: u32) -> usize {
+        let hit = std::mem::size_of::<Hit>() as u64;
+        let per_query = (u64::from(plan.chunks) * TOPK as u64 * hit).max(u64::from(stride) * 16);
+        let fit = (self.max_binding / per_query) as usize / WORKGROUP as usize * WORKGROUP as usize;
+        fit.clamp(WORKGROUP as usize, 65_535 * WORKGROUP as usize)
+    }
+
+    /// The search pass (one dispatch per catalogue tile, each query's list per chunk into
+    /// one buffer) and the merge pass (each query's lists into its top-k), for `count`
+    /// queries read from `queries` at `stride` `vec4`s apart; with the buffer and bytes
+    /// of the merged lists.
+    fn search_passes(
+        &self,
+        pool: &mut Pool,
+        plan: &SearchPlan,
+        (queries, stride): (wgpu::Buffer, u32),
+        count: usize,
+        cat: &Resident,
+    ) -> (Vec<Pass>, wgpu::Buffer, u64) {
+        let hit = std::mem::size_of::<Hit>() as u64;
+        let n = count as u32;
+        let hits_bytes = u64::from(n) * u64::from(plan.chunks) * TOPK as u64 * hit;
+        let hits = self.scratch(pool, "search hits", hits_bytes, wgpu::BufferUsages::empty());
+        let out_bytes = u64::from(n) * TOPK as u64 * hit;
+        let lists = self.scratch(pool, "neighbours", out_bytes, wgpu::BufferUsages::COPY_SRC);
+        let query_bytes = u64::from(n) * u64::from(stride) * 16;
+        let search = cat
+            .tiles
+            .iter()
+            .zip(&plan.tiles)
+            .map(|((tile, first, frames), &(chunk, chunks, chunk_base))| Dispatch {
+                kernel: Kernel::Search,
+                params: bytes_of(&SearchParams {
+                    queries: n,
+                    frames: *frames,
+                    views: cat.views as u32,
+                    chunk,
+                    first: *first,
+                    chunk_base,
+                    chunks_total: plan.chunks,
+                    query_stride: stride,
+                }),
+                buffers: vec![(queries.clone(), query_bytes), (tile.clone(), tile.size()), (hits.clone(), hits_bytes)],
+                groups: (n.div_ceil(WORKGROUP), chunks),
+            })
+            .collect();
+        let merge = Dispatch {
+            kernel: Kernel::Merge,
+            params: bytes_of(&MergeParams { queries: n, chunks: plan.chunks, pad: [0; 2] }),
+            buffers: vec![(hits, hits_bytes), (lists.clone(), out_bytes)],
+            groups: (n.div_ceil(WORKGROUP), 1),
+        };
+        let passes =
+            vec![Pass { label: "search", dispatches: search }, Pass { label: "merge", dispatches: vec![merge] }];
+        (passes, lists, out_bytes)
+    }
+}
+
+/// Read-back bytes as neighbour lists.
+fn neighbours(bytes: &[u8]) -> Vec<Neighbours> {
+    let hits = bytemuck::pod_collect_to_vec::<u8, Hit>(bytes);
+    hits.chunks_exact(TOPK).map(|c| c.try_into().expect("TOPK hits")).collect()
 }
 
 /// A kernel's compute pipeline with the bind group layout of its `Kernel::bindings`.

@@ -35,15 +35,34 @@ impl Hit {
     }
 }
 
-/// The uniform of `search.wgsl`: sizes of the dispatch and the frames each invocation
-/// scans. WGSL twin: `struct Params` in `shaders/search.wgsl`.
+/// The uniform of `search.wgsl`: sizes of the dispatch, the frames each workgroup
+/// scans, and where its lists go. WGSL twin: `struct Params` in `shaders/search.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub struct SearchParams {
     pub queries: u32,
+    /// Frames of the catalogue tile.
     pub frames: u32,
     pub views: u32,
+    /// Frames per chunk: one list per query and chunk.
     pub chunk: u32,
+    /// Index of the tile's first frame among all frames (keys are global).
+    pub first: u32,
+    /// The tile's first chunk among all tiles' chunks, and their count.
+    pub chunk_base: u32,
+    pub chunks_total: u32,
+    /// `vec4<u32>`s from one query to the next.
+    pub query_stride: u32,
+}
+
+/// The uniform of `merge.wgsl`. WGSL twin: `struct Params` in `shaders/merge.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct MergeParams {
+    pub queries: u32,
+    /// Lists per query.
+    pub chunks: u32,
+    pub pad: [u32; 2],
 }
 
 /// A query frame's neighbours, best first; ties keep the lower frame first.

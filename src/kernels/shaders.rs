@@ -2,7 +2,8 @@
 //! resolver, and their bindings, declared once here as data that pipeline creation and
 //! dispatch both read (`gpu`). Each kernel sits beside its CPU twin by name:
 //! `shaders/descriptor.wgsl` and `kernels/descriptor.rs`, `shaders/search.wgsl` and
-//! `kernels/search.rs`, `shaders/coarse.wgsl` and `kernels/ivf.rs`.
+//! `shaders/merge.wgsl` and `kernels/search.rs`, `shaders/coarse.wgsl` and
+//! `kernels/ivf.rs`.
 
 /// Every file under `shaders/`, by its path relative to that folder.
 const FILES: &[(&str, &str)] = &[
@@ -10,6 +11,7 @@ const FILES: &[(&str, &str)] = &[
     ("descriptor.wgsl", include_str!("../../shaders/descriptor.wgsl")),
     ("search.wgsl", include_str!("../../shaders/search.wgsl")),
     ("coarse.wgsl", include_str!("../../shaders/coarse.wgsl")),
+    ("merge.wgsl", include_str!("../../shaders/merge.wgsl")),
 ];
 
 /// Invocations per workgroup of every kernel (`@workgroup_size` in its WGSL).
@@ -23,6 +25,8 @@ pub enum Kernel {
     /// `search.wgsl`: top-k of each query in chunks of catalogue frames (twin:
     /// `search::cpu_chunk_topk`).
     Search,
+    /// `merge.wgsl`: each query's chunk lists into its top-k (twin: `search::merge`).
+    Merge,
     /// `coarse.wgsl`: every query's score against every index centroid (twin:
     /// `ivf::coarse_scores`).
     Coarse,
@@ -40,13 +44,14 @@ pub enum Binding {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 3] = [Kernel::Descriptor, Kernel::Search, Kernel::Coarse];
+    pub const ALL: [Kernel; 4] = [Kernel::Descriptor, Kernel::Search, Kernel::Merge, Kernel::Coarse];
 
     /// The kernel's file under `shaders/`.
     pub fn file(self) -> &'static str {
         match self {
             Kernel::Descriptor => "descriptor.wgsl",
             Kernel::Search => "search.wgsl",
+            Kernel::Merge => "merge.wgsl",
             Kernel::Coarse => "coarse.wgsl",
         }
     }
@@ -59,6 +64,8 @@ impl Kernel {
             Kernel::Descriptor => &[Uniform, Input, Input, Output],
             // params, queries, catalogue tile -> per-chunk hits
             Kernel::Search => &[Uniform, Input, Input, Output],
+            // params, per-chunk hits -> top-k per query
+            Kernel::Merge => &[Uniform, Input, Output],
             // params, queries, centroids -> scores
             Kernel::Coarse => &[Uniform, Input, Input, Output],
         }
@@ -99,7 +106,7 @@ fn expand(name: &str, out: &mut String, seen: &mut Vec<String>) {
 mod tests {
     use super::*;
     use crate::kernels::descriptor::{self as d, DescribeParams, Descriptor, Tables};
-    use crate::kernels::search::{Hit, SearchParams, TOPK};
+    use crate::kernels::search::{Hit, MergeParams, SearchParams, TOPK};
 
     fn module(k: Kernel) -> naga::Module {
         let src = k.source();
@@ -182,13 +189,15 @@ mod tests {
 
     #[test]
     fn struct_sizes_match_the_wgsl_layout() {
-        let cases: [(Kernel, &str, usize); 6] = [
+        let cases: [(Kernel, &str, usize); 8] = [
             (Kernel::Coarse, "Params", size_of::<crate::kernels::ivf::CoarseParams>()),
             (Kernel::Descriptor, "Params", size_of::<DescribeParams>()),
             (Kernel::Descriptor, "Descriptor", size_of::<Descriptor>()),
             (Kernel::Descriptor, "Tables", size_of::<Tables>()),
             (Kernel::Search, "Params", size_of::<SearchParams>()),
             (Kernel::Search, "Hit", size_of::<Hit>()),
+            (Kernel::Merge, "Params", size_of::<MergeParams>()),
+            (Kernel::Merge, "Hit", size_of::<Hit>()),
         ];
         for (k, name, rust) in cases {
             let m = module(k);
