@@ -6,7 +6,7 @@ mod common;
 use clipmatch::kernels::descriptor::{Tables, WORDS, describe, pack_image};
 use clipmatch::kernels::engine::Engine;
 use clipmatch::kernels::gpu::Gpu;
-use clipmatch::kernels::search::{Matrix, cpu_search};
+use clipmatch::kernels::search::{Matrix, Neighbours, cpu_chunk_topk, cpu_search};
 use clipmatch::kernels::{cluster, ivf};
 use clipmatch::testkit::Rng;
 
@@ -16,15 +16,18 @@ fn gpu() -> Option<Gpu> {
     g
 }
 
-/// Images of several kinds: noise, smooth gradients, flat, extreme contrast.
+/// Images of several kinds: noise, smooth gradients, flat (black, white and grey),
+/// extreme contrast.
 fn images(n: usize, rng: &mut Rng) -> Vec<[u32; 256]> {
     (0..n)
         .map(|i| {
             let px: Vec<u8> = (0..1024)
-                .map(|p| match i % 4 {
+                .map(|p| match i % 6 {
                     0 => (rng.next_u64() >> 32) as u8,
                     1 => ((p % 32) * 7 + (p / 32) * 3 + i) as u8,
                     2 => (i * 37) as u8,
+                    3 => 0,
+                    4 => 255,
                     _ => {
                         if ((rng.next_u64() >> 32) & 1) == 1 {
                             255
@@ -48,7 +51,7 @@ fn descriptor_kernel_equals_cpu_twin() {
     let gpu = g.describe(&imgs).unwrap();
     assert_eq!(cpu.len(), gpu.len());
     for (i, (c, d)) in cpu.iter().zip(&gpu).enumerate() {
-        assert_eq!(c, d, "image {i} (kind {})", i % 4);
+        assert_eq!(c, d, "image {i} (kind {})", i % 6);
     }
 }
 
@@ -72,6 +75,96 @@ fn search_kernel_equals_cpu_twin_across_tiles() {
         let got = g.search(&queries, &resident).unwrap();
         assert_eq!(expected, got, "tile size {per_tile}");
     }
+}
+
+/// The reference: one scan of all frames per query.
+fn scanned(queries: &[[u32; WORDS]], m: &Matrix) -> Vec<Neighbours> {
+    queries.iter().map(|q| cpu_chunk_topk(q, m, 0, m.frames())).collect()
+}
+
+/// A word of four equal signed bytes.
+fn splat(b: i8) -> u32 {
+    u32::from_ne_bytes([b as u8; 4])
+}
+
+/// Catalogues that stress the search kernel, as (what, views, words): full-range bytes
+/// (-128 included), ties everywhere, scores rising frame by frame (every frame enters
+/// every list: the worst case for insertion), all frames equal; views 1, 3, 8, 12 and
+/// 17 (a frame wider than one workgroup step), frame counts under 16, off the step, and
+/// over several chunks.
+fn hard_catalogues(rng: &mut Rng) -> Vec<(String, usize, Vec<u32>)> {
+    let mut out = Vec::new();
+    for views in [1usize, 3, 8, 12, 17] {
+        for frames in [5usize, 301, 1100] {
+            let n = frames * views * WORDS;
+            let full: Vec<u32> = (0..n).map(|_| rng.next_u64() as u32).collect();
+            // Bytes in -1..=1: few distinct scores.
+            let ties: Vec<u32> = (0..n)
+                .map(|_| {
+                    let r = rng.next_u64();
+                    u32::from_ne_bytes(std::array::from_fn(|k| [0xffu8, 0, 1][((r >> (8 * k)) % 3) as usize]))
+                })
+                .collect();
+            out.push((format!("full-range, {views} views, {frames} frames"), views, full));
+            out.push((format!("ties, {views} views, {frames} frames"), views, ties));
+        }
+    }
+    for views in [1usize, 12] {
+        let frames = 700;
+        let rising: Vec<u32> = (0..frames * views * WORDS)
+            .map(|i| splat(((i / (views * WORDS) * 255 / frames) as i32 - 127) as i8))
+            .collect();
+        out.push((format!("rising, {views} views"), views, rising));
+        out.push((format!("all equal, {views} views"), views, vec![splat(3); frames * views * WORDS]));
+    }
+    out
+}
+
+#[test]
+fn search_kernel_equals_cpu_twin_on_hard_catalogues() {
+    let Some(g) = gpu() else { return };
+    let mut rng = Rng::new(17);
+    // 65 queries: one workgroup and one query of the next; -128 everywhere, all ones.
+    let mut queries: Vec<[u32; WORDS]> = (0..63).map(|_| std::array::from_fn(|_| rng.next_u64() as u32)).collect();
+    queries.push([splat(-128); WORDS]);
+    queries.push([splat(1); WORDS]);
+    for (what, views, words) in hard_catalogues(&mut rng) {
+        let m = Matrix { words: &words, views };
+        let expected = scanned(&queries, &m);
+        for per_tile in [97, usize::MAX / 4] {
+            let got = g.search(&queries, &g.upload_tiled(&m, per_tile).unwrap()).unwrap();
+            assert_eq!(expected, got, "{what}, tiles of {per_tile} frames");
+        }
+        // One query alone: a workgroup of one live invocation.
+        assert_eq!(&expected[..1], &g.search(&queries[..1], &g.upload(&m).unwrap()).unwrap()[..], "{what}, 1 query");
+    }
+}
+
+#[test]
+fn search_kernel_finds_nothing_in_an_empty_catalogue() {
+    let Some(g) = gpu() else { return };
+    let m = Matrix { words: &[], views: 12 };
+    let q = [[splat(5); WORDS]; 3];
+    assert_eq!(g.search(&q, &g.upload(&m).unwrap()).unwrap(), scanned(&q, &m));
+    assert!(g.search(&[], &g.upload(&m).unwrap()).unwrap().is_empty());
+}
+
+#[test]
+fn describing_and_searching_in_one_submission_equals_the_twins() {
+    let Some(g) = gpu() else { return };
+    let t = Tables::new();
+    let views = 3;
+    let mut rng = Rng::new(23);
+    let words: Vec<u32> = images(500 * views, &mut rng).iter().flat_map(|i| describe(i, &t).words).collect();
+    let m = Matrix { words: &words, views };
+    // Uploads' frames: some of the catalogue's own images, some new.
+    let imgs = images(130, &mut Rng::new(5));
+    let cpu = Engine::Cpu(Box::default());
+    let gpu = Engine::Gpu(Box::new(g));
+    let expected = cpu.describe_and_search(&cpu.prepare(Matrix { words: &words, views }).unwrap(), &imgs).unwrap();
+    let got = gpu.describe_and_search(&gpu.prepare(m).unwrap(), &imgs).unwrap();
+    assert_eq!(expected.0, got.0);
+    assert_eq!(expected.1, got.1);
 }
 
 #[test]

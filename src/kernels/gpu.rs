@@ -318,7 +318,12 @@ impl Gpu {
 
     /// Records `passes`, copies `reads` (buffer, bytes) into one staging buffer, submits,
     /// and returns each read's bytes with the device time of each pass.
-    fn submit(&self, pool: &mut Pool, passes: &[Pass], reads: &[(&wgpu::Buffer, u64)]) -> Result<(Vec<Vec<u8>>, Timing)> {
+    fn submit(
+        &self,
+        pool: &mut Pool,
+        passes: &[Pass],
+        reads: &[(&wgpu::Buffer, u64)],
+    ) -> Result<(Vec<Vec<u8>>, Timing)> {
         let label = passes.first().map_or("submit", |p| p.label);
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         // Every dispatch's uniform in its own slot of one buffer, written before the
@@ -410,7 +415,8 @@ impl Gpu {
             .map_err(|_| Error::Gpu(format!("{label}: read-back never completed")))?
             .map_err(|e| Error::Gpu(format!("{label}: map: {e}")))?;
         let view = staging.get_mapped_range(..total).map_err(|e| Error::Gpu(format!("{label}: map range: {e}")))?;
-        let data = reads.iter().zip(&offsets).map(|((_, n), at)| view[*at as usize..(*at + n) as usize].to_vec()).collect();
+        let data =
+            reads.iter().zip(&offsets).map(|((_, n), at)| view[*at as usize..(*at + n) as usize].to_vec()).collect();
         let mut timing = Timing::default();
         if timestamps.is_some() {
             let ticks: &[u64] = bytemuck::cast_slice(&view[stamps_at as usize..total as usize]);
@@ -435,7 +441,7 @@ impl Gpu {
             wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset, size: std::num::NonZeroU64::new(size) })
         };
         let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(binding(uniforms, offset, d.params.len() as u64))
-            .chain(d.buffers.iter().map(|(b, n)| binding(b, 0, (*n).max(4))))
+            .chain(d.buffers.iter().map(|(b, n)| binding(b, 0, (*n).max(16))))
             .enumerate()
             .map(|(i, resource)| wgpu::BindGroupEntry { binding: i as u32, resource })
             .collect();
@@ -535,7 +541,12 @@ impl Gpu {
                 label: "coarse",
                 dispatches: vec![Dispatch {
                     kernel: Kernel::Coarse,
-                    params: bytes_of(&CoarseParams { queries: batch.len() as u32, centroids: c.count, pad0: 0, pad1: 0 }),
+                    params: bytes_of(&CoarseParams {
+                        queries: batch.len() as u32,
+                        centroids: c.count,
+                        pad0: 0,
+                        pad1: 0,
+                    }),
                     buffers: vec![
                         (input, (batch.len() * WORDS * 4) as u64),
                         (c.buf.clone(), c.buf.size()),
