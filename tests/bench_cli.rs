@@ -16,6 +16,14 @@ fn bench(device: &str, dir: &std::path::Path) -> serde_json::Value {
         "64",
         "--queries",
         "8",
+        "--views",
+        "3,1",
+        "--sms",
+        "2",
+        "--clock-ghz",
+        "1.5",
+        "--bandwidth-gb-s",
+        "100",
         "--repeats",
         "3",
         "--json",
@@ -40,7 +48,10 @@ fn bench_reports_every_kernel_and_size() {
         let results = r["results"].as_array().unwrap();
         let sizes: Vec<(String, u64)> =
             results.iter().map(|m| (m["kernel"].as_str().unwrap().to_string(), m["size"].as_u64().unwrap())).collect();
-        assert_eq!(sizes, [("descriptor".into(), 64), ("search".into(), 1000), ("search".into(), 3000)]);
+        let search = |n: u64| ("search".to_string(), n);
+        assert_eq!(sizes, [("descriptor".into(), 64), search(1000), search(3000), search(1000), search(3000)]);
+        let views: Vec<u64> = results[1..].iter().map(|m| m["views"].as_u64().unwrap()).collect();
+        assert_eq!(views, [3, 3, 1, 1]);
         for m in results {
             let (median, min, max) =
                 (m["median_s"].as_f64().unwrap(), m["min_s"].as_f64().unwrap(), m["max_s"].as_f64().unwrap());
@@ -48,7 +59,27 @@ fn bench_reports_every_kernel_and_size() {
             let work = m["work_per_call"].as_f64().unwrap();
             assert!((m["per_second"].as_f64().unwrap() - work / median).abs() <= 1e-6 * work / median, "{m}");
         }
-        assert_eq!(results[1]["work_per_call"], 8 * 1000, "queries x catalogue descriptors");
+        assert_eq!(results[1]["work_per_call"], 8 * 1000 * 3, "queries x catalogue descriptors");
+        assert_eq!(results[3]["work_per_call"], 8 * 1000);
+        let timed = r["timestamps"].as_bool().unwrap();
+        for m in &results[1..] {
+            if device == "cpu" {
+                assert!(m["kernel_s"].is_null() && m["dp4a_percent_end_to_end"].is_null(), "{m}");
+                continue;
+            }
+            // The roofline from the flags: 2 SMs x 1.5 GHz x 64 DP4A; 32 DP4A a comparison.
+            let dp4a = m["work_per_call"].as_f64().unwrap() * 32.0 / m["median_s"].as_f64().unwrap();
+            let pct = m["dp4a_percent_end_to_end"].as_f64().unwrap();
+            assert!((pct - 100.0 * dp4a / 1.92e11).abs() < 1e-6 * pct, "{m}");
+            // Every catalogue descriptor is read at least once.
+            let catalogue = 128 * m["size"].as_u64().unwrap() * m["views"].as_u64().unwrap();
+            assert!(m["device_bytes"].as_u64().unwrap() > catalogue, "{m}");
+            if timed {
+                // Device time is part of the call's wall time.
+                let device_s = m["kernel_s"].as_f64().unwrap() + m["merge_s"].as_f64().unwrap();
+                assert!(device_s > 0.0 && device_s <= m["max_s"].as_f64().unwrap(), "{m}");
+            }
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{Descriptor, PackedImage, Tables, WORDS, describe};
-use crate::kernels::gpu::{DeviceChoice, Gpu, Resident, ResidentCentroids};
+use crate::kernels::gpu::{DeviceChoice, Gpu, Resident, ResidentCentroids, Timing};
 use crate::kernels::ivf::{self, Lists, coarse_scores};
 use crate::kernels::search::{Matrix, Neighbours, cpu_search};
 use rayon::prelude::*;
@@ -82,9 +82,14 @@ impl Engine {
     }
 
     pub fn describe(&self, images: &[PackedImage]) -> Result<Vec<Descriptor>> {
+        Ok(self.describe_timed(images)?.0)
+    }
+
+    /// As `describe`, with the kernel's device time where the engine measures one.
+    pub fn describe_timed(&self, images: &[PackedImage]) -> Result<(Vec<Descriptor>, Timing)> {
         match self {
-            Engine::Cpu(t) => Ok(images.par_iter().map(|i| describe(i, t)).collect()),
-            Engine::Gpu(g) => g.describe(images),
+            Engine::Cpu(t) => Ok((images.par_iter().map(|i| describe(i, t)).collect(), Timing::default())),
+            Engine::Gpu(g) => g.describe_timed(images),
         }
     }
 
@@ -158,6 +163,14 @@ impl Engine {
             out.extend(ivf::rerank(batch, &self.probed(ix, batch)?, ix.lists));
         }
         Ok(out)
+    }
+
+    /// As `search`, with the kernels' device time where the engine measures one.
+    pub fn search_timed(&self, cat: &Prepared, queries: &[[u32; WORDS]]) -> Result<(Vec<Neighbours>, Timing)> {
+        match (self, cat) {
+            (Engine::Gpu(g), Prepared::Gpu(r)) => g.search_timed(queries, r),
+            _ => Ok((self.search(cat, queries)?, Timing::default())),
+        }
     }
 
     pub fn search(&self, cat: &Prepared, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {

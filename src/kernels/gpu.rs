@@ -14,7 +14,7 @@ use wgpu::util::DeviceExt;
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// A hardware adapter, else the CPU twins. A software adapter (lavapipe) is never
-    /// picked: measured, the CPU twins outrun it (search 35x, descriptors 4x).
+    /// picked: measured, the CPU twins outrun it (search 13x, descriptors 6x).
     Auto,
     /// Any wgpu adapter; an error if there is none.
     Gpu,
@@ -121,11 +121,13 @@ pub struct ResidentCentroids {
     count: u32,
 }
 
-/// Device time of each compute pass of a call, summed over its batches, in seconds;
-/// empty where the adapter has no timestamp queries.
+/// Device time of each compute pass of a call, summed over its batches, in seconds
+/// (empty where the adapter has no timestamp queries), and the bytes its kernels read
+/// and wrote in device memory.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Timing {
     pub passes: Vec<(&'static str, f64)>,
+    pub device_bytes: u64,
 }
 
 impl Timing {
@@ -230,6 +232,24 @@ impl SearchPlan {
             .collect();
         SearchPlan { tiles, chunks }
     }
+
+    /// Bytes the search and merge passes read and write in device memory for `n`
+    /// queries `stride` `vec4`s apart: each workgroup streams its chunk once for its 64
+    /// queries and reads those queries; each (query, chunk) list is written once and read
+    /// at most once by the merge, which writes each query's top-k.
+    fn traffic(&self, n: u64, stride: u32, cat: &Resident) -> u64 {
+        let list = (TOPK * std::mem::size_of::<Hit>()) as u64;
+        let query_tiles = n.div_ceil(u64::from(WORKGROUP));
+        let search: u64 = cat
+            .tiles
+            .iter()
+            .zip(&self.tiles)
+            .map(|((tile, _, _), &(_, chunks, _))| {
+                tile.size() * query_tiles + u64::from(chunks) * n * (u64::from(stride) * 16 + list)
+            })
+            .sum();
+        search + n * u64::from(self.chunks) * list + n * list
+    }
 }
 
 fn bytes_of<T: Pod>(v: &T) -> Vec<u8> {
@@ -292,7 +312,7 @@ impl Gpu {
             queue,
             pipelines,
             tables,
-            max_binding: u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size),
+            max_binding: limits.max_storage_buffer_binding_size.min(limits.max_buffer_size),
             max_buffer: limits.max_buffer_size,
             uniform_align: u64::from(limits.min_uniform_buffer_offset_alignment),
             pool: Mutex::new(Pool::default()),
@@ -454,14 +474,23 @@ impl Gpu {
 
     /// Descriptors of packed 32x32 images (`descriptor.wgsl`).
     pub fn describe(&self, images: &[PackedImage]) -> Result<Vec<Descriptor>> {
+        Ok(self.describe_timed(images)?.0)
+    }
+
+    /// As `describe`, with the device time of the descriptor pass.
+    pub fn describe_timed(&self, images: &[PackedImage]) -> Result<(Vec<Descriptor>, Timing)> {
         let mut pool = self.lock();
         let mut out = Vec::with_capacity(images.len());
+        let mut timing = Timing::default();
         for batch in images.chunks(DESCRIBE_BATCH) {
             let (pass, descriptors, bytes) = self.describe_pass(&mut pool, batch);
-            let (data, _) = self.submit(&mut pool, &[pass], &[(&descriptors, bytes)])?;
+            let (data, t) = self.submit(&mut pool, &[pass], &[(&descriptors, bytes)])?;
             out.extend(bytemuck::pod_collect_to_vec::<u8, Descriptor>(&data[0]));
+            t.passes.iter().for_each(|(l, s)| timing.add(l, *s));
+            timing.device_bytes +=
+                (batch.len() * (std::mem::size_of::<PackedImage>() + std::mem::size_of::<Descriptor>())) as u64;
         }
-        Ok(out)
+        Ok((out, timing))
     }
 
     /// The pass that describes `batch` (its images written to the device), and the
@@ -478,7 +507,7 @@ impl Gpu {
                 params: bytes_of(&DescribeParams { count: count as u32, pad: [0; 3] }),
                 buffers: vec![
                     (self.tables.clone(), self.tables.size()),
-                    (input, (count * std::mem::size_of::<PackedImage>()) as u64),
+                    (input, std::mem::size_of_val(batch) as u64),
                     (descriptors.clone(), bytes),
                 ],
                 groups: ((count as u32).div_ceil(WORKGROUP), 1),
@@ -579,6 +608,7 @@ impl Gpu {
             let (data, t) = self.submit(&mut pool, &passes, &[(&lists, bytes)])?;
             out.extend(neighbours(&data[0]));
             t.passes.iter().for_each(|(l, s)| timing.add(l, *s));
+            timing.device_bytes += plan.traffic(batch.len() as u64, PACKED_STRIDE, cat);
         }
         Ok((out, timing))
     }

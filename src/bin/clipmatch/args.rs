@@ -300,15 +300,26 @@ pub(crate) struct BenchArgs {
     /// Images per descriptor-kernel call.
     #[arg(long, default_value_t = 16384)]
     pub(crate) images: usize,
-    /// Catalogue sizes in frames, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    /// Catalogue sizes in frames, comma-separated (1M frames: about 69 catalogue hours).
+    #[arg(long, value_delimiter = ',', default_value = "1000000")]
     pub(crate) frames: Vec<usize>,
-    /// Query descriptors per search call.
-    #[arg(long, default_value_t = 256)]
+    /// Query descriptors per search call (a night's batch gathers thousands).
+    #[arg(long, default_value_t = 4096)]
     pub(crate) queries: usize,
-    /// Descriptors per catalogue frame (the job's catalogues store 12).
-    #[arg(long, default_value_t = 1)]
-    pub(crate) views: usize,
+    /// Descriptors per catalogue frame, comma-separated: one search per value (the job's
+    /// catalogues store 12).
+    #[arg(long, value_delimiter = ',', default_value = "12,1")]
+    pub(crate) views: Vec<usize>,
+    /// Multiprocessors of the adapter, for the percentage of DP4A peak (known for H100 and
+    /// H200; this overrides).
+    #[arg(long)]
+    pub(crate) sms: Option<u32>,
+    /// The adapter's clock in GHz, for the percentage of DP4A peak.
+    #[arg(long)]
+    pub(crate) clock_ghz: Option<f64>,
+    /// The adapter's memory bandwidth in GB/s, for the percentage of bandwidth.
+    #[arg(long)]
+    pub(crate) bandwidth_gb_s: Option<f64>,
     #[arg(long, default_value_t = 1)]
     pub(crate) warmup: usize,
     #[arg(long, default_value_t = 5)]

@@ -351,13 +351,31 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
     if !a.catalog_hours.is_empty() {
         return scale_command(a);
     }
-    if a.images == 0 || a.queries == 0 || a.views == 0 || a.repeats == 0 || a.frames.contains(&0) {
+    if a.images == 0 || a.queries == 0 || a.views.contains(&0) || a.repeats == 0 || a.frames.contains(&0) {
         bail!("--images, --frames, --queries, --views and --repeats must be positive");
     }
     if let Some(w) = a.device.workers {
         rayon::ThreadPoolBuilder::new().num_threads(w).build_global().context("setting --workers threads")?;
     }
     let engine = open_engine(&a.device)?;
+    let known = bench::Roofline::known(&engine.summary().adapter);
+    let roofline = match (known, a.sms, a.clock_ghz, a.bandwidth_gb_s) {
+        (None, Some(sms), Some(clock_ghz), Some(bandwidth_gb_s)) => {
+            Some(bench::Roofline { source: "flags".into(), sms, clock_ghz, dp4a_per_sm_clock: 64, bandwidth_gb_s })
+        }
+        (None, None, None, None) => None,
+        (None, ..) => bail!("--sms, --clock-ghz and --bandwidth-gb-s go together for an adapter not known by name"),
+        (Some(k), sms, clock, bw) => {
+            let overridden = sms.is_some() || clock.is_some() || bw.is_some();
+            Some(bench::Roofline {
+                source: if overridden { format!("{} with flags", k.source) } else { k.source.clone() },
+                sms: sms.unwrap_or(k.sms),
+                clock_ghz: clock.unwrap_or(k.clock_ghz),
+                bandwidth_gb_s: bw.unwrap_or(k.bandwidth_gb_s),
+                ..k
+            })
+        }
+    };
     let opts = bench::BenchOptions {
         images: a.images,
         frames: a.frames,
@@ -366,6 +384,7 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
         warmup: a.warmup,
         repeats: a.repeats,
         seed: a.seed,
+        roofline,
     };
     let report = bench::run(&engine, &opts).context("benchmark")?;
     let json = serde_json::to_string_pretty(&report)?;
