@@ -1,8 +1,9 @@
-// Frame descriptor kernel: one invocation per 32x32 luma image; src/kernels/descriptor.rs says
-// what each step is for. Integer arithmetic throughout, so that the CPU twin
-// (src/kernels/descriptor.rs, `describe`) gives the same bytes.
-// Registers only: no workgroup memory and no barriers, which software rasterisers such
-// as lavapipe execute slowly.
+// Frame descriptor kernel: one workgroup per 32x32 luma image, held in workgroup memory;
+// src/kernels/descriptor.rs says what each step is for. Integer arithmetic throughout,
+// and the reductions (histogram, sums, maximum) are integer atomics, whose result does
+// not depend on their order, so that the CPU twin (src/kernels/descriptor.rs,
+// `describe`) gives the same bytes. Each of the 64 invocations loads 4 words, bins 16
+// pixels, computes 8 row-pass sums and 2 coefficients, and invocations 0-31 a word each.
 
 #import shared/common.wgsl
 
@@ -45,69 +46,98 @@ fn isqrt(n: u32) -> u32 {
     return r;
 }
 
-fn pixel(base: u32, i: u32) -> i32 {
-    return i32(extractBits(images[base + i / 4u], 8u * (i % 4u), 8u));
+var<workgroup> img: array<u32, 256>; // IMG_WORDS
+var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> lut: array<i32, 256>;
+var<workgroup> rows: array<i32, 512>; // IMG * FREQ, rows[y * FREQ + u]
+var<workgroup> coef: array<i32, 128>; // DIM
+var<workgroup> total: atomic<u32>;
+var<workgroup> squares: atomic<u32>;
+var<workgroup> max_abs: atomic<u32>;
+var<workgroup> sum: atomic<u32>;
+
+fn pixel(i: u32) -> i32 {
+    return i32(extractBits(img[i / 4u], 8u * (i % 4u), 8u));
 }
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let n = gid.x;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    // One image per workgroup: `n` is the same for the whole group, so every return
+    // below is taken by all of it.
+    let n = wg.x;
     if n >= params.count {
         return;
     }
     let base = n * IMG_WORDS;
-    var d: Descriptor;
-    d.pad0 = 0u;
-    d.pad1 = 0u;
-    d.pad2 = 0u;
+    for (var k = 0u; k < 4u; k++) {
+        img[k * 64u + lid] = images[base + k * 64u + lid];
+        atomicStore(&hist[k * 64u + lid], 0u);
+    }
+    if lid == 0u {
+        atomicStore(&total, 0u);
+        atomicStore(&squares, 0u);
+        atomicStore(&max_abs, 0u);
+        atomicStore(&sum, 0u);
+    }
+    workgroupBarrier();
 
     // Contrast: 16 x the standard deviation of the pixels; and their histogram.
-    var hist: array<i32, 256>;
-    var total = 0u;
-    for (var i = 0u; i < IMG * IMG; i++) {
-        let p = pixel(base, i);
-        hist[p] += 1;
-        total += u32(p);
+    var part = 0u;
+    for (var k = 0u; k < 16u; k++) {
+        let p = pixel(k * 64u + lid);
+        atomicAdd(&hist[p], 1u);
+        part += u32(p);
     }
-    let mean = i32(total / (IMG * IMG));
+    atomicAdd(&total, part);
+    workgroupBarrier();
+    let mean = i32(atomicLoad(&total) / (IMG * IMG));
     var ss = 0u;
-    for (var i = 0u; i < IMG * IMG; i++) {
-        let dp = pixel(base, i) - mean;
+    for (var k = 0u; k < 16u; k++) {
+        let dp = pixel(k * 64u + lid) - mean;
         ss += u32(dp * dp);
     }
-    d.energy = isqrt(ss / 4u);
-    if d.energy == 0u {
-        for (var w = 0u; w < WORDS; w++) {
-            d.words[w] = 0u;
+    atomicAdd(&squares, ss);
+    let energy = isqrt(workgroupUniformLoad(&squares) / 4u);
+    if energy == 0u {
+        if lid < WORDS {
+            out[n].words[lid] = 0u;
         }
-        out[n] = d;
+        if lid == 0u {
+            out[n].energy = 0u;
+            out[n].pad0 = 0u;
+            out[n].pad1 = 0u;
+            out[n].pad2 = 0u;
+        }
         return;
     }
 
-    // Mid-rank equalisation table, centred: 2 * below + equal - 1024.
-    var lut: array<i32, 256>;
-    var below = 0;
-    for (var v = 0u; v < 256u; v++) {
-        lut[v] = 2 * below + hist[v] - 1024;
-        below += hist[v];
-    }
-
-    // Row pass: rows[y * FREQ + u].
-    var rows: array<i32, 512>;
-    for (var y = 0u; y < IMG; y++) {
-        for (var u = 0u; u < FREQ; u++) {
-            var acc = 0;
-            for (var x = 0u; x < IMG; x++) {
-                acc += lut[pixel(base, y * IMG + x)] * tables.row_basis[u * IMG + x];
-            }
-            rows[y * FREQ + u] = round_shift(acc, ROW_SHIFT);
+    // Mid-rank equalisation table, centred: 2 * below + equal - 1024 (one running sum).
+    if lid == 0u {
+        var below = 0;
+        for (var v = 0u; v < 256u; v++) {
+            let h = i32(atomicLoad(&hist[v]));
+            lut[v] = 2 * below + h - 1024;
+            below += h;
         }
     }
+    workgroupBarrier();
 
-    // Column pass, centring and whitening, in slot order.
-    var coef: array<i32, 128>;
-    var max_abs = 0u;
-    for (var j = 0u; j < DIM; j++) {
+    // Row pass: 8 of the 512 (y, u) sums each.
+    for (var k = 0u; k < 8u; k++) {
+        let i = k * 64u + lid;
+        let y = i / FREQ;
+        let u = i % FREQ;
+        var acc = 0;
+        for (var x = 0u; x < IMG; x++) {
+            acc += lut[pixel(y * IMG + x)] * tables.row_basis[u * IMG + x];
+        }
+        rows[i] = round_shift(acc, ROW_SHIFT);
+    }
+    workgroupBarrier();
+
+    // Column pass, centring and whitening, in slot order: 2 coefficients each.
+    for (var k = 0u; k < 2u; k++) {
+        let j = k * 64u + lid;
         let v = tables.slot[j] >> 8u;
         let u = tables.slot[j] & 0xffu;
         var acc = 0;
@@ -116,32 +146,38 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         let c = (round_shift(acc, COL_SHIFT) - tables.mean[j]) * tables.weight[j];
         coef[j] = c;
-        max_abs = max(max_abs, u32(abs(c)));
+        atomicMax(&max_abs, u32(abs(c)));
     }
 
     // Normalise to unit L2 norm in 127ths.
+    let top = workgroupUniformLoad(&max_abs);
     var s = 0u;
-    while (max_abs >> s) >= (1u << NORM_BITS) {
+    while (top >> s) >= (1u << NORM_BITS) {
         s++;
     }
-    var sum = 0u;
-    for (var j = 0u; j < DIM; j++) {
+    for (var k = 0u; k < 2u; k++) {
+        let j = k * 64u + lid;
         let e = round_shift(coef[j], s);
         coef[j] = e;
-        sum += u32(e * e);
+        atomicAdd(&sum, u32(e * e));
     }
-    let norm = isqrt(sum);
-    for (var w = 0u; w < WORDS; w++) {
+    let norm = isqrt(workgroupUniformLoad(&sum));
+    if lid < WORDS {
         var word = 0u;
         if norm > 0u {
             for (var b = 0u; b < 4u; b++) {
-                let e = coef[w * 4u + b];
+                let e = coef[lid * 4u + b];
                 let m = i32((254u * u32(abs(e)) + norm) / (2u * norm));
                 let q = select(m, -m, e < 0);
                 word |= (u32(q) & 0xffu) << (8u * b);
             }
         }
-        d.words[w] = word;
+        out[n].words[lid] = word;
     }
-    out[n] = d;
+    if lid == 0u {
+        out[n].energy = energy;
+        out[n].pad0 = 0u;
+        out[n].pad1 = 0u;
+        out[n].pad2 = 0u;
+    }
 }

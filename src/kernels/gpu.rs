@@ -510,7 +510,8 @@ impl Gpu {
                     (input, std::mem::size_of_val(batch) as u64),
                     (descriptors.clone(), bytes),
                 ],
-                groups: ((count as u32).div_ceil(WORKGROUP), 1),
+                // One workgroup per image.
+                groups: (count as u32, 1),
             }],
         };
         (pass, descriptors, bytes)
