@@ -16,7 +16,7 @@ fn main() -> Result<()> {
     let mut files: Vec<_> = std::fs::read_dir(&dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     files.sort();
     let tables = Tables::new();
-    let opts = Config::default().decode_options(true, None);
+    let opts = Config::default().decode_options(true, None, clipmatch::ingest::hw::Decoder::Cpu);
     let (mut sum, mut sq, mut n) = ([0f64; DIM], [0f64; DIM], 0f64);
     for f in files {
         let d =

@@ -26,7 +26,7 @@ fn main() -> Result<()> {
     let cat = catalog::open(&cat_dir, catalog::Hold { frames: true, index: false, videos: None })?;
     let engine = Engine::open(DeviceChoice::Cpu, None)?;
     let prepared = engine.prepare(Matrix { words: &cat.words, views: cat.manifest.views })?;
-    let opts = Config::default().decode_options(false, None);
+    let opts = Config::default().decode_options(false, None, clipmatch::ingest::hw::Decoder::Cpu);
     let mut frames: Vec<(f64, usize, usize, Rect, Vec<Rect>)> = Vec::new();
     let mut images = Vec::new();
     let mut emit = |t: f64, g: Gray, l: Layout| {

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::frame::config::LayoutConfig;
 use crate::ingest::archive::Limits;
 use crate::ingest::decode::DecodeOptions;
+use crate::ingest::hw::Decoder;
 use crate::kernels::cluster::TrainParams;
 use crate::kernels::descriptor::DESCRIPTOR_VERSION;
 use crate::kernels::engine::{Engine, Prepared};
@@ -274,8 +275,8 @@ impl Config {
     }
 
     /// The decode stage's options for uploads (`catalogue`: for catalogue videos);
-    /// `worker`: the executable serving decode workers.
-    pub fn decode_options(&self, catalogue: bool, worker: Option<PathBuf>) -> DecodeOptions {
+    /// `worker`: the executable serving decode workers; `decoder`: the CPU or NVDEC.
+    pub fn decode_options(&self, catalogue: bool, worker: Option<PathBuf>, decoder: Decoder) -> DecodeOptions {
         let (d, l) = (&self.decode, &self.limits);
         DecodeOptions {
             rate: if catalogue { d.catalogue_rate } else { d.rate },
@@ -289,6 +290,7 @@ impl Config {
             max_memory_bytes: l.max_decode_memory,
             kill_grace_s: l.kill_grace_s,
             layout: self.layout.clone(),
+            decoder,
             worker,
         }
     }

@@ -10,6 +10,7 @@
 use crate::config::Config;
 use crate::error::Result;
 use crate::eval::{Truth, edit_families, norm_id};
+use crate::ingest::hw::Decoder;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::{Decoded, Views};
 use crate::kernels::engine::Engine;
@@ -72,6 +73,7 @@ pub struct RecallOptions<'a> {
     pub config: &'a Config,
     /// The executable serving decode workers, and how many run.
     pub worker: Option<PathBuf>,
+    pub decoder: Decoder,
     pub workers: usize,
 }
 
@@ -81,7 +83,7 @@ pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<
     let cat = catalog::open(catalog, config.search.hold(catalog)?)?;
     let prepared = config.search.prepare(engine, &cat)?;
     let families = o.queries_csv.map(edit_families).transpose()?.unwrap_or_default();
-    let decode = config.decode_options(false, o.worker.clone());
+    let decode = config.decode_options(false, o.worker.clone(), o.decoder);
     let select = Selection { shard: crate::ingest::shard::Shard::ALL, done: None, follow_links: false };
     let mut all = Counts::default();
     let mut by_edit: BTreeMap<String, Counts> = BTreeMap::new();

@@ -175,3 +175,38 @@ fn listing_adapters_prints_no_driver_noise() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
 }
+
+#[test]
+fn decoding_on_nvdec_without_a_cuda_device_is_refused_with_the_reason() {
+    use clipmatch::ingest::hw::{DecodeChoice, resolve};
+    if !require(has_ffmpeg(), "the ffmpeg CLI") || !require(resolve(DecodeChoice::Nvdec).is_err(), "no CUDA device") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    sample_catalogue(dir.path());
+    let out = dir.path().join("out");
+    let uploads = sample().join("uploads.tar.gz");
+    let args = |decode| {
+        vec![
+            "match".to_string(),
+            "--catalog".into(),
+            dir.path().join("cat").to_str().unwrap().into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+            "--decode".into(),
+            decode,
+            uploads.to_str().unwrap().into(),
+        ]
+    };
+    let run = |decode: &str| {
+        let a = args(decode.to_string());
+        clipmatch(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (code, stdout, stderr) = run("nvdec");
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stderr.contains("--decode nvdec: FFmpeg cannot open a CUDA device"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+    // `auto` falls back to the CPU and runs (one upload of the sample is broken).
+    let (_, stdout, stderr) = run("auto");
+    assert!(stdout.contains("4 uploads (3 ok, 1 failed"), "{stdout}{stderr}");
+}

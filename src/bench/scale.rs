@@ -9,6 +9,7 @@ use crate::bench::filler::{self, FillerModel};
 use crate::build;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::ingest::hw::Decoder;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
 use crate::ingest::shard::Shard;
@@ -41,6 +42,7 @@ pub struct ScaleOptions {
     pub model: FillerModel,
     pub config: Config,
     pub worker: Option<PathBuf>,
+    pub decoder: Decoder,
     pub workers: usize,
 }
 
@@ -166,7 +168,7 @@ pub fn run(engine: &Engine, o: &ScaleOptions) -> Result<ScaleReport> {
 /// Every decodable upload's query descriptors (all views, as `match` searches them),
 /// and the mean decode time.
 fn queries_of(engine: &Engine, o: &ScaleOptions) -> Result<(Vec<Vec<[u32; WORDS]>>, f64)> {
-    let decode = o.config.decode_options(false, o.worker.clone());
+    let decode = o.config.decode_options(false, o.worker.clone(), o.decoder);
     let select = Selection { shard: Shard::ALL, done: None, follow_links: false };
     let mut uploads = Vec::new();
     let mut decode_ms = 0.0;

@@ -3,6 +3,7 @@
 
 use crate::error::{UploadError, UploadErrorKind};
 use crate::frame::gray::Gray;
+use crate::ingest::hw::{self, Decoder};
 use ffmpeg_next as ffmpeg;
 use std::path::Path;
 use std::sync::Once;
@@ -35,6 +36,8 @@ pub struct DecodeOptions {
     pub kill_grace_s: f64,
     /// Where the picture is in each frame, and which views it yields.
     pub layout: crate::frame::config::LayoutConfig,
+    /// The CPU, or NVDEC (`hw`).
+    pub decoder: Decoder,
     /// The executable that serves `decode-worker`: decoding then runs in child processes,
     /// so that a crash inside FFmpeg costs one upload. None: decode in this process.
     #[serde(skip)]
@@ -54,7 +57,7 @@ pub struct VideoInfo {
     pub frames_sampled: u64,
 }
 
-fn init() {
+pub(crate) fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         // Initialisation only registers codecs; it cannot fail on FFmpeg >= 4.
@@ -134,6 +137,10 @@ pub(crate) fn open(path: &Path, opts: &DecodeOptions) -> Result<Opened, UploadEr
         count: opts.threads,
         ..Default::default()
     });
+    if opts.decoder == Decoder::Nvdec {
+        hw::attach_cuda(&mut ctx)
+            .map_err(|e| ffmpeg_fail(UploadErrorKind::Decode, "cannot decode on the CUDA device", e))?;
+    }
     let mut decoder = ctx
         .decoder()
         .video()
@@ -178,6 +185,8 @@ pub fn decode(
     let mut sampler = Sampler { rate: opts.rate, next: 0.0, last_t: None, frame_step: 1.0 / fps };
     let mut scaler: Option<(ffmpeg::software::scaling::Context, (ffmpeg::format::Pixel, u32, u32))> = None;
     let mut decoded = ffmpeg::frame::Video::empty();
+    // A sampled frame copied down from the GPU (NVDEC).
+    let mut host = ffmpeg::frame::Video::empty();
     let mut gray = ffmpeg::frame::Video::empty();
     let mut errors = 0usize;
     let mut last_error = String::new();
@@ -205,6 +214,13 @@ pub fn decode(
                 if !sampler.take(t) {
                     continue;
                 }
+                let decoded = if decoded.format() == ffmpeg::format::Pixel::CUDA {
+                    hw::download(&decoded, &mut host)
+                        .map_err(|e| ffmpeg_fail(UploadErrorKind::Decode, "copying a frame from the GPU", e))?;
+                    &host
+                } else {
+                    &decoded
+                };
                 let key = (decoded.format(), decoded.width(), decoded.height());
                 if key.1 == 0 || key.2 == 0 {
                     continue;
@@ -229,7 +245,7 @@ pub fn decode(
                     scaler = Some((s, key));
                 }
                 let (s, _) = scaler.as_mut().expect("scaler was just set");
-                s.run(&decoded, &mut gray).map_err(|e| ffmpeg_fail(UploadErrorKind::Decode, "scaling failed", e))?;
+                s.run(decoded, &mut gray).map_err(|e| ffmpeg_fail(UploadErrorKind::Decode, "scaling failed", e))?;
                 let (w, h, stride) = (gray.width() as usize, gray.height() as usize, gray.stride(0));
                 let plane = gray.data(0);
                 let mut data = Vec::with_capacity(w * h);

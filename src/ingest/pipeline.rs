@@ -110,7 +110,7 @@ pub fn run(
         for _ in 0..workers {
             let (rx, tx) = (job_rx.clone(), done_tx.clone());
             s.spawn(move || {
-                let mut worker = opts.worker.as_ref().map(|exe| Worker::new(exe, opts.max_memory_bytes));
+                let mut worker = opts.worker.as_ref().map(|exe| Worker::new(exe, opts));
                 for (seq, m) in rx {
                     if cancel.load(Ordering::Relaxed) {
                         continue;

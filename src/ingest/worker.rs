@@ -10,6 +10,7 @@
 use crate::error::{UploadError, UploadErrorKind};
 use crate::ingest::decode::{DecodeOptions, VideoInfo};
 use crate::ingest::grab::{Picture, grab};
+use crate::ingest::hw::Decoder;
 use crate::ingest::sample::{Decoded, Views, decode_file, max_samples, max_views};
 use crate::kernels::descriptor::{IMG_WORDS, PackedImage};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -63,12 +64,17 @@ struct Header {
     parts: Vec<u8>,
 }
 
-/// The child side: caps its address space, then serves requests until stdin closes.
-pub fn serve(max_memory_bytes: u64) -> io::Result<()> {
+/// The child side: caps its memory, then serves requests until stdin closes. The cap is
+/// on address space, except for a worker on NVDEC (`nvdec`): a CUDA context reserves
+/// far more address space than it ever uses (no access, so not counted as data), and
+/// fails under such a cap; there the data size (heap and private writable mappings,
+/// RLIMIT_DATA) is capped instead.
+pub fn serve(max_memory_bytes: u64, nvdec: bool) -> io::Result<()> {
     if max_memory_bytes > 0 {
         let limit = libc::rlimit { rlim_cur: max_memory_bytes, rlim_max: max_memory_bytes };
+        let which = if nvdec { libc::RLIMIT_DATA } else { libc::RLIMIT_AS };
         // SAFETY: setrlimit reads the struct we pass and changes only this process.
-        if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
+        if unsafe { libc::setrlimit(which, &limit) } != 0 {
             return Err(io::Error::last_os_error());
         }
     }
@@ -136,22 +142,25 @@ struct Running {
 pub struct Worker {
     exe: PathBuf,
     max_memory_bytes: u64,
+    nvdec: bool,
     running: Option<Running>,
 }
 
 impl Worker {
-    pub fn new(exe: &Path, max_memory_bytes: u64) -> Worker {
-        Worker { exe: exe.to_path_buf(), max_memory_bytes, running: None }
+    /// A worker for uploads decoded as `opts` says.
+    pub fn new(exe: &Path, opts: &DecodeOptions) -> Worker {
+        let nvdec = opts.decoder == Decoder::Nvdec;
+        Worker { exe: exe.to_path_buf(), max_memory_bytes: opts.max_memory_bytes, nvdec, running: None }
     }
 
     fn start(&mut self) -> io::Result<&mut Running> {
         if self.running.is_none() {
-            let mut child = Command::new(&self.exe)
-                .args([SUBCOMMAND, "--max-memory-bytes", &self.max_memory_bytes.to_string()])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()?;
+            let mut command = Command::new(&self.exe);
+            command.args([SUBCOMMAND, "--max-memory-bytes", &self.max_memory_bytes.to_string()]);
+            if self.nvdec {
+                command.arg("--nvdec");
+            }
+            let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
             let stdin = child.stdin.take().expect("piped stdin");
             let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
             self.running = Some(Running { child, stdin, stdout });

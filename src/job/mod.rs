@@ -9,6 +9,7 @@ pub mod grid;
 use crate::config::Config;
 use crate::error::Result;
 use crate::ingest::archive::Member;
+use crate::ingest::hw::Decoder;
 use crate::ingest::pipeline::{self, Outcome, Selection};
 use crate::ingest::sample::{Decoded, Views};
 use crate::ingest::shard::Shard;
@@ -35,6 +36,8 @@ pub struct MatchOptions {
     pub config: Config,
     /// The executable serving decode workers (None: decode in this process).
     pub worker: Option<PathBuf>,
+    /// Where uploads are decoded: the CPU or NVDEC.
+    pub decoder: Decoder,
     pub workers: usize,
     /// Which of the run's uploads this process handles.
     pub shard: Shard,
@@ -101,7 +104,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
     let line = (!staging).then(|| timeline(&cat));
     let tables = Tables::new();
-    let decode = opts.config.decode_options(false, opts.worker.clone());
+    let decode = opts.config.decode_options(false, opts.worker.clone(), opts.decoder);
 
     let (stage, table, schema) = match staging {
         true => (

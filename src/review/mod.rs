@@ -300,7 +300,7 @@ fn grab_all(tasks: &[Task], o: &ReviewOptions) -> HashMap<Key, Vec<Picture>> {
     std::thread::scope(|s| {
         for _ in 0..o.workers.max(1) {
             s.spawn(|| {
-                let mut worker = o.decode.worker.as_ref().map(|exe| Worker::new(exe, o.decode.max_memory_bytes));
+                let mut worker = o.decode.worker.as_ref().map(|exe| Worker::new(exe, &o.decode));
                 while let Some(t) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let name = format!("{:?}", t.key);
                     let got = match &mut worker {

@@ -1,6 +1,7 @@
 //! The command line's shape: every command, flag and its help, for clap.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clipmatch::ingest::hw::DecodeChoice;
 use clipmatch::kernels::gpu::DeviceChoice;
 use std::path::PathBuf;
 
@@ -54,6 +55,9 @@ pub(crate) enum Command {
     DecodeWorker {
         #[arg(long)]
         max_memory_bytes: u64,
+        /// The worker decodes on NVDEC: its memory is capped by data size, not address space.
+        #[arg(long)]
+        nvdec: bool,
     },
 }
 
@@ -79,8 +83,31 @@ impl From<Device> for DeviceChoice {
     }
 }
 
+/// Where videos are decoded.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Decode {
+    /// NVDEC where FFmpeg can open a CUDA device, else the CPU.
+    Auto,
+    Cpu,
+    /// NVDEC (FFmpeg's CUDA decoders); an error where there is no CUDA device.
+    Nvdec,
+}
+
+impl From<Decode> for DecodeChoice {
+    fn from(d: Decode) -> Self {
+        match d {
+            Decode::Auto => DecodeChoice::Auto,
+            Decode::Cpu => DecodeChoice::Cpu,
+            Decode::Nvdec => DecodeChoice::Nvdec,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub(crate) struct DeviceArgs {
+    /// Where videos are decoded.
+    #[arg(long, value_enum, default_value_t = Decode::Auto)]
+    pub(crate) decode: Decode,
     /// Where the kernels run.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub(crate) device: Device,

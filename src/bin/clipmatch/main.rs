@@ -13,6 +13,7 @@ use clipmatch::bench::scale;
 use clipmatch::build::{self, BuildOptions};
 use clipmatch::config::{Config, SearchMode};
 use clipmatch::eval;
+use clipmatch::ingest::hw::{self, Decoder};
 use clipmatch::ingest::shard::Shard;
 use clipmatch::job::{self, MatchOptions};
 use clipmatch::kernels::engine::Engine;
@@ -45,6 +46,17 @@ fn worker_exe() -> Result<PathBuf> {
 
 fn workers(w: Option<usize>) -> usize {
     w.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+/// Where this run decodes, as `--decode` asks; `auto` without a CUDA device says why it
+/// decodes on the CPU.
+fn decoder(d: &DeviceArgs) -> Result<Decoder> {
+    let (decoder, why) = hw::resolve(d.decode.into()).map_err(anyhow::Error::msg)?;
+    if let Some(why) = why {
+        tracing::info!("{why}");
+    }
+    tracing::info!(decoder = ?decoder, "decoding");
+    Ok(decoder)
 }
 
 fn open_engine(d: &DeviceArgs) -> Result<Engine> {
@@ -104,8 +116,8 @@ fn run(command: Command, progress: progress::Mode) -> Result<ExitCode> {
             print!("{}", load_config(config.as_deref())?.to_toml());
             Ok(ExitCode::SUCCESS)
         }
-        Command::DecodeWorker { max_memory_bytes } => {
-            clipmatch::ingest::worker::serve(max_memory_bytes).context("decode worker")?;
+        Command::DecodeWorker { max_memory_bytes, nvdec } => {
+            clipmatch::ingest::worker::serve(max_memory_bytes, nvdec).context("decode worker")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices => {
@@ -212,7 +224,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
     }
     config.check().map_err(anyhow::Error::msg).context("--rate")?;
     let opts = BuildOptions {
-        decode: config.decode_options(true, Some(worker_exe()?)),
+        decode: config.decode_options(true, Some(worker_exe()?), decoder(&device)?),
         limits: config.archive_limits(),
         workers: workers(device.workers),
         metadata: metadata.as_deref().map(metadata::read).transpose()?,
@@ -304,6 +316,7 @@ fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
         run_date,
         config,
         worker: Some(worker_exe()?),
+        decoder: decoder(&a.device)?,
         workers: workers(a.device.workers),
         shard,
         catalog_shard,
@@ -419,6 +432,7 @@ fn scale_command(a: BenchArgs) -> Result<ExitCode> {
         model: bench::FillerModel::default(),
         config: load_config(a.config.as_deref())?,
         worker: Some(worker_exe()?),
+        decoder: decoder(&a.device)?,
         workers: workers(a.device.workers),
     };
     let report = scale::run(&engine, &opts).context("scale benchmark")?;
@@ -449,7 +463,8 @@ fn review_command(a: ReviewArgs, progress: progress::Mode) -> Result<ExitCode> {
         min_score: a.min_score,
         frames: a.frames,
         side: THUMBNAIL_SIDE,
-        decode: config.decode_options(false, Some(worker_exe()?)),
+        // Thumbnails for people: a few frames per upload, on the CPU.
+        decode: config.decode_options(false, Some(worker_exe()?), Decoder::Cpu),
         limits: config.archive_limits(),
         workers: workers(a.workers),
         progress,
@@ -501,6 +516,7 @@ fn recall_command(a: RecallArgs) -> Result<ExitCode> {
         queries_csv: a.scoring.by_edit.as_deref(),
         config: &config,
         worker: Some(worker_exe()?),
+        decoder: decoder(&a.device)?,
         workers: workers(a.device.workers),
     };
     let r = recall::recall(&a.inputs, &opts, &engine).context("frame recall")?;
