@@ -1,12 +1,14 @@
 //! The compute kernels and their CPU twins: frame descriptors (`descriptor`, beside
 //! `shaders/descriptor.wgsl`) and exact top-k search (`search`, beside
-//! `shaders/search.wgsl`), the index (`ivf`, beside `shaders/coarse.wgsl`, trained by
-//! `cluster`), the WGSL sources and their bindings (`shaders`), dispatch
-//! through wgpu (`gpu`), and the choice between GPU and twins (`engine`).
+//! `shaders/search.wgsl` and `shaders/merge.wgsl`), the index (`ivf`, beside
+//! `shaders/coarse.wgsl`, trained by `cluster`), the WGSL sources and their bindings
+//! (`shaders`), the adapters wgpu sees (`adapter`), dispatch through wgpu (`gpu`), and
+//! the choice between GPU and twins (`engine`).
 //!
 //! Uses nothing else of the crate but `error`: never `matching`, `ingest`, `store`,
 //! `frame` or `job`.
 
+pub mod adapter;
 pub mod cluster;
 pub mod descriptor;
 pub mod engine;
