@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::ingest::archive::Member;
 use crate::ingest::sample::{self, Decoded};
 use crate::ingest::shard::Shard;
+use crate::job::stages::Searched;
 use crate::kernels::descriptor::Tables;
-use crate::kernels::engine::{Engine, Prepared};
 use crate::kernels::search::{Hit, Neighbours, TOPK, fold};
 use crate::matching::model::RefFrames;
 use crate::matching::{self, Upload};
@@ -47,22 +47,10 @@ pub fn videos_of(cat: Shard, videos: u64) -> Option<Vec<bool>> {
     (cat.count > 1).then(|| (0..videos).map(|v| v % u64::from(cat.count) == u64::from(cat.index)).collect())
 }
 
-/// Describes and searches one decoded upload against the catalogue shard held, and
-/// returns what the join needs of it.
-pub fn stage(
-    m: &Member,
-    d: &Decoded,
-    cat: &Catalogue,
-    prepared: &Prepared,
-    engine: &Engine,
-    config: &Config,
-) -> Result<Staged> {
-    let (descriptors, mut neighbours) = if cat.frame_video.is_empty() {
-        // A shard without frames (more shards than videos) has no neighbours to give.
-        (engine.describe(&d.images)?, Vec::new())
-    } else {
-        engine.describe_and_search(prepared, &d.images)?
-    };
+/// What the join needs of one decoded upload searched in the catalogue shard held.
+pub(crate) fn stage(m: &Member, d: &Decoded, searched: Searched, cat: &Catalogue, config: &Config) -> Staged {
+    let Searched { descriptors, mut neighbours, .. } = searched;
+    // A shard without frames (more shards than videos) has no neighbours to give.
     neighbours.resize(descriptors.len(), [Hit::EMPTY; TOPK]);
     let mut frame_videos = Vec::new();
     for hit in neighbours.iter_mut().flatten().filter(|h| !h.is_empty()) {
@@ -72,7 +60,7 @@ pub fn stage(
     }
     frame_videos.sort_unstable();
     frame_videos.dedup();
-    Ok(Staged {
+    Staged {
         archive: m.archive.clone(),
         query_id: m.id.clone(),
         period: 1.0 / config.decode.rate,
@@ -83,7 +71,7 @@ pub fn stage(
         descriptors,
         neighbours,
         frame_videos,
-    })
+    }
 }
 
 /// What `join` did.

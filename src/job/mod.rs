@@ -5,6 +5,7 @@
 //! catalogue shard stages neighbours for the join instead (see `grid.rs`).
 
 pub mod grid;
+mod stages;
 
 use crate::config::Config;
 use crate::error::Result;
@@ -25,6 +26,7 @@ use crate::store::staged::{self, Staged, StagedBuilder};
 use crate::store::table::{self, ManifestRow, MatchRow, MatchesBuilder, UploadRow, UploadsBuilder};
 use arrow::array::{Array, StringArray};
 use arrow::compute::concat_batches;
+use stages::{Ready, Searched};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -127,7 +129,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     };
     let mut last_save = Instant::now();
     let mut progress = Progress::new(opts.progress, "uploads", "matches", resumed as u64);
-    let mut sink = |m: Member, out: Outcome| -> Result<()> {
+    let mut align = |m: Member, out: Ready| -> Result<()> {
         let t0 = Instant::now();
         let mut row = UploadRow {
             query_id: m.id.clone(),
@@ -137,6 +139,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
             decode_ms: out.decode_ms,
             ..Default::default()
         };
+        let mut search_ms = 0.0;
         match out.result {
             Err(e) => {
                 row.status = "failed";
@@ -145,7 +148,8 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
                 row.error = Some(format!("{name}: {e}"));
                 tracing::warn!(upload = %name, kind = e.kind.as_str(), "{e}");
             }
-            Ok(d) => {
+            Ok((d, searched)) => {
+                search_ms = searched.search_ms;
                 row.duration_s = Some(d.info.duration_s);
                 row.frames_sampled = d.info.frames_sampled;
                 row.width = Some(d.info.width);
@@ -153,17 +157,17 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
                 row.codec = Some(d.info.codec.clone());
                 match &mut pending {
                     Pending::Matches(refs, matches) => {
-                        let found = match_one(&d, &cat, refs, &tables, &prepared, engine, opts)?;
+                        let found = match_one(&d, &searched, &cat, refs, &tables, opts);
                         row.matches = found.len() as u32;
                         for s in found {
                             matches.push(MatchRow { query_id: m.id.clone(), archive: m.archive.clone(), ..s });
                         }
                     }
-                    Pending::Staged(staged) => staged.push(grid::stage(&m, &d, &cat, &prepared, engine, &opts.config)?),
+                    Pending::Staged(staged) => staged.push(grid::stage(&m, &d, searched, &cat, &opts.config)),
                 }
             }
         }
-        row.match_ms = t0.elapsed().as_secs_f64() * 1e3;
+        row.match_ms = search_ms + t0.elapsed().as_secs_f64() * 1e3;
         progress.update(row.status != "ok", u64::from(row.matches));
         uploads.push(row);
         if uploads.len() >= opts.checkpoint_uploads || last_save.elapsed().as_secs_f64() >= CHECKPOINT_S {
@@ -175,7 +179,10 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     // Links in upload folders are refused, as links in archives are: an upload is a file.
     let select = Selection { shard: opts.shard, done: Some(&done), follow_links: false };
     let limits = opts.config.archive_limits();
-    pipeline::run(inputs, &limits, &select, &decode, Views::Query, opts.workers, &mut sink)?;
+    let decode_all = |sink: &mut dyn FnMut(Member, Outcome) -> Result<()>| {
+        pipeline::run(inputs, &limits, &select, &decode, Views::Query, opts.workers, sink)
+    };
+    stages::run(decode_all, engine, &prepared, !cat.frame_video.is_empty(), &mut align)?;
     progress.finish();
     save(&mut checkpoints, &run_id, &mut uploads, &mut pending)?;
 
@@ -298,27 +305,25 @@ fn save(cp: &mut Checkpoints, run_id: &str, uploads: &mut Vec<UploadRow>, pendin
     cp.save(ub.finish()?, rows)
 }
 
-/// Describes, searches and aligns one decoded upload.
+/// Aligns one decoded and searched upload.
 fn match_one(
     d: &Decoded,
+    searched: &Searched,
     cat: &Catalogue,
     refs: &RefFrames,
     tables: &Tables,
-    prepared: &Prepared,
-    engine: &Engine,
     opts: &MatchOptions,
-) -> Result<Vec<MatchRow>> {
-    let (descriptors, neighbours) = engine.describe_and_search(prepared, &d.images)?;
+) -> Vec<MatchRow> {
     let upload = Upload {
         times: &d.times,
-        descriptors: &descriptors,
-        neighbours: &neighbours,
+        descriptors: &searched.descriptors,
+        neighbours: &searched.neighbours,
         ranges: &d.ranges(),
         parts: &d.parts,
         period: 1.0 / opts.config.decode.rate,
         duration: d.info.duration_s,
     };
-    Ok(rows_of(matching::find(&upload, refs, tables, &opts.config.matching), cat))
+    rows_of(matching::find(&upload, refs, tables, &opts.config.matching), cat)
 }
 
 /// The `matches` rows of an upload's segments, its ids left for the caller to fill.
