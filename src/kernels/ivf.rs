@@ -360,22 +360,58 @@ unsafe fn halves_avx2(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
     }
 }
 
-/// The fine stage for one query: every view descriptor listed under its `clusters`, in
-/// every part's lists, scored, each frame kept with its best of those views.
+/// A query as `halves_vnni` reads it: its words, and each half's byte sum.
+#[cfg(target_arch = "x86_64")]
+struct ByteQuery {
+    words: [u32; WORDS],
+    sums: [i32; 2],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl ByteQuery {
+    fn new(q: &[u32; WORDS]) -> ByteQuery {
+        let mut sums = [0; 2];
+        for (i, x) in coefficients(q).enumerate() {
+            sums[i / (DIM / 2)] += i32::from(x);
+        }
+        ByteQuery { words: *q, sums }
+    }
+}
+
+/// `halves` with AVX-512 VNNI: a row's bytes made unsigned (+128) and multiplied with the
+/// query's signed bytes, 64 per `vpdpbusd`; `128 * sum(q)` then takes the offset back.
+///
+/// # Safety
+/// The CPU must support avx512f, avx512bw and avx512vnni; `row` must hold `WORDS` words.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn halves_vnni(q: &ByteQuery, row: &[u32]) -> (i32, i32) {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(row.len(), WORDS);
+    // SAFETY: every load reads 64 bytes of `row` or of `q.words` (128 bytes each) inside
+    // their bounds; the target features are the caller's guarantee.
+    unsafe {
+        let flip = _mm512_set1_epi8(i8::MIN);
+        let half = |k: usize| {
+            let r = _mm512_xor_si512(_mm512_loadu_si512(row.as_ptr().add(k * WORDS / 2).cast()), flip);
+            let qv = _mm512_loadu_si512(q.words.as_ptr().add(k * WORDS / 2).cast());
+            _mm512_reduce_add_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), r, qv)) - (q.sums[k] << 7)
+        };
+        (half(0), half(1))
+    }
+}
+
+/// The fine stage for one query (prepared as `halves` reads it): every view descriptor
+/// listed under its `clusters`, in every part's lists, scored, each frame kept with its
+/// best of those views.
 #[inline(always)]
-fn fine(
-    q: &[u32; WORDS],
-    clusters: &[u32],
-    parts: &[Lists],
-    halves: impl Fn(&[i16; DIM], &[u32]) -> (i32, i32),
-) -> Neighbours {
-    let wq = widen(q);
+fn fine<Q>(q: &Q, clusters: &[u32], parts: &[Lists], halves: impl Fn(&Q, &[u32]) -> (i32, i32)) -> Neighbours {
     let mut list = [Best { hit: Hit::EMPTY, view: 0 }; TOPK];
     for lists in parts {
         let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
         for &c in clusters {
             for e in lists.range(c as usize) {
-                let (even, odd) = halves(&wq, &words[e * WORDS..(e + 1) * WORDS]);
+                let (even, odd) = halves(q, &words[e * WORDS..(e + 1) * WORDS]);
                 let f = lists.first_frame + frames[e];
                 // The plain orientation wins a tie, as in the exhaustive scan.
                 let hit = if even - odd > even + odd {
@@ -395,10 +431,24 @@ fn fine(
 pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Neighbours> {
     #[cfg(target_arch = "x86_64")]
     {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+        fn vnni(q: &[u32; WORDS], c: &[u32], parts: &[Lists]) -> Neighbours {
+            // SAFETY: this function only runs where the three are enabled; rows are WORDS
+            // long.
+            fine(&ByteQuery::new(q), c, parts, |q, r| unsafe { halves_vnni(q, r) })
+        }
         #[target_feature(enable = "avx2")]
         fn avx2(q: &[u32; WORDS], c: &[u32], parts: &[Lists]) -> Neighbours {
             // SAFETY: this function only runs where avx2 is enabled; rows are WORDS long.
-            fine(q, c, parts, |q, r| unsafe { halves_avx2(q, r) })
+            fine(&widen(q), c, parts, |q, r| unsafe { halves_avx2(q, r) })
+        }
+        if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
+            return queries
+                .par_iter()
+                .zip(clusters)
+                // SAFETY: the CPU has just been found to support all three.
+                .map(|(q, c)| unsafe { vnni(q, c, parts) })
+                .collect();
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             return queries
@@ -409,7 +459,7 @@ pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) 
                 .collect();
         }
     }
-    queries.par_iter().zip(clusters).map(|(q, c)| fine(q, c, parts, halves)).collect()
+    queries.par_iter().zip(clusters).map(|(q, c)| fine(&widen(q), c, parts, halves)).collect()
 }
 
 #[cfg(test)]
@@ -497,6 +547,7 @@ mod tests {
             .chunks(WORDS)
             .zip(words.chunks(WORDS).skip(7))
             .chain([(&[0x8080_8080; WORDS][..], &[0x8080_8080; WORDS][..])])
+            .chain([(&[0x7f80_7f80; WORDS][..], &[0x807f_ff01; WORDS][..])])
         {
             let (a, b): (&[u32; WORDS], &[u32; WORDS]) = (a.try_into().unwrap(), b.try_into().unwrap());
             let want = crate::kernels::descriptor::split_dot(a, b);
@@ -505,6 +556,11 @@ mod tests {
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: avx2 was just detected; b holds WORDS words.
                 assert_eq!(unsafe { halves_avx2(&widen(a), b) }, want);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: avx512f, avx512bw and avx512vnni were just detected.
+                assert_eq!(unsafe { halves_vnni(&ByteQuery::new(a), b) }, want);
             }
         }
     }
