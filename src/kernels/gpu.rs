@@ -260,7 +260,12 @@ impl Gpu {
 
     /// A pooled storage buffer of at least `size` bytes, with `extra` usages.
     fn scratch(&self, pool: &mut Pool, purpose: &'static str, size: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
-        pool.get(&self.device, purpose, size, wgpu::BufferUsages::STORAGE | extra, self.max_buffer)
+        self.pooled(pool, purpose, size, wgpu::BufferUsages::STORAGE | extra)
+    }
+
+    /// A pooled buffer of at least `size` bytes with `usage`.
+    fn pooled(&self, pool: &mut Pool, purpose: &'static str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        pool.get(&self.device, purpose, size, usage, self.max_buffer)
     }
 
     /// Records `passes`, copies `reads` (buffer, bytes) into one staging buffer, submits,
@@ -276,13 +281,8 @@ impl Gpu {
         // Every dispatch's uniform in its own slot of one buffer, written before the
         // submission runs.
         let slots = passes.iter().map(|p| p.dispatches.len() as u64).sum::<u64>().max(1);
-        let uniforms = pool.get(
-            &self.device,
-            "uniforms",
-            slots * self.uniform_align,
-            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            self.max_buffer,
-        );
+        let usage = wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST;
+        let uniforms = self.pooled(pool, "uniforms", slots * self.uniform_align, usage);
         let timestamps = (self.timestamps && !passes.is_empty()).then(|| {
             self.device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("pass times"),
@@ -302,13 +302,8 @@ impl Gpu {
         let read_bytes = reads.iter().map(|(_, n)| n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT)).sum::<u64>();
         let stamps_at = read_bytes.next_multiple_of(8);
         let total = stamps_at + stamp_bytes;
-        let staging = pool.get(
-            &self.device,
-            "read-back staging",
-            total,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            self.max_buffer,
-        );
+        let usage = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
+        let staging = self.pooled(pool, "read-back staging", total, usage);
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         let mut slot = 0u64;
         for (i, pass) in passes.iter().enumerate() {
@@ -339,13 +334,8 @@ impl Gpu {
             encoder.copy_buffer_to_buffer(buf, 0, &staging, *at, n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT));
         }
         if let Some(q) = &timestamps {
-            let resolve = pool.get(
-                &self.device,
-                "pass times",
-                stamp_bytes,
-                wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                self.max_buffer,
-            );
+            let usage = wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC;
+            let resolve = self.pooled(pool, "pass times", stamp_bytes, usage);
             encoder.resolve_query_set(q, 0..2 * passes.len() as u32, &resolve, 0);
             encoder.copy_buffer_to_buffer(&resolve, 0, &staging, stamps_at, stamp_bytes);
         }

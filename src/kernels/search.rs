@@ -227,6 +227,29 @@ impl Lanes for Portable {
     }
 }
 
+/// The even and odd half sums of 16 lanes, where any lane scores above `threshold` in
+/// either orientation.
+///
+/// # Safety
+/// The CPU must support avx512f.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn above_512(
+    even: std::arch::x86_64::__m512i,
+    odd: std::arch::x86_64::__m512i,
+    threshold: i32,
+) -> Option<([i32; LANES], [i32; LANES])> {
+    use std::arch::x86_64::*;
+    // SAFETY: avx512f is the caller's guarantee; a 512-bit register is 16 lanes of i32.
+    unsafe {
+        let best = _mm512_max_epi32(_mm512_add_epi32(even, odd), _mm512_sub_epi32(even, odd));
+        if _mm512_cmpgt_epi32_mask(best, _mm512_set1_epi32(threshold)) == 0 {
+            return None;
+        }
+        Some((std::mem::transmute::<__m512i, [i32; LANES]>(even), std::mem::transmute::<__m512i, [i32; LANES]>(odd)))
+    }
+}
+
 /// x86-64 with AVX-512BW: a block column is one 512-bit register, `vpmaddwd` scores 16
 /// rows per dimension pair.
 #[cfg(target_arch = "x86_64")]
@@ -249,15 +272,7 @@ impl Lanes for Avx512 {
                 }
                 acc
             };
-            let (even, odd) = (half(0..DIM / 4), half(DIM / 4..DIM / 2));
-            let best = _mm512_max_epi32(_mm512_add_epi32(even, odd), _mm512_sub_epi32(even, odd));
-            if _mm512_cmpgt_epi32_mask(best, _mm512_set1_epi32(threshold)) == 0 {
-                return None;
-            }
-            Some((
-                std::mem::transmute::<__m512i, [i32; LANES]>(even),
-                std::mem::transmute::<__m512i, [i32; LANES]>(odd),
-            ))
+            above_512(half(0..DIM / 4), half(DIM / 4..DIM / 2), threshold)
         }
     }
 }
@@ -362,15 +377,7 @@ impl Lanes for Vnni {
                 let excess = _mm512_slli_epi32::<7>(_mm512_loadu_si512(b.sums[k].as_ptr().cast()));
                 _mm512_sub_epi32(acc, excess)
             };
-            let (even, odd) = (half(0), half(1));
-            let best = _mm512_max_epi32(_mm512_add_epi32(even, odd), _mm512_sub_epi32(even, odd));
-            if _mm512_cmpgt_epi32_mask(best, _mm512_set1_epi32(threshold)) == 0 {
-                return None;
-            }
-            Some((
-                std::mem::transmute::<__m512i, [i32; LANES]>(even),
-                std::mem::transmute::<__m512i, [i32; LANES]>(odd),
-            ))
+            above_512(half(0), half(1), threshold)
         }
     }
 }
