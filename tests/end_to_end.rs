@@ -62,7 +62,7 @@ u = duckdb.sql("select query_id, status, error_kind from read_parquet('{o}/uploa
 print(u)
 d = duckdb.sql("select distinct run_date::varchar from read_parquet('{o}/matches/*/*.parquet', hive_partitioning=true)").fetchall()
 print(d)
-man = duckdb.sql("select device, catalogue_version from read_parquet('{o}/manifest/*/*.parquet')").fetchall()
+man = duckdb.sql("select device, catalogue_version, decoder from read_parquet('{o}/manifest/*/*.parquet')").fetchall()
 print(man)
 pm = pl.read_parquet("{o}/matches/*/*.parquet", hive_partitioning=True).sort("query_id")
 print(pm.select("query_id", "ref_id").rows())
@@ -83,7 +83,7 @@ print(duckdb.sql("select typeof(started_ts), started_ts <= finished_ts, strftime
         "[('broken.mp4', 'failed', 'unreadable'), ('up1.mp4', 'ok', None), ('up2.mp4', 'ok', None), ('up3.mp4', 'ok', None)]"
     );
     assert_eq!(lines[2], "[('2026-11-24',)]");
-    assert_eq!(lines[3], "[('cpu', 1)]");
+    assert_eq!(lines[3], "[('cpu', 1, 'cpu')]");
     assert_eq!(lines[4], "[('up1.mp4', 'ep1.mp4'), ('up2.mp4', 'ep2.mp4')]", "{py}");
     // Each match carries its episode's metadata.
     assert_eq!(

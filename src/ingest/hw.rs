@@ -26,6 +26,16 @@ pub enum Decoder {
     Nvdec,
 }
 
+impl Decoder {
+    /// As the manifest and the logs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Decoder::Cpu => "cpu",
+            Decoder::Nvdec => "nvdec",
+        }
+    }
+}
+
 /// The decoder `choice` asks for on this machine; with `Auto` and no CUDA device, the CPU
 /// and the reason, for the log.
 pub fn resolve(choice: DecodeChoice) -> Result<(Decoder, Option<String>), String> {

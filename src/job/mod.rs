@@ -228,6 +228,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         device: device.kind.into(),
         adapter: device.adapter.clone(),
         backend: device.backend.clone(),
+        decoder: opts.decoder.name().into(),
         inputs: serde_json::to_string(&inputs_fact).unwrap_or_default(),
         parameters: params,
         counts: serde_json::to_string(&summary).unwrap_or_default(),

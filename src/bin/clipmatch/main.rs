@@ -55,7 +55,7 @@ fn decoder(d: &DeviceArgs) -> Result<Decoder> {
     if let Some(why) = why {
         tracing::info!("{why}");
     }
-    tracing::info!(decoder = ?decoder, "decoding");
+    tracing::info!(decoder = decoder.name(), "decoding");
     Ok(decoder)
 }
 
