@@ -200,22 +200,24 @@ fn equalisation(img: &PackedImage) -> [i32; 256] {
 /// The DCT coefficients of the equalised image in slot order, before centring and weights.
 pub fn raw_coefficients(img: &PackedImage, t: &Tables) -> [i32; DIM] {
     let lut = equalisation(img);
-    // Row pass: R[y][u] for every row y and tabulated frequency u. Each row is equalised
+    // Row pass: R[u][y] for every tabulated frequency u and row y. Each row is equalised
     // once, then multiplied by every basis row: plain products the compiler vectorises.
-    let mut rows = [[0i32; FREQ]; IMG];
-    for (y, row) in rows.iter_mut().enumerate() {
+    // R is kept frequency-major so that the column pass reads each column contiguously.
+    let mut cols = [[0i32; IMG]; FREQ];
+    for y in 0..IMG {
         let eq: [i32; IMG] = std::array::from_fn(|x| lut[pixel(img, y * IMG + x) as usize]);
-        for (u, r) in row.iter_mut().enumerate() {
+        for (u, col) in cols.iter_mut().enumerate() {
             let basis = &t.row_basis[u * IMG..(u + 1) * IMG];
             let acc: i32 = eq.iter().zip(basis).map(|(a, b)| a * b).sum();
-            *r = round_shift(acc, ROW_SHIFT);
+            col[y] = round_shift(acc, ROW_SHIFT);
         }
     }
     let mut coef = [0i32; DIM];
     for (j, c) in coef.iter_mut().enumerate() {
         let v = (t.slot[j] >> 8) as usize;
         let u = (t.slot[j] & 0xff) as usize;
-        let acc: i32 = rows.iter().enumerate().map(|(y, row)| row[u] * t.col_basis[v * IMG + y]).sum();
+        let basis = &t.col_basis[v * IMG..(v + 1) * IMG];
+        let acc: i32 = cols[u].iter().zip(basis).map(|(a, b)| a * b).sum();
         *c = round_shift(acc, COL_SHIFT);
     }
     coef
