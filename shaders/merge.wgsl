@@ -31,11 +31,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         best_s[i] = -2147483647 - 1;
         best_k[i] = 0xffffffffu;
     }
+    // The list's 16th score, in a register of its own (see search.wgsl).
+    var threshold = -2147483647 - 1;
     for (var c = 0u; c < params.chunks; c++) {
         let o = (qi * params.chunks + c) * TOPK;
         for (var i = 0u; i < TOPK; i++) {
             let h = hits[o + i];
-            if h.score <= best_s[TOPK - 1u] {
+            if h.score <= threshold {
                 break;
             }
             var p = TOPK - 1u;
@@ -46,6 +48,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             best_s[p] = h.score;
             best_k[p] = h.key;
+            threshold = best_s[TOPK - 1u];
         }
     }
     for (var i = 0u; i < TOPK; i++) {

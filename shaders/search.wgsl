@@ -59,6 +59,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         best_s[i] = -2147483647 - 1;
         best_k[i] = 0xffffffffu;
     }
+    // The list's 16th score, in a register of its own: the list is indexed at run time
+    // (local memory on NVIDIA) and is touched only when a frame enters it.
+    var threshold = -2147483647 - 1;
 
     let first_frame = wg.y * params.chunk;
     let last_frame = min(first_frame + params.chunk, params.frames);
@@ -96,7 +99,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             }
             v++;
             if v == params.views {
-                if score > best_s[TOPK - 1u] {
+                if score > threshold {
                     // Insert after every equal score: ties keep the lower frame first.
                     var p = TOPK - 1u;
                     while p > 0u && score > best_s[p - 1u] {
@@ -106,6 +109,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     }
                     best_s[p] = score;
                     best_k[p] = key;
+                    threshold = best_s[TOPK - 1u];
                 }
                 v = 0u;
                 f++;
