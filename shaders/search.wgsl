@@ -47,12 +47,13 @@ fn dot16(a: vec4<u32>, b: vec4<u32>) -> i32 {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let qi = wg.x * 64u + lid;
     let live = qi < params.queries;
-    var q: array<vec4<u32>, 8>;
-    if live {
-        for (var w = 0u; w < VEC4S; w++) {
-            q[w] = queries[qi * params.query_stride + w];
-        }
-    }
+    // Constant indices only, so that the query stays in registers (an invocation past the
+    // last query reads the first, and scores nothing).
+    let b = select(0u, qi * params.query_stride, live);
+    let q = array<vec4<u32>, 8>(
+        queries[b], queries[b + 1u], queries[b + 2u], queries[b + 3u],
+        queries[b + 4u], queries[b + 5u], queries[b + 6u], queries[b + 7u],
+    );
     var best_s: array<i32, 16>;
     var best_k: array<u32, 16>;
     for (var i = 0u; i < TOPK; i++) {
