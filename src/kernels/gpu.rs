@@ -193,7 +193,7 @@ impl Gpu {
             .into_iter()
             .find(|a| a.get_info().name.to_lowercase().contains(&want))
             .ok_or_else(|| Error::Gpu(format!("no adapter named like {name:?}; there are {names:?}")))?;
-        Gpu::with_adapter(adapter)
+        Gpu::with_adapter(adapter, wgpu::Features::TIMESTAMP_QUERY)
     }
 
     /// Opens the best adapter; `None` when wgpu sees none, or with `hardware_only`, when
@@ -205,15 +205,16 @@ impl Gpu {
         if hardware_only && AdapterSummary::of(&adapter.get_info()).is_software() {
             return Ok(None);
         }
-        Gpu::with_adapter(adapter).map(Some)
+        Gpu::with_adapter(adapter, wgpu::Features::TIMESTAMP_QUERY).map(Some)
     }
 
-    fn with_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
+    /// A device on `adapter` with those of the `optional` features it has.
+    fn with_adapter(adapter: wgpu::Adapter, optional: wgpu::Features) -> Result<Gpu> {
         let summary = AdapterSummary::of(&adapter.get_info());
         // The adapter's own limits (workgroup memory, binding sizes), not the downlevel
         // defaults; timestamp queries where it has them.
         let limits = adapter.limits();
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features() & optional;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("clipmatch device"),
             required_features: features,
@@ -665,5 +666,29 @@ impl Pipeline {
             cache: None,
         });
         Pipeline { pipeline, layout }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::search::cpu_search;
+
+    #[test]
+    fn without_timestamp_queries_the_kernels_run_untimed() {
+        let Some(adapter) = sorted_adapters().into_iter().next() else {
+            eprintln!("skipped: no wgpu adapter");
+            return;
+        };
+        let g = Gpu::with_adapter(adapter, wgpu::Features::empty()).unwrap();
+        assert!(!g.timestamps);
+        let mut r = crate::testkit::Rng::new(3);
+        let words: Vec<u32> = (0..700 * 2 * WORDS).map(|_| r.next_u64() as u32).collect();
+        let m = Matrix { words: &words, views: 2 };
+        let queries: Vec<[u32; WORDS]> = (0..70).map(|_| std::array::from_fn(|_| r.next_u64() as u32)).collect();
+        let (found, timing) = g.search_timed(&queries, &g.upload(&m).unwrap()).unwrap();
+        assert_eq!(found, cpu_search(&queries, &m));
+        assert!(timing.passes.is_empty());
+        assert!(timing.device_bytes > (words.len() * 4) as u64);
     }
 }
