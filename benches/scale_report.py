@@ -64,6 +64,10 @@ out += [
     "",
     "## The dev job against each catalogue (`clipmatch match`, CPU twins)",
     "",
+    "Search and alignment run beside decoding (`job::stages`), so their time per upload, measured in",
+    "those stages while decoding competes for the cores, is not a share of the wall time; the wall",
+    "time is the job's cost.",
+    "",
     "| hours | search | probes | wall s | peak RSS GB | search + alignment ms/upload | decode ms/upload | segment µAP | pair µAP | false uploads |",
     "|---|---|---|---|---|---|---|---|---|---|",
 ]
