@@ -6,6 +6,7 @@
 // CPU twin: `search::merge`.
 
 #import shared/common.wgsl
+#import shared/topk.wgsl
 
 // search::MergeParams
 struct Params {
@@ -25,33 +26,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if qi >= params.queries {
         return;
     }
-    var best_s: array<i32, 16>;
-    var best_k: array<u32, 16>;
-    for (var i = 0u; i < TOPK; i++) {
-        best_s[i] = -2147483647 - 1;
-        best_k[i] = 0xffffffffu;
-    }
-    // The list's 16th score, in a register of its own (see search.wgsl).
-    var threshold = -2147483647 - 1;
+    var best = topk_empty();
     for (var c = 0u; c < params.chunks; c++) {
         let o = (qi * params.chunks + c) * TOPK;
         for (var i = 0u; i < TOPK; i++) {
             let h = hits[o + i];
-            if h.score <= threshold {
+            if h.score <= best.threshold {
                 break;
             }
-            var p = TOPK - 1u;
-            while p > 0u && h.score > best_s[p - 1u] {
-                best_s[p] = best_s[p - 1u];
-                best_k[p] = best_k[p - 1u];
-                p--;
-            }
-            best_s[p] = h.score;
-            best_k[p] = h.key;
-            threshold = best_s[TOPK - 1u];
+            topk_offer(&best, h.score, h.key);
         }
     }
     for (var i = 0u; i < TOPK; i++) {
-        out[qi * TOPK + i] = Hit(best_s[i], best_k[i]);
+        out[qi * TOPK + i] = Hit(best.score[i], best.key[i]);
     }
 }

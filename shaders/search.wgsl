@@ -12,6 +12,7 @@
 // even - odd, see descriptor.rs). Plain wins ties over mirrored, earlier views over later.
 
 #import shared/common.wgsl
+#import shared/topk.wgsl
 
 // search::SearchParams
 struct Params {
@@ -54,15 +55,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         queries[b], queries[b + 1u], queries[b + 2u], queries[b + 3u],
         queries[b + 4u], queries[b + 5u], queries[b + 6u], queries[b + 7u],
     );
-    var best_s: array<i32, 16>;
-    var best_k: array<u32, 16>;
-    for (var i = 0u; i < TOPK; i++) {
-        best_s[i] = -2147483647 - 1;
-        best_k[i] = 0xffffffffu;
-    }
-    // The list's 16th score, in a register of its own: the list is indexed at run time
-    // (local memory on NVIDIA) and is touched only when a frame enters it.
-    var threshold = -2147483647 - 1;
+    var best = topk_empty();
 
     let first_frame = wg.y * params.chunk;
     let last_frame = min(first_frame + params.chunk, params.frames);
@@ -100,18 +93,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             }
             v++;
             if v == params.views {
-                if score > threshold {
-                    // Insert after every equal score: ties keep the lower frame first.
-                    var p = TOPK - 1u;
-                    while p > 0u && score > best_s[p - 1u] {
-                        best_s[p] = best_s[p - 1u];
-                        best_k[p] = best_k[p - 1u];
-                        p--;
-                    }
-                    best_s[p] = score;
-                    best_k[p] = key;
-                    threshold = best_s[TOPK - 1u];
-                }
+                // Frames come in order: ties keep the lower frame first.
+                topk_offer(&best, score, key);
                 v = 0u;
                 f++;
                 score = -2147483647 - 1;
@@ -121,7 +104,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if live {
         let o = (qi * params.chunks_total + params.chunk_base + wg.y) * TOPK;
         for (var i = 0u; i < TOPK; i++) {
-            hits[o + i] = Hit(best_s[i], best_k[i]);
+            hits[o + i] = Hit(best.score[i], best.key[i]);
         }
     }
 }

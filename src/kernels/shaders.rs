@@ -8,6 +8,7 @@
 /// Every file under `shaders/`, by its path relative to that folder.
 const FILES: &[(&str, &str)] = &[
     ("shared/common.wgsl", include_str!("../../shaders/shared/common.wgsl")),
+    ("shared/topk.wgsl", include_str!("../../shaders/shared/topk.wgsl")),
     ("descriptor.wgsl", include_str!("../../shaders/descriptor.wgsl")),
     ("search.wgsl", include_str!("../../shaders/search.wgsl")),
     ("coarse.wgsl", include_str!("../../shaders/coarse.wgsl")),
