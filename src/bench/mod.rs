@@ -46,10 +46,12 @@ pub struct Roofline {
 }
 
 /// Data-centre adapters by a part of their name (checked in order): multiprocessors,
-/// boost clock in GHz, memory bandwidth in GB/s (vendor data sheets). DP4A runs on the
-/// integer pipe at 64 per clock per SM on these.
+/// boost clock in GHz, memory bandwidth in GB/s (vendor data sheets).
 const KNOWN: [(&str, u32, f64, f64); 3] =
     [("H200", 132, 1.98, 4800.0), ("H100 PCIe", 114, 1.755, 2000.0), ("H100", 132, 1.98, 3350.0)];
+
+/// DP4A per clock per multiprocessor: the integer pipe of the `KNOWN` adapters.
+const DP4A_PER_SM_CLOCK: u32 = 64;
 
 impl Roofline {
     /// The figures of a known adapter whose name contains one of `KNOWN`'s.
@@ -58,9 +60,41 @@ impl Roofline {
             source: name.to_string(),
             sms,
             clock_ghz,
-            dp4a_per_sm_clock: 64,
+            dp4a_per_sm_clock: DP4A_PER_SM_CLOCK,
             bandwidth_gb_s,
         })
+    }
+
+    /// The roofline of `adapter` with any figure given (`--sms`, `--clock-ghz`,
+    /// `--bandwidth-gb-s`) in place of the known one; for an adapter not known by name,
+    /// all three or none.
+    pub fn resolve(
+        adapter: &str,
+        sms: Option<u32>,
+        clock_ghz: Option<f64>,
+        bandwidth_gb_s: Option<f64>,
+    ) -> std::result::Result<Option<Roofline>, String> {
+        let given = sms.is_some() || clock_ghz.is_some() || bandwidth_gb_s.is_some();
+        match (Roofline::known(adapter), sms, clock_ghz, bandwidth_gb_s) {
+            (Some(k), ..) => Ok(Some(Roofline {
+                source: if given { format!("{} with flags", k.source) } else { k.source.clone() },
+                sms: sms.unwrap_or(k.sms),
+                clock_ghz: clock_ghz.unwrap_or(k.clock_ghz),
+                bandwidth_gb_s: bandwidth_gb_s.unwrap_or(k.bandwidth_gb_s),
+                ..k
+            })),
+            (None, Some(sms), Some(clock_ghz), Some(bandwidth_gb_s)) => Ok(Some(Roofline {
+                source: "flags".into(),
+                sms,
+                clock_ghz,
+                dp4a_per_sm_clock: DP4A_PER_SM_CLOCK,
+                bandwidth_gb_s,
+            })),
+            (None, ..) if given => {
+                Err("--sms, --clock-ghz and --bandwidth-gb-s go together for an adapter not known by name".into())
+            }
+            (None, ..) => Ok(None),
+        }
     }
 
     pub fn dp4a_per_second(&self) -> f64 {
@@ -339,5 +373,15 @@ mod tests {
         assert_eq!(sms("llvmpipe (LLVM 15.0.6, 256 bits)"), None);
         let h200 = Roofline::known("NVIDIA H200").unwrap();
         assert!((h200.dp4a_per_second() - 132.0 * 1.98e9 * 64.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn flags_fill_or_override_the_roofline() {
+        let r = Roofline::resolve("NVIDIA H200", Some(100), None, None).unwrap().unwrap();
+        assert_eq!((r.sms, r.clock_ghz, r.bandwidth_gb_s, r.source.as_str()), (100, 1.98, 4800.0, "H200 with flags"));
+        let r = Roofline::resolve("llvmpipe", Some(2), Some(1.5), Some(100.0)).unwrap().unwrap();
+        assert_eq!((r.sms, r.clock_ghz, r.bandwidth_gb_s, r.source.as_str()), (2, 1.5, 100.0, "flags"));
+        assert!(Roofline::resolve("llvmpipe", Some(2), None, None).is_err());
+        assert_eq!(Roofline::resolve("llvmpipe", None, None, None), Ok(None));
     }
 }

@@ -26,7 +26,7 @@ use crate::ingest::sample::{self, Decoded};
 use crate::ingest::shard::Shard;
 use crate::job::stages::Searched;
 use crate::kernels::descriptor::Tables;
-use crate::kernels::search::{Hit, Neighbours, TOPK, fold};
+use crate::kernels::search::{Neighbours, fold};
 use crate::matching::model::RefFrames;
 use crate::matching::{self, Upload};
 use crate::store::catalog::{self, Catalogue, Hold};
@@ -49,9 +49,8 @@ pub fn videos_of(cat: Shard, videos: u64) -> Option<Vec<bool>> {
 
 /// What the join needs of one decoded upload searched in the catalogue shard held.
 pub(crate) fn stage(m: &Member, d: &Decoded, searched: Searched, cat: &Catalogue, config: &Config) -> Staged {
+    // A shard without frames (more shards than videos) gives empty lists.
     let Searched { descriptors, mut neighbours, .. } = searched;
-    // A shard without frames (more shards than videos) has no neighbours to give.
-    neighbours.resize(descriptors.len(), [Hit::EMPTY; TOPK]);
     let mut frame_videos = Vec::new();
     for hit in neighbours.iter_mut().flatten().filter(|h| !h.is_empty()) {
         let video = cat.frame_video[hit.frame()];

@@ -11,12 +11,12 @@ use crate::ingest::pipeline::Outcome;
 use crate::ingest::sample::Decoded;
 use crate::kernels::descriptor::{Descriptor, PackedImage};
 use crate::kernels::engine::{Engine, Prepared};
-use crate::kernels::search::Neighbours;
+use crate::kernels::search::{Hit, Neighbours, TOPK};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
-/// An upload's descriptors, each one's neighbours (none where the catalogue held has no
-/// frames), and its share of its batch's search time.
+/// An upload's descriptors, each one's neighbours (empty lists where the catalogue held
+/// has no frames), and its share of its batch's search time.
 pub struct Searched {
     pub descriptors: Vec<Descriptor>,
     pub neighbours: Vec<Neighbours>,
@@ -38,9 +38,10 @@ const BATCH_IMAGES: usize = 4096;
 const QUEUE: usize = 16;
 
 /// Decodes through `decode` (which hands each upload to the sink it is given), searches
-/// the uploads in `prepared` with `engine` in batches, and calls `align` with each upload
-/// in order. The first error stops every stage and is
-/// returned: alignment's, then search's, then decoding's.
+/// the uploads in `prepared` with `engine` in batches (only describes them where it is
+/// not `searchable`: the catalogue held has no frames), and calls `align` with each
+/// upload in order. The first error stops every stage and is returned: alignment's,
+/// then search's, then decoding's.
 pub fn run<'a>(
     decode: impl FnOnce(&mut dyn FnMut(Member, Outcome) -> Result<()>) -> Result<()> + Send,
     engine: &'a Engine,
@@ -97,7 +98,11 @@ fn search(
         let started = Instant::now();
         let (descriptors, neighbours) = match (searchable, all.is_empty()) {
             (_, true) => (Vec::new(), Vec::new()),
-            (false, false) => (engine.describe(&all)?, Vec::new()),
+            (false, false) => {
+                let descriptors = engine.describe(&all)?;
+                let none = vec![[Hit::EMPTY; TOPK]; descriptors.len()];
+                (descriptors, none)
+            }
             (true, false) => engine.describe_and_search(prepared, &all)?,
         };
         let per_image_ms = started.elapsed().as_secs_f64() * 1e3 / all.len().max(1) as f64;

@@ -65,6 +65,12 @@ impl Timing {
         }
     }
 
+    /// Adds the times and bytes of another batch of the same call.
+    fn absorb(&mut self, other: Timing) {
+        other.passes.into_iter().for_each(|(l, s)| self.add(l, s));
+        self.device_bytes += other.device_bytes;
+    }
+
     /// The time of the pass named `label`, where it was timed.
     pub fn of(&self, label: &str) -> Option<f64> {
         self.passes.iter().find(|(l, _)| *l == label).map(|(_, t)| *t)
@@ -402,11 +408,10 @@ impl Gpu {
         let mut timing = Timing::default();
         for batch in images.chunks(DESCRIBE_BATCH) {
             let (pass, descriptors, bytes) = self.describe_pass(&mut pool, batch);
-            let (data, t) = self.submit(&mut pool, &[pass], &[(&descriptors, bytes)])?;
+            let (data, mut t) = self.submit(&mut pool, &[pass], &[(&descriptors, bytes)])?;
             out.extend(bytemuck::pod_collect_to_vec::<u8, Descriptor>(&data[0]));
-            t.passes.iter().for_each(|(l, s)| timing.add(l, *s));
-            timing.device_bytes +=
-                (batch.len() * (std::mem::size_of::<PackedImage>() + std::mem::size_of::<Descriptor>())) as u64;
+            t.device_bytes = (std::mem::size_of_val(batch) + data[0].len()) as u64;
+            timing.absorb(t);
         }
         Ok((out, timing))
     }
@@ -524,10 +529,10 @@ impl Gpu {
         for batch in queries.chunks(self.query_batch(&plan, PACKED_STRIDE)) {
             let input = self.input(&mut pool, "queries", bytemuck::cast_slice(batch));
             let (passes, lists, bytes) = self.search_passes(&mut pool, &plan, (input, PACKED_STRIDE), batch.len(), cat);
-            let (data, t) = self.submit(&mut pool, &passes, &[(&lists, bytes)])?;
+            let (data, mut t) = self.submit(&mut pool, &passes, &[(&lists, bytes)])?;
             out.extend(neighbours(&data[0]));
-            t.passes.iter().for_each(|(l, s)| timing.add(l, *s));
-            timing.device_bytes += plan.traffic(batch.len() as u64, PACKED_STRIDE, cat);
+            t.device_bytes = plan.traffic(batch.len() as u64, PACKED_STRIDE, cat);
+            timing.absorb(t);
         }
         Ok((out, timing))
     }

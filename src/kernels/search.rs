@@ -495,7 +495,7 @@ pub fn cpu_search(queries: &[[u32; WORDS]], m: &Matrix) -> Vec<Neighbours> {
         .collect();
     (0..queries.len())
         .map(|q| {
-            let merged = merge(partial.iter().flat_map(|p| p[q]), 0);
+            let merged = merge(partial.iter().flat_map(|p| p[q]));
             let mut list = [Hit::EMPTY; TOPK];
             list[..merged.len()].copy_from_slice(&merged);
             list
@@ -511,12 +511,8 @@ fn best_first(a: &Hit, b: &Hit) -> std::cmp::Ordering {
 
 /// Merges per-chunk lists into one best-first list. The order (score desc, key asc)
 /// is the one a single scan produces, so chunked and unchunked searches agree exactly.
-pub fn merge(lists: impl IntoIterator<Item = Hit>, frame_offset: u32) -> Vec<Hit> {
-    let mut all: Vec<Hit> = lists
-        .into_iter()
-        .filter(|h| !h.is_empty())
-        .map(|h| Hit { score: h.score, key: h.key + (frame_offset << 1) })
-        .collect();
+pub fn merge(lists: impl IntoIterator<Item = Hit>) -> Vec<Hit> {
+    let mut all: Vec<Hit> = lists.into_iter().filter(|h| !h.is_empty()).collect();
     all.sort_by(best_first);
     all.truncate(TOPK);
     all
@@ -537,7 +533,7 @@ pub fn union(lists: &[Neighbours]) -> Neighbours {
 
 /// Folds a tile's merged list into a running best-first list.
 pub fn fold(acc: &mut Neighbours, hits: &[Hit]) {
-    let merged = merge(acc.iter().chain(hits).copied(), 0);
+    let merged = merge(acc.iter().chain(hits).copied());
     *acc = [Hit::EMPTY; TOPK];
     acc[..merged.len()].copy_from_slice(&merged);
 }
@@ -566,7 +562,7 @@ mod tests {
             let q: [u32; WORDS] = q.try_into().unwrap();
             let whole = cpu_chunk_topk(&q, &m, 0, m.frames());
             let chunks = (0..m.frames()).step_by(37).flat_map(|a| cpu_chunk_topk(&q, &m, a, (a + 37).min(m.frames())));
-            let merged = merge(chunks, 0);
+            let merged = merge(chunks);
             assert_eq!(&whole[..], &merged[..]);
         }
     }

@@ -371,24 +371,8 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
         rayon::ThreadPoolBuilder::new().num_threads(w).build_global().context("setting --workers threads")?;
     }
     let engine = open_engine(&a.device)?;
-    let known = bench::Roofline::known(&engine.summary().adapter);
-    let roofline = match (known, a.sms, a.clock_ghz, a.bandwidth_gb_s) {
-        (None, Some(sms), Some(clock_ghz), Some(bandwidth_gb_s)) => {
-            Some(bench::Roofline { source: "flags".into(), sms, clock_ghz, dp4a_per_sm_clock: 64, bandwidth_gb_s })
-        }
-        (None, None, None, None) => None,
-        (None, ..) => bail!("--sms, --clock-ghz and --bandwidth-gb-s go together for an adapter not known by name"),
-        (Some(k), sms, clock, bw) => {
-            let overridden = sms.is_some() || clock.is_some() || bw.is_some();
-            Some(bench::Roofline {
-                source: if overridden { format!("{} with flags", k.source) } else { k.source.clone() },
-                sms: sms.unwrap_or(k.sms),
-                clock_ghz: clock.unwrap_or(k.clock_ghz),
-                bandwidth_gb_s: bw.unwrap_or(k.bandwidth_gb_s),
-                ..k
-            })
-        }
-    };
+    let roofline = bench::Roofline::resolve(&engine.summary().adapter, a.sms, a.clock_ghz, a.bandwidth_gb_s)
+        .map_err(anyhow::Error::msg)?;
     let opts = bench::BenchOptions {
         images: a.images,
         frames: a.frames,
