@@ -133,7 +133,7 @@ trait Layout {
     type Block;
     type Query: Sync;
     fn block() -> Self::Block;
-    /// Up to `LANES` rows (whole frames only); unused lanes score zero.
+    /// Up to `LANES` rows; unused lanes score zero.
     fn fill(b: &mut Self::Block, rows: &[u32]);
     fn query(q: &[u32; WORDS]) -> Self::Query;
 }
@@ -155,7 +155,7 @@ impl Layout for Wide {
     }
 }
 
-/// Up to `LANES` catalogue rows (whole frames only), widened to 16 bits and transposed so
+/// Up to `LANES` catalogue rows, widened to 16 bits and transposed so
 /// that pair `p` of dimensions (2p, 2p+1) of every row lies side by side:
 /// `v[(p * LANES + lane) * 2 + k]` is dimension `2p + k` of row `lane`. A query then
 /// scores all rows with one multiply-add of its broadcast pair per pair, and no
@@ -189,9 +189,12 @@ impl Query {
     }
 }
 
+/// The even and odd half dot products of a query with every lane of a block.
+type Halves = ([i32; LANES], [i32; LANES]);
+
 /// Even and odd half dot products (as `split_dot` splits them) of a query with every
-/// lane of a block; `None` when no lane scores above `threshold` in either orientation
-/// (most blocks for most queries).
+/// lane of a block, written to `out` only when some lane scores above `threshold` in
+/// either orientation (returns whether; most blocks for most queries do not).
 trait Lanes {
     type L: Layout;
     /// # Safety
@@ -200,7 +203,8 @@ trait Lanes {
         q: &<Self::L as Layout>::Query,
         b: &<Self::L as Layout>::Block,
         threshold: i32,
-    ) -> Option<([i32; LANES], [i32; LANES])>;
+        out: &mut Halves,
+    ) -> bool;
 }
 
 /// Any CPU: plain loops.
@@ -209,7 +213,7 @@ struct Portable;
 impl Lanes for Portable {
     type L = Wide;
     #[inline(always)]
-    unsafe fn dots(q: &Query, b: &Block, threshold: i32) -> Option<([i32; LANES], [i32; LANES])> {
+    unsafe fn dots(q: &Query, b: &Block, threshold: i32, out: &mut Halves) -> bool {
         let half = |pairs: std::ops::Range<usize>| {
             let mut acc = [0i32; LANES];
             for p in pairs {
@@ -223,7 +227,11 @@ impl Lanes for Portable {
         };
         let (even, odd) = (half(0..DIM / 4), half(DIM / 4..DIM / 2));
         let best = (0..LANES).map(|l| (even[l] + odd[l]).max(even[l] - odd[l])).max().unwrap_or(i32::MIN);
-        (best > threshold).then_some((even, odd))
+        if best <= threshold {
+            return false;
+        }
+        *out = (even, odd);
+        true
     }
 }
 
@@ -238,15 +246,18 @@ unsafe fn above_512(
     even: std::arch::x86_64::__m512i,
     odd: std::arch::x86_64::__m512i,
     threshold: i32,
-) -> Option<([i32; LANES], [i32; LANES])> {
+    out: &mut Halves,
+) -> bool {
     use std::arch::x86_64::*;
     // SAFETY: avx512f is the caller's guarantee; a 512-bit register is 16 lanes of i32.
     unsafe {
         let best = _mm512_max_epi32(_mm512_add_epi32(even, odd), _mm512_sub_epi32(even, odd));
         if _mm512_cmpgt_epi32_mask(best, _mm512_set1_epi32(threshold)) == 0 {
-            return None;
+            return false;
         }
-        Some((std::mem::transmute::<__m512i, [i32; LANES]>(even), std::mem::transmute::<__m512i, [i32; LANES]>(odd)))
+        _mm512_storeu_si512(out.0.as_mut_ptr().cast(), even);
+        _mm512_storeu_si512(out.1.as_mut_ptr().cast(), odd);
+        true
     }
 }
 
@@ -259,7 +270,7 @@ struct Avx512;
 impl Lanes for Avx512 {
     type L = Wide;
     #[inline(always)]
-    unsafe fn dots(q: &Query, b: &Block, threshold: i32) -> Option<([i32; LANES], [i32; LANES])> {
+    unsafe fn dots(q: &Query, b: &Block, threshold: i32, out: &mut Halves) -> bool {
         use std::arch::x86_64::*;
         // SAFETY: the caller guarantees avx512f and avx512bw; every load reads 64 bytes
         // inside `b.v`, whose length is DIM * LANES 16-bit values = DIM / 2 columns of 64.
@@ -272,7 +283,7 @@ impl Lanes for Avx512 {
                 }
                 acc
             };
-            above_512(half(0..DIM / 4), half(DIM / 4..DIM / 2), threshold)
+            above_512(half(0..DIM / 4), half(DIM / 4..DIM / 2), threshold, out)
         }
     }
 }
@@ -285,7 +296,7 @@ struct Avx2;
 impl Lanes for Avx2 {
     type L = Wide;
     #[inline(always)]
-    unsafe fn dots(q: &Query, b: &Block, threshold: i32) -> Option<([i32; LANES], [i32; LANES])> {
+    unsafe fn dots(q: &Query, b: &Block, threshold: i32, out: &mut Halves) -> bool {
         use std::arch::x86_64::*;
         // SAFETY: the caller guarantees avx2; loads stay inside `b.v` as for Avx512.
         unsafe {
@@ -306,12 +317,13 @@ impl Lanes for Avx2 {
                 _mm256_movemask_epi8(_mm256_cmpgt_epi32(best, thr))
             };
             if above(0) | above(1) == 0 {
-                return None;
+                return false;
             }
-            Some((
+            *out = (
                 std::mem::transmute::<[__m256i; 2], [i32; LANES]>(even),
                 std::mem::transmute::<[__m256i; 2], [i32; LANES]>(odd),
-            ))
+            );
+            true
         }
     }
 }
@@ -363,7 +375,7 @@ struct Vnni;
 impl Lanes for Vnni {
     type L = Bytes;
     #[inline(always)]
-    unsafe fn dots(q: &BiasedQuery, b: &WordBlock, threshold: i32) -> Option<([i32; LANES], [i32; LANES])> {
+    unsafe fn dots(q: &BiasedQuery, b: &WordBlock, threshold: i32, out: &mut Halves) -> bool {
         use std::arch::x86_64::*;
         // SAFETY: the caller guarantees avx512f, avx512bw and avx512vnni; every load reads
         // 64 bytes of `b.w` (16 words from a multiple of LANES) or of `b.sums`.
@@ -377,12 +389,33 @@ impl Lanes for Vnni {
                 let excess = _mm512_slli_epi32::<7>(_mm512_loadu_si512(b.sums[k].as_ptr().cast()));
                 _mm512_sub_epi32(acc, excess)
             };
-            above_512(half(0), half(1), threshold)
+            above_512(half(0), half(1), threshold, out)
         }
     }
 }
 
-/// Scans frames `first..last` for every query, block by block, into `lists`. Same hits,
+/// Most blocks scored together: up to `GROUP_BLOCKS * LANES` rows of whole frames. A
+/// frame's views may straddle two blocks, so that few lanes stay empty (12 views: 48 of
+/// 48 rows used in three blocks, where one block per frame uses 12 of 16).
+const GROUP_BLOCKS: usize = 4;
+
+/// The number of blocks in a group that leaves the fewest lanes empty, the fewest
+/// blocks among equals: a small group skips more often (one threshold test covers
+/// fewer frames).
+fn group_blocks(views: usize) -> usize {
+    let used = |g: usize| (g * LANES / views * views) as f64 / (g * LANES) as f64;
+    (1..=GROUP_BLOCKS).filter(|&g| g * LANES >= views).fold(GROUP_BLOCKS, |best, g| {
+        if used(g) > used(best) || (used(g) == used(best) && g < best) { g } else { best }
+    })
+}
+
+/// The halves of a block with no lane above the threshold: below any real score.
+const BELOW: Halves = ([i32::MIN / 2; LANES], [0; LANES]);
+
+/// Most views per frame the blocked scan takes (one group holds at least one frame).
+const MAX_BLOCKED_VIEWS: usize = GROUP_BLOCKS * LANES;
+
+/// Scans frames `first..last` for every query, group by group, into `lists`. Same hits,
 /// keys and tie order as `cpu_chunk_topk` on each query.
 ///
 /// # Safety
@@ -395,26 +428,68 @@ unsafe fn scan_blocks<L: Lanes>(
     last: usize,
     lists: &mut [Neighbours],
 ) {
+    // SAFETY (all four): passed on from the caller. The group size is a constant of each
+    // instance, so that its loops unroll.
+    unsafe {
+        match group_blocks(m.views) {
+            1 => scan_groups::<L, 1>(queries, m, first, last, lists),
+            2 => scan_groups::<L, 2>(queries, m, first, last, lists),
+            3 => scan_groups::<L, 3>(queries, m, first, last, lists),
+            _ => scan_groups::<L, GROUP_BLOCKS>(queries, m, first, last, lists),
+        }
+    }
+}
+
+/// `scan_blocks` with groups of `G` blocks.
+///
+/// # Safety
+/// As for `scan_blocks`.
+#[inline(always)]
+unsafe fn scan_groups<L: Lanes, const G: usize>(
+    queries: &[[u32; WORDS]],
+    m: &Matrix,
+    first: usize,
+    last: usize,
+    lists: &mut [Neighbours],
+) {
     let queries: Vec<_> = queries.iter().map(L::L::query).collect();
-    let per_block = LANES / m.views;
-    let mut block = L::L::block();
+    let per_group = G * LANES / m.views;
+    let mut blocks: [_; G] = std::array::from_fn(|_| L::L::block());
+    let mut halves = [BELOW; G];
     let mut f0 = first;
     while f0 < last {
-        let f1 = (f0 + per_block).min(last);
-        L::L::fill(&mut block, &m.words[f0 * m.views * WORDS..f1 * m.views * WORDS]);
+        let f1 = (f0 + per_group).min(last);
+        let rows = &m.words[f0 * m.views * WORDS..f1 * m.views * WORDS];
+        let used = rows.len().div_ceil(LANES * WORDS);
+        for (block, chunk) in blocks.iter_mut().zip(rows.chunks(LANES * WORDS)) {
+            L::L::fill(block, chunk);
+        }
         for (q, list) in queries.iter().zip(lists.iter_mut()) {
-            // SAFETY: passed on from the caller.
-            let Some((even, odd)) = (unsafe { L::dots(q, &block, list[TOPK - 1].score) }) else {
+            let threshold = list[TOPK - 1].score;
+            // Blocks where no lane beats the threshold keep a score below any real one:
+            // such a lane cannot be a frame's best above the threshold, so the frame's
+            // insertion (if its best is in another block) comes out as it would.
+            let mut above = [false; G];
+            for ((a, block), h) in above.iter_mut().zip(&blocks[..used]).zip(halves.iter_mut()) {
+                // SAFETY: passed on from the caller.
+                *a = unsafe { L::dots(q, block, threshold, h) };
+            }
+            if !above.contains(&true) {
                 continue;
-            };
+            }
+            for (h, _) in halves.iter_mut().zip(above).filter(|(_, a)| !a) {
+                *h = BELOW;
+            }
+            let lane = |l: usize| (halves[l / LANES].0[l % LANES], halves[l / LANES].1[l % LANES]);
             for f in f0..f1 {
                 let mut hit = Hit { score: i32::MIN, key: 0 };
                 for l in (f - f0) * m.views..(f - f0 + 1) * m.views {
-                    if even[l] + odd[l] > hit.score {
-                        hit = Hit { score: even[l] + odd[l], key: (f as u32) << 1 };
+                    let (even, odd) = lane(l);
+                    if even + odd > hit.score {
+                        hit = Hit { score: even + odd, key: (f as u32) << 1 };
                     }
-                    if even[l] - odd[l] > hit.score {
-                        hit = Hit { score: even[l] - odd[l], key: (f as u32) << 1 | 1 };
+                    if even - odd > hit.score {
+                        hit = Hit { score: even - odd, key: (f as u32) << 1 | 1 };
                     }
                 }
                 insert(list, hit);
@@ -474,7 +549,7 @@ const QUERIES_PER_TASK: usize = 256;
 /// of frames in parallel, then merged.
 pub fn cpu_search(queries: &[[u32; WORDS]], m: &Matrix) -> Vec<Neighbours> {
     let frames = m.frames();
-    if m.views > LANES {
+    if m.views > MAX_BLOCKED_VIEWS {
         return queries.par_iter().map(|q| cpu_chunk_topk(q, m, 0, frames)).collect();
     }
     // Two tasks per thread: even when one thread is slowed, the others take its share.
@@ -569,9 +644,12 @@ mod tests {
 
     #[test]
     fn blocked_search_equals_the_reference_scan() {
-        // Views that fill a block exactly, leave lanes unused, and exceed a block; enough
-        // frames for several parallel tasks; signed coefficients with many ties.
-        for (views, frames) in [(1, 4 * MIN_FRAMES_PER_TASK + 77), (3, 1000), (8, 600), (LANES + 1, 50)] {
+        // Views that fill a block exactly, leave lanes unused, straddle blocks in groups
+        // of 2, 3 and 4 blocks, and exceed a group (the unblocked scan); enough frames for
+        // several parallel tasks; signed coefficients with many ties.
+        let cases = [(1, 4 * MIN_FRAMES_PER_TASK + 77), (3, 1000), (8, 600), (10, 500), (12, 700), (LANES + 1, 50)];
+        assert_eq!(cases.map(|(v, _)| group_blocks(v)), [1, 3, 1, 2, 3, 4]);
+        for (views, frames) in cases.into_iter().chain([(MAX_BLOCKED_VIEWS + 1, 9)]) {
             let words: Vec<u32> = random_words(frames * views * WORDS, 3 + views as u64)
                 .iter()
                 .enumerate()
@@ -601,8 +679,14 @@ mod tests {
     #[test]
     fn every_vector_unit_scans_alike() {
         // The dispatch picks one implementation per CPU; each one this CPU can run is
-        // checked against the reference here, with views that leave lanes unused.
-        let (views, frames) = (3, 500);
+        // checked against the reference here, with views that leave lanes unused (3) and
+        // that straddle blocks (12).
+        for (views, frames) in [(3, 500), (12, 300)] {
+            vector_units_scan_alike(views, frames);
+        }
+    }
+
+    fn vector_units_scan_alike(views: usize, frames: usize) {
         // Full-range bytes (-128 and 127 included) in half the rows, few values in the
         // rest (ties).
         let mut r = crate::testkit::Rng::new(29);
