@@ -93,6 +93,8 @@ pub struct Catalogue {
     pub t: Vec<f64>,
     pub energy: Vec<u32>,
     pub duration: Vec<f64>,
+    /// Each video's chance score (`RefFrames::chance`): none measured.
+    pub chance: Vec<f32>,
     pub words: Vec<u32>,
     pub by_video: Vec<Vec<u32>>,
     pub pictures: Pictures,
@@ -129,7 +131,18 @@ impl Catalogue {
         let duration = vec![per_video as f64 / CATALOGUE_RATE; videos];
         let samples = (0..=n as u32).collect();
         let pictures = Pictures::owned(pictures);
-        Catalogue { energy: vec![1000; n], duration, video, t, words, by_video, pictures, per_video, samples }
+        Catalogue {
+            energy: vec![1000; n],
+            chance: vec![0.0; videos],
+            duration,
+            video,
+            t,
+            words,
+            by_video,
+            pictures,
+            per_video,
+            samples,
+        }
     }
 
     pub fn refs(&self) -> RefFrames<'_> {
@@ -140,6 +153,7 @@ impl Catalogue {
             stored: &self.samples[..self.video.len()],
             first: &self.samples,
             duration: &self.duration,
+            chance: &self.chance,
             descriptors: Descriptors::Frames(&self.words, 1),
             by_video: &self.by_video,
             pictures: &self.pictures,

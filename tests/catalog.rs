@@ -278,3 +278,65 @@ fn counts(out: &str) -> (u64, u64) {
     let n: Vec<u64> = inner.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect();
     (n[0], n[1])
 }
+
+#[test]
+fn a_background_raises_the_bar_of_the_videos_it_matched_by_chance() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cat = sample_catalogue(dir.path());
+    let c = cat.to_str().unwrap();
+    let uploads = sample().join("uploads.tar.gz");
+    let matched = |out: &str, extra: &[&str]| {
+        let (code, o, e) = match_sample(&cat, &dir.path().join(out), extra);
+        assert!(code == 0 || code == 3, "{o}{e}");
+        let mut rows = clipmatch::eval::read_predictions(&dir.path().join(out)).unwrap();
+        rows.sort_by(|a, b| (&a.query, &a.reference).cmp(&(&b.query, &b.reference)));
+        rows.into_iter().map(|p| (p.query, p.reference, p.score)).collect::<Vec<_>>()
+    };
+    let before = matched("before", &[]);
+    assert!(!before.is_empty());
+
+    // Footage that cannot be decoded measures nothing and writes nothing.
+    let junk = dir.path().join("junk");
+    std::fs::create_dir_all(&junk).unwrap();
+    std::fs::write(junk.join("x.mp4"), b"not a video").unwrap();
+    let (code, out, err) =
+        clipmatch(&["catalog", "background", "--device", "cpu", "--catalog", c, junk.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("none of the 1 background videos could be decoded"), "{err}");
+    assert!(!cat.join("background.parquet").exists());
+
+    // The sample's own uploads as a stand-in background: every video they match gets
+    // its match score as its chance score.
+    let (code, out, err) =
+        clipmatch(&["catalog", "background", "--device", "cpu", "--catalog", c, uploads.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let chance = clipmatch::store::background::read(&cat).unwrap();
+    for (_, video, score) in &before {
+        let c = chance.iter().find(|c| clipmatch::eval::norm_id(&c.video_id) == *video).expect("a chance score");
+        assert!(c.score >= *score as f32 - 1e-6, "{video}: chance {} under its match {score}", c.score);
+    }
+    assert!(!cat.join(".background-run").exists(), "the measurement's run is cleared");
+    let manifest = clipmatch::store::catalog::read_manifest(&cat).unwrap();
+    assert_eq!(manifest.background.as_ref().map(|b| b.catalogue_version), Some(manifest.version));
+    let (_, info, _) = clipmatch(&["catalog", "info", "--catalog", c]);
+    assert!(info.contains("background: 4 videos of unrelated footage measured"), "{info}");
+
+    // At a margin of 1 a match equal to its video's chance score still counts; over 1,
+    // none of these does.
+    assert_eq!(matched("at_one", &[]), before);
+    let config = dir.path().join("margin.toml");
+    std::fs::write(&config, "[matching.select]\nchance_margin = 1.5\n").unwrap();
+    assert!(matched("over_one", &["--config", config.to_str().unwrap()]).is_empty());
+
+    // An add leaves the new video without a chance score, and says so.
+    let more = dir.path().join("more");
+    std::fs::create_dir_all(&more).unwrap();
+    lavfi_video(&more.join("ep4.mp4"), "mandelbrot=size=320x180:rate=25:start_scale=1", 2.0);
+    let (code, out, err) = clipmatch(&["catalog", "add", "--device", "cpu", "--catalog", c, more.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, info, _) = clipmatch(&["catalog", "info", "--catalog", c]);
+    assert!(info.contains("videos added since have no chance score"), "{info}");
+}

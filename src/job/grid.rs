@@ -264,9 +264,9 @@ fn join_shard(
         false => Hold { frames: true, index: false, videos: Some(&named) },
     };
     let cat = catalog::open(catalog, hold)?;
-    let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
+    let facts = super::VideoFacts::of(catalog, &cat)?;
     let line = super::timeline(&cat);
-    let refs = super::ref_frames(&cat, &line, &durations, &config);
+    let refs = super::ref_frames(&cat, &line, &facts, &config);
     let tables = Tables::new();
 
     // Each upload aligned as an unsharded run aligns it, in the uploads table's order.

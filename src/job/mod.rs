@@ -4,6 +4,7 @@
 //! its shard's rows to a staging folder for `merge` (see `merge.rs`); a run over one
 //! catalogue shard stages neighbours for the join instead (see `grid.rs`).
 
+pub mod background;
 pub mod grid;
 mod stages;
 
@@ -27,7 +28,7 @@ use crate::store::table::{self, ManifestRow, MatchRow, MatchesBuilder, UploadRow
 use arrow::array::{Array, StringArray};
 use arrow::compute::concat_batches;
 use stages::{Ready, Searched};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub struct MatchOptions {
@@ -103,7 +104,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let prepared = opts.config.search.prepare(engine, &cat)?;
     // What alignment reads of the catalogue; a catalogue shard's run stages neighbours
     // for the join instead of aligning.
-    let durations: Vec<f64> = cat.videos.iter().map(|v| v.duration_s).collect();
+    let facts = VideoFacts::of(&opts.catalog, &cat)?;
     let line = (!staging).then(|| timeline(&cat));
     let tables = Tables::new();
     let decode = opts.config.decode_options(false, opts.worker.clone(), opts.decoder);
@@ -124,7 +125,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     }
     let mut uploads: Vec<UploadRow> = Vec::new();
     let mut pending = match &line {
-        Some(line) => Pending::Matches(ref_frames(&cat, line, &durations, &opts.config), Vec::new()),
+        Some(line) => Pending::Matches(ref_frames(&cat, line, &facts, &opts.config), Vec::new()),
         None => Pending::Staged(Vec::new()),
     };
     let mut last_save = Instant::now();
@@ -257,15 +258,33 @@ fn timeline(c: &Catalogue) -> Timeline {
     Timeline::new(&c.frame_video, (&c.frame_t, &c.frame_t_end, &c.frame_samples), &c.frame_energy, c.videos.len())
 }
 
+/// What alignment reads of each catalogue video beside its frames.
+struct VideoFacts {
+    duration: Vec<f64>,
+    chance: Vec<f32>,
+}
+
+impl VideoFacts {
+    /// Those of `cat`, opened from `dir`.
+    fn of(dir: &Path, cat: &Catalogue) -> Result<VideoFacts> {
+        let ids: Vec<String> = cat.videos.iter().map(|v| v.id.clone()).collect();
+        Ok(VideoFacts {
+            duration: cat.videos.iter().map(|v| v.duration_s).collect(),
+            chance: crate::store::background::scores(dir, &ids)?,
+        })
+    }
+}
+
 /// What alignment reads of `cat`, over its samples `line`.
-fn ref_frames<'a>(cat: &'a Catalogue, line: &'a Timeline, durations: &'a [f64], config: &Config) -> RefFrames<'a> {
+fn ref_frames<'a>(cat: &'a Catalogue, line: &'a Timeline, facts: &'a VideoFacts, config: &Config) -> RefFrames<'a> {
     RefFrames {
         video: &line.video,
         t: &line.t,
         energy: &line.energy,
         stored: &line.stored,
         first: &line.first,
-        duration: durations,
+        duration: &facts.duration,
+        chance: &facts.chance,
         descriptors: cat.descriptors(),
         by_video: &line.by_video,
         pictures: &cat.pictures,

@@ -260,10 +260,16 @@ pub struct SelectConfig {
     /// its score.
     pub shadow_overlap: f64,
     pub shadow_share: f32,
+    /// A segment must also score this multiple of its video's chance score: the highest
+    /// score the video reached on the catalogue's background of unrelated footage
+    /// (`clipmatch catalog background`; 0 for a video it never matched). A video that
+    /// resembles much unrelated footage (a static talking head, the title cards of a
+    /// series) needs more evidence. 0: chance scores are not used.
+    pub chance_margin: f32,
 }
 
 impl Default for SelectConfig {
     fn default() -> Self {
-        SelectConfig { min_score: 0.9, max_segments: 20, shadow_overlap: 0.5, shadow_share: 0.5 }
+        SelectConfig { min_score: 0.9, max_segments: 20, shadow_overlap: 0.5, shadow_share: 0.5, chance_margin: 1.0 }
     }
 }

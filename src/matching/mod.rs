@@ -29,7 +29,7 @@ use std::ops::Range;
 
 /// Segments of one pass over an upload, best first.
 pub fn align(q: &QueryFrames, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<Segment> {
-    select::select(candidates(q, r, tables, c, 1.0), c)
+    select::select(candidates(q, r, tables, c, 1.0), r, c)
 }
 
 /// Every segment found in one pass over an upload's votes, each vote counting `weight`,
@@ -105,7 +105,7 @@ pub fn find(u: &Upload, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<
         };
         segments.extend(candidates(&q, r, tables, c, weight));
     }
-    select::select(segments, c)
+    select::select(segments, r, c)
 }
 
 #[cfg(test)]

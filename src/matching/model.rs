@@ -19,6 +19,8 @@ pub struct RefFrames<'a> {
     pub first: &'a [u32],
     /// Duration of each video.
     pub duration: &'a [f64],
+    /// Each video's chance score (`store::background`; 0 where unknown).
+    pub chance: &'a [f32],
     /// Each stored frame's view descriptors.
     pub descriptors: Descriptors<'a>,
     /// Each video's samples in time order (`frames_by_video`).

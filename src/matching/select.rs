@@ -1,17 +1,24 @@
 //! Stage 7, `select`: the segments reported, out of every pass over one upload.
 
 use crate::matching::config::MatchConfig;
-use crate::matching::model::Segment;
+use crate::matching::model::{RefFrames, Segment};
+
+/// The score a segment of `video` must reach to be reported: `select.min_score`, and
+/// `select.chance_margin` times the video's chance score.
+pub fn bar(video: u32, r: &RefFrames, c: &MatchConfig) -> f32 {
+    let chance = r.chance.get(video as usize).copied().unwrap_or(0.0);
+    c.select.min_score.max(c.select.chance_margin * chance)
+}
 
 /// The segments to report out of `candidates` (possibly of several passes over the same
-/// upload): those over `select.min_score` that no stronger one makes redundant, best
+/// upload): those over their video's `bar` that no stronger one makes redundant, best
 /// first, at most `select.max_segments`.
-pub fn select(mut out: Vec<Segment>, c: &MatchConfig) -> Vec<Segment> {
+pub fn select(mut out: Vec<Segment>, r: &RefFrames, c: &MatchConfig) -> Vec<Segment> {
     let p = &c.select;
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.query_start.total_cmp(&b.query_start)));
     let mut kept: Vec<Segment> = Vec::new();
     for s in out {
-        if s.score >= p.min_score && !kept.iter().any(|k| shadows(k, &s, c)) {
+        if s.score >= bar(s.video, r, c) && !kept.iter().any(|k| shadows(k, &s, c)) {
             kept.push(s);
         }
     }

@@ -158,7 +158,7 @@ fn the_search_cap_drops_the_weakest_lines_not_the_videos_listed_last() {
             up.neighbours[i][0] = Hit { score: weak.neighbours[i][0].score * 2 / 3, ..weak.neighbours[i][0] };
         }
     }
-    let segs = select::select(candidates(&up.frames(), &cat.refs(), &tables, &c, 1.0), &c);
+    let segs = select::select(candidates(&up.frames(), &cat.refs(), &tables, &c, 1.0), &cat.refs(), &c);
     assert_eq!(segs.first().map(|s| s.video), Some(7), "{segs:?}");
 }
 
@@ -200,7 +200,8 @@ fn a_stronger_part_segment_never_scores_below_a_weaker_one() {
     let crop = Rect { x0: 0.15, y0: 0.1, x1: 0.85, y1: 0.9 };
     let score = |found: usize| {
         let (cat, up) = cropped(crop, 0.155, 0..found);
-        let segs = select::select(candidates(&up.frames(), &cat.refs(), &tables, &c, c.score.part_weight), &c);
+        let segs =
+            select::select(candidates(&up.frames(), &cat.refs(), &tables, &c, c.score.part_weight), &cat.refs(), &c);
         segs.first().map_or(0.0, |s| s.score)
     };
     let (all, some) = (score(20), score(16));

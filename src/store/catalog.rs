@@ -56,6 +56,9 @@ pub struct Manifest {
     /// stored (`decode.catalogue_repeat_similarity`); absent where every frame is.
     #[serde(default)]
     pub repeat_similarity: Option<f32>,
+    /// The background measured by `catalog background` (`store::background`), if any.
+    #[serde(default)]
+    pub background: Option<crate::store::background::BackgroundManifest>,
 }
 
 /// A catalogue loaded for matching: frames in catalogue order.
@@ -127,6 +130,7 @@ pub fn create(
         layout: Some(layout),
         index: None,
         repeat_similarity,
+        background: None,
     })
 }
 

@@ -1,5 +1,6 @@
 //! What the job reads and writes on disk, and the row types of every table: Parquet
-//! schemas and builders (`table`), the catalogue folder (`catalog`) and its search index
+//! schemas and builders (`table`), the catalogue folder (`catalog`), its chance scores
+//! (`background`) and its search index
 //! (`index`) and the files a search through it maps (`served`), checkpoints of a running shard (`checkpoint`), the neighbours a catalogue
 //! shard stages for the join (`staged`), and the merge of a run's shards (`merge`).
 //!
@@ -7,6 +8,7 @@
 //! index's lists) and `ingest::shard`;
 //! never `matching` or `job`.
 
+pub mod background;
 pub mod catalog;
 pub mod checkpoint;
 pub mod csv;

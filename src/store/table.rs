@@ -126,7 +126,7 @@ pub fn column<'a, T: 'static>(b: &'a RecordBatch, name: &str, file: &Path) -> Re
     })
 }
 
-fn field(name: &str, t: DataType, nullable: bool) -> Field {
+pub(crate) fn field(name: &str, t: DataType, nullable: bool) -> Field {
     Field::new(name, t, nullable)
 }
 

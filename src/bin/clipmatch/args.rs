@@ -119,6 +119,9 @@ pub(crate) struct DeviceArgs {
     pub(crate) adapter: Option<String>,
 }
 
+/// Uploads between two checkpoints of a run, unless `--checkpoint-uploads` says.
+pub(crate) const DEFAULT_CHECKPOINT_UPLOADS: usize = 64;
+
 #[derive(Subcommand)]
 pub(crate) enum CatalogCommand {
     /// Create a catalogue from videos, folders and archives.
@@ -172,6 +175,22 @@ pub(crate) enum CatalogCommand {
         files_only: bool,
         #[command(flatten)]
         device: DeviceArgs,
+    },
+    /// Measure each video's chance score on a background of unrelated footage (folders,
+    /// files, archives: never a catalogue video): the job is run over it, every segment
+    /// it finds is false, and each video's highest score is kept with the catalogue. A
+    /// match of that video must then score `match.select.chance_margin` times as much.
+    /// Run it again after `catalog add`.
+    Background {
+        #[arg(long)]
+        catalog: PathBuf,
+        /// Settings (TOML, see `clipmatch config`): those the catalogue is matched with.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        device: DeviceArgs,
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
     },
     /// Print the manifest and the videos with their metadata.
     Info {
@@ -254,7 +273,7 @@ pub(crate) struct MatchArgs {
     pub(crate) max_decode_memory: Option<u64>,
     /// Uploads between two checkpoints (also written every 30 s); a killed run started
     /// again with the same arguments resumes from the last one.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = DEFAULT_CHECKPOINT_UPLOADS)]
     pub(crate) checkpoint_uploads: usize,
     /// Process shard I of N (0-based) of the uploads; `clipmatch merge` joins the shards.
     #[arg(long, value_name = "I/N", conflicts_with = "shards")]

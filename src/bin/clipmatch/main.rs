@@ -4,8 +4,8 @@ mod args;
 
 use anyhow::{Context, Result, bail};
 use args::{
-    BenchArgs, CatalogCommand, Cli, Command, DeviceArgs, EvalArgs, LogFormat, MatchArgs, MergeArgs, RecallArgs,
-    ReviewArgs, SearchArg,
+    BenchArgs, CatalogCommand, Cli, Command, DEFAULT_CHECKPOINT_UPLOADS, DeviceArgs, EvalArgs, LogFormat, MatchArgs,
+    MergeArgs, RecallArgs, ReviewArgs, SearchArg,
 };
 use clap::Parser;
 use clipmatch::bench;
@@ -21,7 +21,7 @@ use clipmatch::kernels::gpu;
 use clipmatch::progress;
 use clipmatch::recall;
 use clipmatch::review;
-use clipmatch::store::{catalog, merge, metadata};
+use clipmatch::store::{background, catalog, merge, metadata};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -160,26 +160,66 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                 ),
                 Some(ix) => println!("search index: {} clusters over all {} parts, mapped", ix.centroids, ix.parts),
             }
+            match &m.background {
+                None => println!("no background: `clipmatch catalog background` measures the videos' chance scores"),
+                Some(b) if b.catalogue_version < m.version => println!(
+                    "the background was measured on catalogue version {}, this is {}: videos added since have \
+                     no chance score; `clipmatch catalog background` measures them",
+                    b.catalogue_version, m.version
+                ),
+                Some(b) => println!("background: {} videos of unrelated footage measured", b.uploads),
+            }
+            let chance: std::collections::HashMap<String, f32> =
+                background::read(&catalog)?.into_iter().map(|c| (c.video_id, c.score)).collect();
             let videos = catalog::read_videos(&catalog)?;
             println!(
-                "{:<40} {:>10} {:>8} {:>9}  {:<20} {:<8} {:<8} {:<24} {:<16}",
-                "video", "duration_s", "frames", "size", "series", "season", "episode", "title", "licensor"
+                "{:<40} {:>10} {:>8} {:>9} {:>6}  {:<20} {:<8} {:<8} {:<24} {:<16}",
+                "video", "duration_s", "frames", "size", "chance", "series", "season", "episode", "title", "licensor"
             );
             let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
             for v in &videos {
                 let m = &v.meta;
                 println!(
-                    "{:<40} {:>10.2} {:>8} {:>9}  {:<20} {:<8} {:<8} {:<24} {:<16}",
+                    "{:<40} {:>10.2} {:>8} {:>9} {:>6}  {:<20} {:<8} {:<8} {:<24} {:<16}",
                     v.id,
                     v.duration_s,
                     v.frames,
                     format!("{}x{}", v.width, v.height),
+                    chance.get(&v.id).map_or("-".into(), |c| format!("{c:.2}")),
                     or_dash(&m.series),
                     or_dash(&m.season),
                     or_dash(&m.episode),
                     or_dash(&m.title),
                     or_dash(&m.licensor)
                 );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        CatalogCommand::Background { catalog, config, device, inputs } => {
+            let opts = MatchOptions {
+                catalog: catalog.clone(),
+                out: catalog.clone(),
+                run_date: String::new(),
+                config: load_config(config.as_deref())?,
+                worker: Some(worker_exe()?),
+                decoder: decoder(&device)?,
+                workers: workers(device.workers),
+                shard: Shard::ALL,
+                catalog_shard: Shard::ALL,
+                checkpoint_uploads: DEFAULT_CHECKPOINT_UPLOADS,
+                progress,
+            };
+            let engine = open_engine(&device)?;
+            let s = job::background::measure(&inputs, &opts, &engine)
+                .with_context(|| format!("catalogue {}", catalog.display()))?;
+            println!(
+                "background: {} videos ({} failed); {} catalogue videos matched by chance",
+                s.uploads,
+                s.failed,
+                s.chance.len()
+            );
+            for c in &s.chance {
+                println!("  {:<40} chance score {:.3} ({} false segments)", c.video_id, c.score, c.segments);
             }
             return Ok(ExitCode::SUCCESS);
         }
