@@ -143,6 +143,10 @@ fn a_grid_of_upload_and_catalogue_shards_joins_into_the_rows_of_one_run() {
     let d = dir.path();
     let cat = sample_catalogue(d);
     let tar = sample().join("uploads.tar.gz");
+    // A chance score out of reach for one video: the join, like one run, drops its
+    // matches (the rows compared below still hold the other videos').
+    let chance = clipmatch::store::background::Chance { video_id: "ep2.mp4".into(), score: 100.0, segments: 1 };
+    clipmatch::store::background::write(&cat, &[chance]).unwrap();
     // The index with fewer probes than clusters (each shard searches its own frames of
     // the same probed clusters; the join maps the catalogue), then the exhaustive search
     // without the index's mapped files (the join loads the videos the lists name).
@@ -180,6 +184,8 @@ fn a_grid_of_upload_and_catalogue_shards_joins_into_the_rows_of_one_run() {
 
         let report = compare_runs(&full, &grid, 2);
         assert!(report.contains("uploads 4") && !report.contains("matches 0"), "{search:?}: {report}");
+        let refs = clipmatch::eval::read_predictions(&grid).unwrap();
+        assert!(refs.iter().all(|p| p.reference != "ep2"), "{search:?}: ep2 is over its bar");
         let counts = python(&format!(
             "import pyarrow.dataset as ds, json\n\
              t = ds.dataset('{}/manifest', format='parquet', partitioning='hive').to_table()\n\

@@ -84,6 +84,7 @@ pub fn measure(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Resu
         failed: ran.failed,
         // The version the manifest is saved with below.
         catalogue_version: manifest.version + 1,
+        videos: manifest.videos,
         computed_at: catalog::now_rfc3339(),
     });
     catalog::save_manifest(&opts.catalog, &mut manifest)?;

@@ -105,6 +105,12 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     // What alignment reads of the catalogue; a catalogue shard's run stages neighbours
     // for the join instead of aligning.
     let facts = VideoFacts::of(&opts.catalog, &cat)?;
+    if crate::store::background::stale(&cat.manifest) {
+        tracing::warn!(
+            "videos were added to the catalogue since its background was measured: they have no chance score \
+             (`clipmatch catalog background` measures them)"
+        );
+    }
     let line = (!staging).then(|| timeline(&cat));
     let tables = Tables::new();
     let decode = opts.config.decode_options(false, opts.worker.clone(), opts.decoder);

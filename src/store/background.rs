@@ -31,8 +31,10 @@ pub struct BackgroundManifest {
     /// Videos of it decoded, and those that failed.
     pub uploads: u64,
     pub failed: u64,
-    /// The catalogue version measured: videos added since have no chance score yet.
+    /// The catalogue version and its number of videos measured: videos added since have
+    /// no chance score yet.
     pub catalogue_version: u64,
+    pub videos: u64,
     pub computed_at: String,
 }
 
@@ -77,6 +79,12 @@ pub fn read(dir: &Path) -> Result<Vec<Chance>> {
         }
     }
     Ok(out)
+}
+
+/// Whether videos were added to the catalogue of `manifest` since its background was
+/// measured (they have no chance score).
+pub fn stale(manifest: &crate::store::catalog::Manifest) -> bool {
+    manifest.background.as_ref().is_some_and(|b| b.videos != manifest.videos)
 }
 
 /// Each of `videos`' chance score, in their order: 0 for a video the background never

@@ -162,10 +162,10 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             }
             match &m.background {
                 None => println!("no background: `clipmatch catalog background` measures the videos' chance scores"),
-                Some(b) if b.catalogue_version < m.version => println!(
-                    "the background was measured on catalogue version {}, this is {}: videos added since have \
-                     no chance score; `clipmatch catalog background` measures them",
-                    b.catalogue_version, m.version
+                Some(b) if background::stale(&m) => println!(
+                    "the background was measured on {} videos (catalogue version {}), the catalogue holds {}: \
+                     videos added since have no chance score; `clipmatch catalog background` measures them",
+                    b.videos, b.catalogue_version, m.videos
                 ),
                 Some(b) => println!("background: {} videos of unrelated footage measured", b.uploads),
             }
