@@ -34,6 +34,7 @@ pub struct BackgroundManifest {
     /// The catalogue version and its number of videos measured: videos added since have
     /// no chance score yet.
     pub catalogue_version: u64,
+    #[serde(default)]
     pub videos: u64,
     pub computed_at: String,
 }
