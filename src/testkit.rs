@@ -11,6 +11,13 @@ use crate::kernels::search::{Hit, Neighbours, TOPK};
 use crate::matching::model::{QueryFrames, RefFrames, frames_by_video};
 use std::ops::Range;
 
+/// `n` seeded words of four small signed bytes: many ties, which is what a search's
+/// order must survive.
+pub fn tie_heavy_words(n: usize, seed: u64) -> Vec<u32> {
+    let mut r = Rng::new(seed);
+    (0..n).map(|_| (r.next_u64() as u32) & 0x0303_0303).collect()
+}
+
 /// A seeded xorshift generator: the same numbers on every machine.
 #[derive(Clone)]
 pub struct Rng(u64);

@@ -105,7 +105,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     // What alignment reads of the catalogue; a catalogue shard's run stages neighbours
     // for the join instead of aligning.
     let facts = VideoFacts::of(&opts.catalog, &cat)?;
-    if crate::store::background::stale(&cat.manifest) {
+    if cat.manifest.background_stale() {
         tracing::warn!(
             "videos were added to the catalogue since its background was measured: they have no chance score \
              (`clipmatch catalog background` measures them)"

@@ -1,6 +1,7 @@
 //! The compute kernels and their CPU twins: frame descriptors (`descriptor`, beside
 //! `shaders/descriptor.wgsl`) and exact top-k search (`search`, beside
-//! `shaders/search.wgsl` and `shaders/merge.wgsl`), the index (`ivf`, beside
+//! `shaders/search.wgsl` and `shaders/merge.wgsl`; its blocked scan on the CPU's vector
+//! unit in `lanes`, the lists every search leaves in `neighbours`), the index (`ivf`, beside
 //! `shaders/coarse.wgsl`, trained by `cluster`), the WGSL sources and their bindings
 //! (`shaders`), the adapters wgpu sees (`adapter`), dispatch through wgpu (`gpu`), and
 //! the choice between GPU and twins (`engine`).
@@ -14,6 +15,8 @@ pub mod descriptor;
 pub mod engine;
 pub mod gpu;
 pub mod ivf;
+pub mod lanes;
 pub mod mapped;
+pub mod neighbours;
 pub mod search;
 pub mod shaders;

@@ -82,12 +82,6 @@ pub fn read(dir: &Path) -> Result<Vec<Chance>> {
     Ok(out)
 }
 
-/// Whether videos were added to the catalogue of `manifest` since its background was
-/// measured (they have no chance score).
-pub fn stale(manifest: &crate::store::catalog::Manifest) -> bool {
-    manifest.background.as_ref().is_some_and(|b| b.videos != manifest.videos)
-}
-
 /// Each of `videos`' chance score, in their order: 0 for a video the background never
 /// matched (or added after it was measured).
 pub fn scores(dir: &Path, videos: &[String]) -> Result<Vec<f32>> {

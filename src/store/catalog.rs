@@ -61,6 +61,14 @@ pub struct Manifest {
     pub background: Option<crate::store::background::BackgroundManifest>,
 }
 
+impl Manifest {
+    /// Whether videos were added since the background was measured (they have no
+    /// chance score).
+    pub fn background_stale(&self) -> bool {
+        self.background.as_ref().is_some_and(|b| b.videos != self.videos)
+    }
+}
+
 /// A catalogue loaded for matching: frames in catalogue order.
 pub struct Catalogue {
     pub manifest: Manifest,

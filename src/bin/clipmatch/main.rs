@@ -162,7 +162,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             }
             match &m.background {
                 None => println!("no background: `clipmatch catalog background` measures the videos' chance scores"),
-                Some(b) if background::stale(&m) => println!(
+                Some(b) if m.background_stale() => println!(
                     "the background was measured on {} videos (catalogue version {}), the catalogue holds {}: \
                      videos added since have no chance score; `clipmatch catalog background` measures them",
                     b.videos, b.catalogue_version, m.videos
