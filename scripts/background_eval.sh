@@ -10,7 +10,7 @@
 # default settings (CPU twins).
 #
 #   bash scripts/background_eval.sh        # WORK=DIR keeps the sets and catalogues for a rerun
-#   RECAP_SEEDS="31 32 33" HIDDEN_SEEDS="41 42" bash scripts/background_eval.sh
+#   RECAP_SEEDS="31 32 33 34" HIDDEN_SEEDS="41 42 43" bash scripts/background_eval.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -36,7 +36,7 @@ ln -sfn "$footage/catalogue2" "$work/footage/catalogue2"
 ln -sfn "$work/B" "$work/footage/distractors"
 
 sets=()
-for s in ${RECAP_SEEDS:-31 32}; do
+for s in ${RECAP_SEEDS:-31 32 33}; do
   [ -f "$work/sets/recap$s/ground_truth.csv" ] ||
     python3 scripts/make_recap_queries.py --footage "$work/footage" --distractors distractors \
       --out "$work/sets/recap$s" --seed "$s" 2>/dev/null
