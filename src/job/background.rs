@@ -28,7 +28,7 @@ pub struct BackgroundSummary {
 /// configuration the catalogue will be matched with; `opts.out` is ignored.
 pub fn measure(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<BackgroundSummary> {
     if opts.config.matching.select.chance_margin <= 0.0 {
-        return Err(Error::Invalid("match.select.chance_margin is 0: chance scores would not be used".into()));
+        return Err(Error::Invalid("matching.select.chance_margin is 0: chance scores would not be used".into()));
     }
     // The footage is matched as uploads are, with the same threshold (a lower one would
     // change which segments verification and refinement see), and no earlier chance

@@ -179,7 +179,7 @@ pub(crate) enum CatalogCommand {
     /// Measure each video's chance score on a background of unrelated footage (folders,
     /// files, archives: never a catalogue video): the job is run over it, every segment
     /// it finds is false, and each video's highest score is kept with the catalogue. A
-    /// match of that video must then score `match.select.chance_margin` times as much.
+    /// match of that video must then score `matching.select.chance_margin` times as much.
     /// Run it again after `catalog add`.
     Background {
         #[arg(long)]
