@@ -25,36 +25,27 @@ pub struct BackgroundSummary {
 
 /// Measures the chance scores of the catalogue `opts.catalog` on the videos of `inputs`
 /// (folders, files, archives of unrelated footage) and stores them. `opts.config` is the
-/// configuration the catalogue will be matched with; `opts.out` is ignored.
-pub fn measure(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<BackgroundSummary> {
-    if opts.config.matching.select.chance_margin <= 0.0 {
+/// configuration the catalogue will be matched with; where the run goes (`out`,
+/// `run_date`, the shards) is set here.
+pub fn measure(inputs: &[PathBuf], mut opts: MatchOptions, engine: &Engine) -> Result<BackgroundSummary> {
+    let select = &mut opts.config.matching.select;
+    if select.chance_margin <= 0.0 {
         return Err(Error::Invalid("matching.select.chance_margin is 0: chance scores would not be used".into()));
     }
     // The footage is matched as uploads are, with the same threshold (a lower one would
     // change which segments verification and refinement see), and no earlier chance
     // score plays a part.
-    let mut config = opts.config.clone();
-    config.matching.select.chance_margin = 0.0;
+    select.chance_margin = 0.0;
     let out = opts.catalog.join(".background-run");
     let clear = || match std::fs::remove_dir_all(&out) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&out, e)),
         _ => Ok(()),
     };
     clear()?;
-    let o = MatchOptions {
-        catalog: opts.catalog.clone(),
-        out: out.clone(),
-        run_date: "1970-01-01".into(),
-        config,
-        worker: opts.worker.clone(),
-        decoder: opts.decoder,
-        workers: opts.workers,
-        shard: Shard::ALL,
-        catalog_shard: Shard::ALL,
-        checkpoint_uploads: opts.checkpoint_uploads,
-        progress: opts.progress,
-    };
-    let ran = run(inputs, &o, engine)?;
+    opts.out = out.clone();
+    opts.run_date = "1970-01-01".into();
+    (opts.shard, opts.catalog_shard) = (Shard::ALL, Shard::ALL);
+    let ran = run(inputs, &opts, engine)?;
     if ran.ok == 0 {
         clear()?;
         return Err(Error::Invalid(format!(

@@ -273,10 +273,9 @@ struct VideoFacts {
 impl VideoFacts {
     /// Those of `cat`, opened from `dir`.
     fn of(dir: &Path, cat: &Catalogue) -> Result<VideoFacts> {
-        let ids: Vec<String> = cat.videos.iter().map(|v| v.id.clone()).collect();
         Ok(VideoFacts {
             duration: cat.videos.iter().map(|v| v.duration_s).collect(),
-            chance: crate::store::background::scores(dir, &ids)?,
+            chance: crate::store::background::scores(dir, &cat.videos)?,
         })
     }
 }

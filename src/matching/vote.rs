@@ -24,7 +24,6 @@ pub type Key = (u32, bool);
 pub fn groups(q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> BTreeMap<Key, Vec<Vote>> {
     let p = &c.vote;
     let mut groups: BTreeMap<Key, Vec<Vote>> = BTreeMap::new();
-    let bg_from: u32 = std::env::var("CLIPMATCH_BG_FROM").ok().and_then(|v| v.parse().ok()).unwrap_or(u32::MAX);
     for (qi, hits) in q.neighbours.iter().enumerate() {
         if q.energy[qi] < p.min_energy {
             continue;
@@ -38,7 +37,7 @@ pub fn groups(q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> BTreeMap<Key, 
             // A compacted frame votes for every sample it stands for, as the repeats it
             // replaced would have.
             for f in r.samples(h.frame()) {
-                if r.energy[f] < p.min_energy || r.video[f] >= bg_from {
+                if r.energy[f] < p.min_energy {
                     continue;
                 }
                 groups.entry((r.video[f], h.mirrored())).or_default().push(Vote { qi, tq: q.t[qi], tr: r.t[f], w });

@@ -6,11 +6,12 @@
 //! series shares) need more evidence than those that resemble little.
 
 use crate::error::{Error, Result};
-use crate::store::table::{self, column, field};
+use crate::store::table::{self, VideoRow, column, field};
 use arrow::array::{ArrayRef, Float32Array, Float32Builder, StringArray, StringBuilder, UInt32Array, UInt32Builder};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -82,12 +83,16 @@ pub fn read(dir: &Path) -> Result<Vec<Chance>> {
     Ok(out)
 }
 
+/// The chance scores of the catalogue in `dir` by video id.
+pub fn by_video(dir: &Path) -> Result<HashMap<String, f32>> {
+    Ok(read(dir)?.into_iter().map(|c| (c.video_id, c.score)).collect())
+}
+
 /// Each of `videos`' chance score, in their order: 0 for a video the background never
 /// matched (or added after it was measured).
-pub fn scores(dir: &Path, videos: &[String]) -> Result<Vec<f32>> {
-    let chance: std::collections::HashMap<String, f32> =
-        read(dir)?.into_iter().map(|c| (c.video_id, c.score)).collect();
-    let scores: Vec<f32> = videos.iter().map(|v| chance.get(v).copied().unwrap_or(0.0)).collect();
+pub fn scores(dir: &Path, videos: &[VideoRow]) -> Result<Vec<f32>> {
+    let chance = by_video(dir)?;
+    let scores: Vec<f32> = videos.iter().map(|v| chance.get(&v.id).copied().unwrap_or(0.0)).collect();
     if let Some(bad) = scores.iter().find(|s| !s.is_finite() || **s < 0.0) {
         return Err(Error::Invalid(format!("{}: chance score {bad} is not a score", path(dir).display())));
     }

@@ -169,8 +169,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                 ),
                 Some(b) => println!("background: {} videos of unrelated footage measured", b.uploads),
             }
-            let chance: std::collections::HashMap<String, f32> =
-                background::read(&catalog)?.into_iter().map(|c| (c.video_id, c.score)).collect();
+            let chance = background::by_video(&catalog)?;
             let videos = catalog::read_videos(&catalog)?;
             println!(
                 "{:<40} {:>10} {:>8} {:>9} {:>6}  {:<20} {:<8} {:<8} {:<24} {:<16}",
@@ -210,7 +209,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                 progress,
             };
             let engine = open_engine(&device)?;
-            let s = job::background::measure(&inputs, &opts, &engine)
+            let s = job::background::measure(&inputs, opts, &engine)
                 .with_context(|| format!("catalogue {}", catalog.display()))?;
             println!(
                 "background: {} videos ({} failed); {} catalogue videos matched by chance",
