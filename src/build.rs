@@ -46,6 +46,8 @@ pub struct BuildOptions {
     pub index: IndexConfig,
     /// Compaction of a new catalogue (`decode.catalogue_repeat_similarity`).
     pub repeat_similarity: f32,
+    /// Strips per frame of a new catalogue (`decode.catalogue_strips`).
+    pub strips: usize,
 }
 
 /// The frames of one video (`views` descriptors each, in time order) that are stored,
@@ -81,7 +83,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let mut manifest = if create {
         let layout = serde_json::to_value(&opts.decode.layout).map_err(|e| Error::Invalid(e.to_string()))?;
         let repeats = Some(opts.repeat_similarity).filter(|&s| s <= 1.0);
-        catalog::create(dir, opts.decode.rate, CATALOGUE_VIEWS, layout, repeats)?
+        catalog::create(dir, opts.decode.rate, (CATALOGUE_VIEWS, opts.strips), layout, repeats)?
     } else {
         catalog::read_manifest(dir)?
     };
@@ -97,7 +99,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let mut videos = catalog::read_videos(dir)?;
     let mut known: HashSet<String> = videos.iter().map(|v| v.id.clone()).collect();
     let part = manifest.parts;
-    let mut frames = FramesBuilder::new(manifest.views);
+    let mut frames = FramesBuilder::new(manifest.views, manifest.strips);
     // The new part's descriptors and pictures, for the index and its mapped files.
     let mut part_words: Vec<u32> = Vec::new();
     let mut part_pictures: Vec<PackedImage> = Vec::new();
@@ -109,7 +111,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         &opts.limits,
         &Selection::CATALOGUE,
         &decode,
-        Views::Catalogue,
+        Views::Catalogue { strips: manifest.strips },
         opts.workers,
         &mut |m, out| {
             let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
@@ -128,16 +130,18 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
                     return Ok(());
                 }
             };
-            let descriptors = engine.describe(&d.images)?;
-            let views = manifest.views;
+            let described = engine.describe(&d.images)?;
+            // Each sample's views, then its strips: compaction compares the views.
+            let (views, cut) = (manifest.views, manifest.views + manifest.strips);
+            let descriptors: Vec<Descriptor> =
+                described.chunks(cut).flat_map(|c| c[..views.min(c.len())].iter().copied()).collect();
             let kept = runs(&descriptors, views, manifest.repeat_similarity);
             for &(f, last) in &kept {
-                let ds = &descriptors[f * views..(f + 1) * views];
-                let words: Vec<u32> = ds.iter().flat_map(|x| x.words).collect();
+                let words: Vec<u32> = described[f * cut..(f + 1) * cut].iter().flat_map(|x| x.words).collect();
                 let range = (d.times[f], d.times[last], (last - f + 1) as u32);
-                frames.push(&m.id, range, ds[0].energy, &words, &d.images[f * views])?;
-                part_words.extend_from_slice(&words);
-                part_pictures.push(d.images[f * views]);
+                frames.push(&m.id, range, described[f * cut].energy, &words, &d.images[f * cut])?;
+                part_words.extend_from_slice(&words[..views * WORDS]);
+                part_pictures.push(d.images[f * cut]);
             }
             let n = d.times.len();
             tracing::info!(video = %m.id, frames = n, stored = kept.len(), duration_s = d.info.duration_s, "added");

@@ -16,7 +16,7 @@ use crate::ingest::decode::DecodeOptions;
 use crate::ingest::hw::Decoder;
 use crate::kernels::cluster::TrainParams;
 use crate::kernels::descriptor::DESCRIPTOR_VERSION;
-use crate::kernels::engine::{Engine, Prepared};
+use crate::kernels::engine::{Engine, Prepared, Searchable};
 use crate::kernels::search::Matrix;
 use crate::matching::config::MatchConfig;
 use crate::store::catalog::{self, Catalogue, Hold};
@@ -82,11 +82,21 @@ impl SearchConfig {
     /// through it (the lists hold the descriptors), else the descriptors in frame order.
     pub fn hold(&self, dir: &Path) -> Result<Hold<'static>> {
         let index = self.use_index(catalog::read_manifest(dir)?.frames);
-        Ok(Hold { frames: !index, index, videos: None })
+        Ok(Hold { frames: !index, index, videos: None, strips: !index })
     }
 
-    /// `cat` made ready for `engine`: searched exactly, or through its index.
-    pub fn prepare<'a>(&self, engine: &Engine, cat: &'a Catalogue) -> Result<Prepared<'a>> {
+    /// `cat` made ready for `engine`: its views searched exactly or through its index,
+    /// and its strips, where held, exactly.
+    pub fn prepare<'a>(&self, engine: &Engine, cat: &'a Catalogue) -> Result<Searchable<'a>> {
+        let strips = Matrix { words: &cat.strips, views: cat.manifest.strips };
+        let strips = if cat.strips.is_empty() { None } else { Some(engine.prepare(strips)?) };
+        if strips.is_none() && cat.manifest.strips > 0 {
+            tracing::info!("searched through the index: the catalogue's portrait strips are not searched");
+        }
+        Ok(Searchable { views: self.prepare_views(engine, cat)?, strips })
+    }
+
+    fn prepare_views<'a>(&self, engine: &Engine, cat: &'a Catalogue) -> Result<Prepared<'a>> {
         let matrix = Matrix { words: &cat.words, views: cat.manifest.views };
         if !self.use_index(cat.manifest.frames) {
             return engine.prepare(matrix);
@@ -156,6 +166,10 @@ pub struct DecodeConfig {
     /// stored; that frame stands for it, over a time range. Above 1: every frame is
     /// stored. Recorded in the catalogue, so that `catalog add` compacts alike.
     pub catalogue_repeat_similarity: f32,
+    /// Portrait strips stored per catalogue frame, for `catalog build` (`frame::views`):
+    /// more find a panning fill closer to where it is, and cost 128 bytes a frame each.
+    /// Recorded in the catalogue, so that `catalog add` cuts alike; 0: none.
+    pub catalogue_strips: usize,
     /// Longest side of the luma frames the picture is scaled down to, pixels.
     pub max_side: u32,
     /// FFmpeg's own decoding threads per video (0: FFmpeg chooses). Uploads decode one
@@ -172,6 +186,7 @@ impl Default for DecodeConfig {
             rate: 2.0,
             catalogue_rate: 4.0,
             catalogue_repeat_similarity: 2.0,
+            catalogue_strips: 11,
             max_side: 256,
             threads: 1,
             skip_nonref: true,

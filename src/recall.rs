@@ -116,10 +116,10 @@ fn frames_found(
     d: &Decoded,
     segments: &[&Truth],
     cat: &Catalogue,
-    prepared: &crate::kernels::engine::Prepared,
+    prepared: &crate::kernels::engine::Searchable,
     engine: &Engine,
 ) -> Result<Vec<[bool; 4]>> {
-    let (_, neighbours) = engine.describe_and_search(prepared, &d.images)?;
+    let (_, neighbours) = engine.describe_and_search_all(prepared, &d.images, &d.portrait_pictures())?;
     let mut out = Vec::new();
     for (i, views) in d.ranges().into_iter().enumerate() {
         let t = d.times[i];

@@ -7,7 +7,7 @@ use crate::frame::gray::Gray;
 use crate::kernels::descriptor::{DOT_ONE, IMG, PackedImage, Tables, WORDS, describe, pack_image};
 use crate::kernels::ivf::Descriptors;
 use crate::kernels::mapped::Pictures;
-use crate::kernels::search::{Hit, Neighbours, TOPK};
+use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK};
 use crate::matching::model::{QueryFrames, RefFrames, frames_by_video};
 use std::ops::Range;
 
@@ -162,6 +162,7 @@ impl Catalogue {
             duration: &self.duration,
             chance: &self.chance,
             descriptors: Descriptors::Frames(&self.words, 1),
+            strips: Matrix { words: &[], views: 0 },
             by_video: &self.by_video,
             pictures: &self.pictures,
             near_s: 0.5,
@@ -183,6 +184,8 @@ pub struct Upload {
     pub t: Vec<f64>,
     pub words: Vec<[u32; WORDS]>,
     pub views: Vec<Range<usize>>,
+    /// Every frame's picture is landscape.
+    pub portrait: Vec<bool>,
     pub energy: Vec<u32>,
     pub neighbours: Vec<Neighbours>,
 }
@@ -237,7 +240,7 @@ impl Upload {
                 list
             })
             .collect();
-        Upload { energy: vec![1000; n], views: (0..n).map(|i| i..i + 1).collect(), t, words, neighbours }
+        Upload { energy: vec![1000; n], views: (0..n).map(|i| i..i + 1).collect(), portrait: vec![false; n], t, words, neighbours }
     }
 
     pub fn frames(&self) -> QueryFrames<'_> {
@@ -245,6 +248,7 @@ impl Upload {
             t: &self.t,
             words: &self.words,
             views: &self.views,
+            portrait: &self.portrait,
             energy: &self.energy,
             neighbours: &self.neighbours,
             period: UPLOAD_PERIOD,

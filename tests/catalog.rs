@@ -340,3 +340,66 @@ fn a_background_raises_the_bar_of_the_videos_it_matched_by_chance() {
     let (_, info, _) = clipmatch(&["catalog", "info", "--catalog", c]);
     assert!(info.contains("videos added since have no chance score"), "{info}");
 }
+
+#[test]
+fn a_landscape_clip_cropped_to_fill_a_portrait_canvas_is_found_through_the_strips() {
+    if !require(has_ffmpeg() && has_python_modules("pyarrow"), "the ffmpeg CLI and pyarrow") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let videos = d.join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    let life = "life=size=320x180:rate=25:seed=3:ratio=0.3";
+    lavfi_video(&videos.join("one.mp4"), life, 8.0);
+    lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
+    // The upload: a third of one.mp4's width, panning across it, filling a 9:16 canvas.
+    let uploads = d.join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    let fill = format!("{life},crop=100:180:x='(iw-ow)*(0.5+0.45*sin(t*0.8))':y=0,scale=180:320");
+    lavfi_video(&uploads.join("fill.mp4"), &fill, 8.0);
+
+    let no_strips = d.join("no_strips.toml");
+    std::fs::write(&no_strips, "[decode]\ncatalogue_strips = 0\n").unwrap();
+    let found = |name: &str, extra: &[&str]| {
+        let cat = d.join(name);
+        let (code, out, err) = build_catalogue(&cat, extra, &[&videos]);
+        assert_eq!(code, 0, "{out}{err}");
+        let (c, out_dir) = (cat.to_str().unwrap(), d.join(format!("out-{name}")));
+        let (code, out, err) = clipmatch(&[
+            "match",
+            "--device",
+            "cpu",
+            "--run-date",
+            "2026-11-24",
+            "--catalog",
+            c,
+            "--out",
+            out_dir.to_str().unwrap(),
+            uploads.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        let rows = python(&format!(
+            "import pyarrow.dataset as ds, pyarrow.parquet as pq, glob\n\
+             t = ds.dataset('{}/matches', format='parquet', partitioning='hive').to_table().to_pylist()\n\
+             s = pq.read_schema(glob.glob('{c}/frames/*.parquet')[0])\n\
+             print(s.field('strips').type.byte_width if 'strips' in s.names else 0)\n\
+             print(sorted((r['ref_id'], round(r['query_start_s']), round(r['query_end_s'])) for r in t))",
+            out_dir.display()
+        ));
+        let (width, rows) = rows.trim().split_once('\n').unwrap();
+        (width.parse::<usize>().unwrap(), rows.to_string())
+    };
+    // By default every catalogue frame stores its strips, 128 bytes each, in a column of
+    // its own; the portrait picture searches them and is found over most of its length.
+    let (width, rows) = found("cat", &[]);
+    assert_eq!(width, 11 * 128);
+    assert!(rows.starts_with("[('one.mp4', ") && !rows.contains("two.mp4"), "{rows}");
+    let span: Vec<f64> =
+        rows.trim_matches(|c| "[]()".contains(c)).split(", ").skip(1).take(2).map(|x| x.parse().unwrap()).collect();
+    assert!(span[0] <= 2.0 && span[1] >= 6.0, "{rows}");
+    // Without strips (as catalogues of older builds), none of the frame's views shows
+    // what the upload shows.
+    let (width, rows) = found("plain", &["--config", no_strips.to_str().unwrap()]);
+    assert_eq!((width, rows.as_str()), (0, "[]"));
+}

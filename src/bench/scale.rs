@@ -191,8 +191,9 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
     }
     let (views, rate) = (real.manifest.views, real.manifest.rate);
     let layout = real.manifest.layout.clone().unwrap_or_default();
-    let mut manifest = catalog::create(dir, rate, views, layout, real.manifest.repeat_similarity)?;
-    let mut frames = FramesBuilder::new(views);
+    // No strips: the index, which this bench measures, does not search them.
+    let mut manifest = catalog::create(dir, rate, (views, 0), layout, real.manifest.repeat_similarity)?;
+    let mut frames = FramesBuilder::new(views, 0);
     for f in 0..real.frame_video.len() {
         let words = &real.words[f * views * WORDS..(f + 1) * views * WORDS];
         let id = &real.videos[real.frame_video[f] as usize].id;
@@ -219,7 +220,7 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
         }
         let made: Vec<Vec<filler::FillerFrame>> =
             batch.par_iter().map(|&(i, n)| filler::video(donor, &o.model, o.seed, i, n)).collect();
-        let mut frames = FramesBuilder::new(views);
+        let mut frames = FramesBuilder::new(views, 0);
         for (&(i, n), video) in batch.iter().zip(&made) {
             let id = format!("filler-{i:06}");
             for (k, f) in video.iter().enumerate() {

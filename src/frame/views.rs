@@ -37,8 +37,12 @@ const VIEWS: [View; 12] = [
     View { scale: 0.8, px: 1.0, py: 1.0, square: false },
 ];
 
-/// Number of views per catalogue frame.
+/// Number of views per catalogue frame, strips apart.
 pub const CATALOGUE_VIEWS: usize = VIEWS.len();
+
+/// Width over height of a strip: the 9:16 canvas of short-video apps, which a landscape
+/// picture fills by keeping a third of its width, panning across it.
+const STRIP_ASPECT: f32 = 9.0 / 16.0;
 
 fn view_rect(c: Rect, v: View) -> Rect {
     let (mut w, mut h) = (c.width(), c.height());
@@ -53,9 +57,22 @@ fn view_rect(c: Rect, v: View) -> Rect {
     Rect { x0, y0, x1: x0 + w, y1: y0 + h }
 }
 
-/// The 32x32 images of every catalogue view of a frame whose picture is `content`.
-pub fn catalogue_views(g: &Gray, content: Rect) -> Vec<PackedImage> {
-    VIEWS.iter().map(|&v| resample(g, view_rect(content, v))).collect()
+/// The 32x32 images of every catalogue view of a frame whose picture is `content`, then
+/// of its `strips` strips (`strip_rect`).
+pub fn catalogue_views(g: &Gray, content: Rect, strips: usize) -> Vec<PackedImage> {
+    let views = VIEWS.iter().map(|&v| view_rect(content, v));
+    views.chain((0..strips).map(|i| strip_rect(content, i, strips))).map(|r| resample(g, r)).collect()
+}
+
+/// Strip `i` of `n`: the picture's full height at `STRIP_ASPECT`, its positions spread
+/// evenly from the left edge to the right one. A portrait upload that fills its canvas
+/// with a landscape picture shows such a strip, which none of the whole picture's views
+/// resembles; the strips are searched only by upload pictures that are portrait.
+fn strip_rect(c: Rect, i: usize, n: usize) -> Rect {
+    let w = c.width().min(c.height() * STRIP_ASPECT);
+    let at = if n > 1 { i as f32 / (n - 1) as f32 } else { 0.5 };
+    let x0 = c.x0 + (c.width() - w) * at;
+    Rect { x0, y0: c.y0, x1: x0 + w, y1: c.y1 }
 }
 
 /// The 32x32 images of one frame, in two groups aligned apart: the whole picture's views
@@ -65,6 +82,10 @@ pub struct FrameViews {
     pub images: Vec<PackedImage>,
     /// How many images, at the end of `images`, show a part of the frame.
     pub parts: usize,
+    /// The picture (the first image) is portrait: taller than wide, it cannot show a
+    /// whole landscape picture, only a part of one, so it searches the catalogue's strips
+    /// too (uploads only).
+    pub portrait: bool,
 }
 
 /// The views of an upload frame. The picture's: its detected picture and, on a portrait
@@ -96,7 +117,7 @@ pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
         images.push(resample(g, inner_picture(g, *r, &c.borders)));
     }
     let parts = images.len() - picture;
-    FrameViews { images, parts }
+    FrameViews { images, parts, portrait: layout.content.height() > layout.content.width() }
 }
 
 /// The picture inside window `r` of `g`, its own black bars cut away.
@@ -120,7 +141,10 @@ mod tests {
     fn the_stored_views_change_only_with_the_descriptor_version() {
         // Every catalogue stores these views: a catalogue built with others must be
         // refused, so changing them means a new DESCRIPTOR_VERSION (and fingerprint here).
-        let fingerprint = crate::stable_hash(&[&format!("{VIEWS:?}")]);
+        // The strips too: older catalogues have none, which reads as before.
+        let c = Rect { x0: 0.0, y0: 0.0, x1: 320.0, y1: 180.0 };
+        let strips: Vec<_> = [1, 5].iter().flat_map(|&n| (0..n).map(move |i| strip_rect(c, i, n))).collect();
+        let fingerprint = crate::stable_hash(&[&format!("{VIEWS:?}"), &format!("{strips:?}")]);
         assert_eq!((DESCRIPTOR_VERSION, fingerprint), (2, 0x0cdb_a3f0_524d_466e), "{fingerprint:#x}");
     }
 }

@@ -14,8 +14,8 @@ use std::path::Path;
 /// Which 32x32 images a decoded frame yields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Views {
-    /// Every crop the catalogue stores (`frame::CATALOGUE_VIEWS`).
-    Catalogue,
+    /// Every crop the catalogue stores (`frame::CATALOGUE_VIEWS`), then `strips` strips.
+    Catalogue { strips: usize },
     /// The upload's picture and parts of its frame (`frame::query_views`).
     Query,
 }
@@ -30,12 +30,21 @@ pub struct Decoded {
     /// How many of each sample's images, at its end, show a part of the frame rather
     /// than the whole picture (`frame::FrameViews`); 0 for the catalogue.
     pub parts: Vec<u8>,
+    /// Which samples' pictures are portrait, and search the catalogue's strips too
+    /// (`frame::FrameViews`); none of the catalogue's.
+    pub portrait: Vec<bool>,
 }
 
 impl Decoded {
     /// The range of `images`, and of anything computed image by image, of each sample.
     pub fn ranges(&self) -> Vec<std::ops::Range<usize>> {
         ranges(&self.views)
+    }
+
+    /// The images (indices into `images`) that search the catalogue's strips: the
+    /// portrait pictures.
+    pub fn portrait_pictures(&self) -> Vec<usize> {
+        self.ranges().into_iter().zip(&self.portrait).filter(|(_, p)| **p).map(|(r, _)| r.start).collect()
     }
 }
 
@@ -53,7 +62,9 @@ pub fn ranges(views: &[u8]) -> Vec<std::ops::Range<usize>> {
 
 fn cut(views: Views, g: &Gray, layout: &Layout, opts: &DecodeOptions) -> FrameViews {
     match views {
-        Views::Catalogue => FrameViews { images: catalogue_views(g, layout.content), parts: 0 },
+        Views::Catalogue { strips } => {
+            FrameViews { images: catalogue_views(g, layout.content, strips), parts: 0, portrait: false }
+        }
         Views::Query => query_views(g, layout, &opts.layout),
     }
 }
@@ -79,17 +90,19 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions, views: Views) -> std::resu
     let mut images = Vec::new();
     let mut counts = Vec::new();
     let mut parts = Vec::new();
+    let mut portrait = Vec::new();
     let mut emit = |t: f64, g: Gray, layout: Layout| {
         let cuts = cut(views, &g, &layout, opts);
         times.push(t);
         counts.push(cuts.images.len() as u8);
         parts.push(cuts.parts as u8);
+        portrait.push(cuts.portrait);
         images.extend(cuts.images);
     };
     let mut borders = border_tracker(opts, views);
     let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
     borders.finish(&mut emit);
-    decoded.map(|info| Decoded { info, times, images, views: counts, parts })
+    decoded.map(|info| Decoded { info, times, images, views: counts, parts, portrait })
 }
 
 /// Most samples a video decoded under `opts` can yield: one per sampling period of
@@ -98,9 +111,10 @@ pub fn max_samples(opts: &DecodeOptions) -> u64 {
     opts.max_frames.min((opts.max_duration_s.max(0.0) * opts.rate).ceil() as u64 + 2)
 }
 
-/// Most views one sample can have, catalogue or upload (`frame::views`).
-pub fn max_views(c: &crate::frame::config::LayoutConfig) -> usize {
+/// Most views one sample can have, catalogue (with `strips` strips) or upload
+/// (`frame::views`).
+pub fn max_views(c: &crate::frame::config::LayoutConfig, strips: usize) -> usize {
     let w = &c.windows;
     let upload = 1 + c.band_aspects.len() + 4 + w.stopped + w.continued + w.textured;
-    upload.max(crate::frame::views::CATALOGUE_VIEWS)
+    upload.max(crate::frame::views::CATALOGUE_VIEWS + strips)
 }

@@ -62,6 +62,8 @@ struct Header {
     views: Vec<u8>,
     /// Of those, the parts' per sample (`Decoded::parts`).
     parts: Vec<u8>,
+    /// Samples whose picture is portrait (`Decoded::portrait`).
+    portrait: Vec<bool>,
 }
 
 /// The child side: caps its memory, then serves requests until stdin closes. The cap is
@@ -105,9 +107,20 @@ pub fn serve(max_memory_bytes: u64, nvdec: bool) -> io::Result<()> {
         let (json, bytes) = match req.task {
             Task::Sample(views) => {
                 let (header, images) = match decode_file(&req.path, &req.opts, views) {
-                    Ok(d) => (Header { result: Ok(d.info), times: d.times, views: d.views, parts: d.parts }, d.images),
+                    Ok(d) => {
+                        let header =
+                            Header { result: Ok(d.info), times: d.times, views: d.views, parts: d.parts, portrait: d.portrait };
+                        (header, d.images)
+                    }
                     Err(e) => {
-                        (Header { result: Err(e), times: Vec::new(), views: Vec::new(), parts: Vec::new() }, Vec::new())
+                        let header = Header {
+                            result: Err(e),
+                            times: Vec::new(),
+                            views: Vec::new(),
+                            parts: Vec::new(),
+                            portrait: Vec::new(),
+                        };
+                        (header, Vec::new())
                     }
                 };
                 (serde_json::to_vec(&header), bytemuck::cast_slice(&images).to_vec())
@@ -178,7 +191,7 @@ impl Worker {
     ) -> Result<Decoded, UploadError> {
         let req =
             Request { path: path.to_path_buf(), name: name.to_string(), task: Task::Sample(views), opts: opts.clone() };
-        self.ask(&req, |r| read_answer(r, opts)).and_then(|d| d)
+        self.ask(&req, |r| read_answer(r, opts, views)).and_then(|d| d)
     }
 
     /// Colour thumbnails of `path` (member `name`) at `times`, at most `side` pixels, in
@@ -300,7 +313,7 @@ const HEADER_SAMPLE_BYTES: u64 = 64;
 /// Reads one answer, refusing (as `InvalidData`) any that no honest worker decoding
 /// under `opts` could give: nothing is allocated on the child's word beyond what the
 /// limits allow.
-fn read_answer(r: &mut impl Read, opts: &DecodeOptions) -> io::Result<Result<Decoded, UploadError>> {
+fn read_answer(r: &mut impl Read, opts: &DecodeOptions, asked: Views) -> io::Result<Result<Decoded, UploadError>> {
     let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
     let samples = max_samples(opts);
     let mut len = [0u8; 8];
@@ -316,14 +329,15 @@ fn read_answer(r: &mut impl Read, opts: &DecodeOptions) -> io::Result<Result<Dec
     if header.times.len() as u64 > samples {
         return Err(invalid(format!("{} samples, more than the limits allow ({samples})", header.times.len())));
     }
-    if header.views.len() != header.times.len() || header.parts.len() != header.times.len() {
+    let n = header.times.len();
+    if header.views.len() != n || header.parts.len() != n || header.portrait.len() != n {
         return Err(invalid("a view or part count per sample missing".into()));
     }
     // Every sample's first view is its picture, whatever parts follow.
     if header.parts.iter().zip(&header.views).any(|(p, v)| p >= v) {
         return Err(invalid("a sample without its picture's view".into()));
     }
-    let views = max_views(&opts.layout);
+    let views = max_views(&opts.layout, if let Views::Catalogue { strips } = asked { strips } else { 0 });
     if let Some(v) = header.views.iter().find(|&&v| v as usize > views) {
         return Err(invalid(format!("a sample of {v} views, where at most {views} can be")));
     }
@@ -335,5 +349,6 @@ fn read_answer(r: &mut impl Read, opts: &DecodeOptions) -> io::Result<Result<Dec
         images,
         views: header.views,
         parts: header.parts,
+        portrait: header.portrait,
     }))
 }

@@ -67,6 +67,7 @@ pub(crate) fn stage(m: &Member, d: &Decoded, searched: Searched, cat: &Catalogue
         times: d.times.clone(),
         views: d.views.clone(),
         parts: d.parts.clone(),
+        portrait: d.portrait.iter().map(|&p| u8::from(p)).collect(),
         descriptors,
         neighbours,
         frame_videos,
@@ -259,9 +260,11 @@ fn join_shard(
             *v.ok_or_else(|| stale(catalog, &s.archive, &s.query_id))? = true;
         }
     }
+    // The strips where the tasks searched them: exhaustively.
+    let strips = !config.search.use_index(found.frames);
     let hold = match catalog::mapped(catalog, &found) {
-        true => Hold { frames: false, index: true, videos: None },
-        false => Hold { frames: true, index: false, videos: Some(&named) },
+        true => Hold { frames: false, index: true, videos: None, strips },
+        false => Hold { frames: true, index: false, videos: Some(&named), strips },
     };
     let cat = catalog::open(catalog, hold)?;
     let facts = super::VideoFacts::of(catalog, &cat)?;
@@ -321,6 +324,7 @@ fn align(s: &Staged, cat: &Catalogue, refs: &RefFrames, tables: &Tables, config:
         neighbours,
         ranges: &sample::ranges(&s.views),
         parts: &s.parts,
+        portrait: &s.portrait.iter().map(|&p| p == 1).collect::<Vec<_>>(),
         period: s.period,
         duration: s.duration,
     };

@@ -17,6 +17,7 @@ use crate::ingest::sample::{Decoded, Views};
 use crate::ingest::shard::Shard;
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, Tables};
 use crate::kernels::engine::{Engine, Prepared};
+use crate::kernels::search::Matrix;
 use crate::matching::model::{RefFrames, Segment, Timeline};
 use crate::matching::{self, Upload};
 use crate::progress::{self, Progress};
@@ -199,7 +200,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         run_id: run_id.clone(),
         uploads: all_uploads.num_rows() as u64,
         matches: if staging { 0 } else { all_rows.num_rows() as u64 },
-        search: if matches!(prepared, Prepared::Index(_)) { "index" } else { "exact" },
+        search: if matches!(prepared.views, Prepared::Index(_)) { "index" } else { "exact" },
         catalog_shards: opts.catalog_shard.count,
         ..Default::default()
     };
@@ -291,6 +292,7 @@ fn ref_frames<'a>(cat: &'a Catalogue, line: &'a Timeline, facts: &'a VideoFacts,
         duration: &facts.duration,
         chance: &facts.chance,
         descriptors: cat.descriptors(),
+        strips: Matrix { words: &cat.strips, views: cat.manifest.strips },
         by_video: &line.by_video,
         pictures: &cat.pictures,
         near_s: config.matching.grow.near_s,
@@ -345,6 +347,7 @@ fn match_one(
         neighbours: &searched.neighbours,
         ranges: &d.ranges(),
         parts: &d.parts,
+        portrait: &d.portrait,
         period: 1.0 / opts.config.decode.rate,
         duration: d.info.duration_s,
     };

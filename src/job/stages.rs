@@ -10,7 +10,7 @@ use crate::ingest::archive::Member;
 use crate::ingest::pipeline::Outcome;
 use crate::ingest::sample::Decoded;
 use crate::kernels::descriptor::{Descriptor, PackedImage};
-use crate::kernels::engine::{Engine, Prepared};
+use crate::kernels::engine::{Engine, Searchable};
 use crate::kernels::search::{Hit, Neighbours, TOPK};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
@@ -45,7 +45,7 @@ const QUEUE: usize = 16;
 pub fn run<'a>(
     decode: impl FnOnce(&mut dyn FnMut(Member, Outcome) -> Result<()>) -> Result<()> + Send,
     engine: &'a Engine,
-    prepared: &'a Prepared<'a>,
+    prepared: &'a Searchable<'a>,
     searchable: bool,
     align: &mut dyn FnMut(Member, Ready) -> Result<()>,
 ) -> Result<()> {
@@ -83,7 +83,7 @@ fn search(
     rx: Receiver<(Member, Outcome)>,
     tx: SyncSender<(Member, Ready)>,
     engine: &Engine,
-    prepared: &Prepared,
+    prepared: &Searchable,
     searchable: bool,
 ) -> Result<()> {
     while let Ok(first) = rx.recv() {
@@ -95,6 +95,15 @@ fn search(
             batch.push(next);
         }
         let all: Vec<PackedImage> = batch.iter().flat_map(|(_, out)| images(out)).copied().collect();
+        // The portrait pictures of the batch, by index into `all`.
+        let mut pictures = Vec::new();
+        let mut at = 0;
+        for (_, out) in &batch {
+            if let Ok(d) = &out.result {
+                pictures.extend(d.portrait_pictures().into_iter().map(|i| at + i));
+            }
+            at += images(out).len();
+        }
         let started = Instant::now();
         let (descriptors, neighbours) = match (searchable, all.is_empty()) {
             (_, true) => (Vec::new(), Vec::new()),
@@ -103,7 +112,7 @@ fn search(
                 let none = vec![[Hit::EMPTY; TOPK]; descriptors.len()];
                 (descriptors, none)
             }
-            (true, false) => engine.describe_and_search(prepared, &all)?,
+            (true, false) => engine.describe_and_search_all(prepared, &all, &pictures)?,
         };
         let per_image_ms = started.elapsed().as_secs_f64() * 1e3 / all.len().max(1) as f64;
         let (mut descriptors, mut neighbours) = (descriptors.into_iter(), neighbours.into_iter());
@@ -141,14 +150,15 @@ mod tests {
     }
 
     /// Uploads of 0 to 900 images (batches then hold one upload or several), every
-    /// fifth one failed to decode.
+    /// fifth one failed to decode, every third sample's picture portrait.
     fn outcome(i: usize) -> Outcome {
         let n = (i * 397) % 901;
         let result = if i % 5 == 3 {
             Err(UploadError::new(UploadErrorKind::Decode, format!("upload {i}")))
         } else {
             let images = (0..n).map(|k| random_image((i * 1000 + k) as u64)).collect();
-            Ok(Decoded { images, views: vec![1; n], parts: vec![0; n], times: vec![0.0; n], info: Default::default() })
+            let portrait = (0..n).map(|k| k % 3 == 1).collect();
+            Ok(Decoded { images, views: vec![1; n], parts: vec![0; n], portrait, times: vec![0.0; n], info: Default::default() })
         };
         Outcome { result, decode_ms: i as f64 }
     }
@@ -158,7 +168,12 @@ mod tests {
         let engine = Engine::Cpu(Box::default());
         let words: Vec<u32> = (0..300).flat_map(|k| engine.describe(&[random_image(k)]).unwrap()[0].words).collect();
         assert_eq!(words.len(), 300 * WORDS);
-        let prepared = engine.prepare(Matrix { words: &words, views: 2 }).unwrap();
+        // 150 frames of 2 views, and 1 strip each (the last 150 descriptors again).
+        let strips = &words[150 * WORDS..];
+        let prepared = Searchable {
+            views: engine.prepare(Matrix { words: &words, views: 2 }).unwrap(),
+            strips: Some(engine.prepare(Matrix { words: strips, views: 1 }).unwrap()),
+        };
         let uploads = 23;
         let mut seen = Vec::new();
         run(
@@ -172,7 +187,9 @@ mod tests {
                 assert_eq!(ready.decode_ms, alone.decode_ms);
                 match (ready.result, alone.result) {
                     (Ok((_, s)), Ok(d)) => {
-                        let (descriptors, neighbours) = engine.describe_and_search(&prepared, &d.images).unwrap();
+                        let pictures = d.portrait_pictures();
+                        let (descriptors, neighbours) =
+                            engine.describe_and_search_all(&prepared, &d.images, &pictures).unwrap();
                         assert!(s.descriptors == descriptors && s.neighbours == neighbours, "upload {i}");
                     }
                     (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
@@ -190,7 +207,7 @@ mod tests {
     fn an_alignment_error_stops_every_stage_and_is_the_one_returned() {
         let engine = Engine::Cpu(Box::default());
         let words = vec![0u32; 4 * WORDS];
-        let prepared = engine.prepare(Matrix { words: &words, views: 1 }).unwrap();
+        let prepared = Searchable { views: engine.prepare(Matrix { words: &words, views: 1 }).unwrap(), strips: None };
         let decoded = std::sync::atomic::AtomicUsize::new(0);
         let e = run(
             |sink| {

@@ -4,8 +4,15 @@ use crate::error::{Error, Result};
 use crate::kernels::descriptor::{Descriptor, PackedImage, Tables, WORDS, describe};
 use crate::kernels::gpu::{DeviceChoice, Gpu, Resident, ResidentCentroids, Timing};
 use crate::kernels::ivf::{self, Lists, coarse_scores};
-use crate::kernels::search::{Matrix, Neighbours, cpu_search};
+use crate::kernels::search::{Matrix, Neighbours, cpu_search, join_strips};
 use rayon::prelude::*;
+
+/// A catalogue ready to search: its frames' views, and their portrait strips where the
+/// catalogue stores them and the run holds them (`store::catalog::Hold::strips`).
+pub struct Searchable<'a> {
+    pub views: Prepared<'a>,
+    pub strips: Option<Prepared<'a>>,
+}
 
 pub enum Engine {
     Cpu(Box<Tables>),
@@ -138,6 +145,25 @@ impl Engine {
         let descriptors = self.describe(images)?;
         let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|d| d.words).collect();
         let neighbours = self.search(cat, &queries)?;
+        Ok((descriptors, neighbours))
+    }
+
+    /// The descriptors of `images` and each one's neighbours in `cat`: among its views,
+    /// and for the images `pictures` (indices into `images`, portrait pictures) among
+    /// its strips too, where it holds any.
+    pub fn describe_and_search_all(
+        &self,
+        cat: &Searchable,
+        images: &[PackedImage],
+        pictures: &[usize],
+    ) -> Result<(Vec<Descriptor>, Vec<Neighbours>)> {
+        let (descriptors, mut neighbours) = self.describe_and_search(&cat.views, images)?;
+        if let Some(strips) = cat.strips.as_ref().filter(|_| !pictures.is_empty()) {
+            let queries: Vec<[u32; WORDS]> = pictures.iter().map(|&i| descriptors[i].words).collect();
+            for (&i, found) in pictures.iter().zip(self.search(strips, &queries)?) {
+                neighbours[i] = join_strips(&neighbours[i], &found);
+            }
+        }
         Ok((descriptors, neighbours))
     }
 

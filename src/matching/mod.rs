@@ -75,6 +75,8 @@ pub struct Upload<'a> {
     pub neighbours: &'a [Neighbours],
     pub ranges: &'a [Range<usize>],
     pub parts: &'a [u8],
+    /// Which frames' pictures are portrait (`ingest::sample::Decoded::portrait`).
+    pub portrait: &'a [bool],
     /// Sampling period and length, seconds.
     pub period: f64,
     pub duration: f64,
@@ -92,12 +94,15 @@ pub fn find(u: &Upload, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<
     let picture: Vec<_> = u.ranges.iter().zip(&split).map(|(v, &s)| v.start..s).collect();
     let parts: Vec<_> = u.ranges.iter().zip(&split).map(|(v, &s)| s..v.end).collect();
     let mut segments = Vec::new();
-    for (views, weight) in [(&picture, 1.0), (&parts, c.score.part_weight)] {
+    // Only a picture is compared with the strips, as only pictures search them.
+    let no_picture = vec![false; u.ranges.len()];
+    for (views, portrait, weight) in [(&picture, u.portrait, 1.0), (&parts, &no_picture[..], c.score.part_weight)] {
         let neighbours: Vec<_> = views.iter().map(|v| union(&u.neighbours[v.clone()])).collect();
         let q = QueryFrames {
             t: u.times,
             words: &words,
             views,
+            portrait,
             energy: &energy,
             neighbours: &neighbours,
             period: u.period,

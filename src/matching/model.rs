@@ -4,7 +4,7 @@
 use crate::kernels::descriptor::{DOT_ONE, PackedImage, WORDS, oriented_dot};
 use crate::kernels::ivf::Descriptors;
 use crate::kernels::mapped::Pictures;
-use crate::kernels::search::Neighbours;
+use crate::kernels::search::{Matrix, Neighbours};
 
 /// What alignment needs of the catalogue, sample by sample. A compacted catalogue
 /// stores a frame that repeats its predecessors once, standing for every sample of its
@@ -23,6 +23,9 @@ pub struct RefFrames<'a> {
     pub chance: &'a [f32],
     /// Each stored frame's view descriptors.
     pub descriptors: Descriptors<'a>,
+    /// Each stored frame's portrait strips, where held (no words otherwise): compared
+    /// with portrait upload pictures only, as the search does.
+    pub strips: Matrix<'a>,
     /// Each video's samples in time order (`frames_by_video`).
     pub by_video: &'a [Vec<u32>],
     /// Each stored frame's whole picture, 32x32 (`verify`).
@@ -112,25 +115,44 @@ impl RefFrames<'_> {
             .min_by(|&a, &b| (self.t[a] - tr).abs().total_cmp(&(self.t[b] - tr).abs()))
     }
 
-    /// Best similarity of any of the descriptors `qs` to any view of the frames of
-    /// `video` near time `tr`, the query mirrored or not.
-    pub fn similarity_near(&self, qs: &[[u32; WORDS]], video: u32, mirrored: bool, tr: f64) -> Option<f32> {
+    /// Best similarity of upload frame `p` to any view of the frames of `video` near time
+    /// `tr`, the query mirrored or not.
+    pub fn similarity_near(&self, p: Probe, video: u32, mirrored: bool, tr: f64) -> Option<f32> {
         let frames = &self.by_video[video as usize];
         let first = frames.partition_point(|&f| self.t[f as usize] < tr - self.near_s);
         frames[first..]
             .iter()
             .take_while(|&&f| self.t[f as usize] <= tr + self.near_s)
-            .filter_map(|&f| self.frame_similarity(qs, f as usize, mirrored))
+            .filter_map(|&f| self.frame_similarity(p, f as usize, mirrored))
             .reduce(f32::max)
     }
 
-    /// Best similarity of any of the descriptors `qs` to any view of sample `f`; None
-    /// when there is none to compare.
-    pub fn frame_similarity(&self, qs: &[[u32; WORDS]], f: usize, mirrored: bool) -> Option<f32> {
-        let views = self.descriptors.of(self.stored[f] as usize);
-        let dots = views.flat_map(|v| qs.iter().map(move |q| oriented_dot(q, v, mirrored)));
-        dots.max().map(|b| b as f32 / DOT_ONE)
+    /// Best similarity of any of the descriptors of `p` to any view of sample `f` (and,
+    /// for a portrait picture, of its picture to any of its strips); None when there is
+    /// none to compare.
+    pub fn frame_similarity(&self, p: Probe, f: usize, mirrored: bool) -> Option<f32> {
+        let stored = self.stored[f] as usize;
+        let views = self.descriptors.of(stored);
+        let dots = views.flat_map(|v| p.views.iter().map(move |q| oriented_dot(q, v, mirrored)));
+        let per_frame = self.strips.views * WORDS;
+        let strips = match p.portrait && per_frame > 0 {
+            true => &self.strips.words[stored * per_frame..(stored + 1) * per_frame],
+            false => &[],
+        };
+        let picture = p.views.first().filter(|_| !strips.is_empty());
+        let strip_dots = picture.into_iter().flat_map(|q| {
+            strips.chunks_exact(WORDS).map(move |s| oriented_dot(q, s.try_into().expect("WORDS words"), mirrored))
+        });
+        dots.chain(strip_dots).max().map(|b| b as f32 / DOT_ONE)
     }
+}
+
+/// What of one upload frame is compared with catalogue frames: its descriptors, and
+/// whether its picture (the first) is portrait, compared with the strips too.
+#[derive(Clone, Copy)]
+pub struct Probe<'q> {
+    pub views: &'q [[u32; WORDS]],
+    pub portrait: bool,
 }
 
 /// Upload frames: sample times, descriptors, energies and neighbours.
@@ -139,6 +161,8 @@ pub struct QueryFrames<'a> {
     /// Descriptors of every view of every frame; `views[i]` are those of frame `i`.
     pub words: &'a [[u32; WORDS]],
     pub views: &'a [std::ops::Range<usize>],
+    /// Which frames' first view is a portrait picture (`frame::FrameViews::strips`).
+    pub portrait: &'a [bool],
     pub energy: &'a [u32],
     pub neighbours: &'a [Neighbours],
     /// Sampling period, seconds.
@@ -152,6 +176,11 @@ impl QueryFrames<'_> {
     pub fn range(&self, first: usize, last: usize) -> (f64, f64) {
         let half = 0.5 * self.period;
         ((self.t[first] - half).max(0.0), (self.t[last] + half).min(self.duration.max(self.t[last])))
+    }
+
+    /// What of frame `i` is compared with catalogue frames.
+    pub fn probe(&self, i: usize) -> Probe<'_> {
+        Probe { views: &self.words[self.views[i].clone()], portrait: self.portrait[i] }
     }
 
     /// The frames sampled within upload times `a..=b`.
@@ -216,7 +245,7 @@ impl Line {
 
     /// How well upload frame `i` resembles the catalogue frames the line predicts for it.
     pub fn similarity(&self, i: usize, q: &QueryFrames, r: &RefFrames) -> Option<f32> {
-        r.similarity_near(&q.words[q.views[i].clone()], self.video, self.mirrored, self.at(q.t[i]))
+        r.similarity_near(q.probe(i), self.video, self.mirrored, self.at(q.t[i]))
     }
 }
 

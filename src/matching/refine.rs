@@ -54,8 +54,8 @@ impl LineJudge {
     /// None off the video.
     pub fn similarity(&mut self, k: usize, tr: f64, q: &QueryFrames, r: &RefFrames) -> Option<f32> {
         let f = r.nearest(self.video, tr)?;
-        let views = &q.words[q.views[self.frames[k]].clone()];
-        Some(self.known[k].entry(f).or_insert_with(|| r.frame_similarity(views, f, self.mirrored)).unwrap_or(0.0))
+        let probe = q.probe(self.frames[k]);
+        Some(self.known[k].entry(f).or_insert_with(|| r.frame_similarity(probe, f, self.mirrored)).unwrap_or(0.0))
     }
 
     /// Catalogue time of frame `k` on the line at `speed` through catalogue time `at` at

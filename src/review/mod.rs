@@ -155,7 +155,7 @@ pub fn review(o: &ReviewOptions) -> Result<ReviewSummary> {
                             Some(cat) => cat,
                             None => full.insert(catalog::open(
                                 &o.catalog,
-                                catalog::Hold { frames: true, index: false, videos: None },
+                                catalog::Hold { frames: true, index: false, videos: None, strips: false },
                             )?),
                         };
                         stored(cat, v as u32, *tr)

@@ -36,8 +36,12 @@ pub struct Manifest {
     pub version: u64,
     /// Frames sampled per second of catalogue video.
     pub rate: f64,
-    /// Descriptors (crops) stored per frame.
+    /// Descriptors (crops) stored per frame, searched by every upload picture.
     pub views: usize,
+    /// Portrait strips stored per frame beside them (`frame::views`), searched by
+    /// portrait upload pictures only; 0 in catalogues of older builds.
+    #[serde(default)]
+    pub strips: usize,
     pub parts: u32,
     pub videos: u64,
     pub frames: u64,
@@ -83,6 +87,9 @@ pub struct Catalogue {
     pub frame_energy: Vec<u32>,
     /// `views * WORDS` descriptor words per frame.
     pub words: Vec<u32>,
+    /// Each held frame's portrait strips (`Manifest::strips` descriptors, `WORDS` words
+    /// each), in frame order, where `Hold::strips` asked for them; else empty.
+    pub strips: Vec<u32>,
     /// Each frame's whole picture as a packed 32x32 image, for `verify`.
     pub pictures: Pictures,
     /// The search index, where it covers every part.
@@ -104,13 +111,14 @@ fn part_path(dir: &Path, part: u32) -> PathBuf {
     dir.join("frames").join(format!("part-{part:05}.parquet"))
 }
 
-/// The manifest of a new catalogue in `dir`, `views` descriptors per frame sampled at
-/// `rate` and cut with the frame `layout` settings; refused where a catalogue already is.
+/// The manifest of a new catalogue in `dir`, `views` descriptors and `strips` strips per
+/// frame sampled at `rate` and cut with the frame `layout` settings; refused where a
+/// catalogue already is.
 /// Its frames are compacted with `repeat_similarity` where that is given.
 pub fn create(
     dir: &Path,
     rate: f64,
-    views: usize,
+    (views, strips): (usize, usize),
     layout: serde_json::Value,
     repeat_similarity: Option<f32>,
 ) -> Result<Manifest> {
@@ -129,6 +137,7 @@ pub fn create(
         version: 0,
         rate,
         views,
+        strips,
         parts: 0,
         videos: 0,
         frames: 0,
@@ -149,7 +158,7 @@ pub fn commit(dir: &Path, manifest: &mut Manifest, frames: RecordBatch, videos: 
     let added = frames.num_rows() as u64;
     table::write_atomic(
         &part_path(dir, manifest.parts),
-        table::frames_schema(manifest.views),
+        table::frames_schema(manifest.views, manifest.strips),
         &[frames],
         &[("clipmatch.descriptor_version".to_string(), DESCRIPTOR_VERSION.to_string())],
     )?;
@@ -272,10 +281,13 @@ pub struct Hold<'a> {
     /// The videos whose frames are held, by index into the videos table (`None`: all):
     /// a catalogue shard's, or those an upload's neighbours name.
     pub videos: Option<&'a [bool]>,
+    /// The portrait strips beside the descriptors in frame order, where the catalogue
+    /// stores any: an exhaustive search reads them, an index search does not.
+    pub strips: bool,
 }
 
 impl Hold<'_> {
-    pub const ALL: Hold<'static> = Hold { frames: true, index: true, videos: None };
+    pub const ALL: Hold<'static> = Hold { frames: true, index: true, videos: None, strips: true };
 }
 
 /// Loads every part for matching: descriptors, index or both, of the videos `hold`
@@ -372,6 +384,10 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
             let desc = descriptors(dir, &b, &path, views)?;
             let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
+            let strip_words = match frames && hold.strips && manifest.strips > 0 {
+                true => Some(strips_column(dir, &b, &path, manifest.strips)?),
+                false => None,
+            };
             if picture.value_length() as usize != IMG_WORDS * 4 {
                 return Err(err(dir, format!("{}: pictures are not 32x32", path.display())));
             }
@@ -405,6 +421,9 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 }
                 if frames {
                     cat.words.extend_from_slice(&words);
+                }
+                if let Some(s) = strip_words {
+                    cat.strips.extend(words_of(s.value(i)));
                 }
                 pictures.push(picture_of(picture.value(i)));
             }
@@ -550,6 +569,7 @@ impl Catalogue {
             frame_samples: Vec::new(),
             frame_energy: Vec::new(),
             words: Vec::new(),
+            strips: Vec::new(),
             pictures: Pictures::owned(Vec::new()),
             index: None,
             global,
@@ -600,6 +620,15 @@ fn descriptors<'b>(dir: &Path, b: &'b RecordBatch, path: &Path, views: usize) ->
         return Err(err(dir, format!("{}: descriptors do not hold {views} views", path.display())));
     }
     Ok(desc)
+}
+
+/// A part's strips column, checked to hold `strips` descriptors per row.
+fn strips_column<'b>(dir: &Path, b: &'b RecordBatch, path: &Path, strips: usize) -> Result<&'b FixedSizeBinaryArray> {
+    let s = column::<FixedSizeBinaryArray>(b, "strips", path)?;
+    if s.value_length() as usize != strips * crate::kernels::descriptor::DIM {
+        return Err(err(dir, format!("{}: strips do not hold {strips} descriptors", path.display())));
+    }
+    Ok(s)
 }
 
 fn words_of(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {

@@ -160,6 +160,13 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                 ),
                 Some(ix) => println!("search index: {} clusters over all {} parts, mapped", ix.centroids, ix.parts),
             }
+            match m.strips {
+                0 => println!(
+                    "no portrait strips (a catalogue of an older clipmatch, or decode.catalogue_strips = 0): a portrait \
+                     upload filled with a crop of a landscape picture is hard to find; a rebuild stores them"
+                ),
+                n => println!("{n} portrait strips per frame, searched by portrait upload pictures (not through the index)"),
+            }
             match &m.background {
                 None => println!("no background: `clipmatch catalog background` measures the videos' chance scores"),
                 Some(b) if m.background_stale() => println!(
@@ -270,6 +277,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
         progress,
         index: config.index.clone(),
         repeat_similarity: config.decode.catalogue_repeat_similarity,
+        strips: config.decode.catalogue_strips,
     };
     let s =
         build::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
