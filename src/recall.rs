@@ -119,7 +119,7 @@ fn frames_found(
     prepared: &crate::kernels::engine::Searchable,
     engine: &Engine,
 ) -> Result<Vec<[bool; 4]>> {
-    let (_, neighbours) = engine.describe_and_search_all(prepared, &d.images, &d.portrait_pictures())?;
+    let (_, neighbours) = engine.describe_and_search_all(prepared, &d.images, &d.strip_probes())?;
     let mut out = Vec::new();
     for (i, views) in d.ranges().into_iter().enumerate() {
         let t = d.times[i];

@@ -83,8 +83,8 @@ pub struct FrameViews {
     /// How many images, at the end of `images`, show a part of the frame.
     pub parts: usize,
     /// The picture (the first image) is portrait: taller than wide, it cannot show a
-    /// whole landscape picture, only a part of one, so it searches the catalogue's strips
-    /// too (uploads only).
+    /// whole landscape picture, only a part of one. It is then a part too, the last
+    /// image, which searches the catalogue's strips instead of its views (uploads only).
     pub portrait: bool,
 }
 
@@ -94,7 +94,10 @@ pub struct FrameViews {
 /// border detection often takes for picture (or the reverse); the bands find the picture
 /// whatever the detection made of it. The parts': the halves of the frame along its long
 /// sides (both ways on a square one), where uploads stack the clip with other footage,
-/// and the picture-in-picture windows of its layout (`Windows`, `BorderTracker`).
+/// the picture-in-picture windows of its layout (`Windows`, `BorderTracker`), and a
+/// portrait picture, searched among the catalogue's strips. A portrait picture is often
+/// a landscape one that border detection took with the blurred copy around it: as a
+/// part, what its strips find weighs less and cannot crowd out what the bands find.
 pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
     let mut images = vec![resample(g, layout.content)];
     let (w, h) = (g.w as f32, g.h as f32);
@@ -116,8 +119,12 @@ pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
     for r in &layout.windows {
         images.push(resample(g, inner_picture(g, *r, &c.borders)));
     }
+    let portrait = layout.content.height() > layout.content.width();
+    if portrait {
+        images.push(images[0]);
+    }
     let parts = images.len() - picture;
-    FrameViews { images, parts, portrait: layout.content.height() > layout.content.width() }
+    FrameViews { images, parts, portrait }
 }
 
 /// The picture inside window `r` of `g`, its own black bars cut away.

@@ -30,8 +30,8 @@ pub struct Decoded {
     /// How many of each sample's images, at its end, show a part of the frame rather
     /// than the whole picture (`frame::FrameViews`); 0 for the catalogue.
     pub parts: Vec<u8>,
-    /// Which samples' pictures are portrait, and search the catalogue's strips too
-    /// (`frame::FrameViews`); none of the catalogue's.
+    /// Which samples' pictures are portrait, their last part the picture again that
+    /// searches the catalogue's strips (`frame::FrameViews`); none of the catalogue's.
     pub portrait: Vec<bool>,
 }
 
@@ -42,9 +42,9 @@ impl Decoded {
     }
 
     /// The images (indices into `images`) that search the catalogue's strips: the
-    /// portrait pictures.
-    pub fn portrait_pictures(&self) -> Vec<usize> {
-        self.ranges().into_iter().zip(&self.portrait).filter(|(_, p)| **p).map(|(r, _)| r.start).collect()
+    /// last part of each portrait sample.
+    pub fn strip_probes(&self) -> Vec<usize> {
+        self.ranges().into_iter().zip(&self.portrait).filter(|(_, p)| **p).map(|(r, _)| r.end - 1).collect()
     }
 }
 
@@ -115,6 +115,6 @@ pub fn max_samples(opts: &DecodeOptions) -> u64 {
 /// (`frame::views`).
 pub fn max_views(c: &crate::frame::config::LayoutConfig, strips: usize) -> usize {
     let w = &c.windows;
-    let upload = 1 + c.band_aspects.len() + 4 + w.stopped + w.continued + w.textured;
+    let upload = 1 + c.band_aspects.len() + 4 + w.stopped + w.continued + w.textured + 1;
     upload.max(crate::frame::views::CATALOGUE_VIEWS + strips)
 }

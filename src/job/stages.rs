@@ -95,12 +95,12 @@ fn search(
             batch.push(next);
         }
         let all: Vec<PackedImage> = batch.iter().flat_map(|(_, out)| images(out)).copied().collect();
-        // The portrait pictures of the batch, by index into `all`.
-        let mut pictures = Vec::new();
+        // The images of the batch that search the strips, by index into `all`.
+        let mut probes = Vec::new();
         let mut at = 0;
         for (_, out) in &batch {
             if let Ok(d) = &out.result {
-                pictures.extend(d.portrait_pictures().into_iter().map(|i| at + i));
+                probes.extend(d.strip_probes().into_iter().map(|i| at + i));
             }
             at += images(out).len();
         }
@@ -112,7 +112,7 @@ fn search(
                 let none = vec![[Hit::EMPTY; TOPK]; descriptors.len()];
                 (descriptors, none)
             }
-            (true, false) => engine.describe_and_search_all(prepared, &all, &pictures)?,
+            (true, false) => engine.describe_and_search_all(prepared, &all, &probes)?,
         };
         let per_image_ms = started.elapsed().as_secs_f64() * 1e3 / all.len().max(1) as f64;
         let (mut descriptors, mut neighbours) = (descriptors.into_iter(), neighbours.into_iter());
@@ -150,7 +150,7 @@ mod tests {
     }
 
     /// Uploads of 0 to 900 images (batches then hold one upload or several), every
-    /// fifth one failed to decode, every third sample's picture portrait.
+    /// fifth one failed to decode, every third sample portrait (its one image searching the strips).
     fn outcome(i: usize) -> Outcome {
         let n = (i * 397) % 901;
         let result = if i % 5 == 3 {
@@ -187,9 +187,9 @@ mod tests {
                 assert_eq!(ready.decode_ms, alone.decode_ms);
                 match (ready.result, alone.result) {
                     (Ok((_, s)), Ok(d)) => {
-                        let pictures = d.portrait_pictures();
+                        let probes = d.strip_probes();
                         let (descriptors, neighbours) =
-                            engine.describe_and_search_all(&prepared, &d.images, &pictures).unwrap();
+                            engine.describe_and_search_all(&prepared, &d.images, &probes).unwrap();
                         assert!(s.descriptors == descriptors && s.neighbours == neighbours, "upload {i}");
                     }
                     (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::kernels::descriptor::{Descriptor, PackedImage, Tables, WORDS, describe};
 use crate::kernels::gpu::{DeviceChoice, Gpu, Resident, ResidentCentroids, Timing};
 use crate::kernels::ivf::{self, Lists, coarse_scores};
-use crate::kernels::search::{Matrix, Neighbours, cpu_search, join_strips};
+use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK, cpu_search};
 use rayon::prelude::*;
 
 /// A catalogue ready to search: its frames' views, and their portrait strips where the
@@ -149,20 +149,22 @@ impl Engine {
     }
 
     /// The descriptors of `images` and each one's neighbours in `cat`: among its views,
-    /// and for the images `pictures` (indices into `images`, portrait pictures) among
-    /// its strips too, where it holds any.
+    /// but for the images `probes` (indices into `images`), among its strips (none
+    /// where it holds none).
     pub fn describe_and_search_all(
         &self,
         cat: &Searchable,
         images: &[PackedImage],
-        pictures: &[usize],
+        probes: &[usize],
     ) -> Result<(Vec<Descriptor>, Vec<Neighbours>)> {
         let (descriptors, mut neighbours) = self.describe_and_search(&cat.views, images)?;
-        if let Some(strips) = cat.strips.as_ref().filter(|_| !pictures.is_empty()) {
-            let queries: Vec<[u32; WORDS]> = pictures.iter().map(|&i| descriptors[i].words).collect();
-            for (&i, found) in pictures.iter().zip(self.search(strips, &queries)?) {
-                neighbours[i] = join_strips(&neighbours[i], &found);
-            }
+        let queries: Vec<[u32; WORDS]> = probes.iter().map(|&i| descriptors[i].words).collect();
+        let found = match &cat.strips {
+            Some(strips) if !queries.is_empty() => self.search(strips, &queries)?,
+            _ => vec![[Hit::EMPTY; TOPK]; queries.len()],
+        };
+        for (&i, list) in probes.iter().zip(found) {
+            neighbours[i] = list;
         }
         Ok((descriptors, neighbours))
     }

@@ -124,26 +124,6 @@ pub fn merge(lists: impl IntoIterator<Item = Hit>) -> Vec<Hit> {
     all
 }
 
-/// A picture's neighbours among the catalogue's views (`views`) and among its strips
-/// (`strips`), one list: what one scan over every frame's views and then its strips
-/// gives. A frame appears once, with its best score; the views win ties, as earlier
-/// views do in a scan. Exact: a frame that neither list holds is beaten, in both, by
-/// sixteen that the joined list holds.
-pub fn join_strips(views: &Neighbours, strips: &Neighbours) -> Neighbours {
-    let mut all: Vec<Hit> = views.iter().filter(|h| !h.is_empty()).copied().collect();
-    for s in strips.iter().filter(|h| !h.is_empty()) {
-        match all.iter_mut().find(|h| h.frame() == s.frame()) {
-            Some(h) if s.score > h.score => *h = *s,
-            Some(_) => {}
-            None => all.push(*s),
-        }
-    }
-    all.sort_by(best_first);
-    let mut out = [Hit::EMPTY; TOPK];
-    out.iter_mut().zip(all).for_each(|(o, h)| *o = h);
-    out
-}
-
 /// The best neighbours of several descriptors of one upload frame (its views): each
 /// catalogue frame and orientation once, with its best score, best first.
 pub fn union(lists: &[Neighbours]) -> Neighbours {
@@ -208,29 +188,6 @@ mod tests {
             let reference: Vec<Neighbours> = qs.iter().map(|q| cpu_chunk_topk(q, &m, 0, frames)).collect();
             assert_eq!(cpu_search(&qs, &m), reference, "views {views}");
         }
-    }
-
-    #[test]
-    fn views_and_strips_joined_equal_one_scan_over_both() {
-        // Frames of 3 views and 2 strips, with many ties: the two searches joined give
-        // the list of one scan over all 5 descriptors of each frame, views first.
-        let (frames, views, strips) = (400, 3, 2);
-        let all = tie_heavy_words(frames * (views + strips) * WORDS, 41);
-        let split = |f: usize, a: usize, b: usize| &all[(f * 5 + a) * WORDS..(f * 5 + b) * WORDS];
-        let main: Vec<u32> = (0..frames).flat_map(|f| split(f, 0, views)).copied().collect();
-        let side: Vec<u32> = (0..frames).flat_map(|f| split(f, views, views + strips)).copied().collect();
-        let (m, s, both) = (
-            Matrix { words: &main, views },
-            Matrix { words: &side, views: strips },
-            Matrix { words: &all, views: views + strips },
-        );
-        let qs: Vec<[u32; WORDS]> = tie_heavy_words(20 * WORDS, 43).chunks(WORDS).map(|q| q.try_into().unwrap()).collect();
-        let joined: Vec<Neighbours> =
-            cpu_search(&qs, &m).iter().zip(cpu_search(&qs, &s)).map(|(a, b)| join_strips(a, &b)).collect();
-        let reference: Vec<Neighbours> = qs.iter().map(|q| cpu_chunk_topk(q, &both, 0, frames)).collect();
-        assert_eq!(joined, reference);
-        // And the strips do change the lists here: the test would see a join that ignored them.
-        assert_ne!(joined, cpu_search(&qs, &m));
     }
 
     #[test]

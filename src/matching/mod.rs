@@ -94,9 +94,9 @@ pub fn find(u: &Upload, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<
     let picture: Vec<_> = u.ranges.iter().zip(&split).map(|(v, &s)| v.start..s).collect();
     let parts: Vec<_> = u.ranges.iter().zip(&split).map(|(v, &s)| s..v.end).collect();
     let mut segments = Vec::new();
-    // Only a picture is compared with the strips, as only pictures search them.
-    let no_picture = vec![false; u.ranges.len()];
-    for (views, portrait, weight) in [(&picture, u.portrait, 1.0), (&parts, &no_picture[..], c.score.part_weight)] {
+    // A portrait picture searched the strips as a part, the last: compared with them there.
+    let whole = vec![false; u.ranges.len()];
+    for (views, portrait, weight) in [(&picture, &whole[..], 1.0), (&parts, u.portrait, c.score.part_weight)] {
         let neighbours: Vec<_> = views.iter().map(|v| union(&u.neighbours[v.clone()])).collect();
         let q = QueryFrames {
             t: u.times,

@@ -127,32 +127,30 @@ impl RefFrames<'_> {
             .reduce(f32::max)
     }
 
-    /// Best similarity of any of the descriptors of `p` to any view of sample `f` (and,
-    /// for a portrait picture, of its picture to any of its strips); None when there is
-    /// none to compare.
+    /// Best similarity of any of the views of `p` to any view of sample `f`, and of its
+    /// strip probe to any of its strips; None when there is none to compare.
     pub fn frame_similarity(&self, p: Probe, f: usize, mirrored: bool) -> Option<f32> {
         let stored = self.stored[f] as usize;
         let views = self.descriptors.of(stored);
         let dots = views.flat_map(|v| p.views.iter().map(move |q| oriented_dot(q, v, mirrored)));
         let per_frame = self.strips.views * WORDS;
-        let strips = match p.portrait && per_frame > 0 {
+        let strips = match per_frame > 0 {
             true => &self.strips.words[stored * per_frame..(stored + 1) * per_frame],
             false => &[],
         };
-        let picture = p.views.first().filter(|_| !strips.is_empty());
-        let strip_dots = picture.into_iter().flat_map(|q| {
+        let strip_dots = p.strip.into_iter().flat_map(|q| {
             strips.chunks_exact(WORDS).map(move |s| oriented_dot(q, s.try_into().expect("WORDS words"), mirrored))
         });
         dots.chain(strip_dots).max().map(|b| b as f32 / DOT_ONE)
     }
 }
 
-/// What of one upload frame is compared with catalogue frames: its descriptors, and
-/// whether its picture (the first) is portrait, compared with the strips too.
+/// What of one upload frame is compared with catalogue frames: its views with their
+/// views, and a portrait picture (`frame::FrameViews::portrait`) with their strips.
 #[derive(Clone, Copy)]
 pub struct Probe<'q> {
     pub views: &'q [[u32; WORDS]],
-    pub portrait: bool,
+    pub strip: Option<&'q [u32; WORDS]>,
 }
 
 /// Upload frames: sample times, descriptors, energies and neighbours.
@@ -161,7 +159,8 @@ pub struct QueryFrames<'a> {
     /// Descriptors of every view of every frame; `views[i]` are those of frame `i`.
     pub words: &'a [[u32; WORDS]],
     pub views: &'a [std::ops::Range<usize>],
-    /// Which frames' first view is a portrait picture (`frame::FrameViews::strips`).
+    /// Which frames' last view is a portrait picture, compared with the catalogue's
+    /// strips instead of its views (`frame::FrameViews::portrait`; the parts only).
     pub portrait: &'a [bool],
     pub energy: &'a [u32],
     pub neighbours: &'a [Neighbours],
@@ -178,9 +177,14 @@ impl QueryFrames<'_> {
         ((self.t[first] - half).max(0.0), (self.t[last] + half).min(self.duration.max(self.t[last])))
     }
 
-    /// What of frame `i` is compared with catalogue frames.
+    /// What of frame `i` is compared with catalogue frames: a portrait frame's last
+    /// part with the strips only, as it searched them.
     pub fn probe(&self, i: usize) -> Probe<'_> {
-        Probe { views: &self.words[self.views[i].clone()], portrait: self.portrait[i] }
+        let views = &self.words[self.views[i].clone()];
+        match views.split_last() {
+            Some((strip, views)) if self.portrait[i] => Probe { views, strip: Some(strip) },
+            _ => Probe { views, strip: None },
+        }
     }
 
     /// The frames sampled within upload times `a..=b`.
