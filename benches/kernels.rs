@@ -80,6 +80,7 @@ fn alignment(c: &mut Criterion) {
         t: &qt,
         words: &qwords,
         views: &views,
+        portrait: &vec![false; qt.len()],
         energy: &energy,
         neighbours: &neighbours,
         period: 0.5,

@@ -19,8 +19,8 @@ fn main() -> Result<()> {
     let opts = Config::default().decode_options(true, None, clipmatch::ingest::hw::Decoder::Cpu);
     let (mut sum, mut sq, mut n) = ([0f64; DIM], [0f64; DIM], 0f64);
     for f in files {
-        let d =
-            decode_file(&f, &opts, Views::Catalogue).map_err(|e| anyhow::anyhow!("{}: {}", f.display(), e.message))?;
+        let d = decode_file(&f, &opts, Views::Catalogue { strips: 0 })
+            .map_err(|e| anyhow::anyhow!("{}: {}", f.display(), e.message))?;
         for img in d.images.iter().step_by(CATALOGUE_VIEWS) {
             let c = raw_coefficients(img, &tables);
             for (j, &x) in c.iter().enumerate() {

@@ -2,12 +2,10 @@
 # Regenerates docs/BACKGROUND.md: what `catalog background` does to false matches, on
 # sets whose negatives come from footage the background never saw.
 #
-# The unrelated footage of ../shared (distractors/ and distractors2/, by name) is split
-# in two: every other entry is the background (A), the rest (B) makes the negatives and
-# the inserts of recap-shaped (scripts/make_recap_queries.py) and hidden-family
-# (scripts/make_hidden_queries.py) sets. The catalogue is catalogue/ + catalogue2/. Each
-# set is matched without a background and with the chance scores measured on A, at
-# default settings (CPU twins).
+# The unrelated footage of ../shared is split in two (scripts/fair_sets.sh): A is the
+# background, B makes the negatives and inserts of the sets. The catalogue is
+# catalogue/ + catalogue2/. Each set is matched without a background and with the chance
+# scores measured on A, at default settings (CPU twins).
 #
 #   bash scripts/background_eval.sh        # WORK=DIR keeps the sets and catalogues for a rerun
 #   RECAP_SEEDS="31 32 33 34" HIDDEN_SEEDS="41 42 43" bash scripts/background_eval.sh
@@ -20,33 +18,7 @@ cargo build --release --quiet
 work=${WORK:-$(mktemp -d)}
 [ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"
-footage=$shared/footage
-
-if [ ! -d "$work/B" ]; then
-  mkdir -p "$work/A" "$work/B"
-  i=0
-  while read -r entry; do
-    if [ $((i % 2)) = 0 ]; then cp -rL "$entry" "$work/A/"; else cp -rL "$entry" "$work/B/"; fi
-    i=$((i + 1))
-  done < <(for f in "$footage"/distractors/* "$footage"/distractors2/*; do echo "$(basename "$f") $f"; done | sort | cut -d' ' -f2-)
-fi
-mkdir -p "$work/footage"
-ln -sfn "$footage/catalogue" "$work/footage/catalogue"
-ln -sfn "$footage/catalogue2" "$work/footage/catalogue2"
-ln -sfn "$work/B" "$work/footage/distractors"
-
-sets=()
-for s in ${RECAP_SEEDS:-31 32 33}; do
-  [ -f "$work/sets/recap$s/ground_truth.csv" ] ||
-    python3 scripts/make_recap_queries.py --footage "$work/footage" --distractors distractors \
-      --out "$work/sets/recap$s" --seed "$s" 2>/dev/null
-  sets+=("recap$s")
-done
-for s in ${HIDDEN_SEEDS:-41 42}; do
-  [ -f "$work/sets/hidden$s/ground_truth.csv" ] ||
-    python3 scripts/make_hidden_queries.py --footage "$work/footage" --out "$work/sets/hidden$s" --seed "$s" 2>/dev/null
-  sets+=("hidden$s")
-done
+. scripts/fair_sets.sh
 
 if [ ! -f "$work/cat/manifest.json" ]; then
   rm -rf "$work/cat" "$work/catbg"

@@ -240,7 +240,14 @@ impl Upload {
                 list
             })
             .collect();
-        Upload { energy: vec![1000; n], views: (0..n).map(|i| i..i + 1).collect(), portrait: vec![false; n], t, words, neighbours }
+        Upload {
+            energy: vec![1000; n],
+            views: (0..n).map(|i| i..i + 1).collect(),
+            portrait: vec![false; n],
+            t,
+            words,
+            neighbours,
+        }
     }
 
     pub fn frames(&self) -> QueryFrames<'_> {

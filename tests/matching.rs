@@ -36,6 +36,7 @@ fn upload(cat: &Catalogue, tables: &Tables, in_part: bool, c: &MatchConfig) -> V
         neighbours: &neighbours,
         ranges: &ranges,
         parts: &[1; 40],
+        portrait: &[false; 40],
         period: 0.5,
         duration: 20.0,
     };

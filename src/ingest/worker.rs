@@ -108,8 +108,13 @@ pub fn serve(max_memory_bytes: u64, nvdec: bool) -> io::Result<()> {
             Task::Sample(views) => {
                 let (header, images) = match decode_file(&req.path, &req.opts, views) {
                     Ok(d) => {
-                        let header =
-                            Header { result: Ok(d.info), times: d.times, views: d.views, parts: d.parts, portrait: d.portrait };
+                        let header = Header {
+                            result: Ok(d.info),
+                            times: d.times,
+                            views: d.views,
+                            parts: d.parts,
+                            portrait: d.portrait,
+                        };
                         (header, d.images)
                     }
                     Err(e) => {

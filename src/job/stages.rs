@@ -158,7 +158,14 @@ mod tests {
         } else {
             let images = (0..n).map(|k| random_image((i * 1000 + k) as u64)).collect();
             let portrait = (0..n).map(|k| k % 3 == 1).collect();
-            Ok(Decoded { images, views: vec![1; n], parts: vec![0; n], portrait, times: vec![0.0; n], info: Default::default() })
+            Ok(Decoded {
+                images,
+                views: vec![1; n],
+                parts: vec![0; n],
+                portrait,
+                times: vec![0.0; n],
+                info: Default::default(),
+            })
         };
         Outcome { result, decode_ms: i as f64 }
     }

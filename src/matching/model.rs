@@ -133,11 +133,9 @@ impl RefFrames<'_> {
         let stored = self.stored[f] as usize;
         let views = self.descriptors.of(stored);
         let dots = views.flat_map(|v| p.views.iter().map(move |q| oriented_dot(q, v, mirrored)));
+        // None where the run holds no strips (searched through the index).
         let per_frame = self.strips.views * WORDS;
-        let strips = match per_frame > 0 {
-            true => &self.strips.words[stored * per_frame..(stored + 1) * per_frame],
-            false => &[],
-        };
+        let strips = self.strips.words.get(stored * per_frame..(stored + 1) * per_frame).unwrap_or_default();
         let strip_dots = p.strip.into_iter().flat_map(|q| {
             strips.chunks_exact(WORDS).map(move |s| oriented_dot(q, s.try_into().expect("WORDS words"), mirrored))
         });

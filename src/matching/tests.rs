@@ -36,7 +36,8 @@ fn two_clips_of_a_static_shot_stay_apart() {
     up.neighbours[..20].copy_from_slice(&first.neighbours[..20]);
     let refs = cat.refs();
     let c = MatchConfig::default();
-    let grows = RefFrames::similarity_near(&refs, Probe { views: &up.words[25..26], strip: None }, 0, false, 10.0 + 12.5);
+    let grows =
+        RefFrames::similarity_near(&refs, Probe { views: &up.words[25..26], strip: None }, 0, false, 10.0 + 12.5);
     assert!(grows.is_some_and(|s| s >= c.grow.min_similarity), "{grows:?}");
     let mut segs = align(&up.frames(), &refs, &tables, &c);
     segs.sort_by(|a, b| a.query_start.total_cmp(&b.query_start));

@@ -165,7 +165,9 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                     "no portrait strips (a catalogue of an older clipmatch, or decode.catalogue_strips = 0): a portrait \
                      upload filled with a crop of a landscape picture is hard to find; a rebuild stores them"
                 ),
-                n => println!("{n} portrait strips per frame, searched by portrait upload pictures (not through the index)"),
+                n => println!(
+                    "{n} portrait strips per frame, searched by portrait upload pictures (not through the index)"
+                ),
             }
             match &m.background {
                 None => println!("no background: `clipmatch catalog background` measures the videos' chance scores"),

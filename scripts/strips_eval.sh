@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Regenerates docs/STRIPS.md: what the catalogue's portrait strips (`decode.catalogue_strips`)
+# do, frame by frame and segment by segment.
+#
+# Sets come from scripts/fair_sets.sh (recap-shaped and hidden-family, negatives from
+# footage no choice was made on), plus bench/dev and the real copies. Catalogues:
+# catalogue/ + catalogue2/, and catalogue/ alone for dev and the copies; each built
+# without strips and with the default count. The strip count itself was chosen on the
+# frame recall of the first recap set (the sweep below); the other sets only check it.
+#
+#   bash scripts/strips_eval.sh          # WORK=DIR keeps the sets and catalogues for a rerun
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+shared=$(cd "${SHARED:-../shared}" && pwd)
+bin=$repo/target/release/clipmatch
+cargo build --release --quiet
+work=${WORK:-$(mktemp -d)}
+[ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
+mkdir -p "$work"
+. scripts/fair_sets.sh
+default=$($bin config 2>/dev/null | sed -n 's/^catalogue_strips = //p')
+[ -n "$default" ] || { echo "cannot read decode.catalogue_strips from clipmatch config" >&2; exit 1; }
+sweep=${SWEEP:-0 3 5 7 9 11 13}
+
+build() { # NAME STRIPS FOLDERS...
+  [ -f "$work/$1/manifest.json" ] && return
+  printf '[decode]\ncatalogue_strips = %s\n' "$2" > "$work/$1.toml"
+  $bin catalog build --device cpu --config "$work/$1.toml" --catalog "$work/$1" "${@:3}" >/dev/null 2>&1
+}
+out=docs/results/strips
+rm -rf "$out"
+mkdir -p "$out"
+first=${sets[0]}
+for n in $sweep; do
+  build "s$n" "$n" "$footage/catalogue" "$footage/catalogue2"
+  $bin recall --json --catalog "$work/s$n" --truth "$work/sets/$first/ground_truth.csv" \
+    --by-edit "$work/sets/$first/queries.csv" "$work/sets/$first/queries" 2>/dev/null > "$out/sweep-$first-$n.json"
+done
+build s0 0 "$footage/catalogue" "$footage/catalogue2"
+build "s$default" "$default" "$footage/catalogue" "$footage/catalogue2"
+build c0 0 "$footage/catalogue"
+build "c$default" "$default" "$footage/catalogue"
+
+run() { # CATALOG NAME QUERIES TRUTH [QUERIES_CSV]
+  rm -rf "$work/run"
+  $bin match --device cpu --catalog "$work/$1" --out "$work/run" --run-date 2026-11-24 "$3" >/dev/null 2>&1 || true
+  $bin eval --json --truth "$4" "$work/run" > "$out/$2-$1.json"
+  if [ -n "${5:-}" ]; then
+    $bin recall --json --catalog "$work/$1" --truth "$4" --by-edit "$5" "$3" 2>/dev/null > "$out/$2-$1-frames.json"
+  fi
+}
+for s in "${sets[@]}"; do
+  for c in s0 "s$default"; do
+    run "$c" "$s" "$work/sets/$s/queries" "$work/sets/$s/ground_truth.csv" "$work/sets/$s/queries.csv"
+  done
+done
+for c in s0 "s$default" c0 "c$default"; do
+  run "$c" dev "$shared/bench/dev/queries" "$shared/bench/dev/ground_truth.csv"
+  run "$c" copies "$shared/footage/copies" "$shared/bench/real_copies_truth.csv"
+done
+
+python3 - "$out" "$($bin --version)" "$default" "$first" "$sweep" "${sets[@]}" > docs/STRIPS.md <<'PY'
+import json, pathlib, sys
+out, version, n, first, sweep, sets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split(), sys.argv[6:]
+load = lambda name: json.loads(pathlib.Path(out, name).read_text())
+print("# Portrait strips\n")
+print(f"Written by `bash scripts/strips_eval.sh` ({version}, default settings but the strip count, CPU twins). "
+      "Do not edit by hand: run the script.\n")
+print("A portrait upload that fills its canvas with a landscape picture shows a third of its width, "
+      "which no whole-picture view of the catalogue resembles. Each catalogue frame also stores "
+      "`decode.catalogue_strips` 9:16 crops spread from its left edge to its right one; a portrait "
+      "upload picture searches them as a part of the frame. Sets: scripts/fair_sets.sh "
+      "(negatives and inserts from footage no choice was made on), bench/dev, the real copies.\n")
+print(f"## The count: frame recall@5 (any of the job's views) on {first}, the set that chose it\n")
+fams = sorted(load(f"sweep-{first}-0.json")["by_edit"])
+print("| strips | bytes per frame | all | " + " | ".join(fams) + " |")
+print("|---|---|---|" + "---|" * len(fams))
+for k in sweep:
+    d = load(f"sweep-{first}-{k}.json")
+    print(f"| {k} | {128 * int(k)} | {d['all']['any_view_at_5']:.3f} | "
+          + " | ".join(f"{d['by_edit'][f]['any_view_at_5']:.3f}" for f in fams) + " |")
+print(f"\nDefault: {n}.\n")
+print("## Segments and frames, without strips and with them\n")
+print("Frame recall@5 is of any of the job's views. Catalogue `catalogue/` + `catalogue2/`, "
+      "and `catalogue/` alone where said.\n")
+print("| set | strips | segment µAP | pair µAP | segment precision | segment recall | false-positive uploads | frame recall@5 |")
+print("|---|---|---|---|---|---|---|---|")
+rows = [(s, c) for s in sets for c in ("s0", f"s{n}")]
+rows += [(s, c) for s in ("dev", "copies") for c in ("s0", f"s{n}", "c0", f"c{n}")]
+for s, c in rows:
+    d = load(f"{s}-{c}.json")
+    frames = pathlib.Path(out, f"{s}-{c}-frames.json")
+    recall = f"{json.loads(frames.read_text())['all']['any_view_at_5']:.3f}" if frames.exists() else ""
+    where = " (`catalogue/`)" if c.startswith("c") else ""
+    print(f"| {s}{where} | {c[1:]} | {d['segment_uap']:.3f} | {d['pair_uap']:.3f} | {d['segment_precision']:.3f} | "
+          f"{d['segment_recall']:.3f} | {d['false_positive_queries']} | {recall} |")
+print("\n## Frame recall@5 by family, without strips and with them\n")
+print("| set | family | frames | without | with |")
+print("|---|---|---|---|---|")
+for s in sets:
+    a, b = load(f"{s}-s0-frames.json"), load(f"{s}-s{n}-frames.json")
+    for f in sorted(a["by_edit"]):
+        print(f"| {s} | {f} | {a['by_edit'][f]['frames']} | {a['by_edit'][f]['any_view_at_5']:.3f} | "
+              f"{b['by_edit'][f]['any_view_at_5']:.3f} |")
+PY
+echo "docs/STRIPS.md written"
