@@ -115,6 +115,7 @@ pub fn max_samples(opts: &DecodeOptions) -> u64 {
 /// (`frame::views`).
 pub fn max_views(c: &crate::frame::config::LayoutConfig, strips: usize) -> usize {
     let w = &c.windows;
+    // The picture, its bands, halves both ways, windows, and a portrait picture again.
     let upload = 1 + c.band_aspects.len() + 4 + w.stopped + w.continued + w.textured + 1;
     upload.max(crate::frame::views::CATALOGUE_VIEWS + strips)
 }
