@@ -3,7 +3,7 @@
 # ../shared/footage/catalogue, runs `clipmatch match` at default settings (CPU twins)
 # over the dev set, the real copies and every extra set named in SETS, scores each with
 # `clipmatch eval --json` and its frames with `clipmatch recall --json`, keeps the JSON
-# under docs/results/ and renders the tables.
+# under docs/results/sets/ and renders the tables.
 #
 #   bash scripts/results.sh
 #   SETS="seed3=/tmp/s3 seed7=/tmp/s7" bash scripts/results.sh   # sets of make_queries.py
@@ -16,8 +16,8 @@ bin=target/release/clipmatch
 cargo build --release --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-out=docs/results
-rm -f $out/*.json $out/recall/*.json
+out=docs/results/sets
+rm -rf $out
 mkdir -p $out/recall
 $bin catalog build --device cpu --catalog "$work/cat" "$shared/footage/catalogue" 2>/dev/null >/dev/null
 # name, uploads folder, truth CSV, queries CSV (or -)
@@ -47,7 +47,7 @@ sets = {p.stem: json.loads(p.read_text()) for p in sorted(pathlib.Path(out).glob
 order = ["dev", "copies"] + sorted(k for k in sets if k not in ("dev", "copies"))
 print("# Results\n")
 print(f"Written by `bash scripts/results.sh` ({version}, default settings, CPU twins, "
-      f"{cores} cores of {cpu}); the JSON of each set is in `docs/results/`. Catalogue: "
+      f"{cores} cores of {cpu}); the JSON of each set is in `docs/results/sets/`. Catalogue: "
       "the videos of `../shared/footage/catalogue`. Scores are `clipmatch eval`'s, which "
       "equal `../shared/bench/score.py`'s. Do not edit by hand: run the script.\n")
 print("| set | uploads | segment µAP | pair µAP | segment precision | segment recall | false-positive uploads | wall s |")
