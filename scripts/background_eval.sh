@@ -11,13 +11,6 @@
 #   RECAP_SEEDS="31 32 33 34" HIDDEN_SEEDS="41 42 43" bash scripts/background_eval.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
-shared=$(cd "${SHARED:-../shared}" && pwd)
-bin=$repo/target/release/clipmatch
-cargo build --release --quiet
-work=${WORK:-$(mktemp -d)}
-[ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
-mkdir -p "$work"
 . scripts/fair_sets.sh
 
 if [ ! -f "$work/cat/manifest.json" ]; then

@@ -1,10 +1,17 @@
-# Sourced by the evaluation scripts: makes, under $work, sets whose footage the choices
-# were not made on. The unrelated footage of $shared (distractors/ and distractors2/, by
+# Sourced by the evaluation scripts, from the repository root: builds clipmatch ($bin),
+# takes ../shared (or SHARED) as $shared and WORK (else a folder removed at exit) as
+# $work, and makes, under $work, sets whose footage the choices were not made on. The unrelated footage of $shared (distractors/ and distractors2/, by
 # name) is split in two: every other entry is A (kept for backgrounds), the rest B, which
 # makes the negatives and inserts of recap-shaped (scripts/make_recap_queries.py, seeds
 # RECAP_SEEDS) and hidden-family (scripts/make_hidden_queries.py, seeds HIDDEN_SEEDS) sets
 # with clips of catalogue/ + catalogue2/. Sets already made are kept. Leaves their names
 # in `sets`.
+shared=$(cd "${SHARED:-../shared}" && pwd)
+bin=$PWD/target/release/clipmatch
+cargo build --release --quiet
+work=${WORK:-$(mktemp -d)}
+[ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
+mkdir -p "$work"
 footage=$shared/footage
 if [ ! -d "$work/B" ]; then
   mkdir -p "$work/A" "$work/B"

@@ -11,13 +11,6 @@
 #   bash scripts/strips_eval.sh          # WORK=DIR keeps the sets and catalogues for a rerun
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
-shared=$(cd "${SHARED:-../shared}" && pwd)
-bin=$repo/target/release/clipmatch
-cargo build --release --quiet
-work=${WORK:-$(mktemp -d)}
-[ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
-mkdir -p "$work"
 . scripts/fair_sets.sh
 default=$($bin config 2>/dev/null | sed -n 's/^catalogue_strips = //p')
 [ -n "$default" ] || { echo "cannot read decode.catalogue_strips from clipmatch config" >&2; exit 1; }

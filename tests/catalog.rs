@@ -185,18 +185,7 @@ fn a_catalogue_follows_links_and_an_upload_folder_refuses_them() {
 
     // Given to `match`, the same folder's links are refused: an upload is a file.
     let outdir = dir.path().join("out");
-    let (code, _, err) = clipmatch(&[
-        "match",
-        "--device",
-        "cpu",
-        "--catalog",
-        cat.to_str().unwrap(),
-        "--out",
-        outdir.to_str().unwrap(),
-        "--run-date",
-        "2026-11-24",
-        linked.to_str().unwrap(),
-    ]);
+    let (code, _, err) = match_uploads(&cat, &outdir, &linked, &[]);
     assert_eq!(code, 3, "{err}");
     let rows =
         clipmatch::store::table::read_all(&outdir.join("uploads/run_date=2026-11-24/part-00000.parquet")).unwrap();
@@ -245,18 +234,7 @@ fn a_compacted_catalogue_stores_a_still_shot_once_and_still_finds_its_clips() {
 
     // The video itself as an upload is found, its still shot included.
     let out_dir = d.join("out");
-    let (code, out, err) = clipmatch(&[
-        "match",
-        "--device",
-        "cpu",
-        "--run-date",
-        "2026-11-24",
-        "--catalog",
-        cat.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        videos.to_str().unwrap(),
-    ]);
+    let (code, out, err) = match_uploads(&cat, &out_dir, &videos, &[]);
     assert_eq!(code, 0, "{out}{err}");
     let found = python(&format!(
         "import pyarrow.dataset as ds\n\
@@ -366,18 +344,7 @@ fn a_landscape_clip_cropped_to_fill_a_portrait_canvas_is_found_through_the_strip
         let (code, out, err) = build_catalogue(&cat, extra, &[&videos]);
         assert_eq!(code, 0, "{out}{err}");
         let (c, out_dir) = (cat.to_str().unwrap(), d.join(format!("out-{name}")));
-        let (code, out, err) = clipmatch(&[
-            "match",
-            "--device",
-            "cpu",
-            "--run-date",
-            "2026-11-24",
-            "--catalog",
-            c,
-            "--out",
-            out_dir.to_str().unwrap(),
-            uploads.to_str().unwrap(),
-        ]);
+        let (code, out, err) = match_uploads(&cat, &out_dir, &uploads, &[]);
         assert_eq!(code, 0, "{out}{err}");
         let rows = python(&format!(
             "import pyarrow.dataset as ds, pyarrow.parquet as pq, glob\n\

@@ -67,7 +67,13 @@ pub fn sample_catalogue(dir: &Path) -> PathBuf {
 /// The job on the sample's uploads on the CPU twins, run date 2026-11-24, against the
 /// catalogue `cat`, into `out`, with `extra` arguments; returns what `clipmatch` does.
 pub fn match_sample(cat: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
-    let (cat, out, uploads) = (cat.to_str().unwrap(), out.to_str().unwrap(), sample().join("uploads.tar.gz"));
+    match_uploads(cat, out, &sample().join("uploads.tar.gz"), extra)
+}
+
+/// The job on `uploads` on the CPU twins, run date 2026-11-24, against the catalogue
+/// `cat`, into `out`, with `extra` arguments; returns what `clipmatch` does.
+pub fn match_uploads(cat: &Path, out: &Path, uploads: &Path, extra: &[&str]) -> (i32, String, String) {
+    let (cat, out) = (cat.to_str().unwrap(), out.to_str().unwrap());
     let mut args = vec!["match", "--device", "cpu", "--run-date", "2026-11-24", "--catalog", cat, "--out", out];
     args.extend_from_slice(extra);
     args.push(uploads.to_str().unwrap());
