@@ -4,7 +4,7 @@
 mod common;
 
 use clipmatch::kernels::descriptor::{Tables, WORDS, describe, pack_image};
-use clipmatch::kernels::engine::Engine;
+use clipmatch::kernels::engine::{Engine, Searchable};
 use clipmatch::kernels::gpu::Gpu;
 use clipmatch::kernels::search::{Matrix, Neighbours, cpu_chunk_topk, cpu_search};
 use clipmatch::kernels::{cluster, ivf};
@@ -161,10 +161,30 @@ fn describing_and_searching_in_one_submission_equals_the_twins() {
     let imgs = images(130, &mut Rng::new(5));
     let cpu = Engine::Cpu(Box::default());
     let gpu = Engine::Gpu(Box::new(g));
-    let expected = cpu.describe_and_search(&cpu.prepare(Matrix { words: &words, views }).unwrap(), &imgs).unwrap();
+    let plain = cpu.describe_and_search(&cpu.prepare(Matrix { words: &words, views }).unwrap(), &imgs).unwrap();
     let got = gpu.describe_and_search(&gpu.prepare(m).unwrap(), &imgs).unwrap();
-    assert_eq!(expected.0, got.0);
-    assert_eq!(expected.1, got.1);
+    assert_eq!(plain.0, got.0);
+    assert_eq!(plain.1, got.1);
+
+    // With strips (2 per frame), searched by every fourth image instead of the views.
+    let strips: Vec<u32> = images(500 * 2, &mut rng).iter().flat_map(|i| describe(i, &t).words).collect();
+    let probes: Vec<usize> = (0..imgs.len()).step_by(4).collect();
+    let ready = |e: &Engine| -> (Vec<_>, Vec<Neighbours>) {
+        let cat = Searchable {
+            views: e.prepare(Matrix { words: &words, views }).unwrap(),
+            strips: Some(e.prepare(Matrix { words: &strips, views: 2 }).unwrap()),
+        };
+        e.describe_and_search_all(&cat, &imgs, &probes).unwrap()
+    };
+    let (expected, got) = (ready(&cpu), ready(&gpu));
+    assert_eq!(expected, got);
+    let strip_lists: Vec<Neighbours> = cpu_search(
+        &probes.iter().map(|&i| expected.0[i].words).collect::<Vec<_>>(),
+        &Matrix { words: &strips, views: 2 },
+    );
+    assert!(probes.iter().zip(&strip_lists).all(|(&i, l)| expected.1[i] == *l), "a probe's list is its strips' list");
+    assert!((0..imgs.len()).filter(|i| i % 4 != 0).all(|i| expected.1[i] == plain.1[i]), "the others search the views");
+    assert!(probes.iter().any(|&i| expected.1[i] != plain.1[i]), "the strips change the probes' lists");
 }
 
 #[test]

@@ -286,6 +286,42 @@ mod tests {
 }
 
 #[cfg(test)]
+mod probe_tests {
+    use super::*;
+    use crate::kernels::descriptor::{IMG_WORDS, Tables, describe};
+    use crate::testkit::random_image;
+
+    #[test]
+    fn a_strip_probe_is_compared_with_the_strips_and_views_with_the_views() {
+        let t = Tables::new();
+        let (view, strip) = (describe(&random_image(1), &t).words, describe(&random_image(2), &t).words);
+        let pictures = Pictures::owned(vec![[0; IMG_WORDS]]);
+        let r = RefFrames {
+            video: &[0],
+            t: &[0.0],
+            energy: &[1000],
+            stored: &[0],
+            first: &[0, 1],
+            duration: &[1.0],
+            chance: &[0.0],
+            descriptors: Descriptors::Frames(&view, 1),
+            strips: Matrix { words: &strip, views: 1 },
+            by_video: &[vec![0]],
+            pictures: &pictures,
+            near_s: 0.5,
+        };
+        let sim = |p: Probe| r.frame_similarity(p, 0, false);
+        assert!(sim(Probe { views: &[], strip: Some(&strip) }).unwrap() > 0.99);
+        assert!(sim(Probe { views: &[strip], strip: None }).unwrap() < 0.5, "a view is not compared with the strips");
+        assert!(sim(Probe { views: &[view], strip: None }).unwrap() > 0.99);
+        assert!(sim(Probe { views: &[], strip: Some(&view) }).unwrap() < 0.5, "a probe is not compared with the views");
+        // A run that holds no strips (through the index) has nothing to compare a probe with.
+        let unheld = RefFrames { strips: Matrix { words: &[], views: 1 }, ..r };
+        assert_eq!(unheld.frame_similarity(Probe { views: &[], strip: Some(&strip) }, 0, false), None);
+    }
+}
+
+#[cfg(test)]
 mod timeline_tests {
     use super::*;
 
