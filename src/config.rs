@@ -88,8 +88,7 @@ impl SearchConfig {
     /// `cat` made ready for `engine`: its views searched exactly or through its index,
     /// and its strips, where held, exactly.
     pub fn prepare<'a>(&self, engine: &Engine, cat: &'a Catalogue) -> Result<Searchable<'a>> {
-        let strips = Matrix { words: &cat.strips, views: cat.manifest.strips };
-        let strips = if cat.strips.is_empty() { None } else { Some(engine.prepare(strips)?) };
+        let strips = cat.held_strips().map(|m| engine.prepare(m)).transpose()?;
         if strips.is_none() && cat.manifest.strips > 0 {
             tracing::info!("searched through the index: the catalogue's portrait strips are not searched");
         }

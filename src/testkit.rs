@@ -7,7 +7,7 @@ use crate::frame::gray::Gray;
 use crate::kernels::descriptor::{DOT_ONE, IMG, PackedImage, Tables, WORDS, describe, pack_image};
 use crate::kernels::ivf::Descriptors;
 use crate::kernels::mapped::Pictures;
-use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK};
+use crate::kernels::search::{Hit, Neighbours, TOPK};
 use crate::matching::model::{QueryFrames, RefFrames, frames_by_video};
 use std::ops::Range;
 
@@ -162,7 +162,7 @@ impl Catalogue {
             duration: &self.duration,
             chance: &self.chance,
             descriptors: Descriptors::Frames(&self.words, 1),
-            strips: Matrix { words: &[], views: 0 },
+            strips: None,
             by_video: &self.by_video,
             pictures: &self.pictures,
             near_s: 0.5,

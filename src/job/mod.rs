@@ -17,7 +17,6 @@ use crate::ingest::sample::{Decoded, Views};
 use crate::ingest::shard::Shard;
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, Tables};
 use crate::kernels::engine::{Engine, Prepared};
-use crate::kernels::search::Matrix;
 use crate::matching::model::{RefFrames, Segment, Timeline};
 use crate::matching::{self, Upload};
 use crate::progress::{self, Progress};
@@ -292,7 +291,7 @@ fn ref_frames<'a>(cat: &'a Catalogue, line: &'a Timeline, facts: &'a VideoFacts,
         duration: &facts.duration,
         chance: &facts.chance,
         descriptors: cat.descriptors(),
-        strips: Matrix { words: &cat.strips, views: cat.manifest.strips },
+        strips: cat.held_strips(),
         by_video: &line.by_video,
         pictures: &cat.pictures,
         near_s: config.matching.grow.near_s,

@@ -23,9 +23,9 @@ pub struct RefFrames<'a> {
     pub chance: &'a [f32],
     /// Each stored frame's view descriptors.
     pub descriptors: Descriptors<'a>,
-    /// Each stored frame's portrait strips, where held (no words otherwise): compared
-    /// with portrait upload pictures only, as the search does.
-    pub strips: Matrix<'a>,
+    /// Each stored frame's portrait strips, where held: compared with portrait upload
+    /// pictures only, as the search does.
+    pub strips: Option<Matrix<'a>>,
     /// Each video's samples in time order (`frames_by_video`).
     pub by_video: &'a [Vec<u32>],
     /// Each stored frame's whole picture, 32x32 (`verify`).
@@ -133,9 +133,11 @@ impl RefFrames<'_> {
         let stored = self.stored[f] as usize;
         let views = self.descriptors.of(stored);
         let dots = views.flat_map(|v| p.views.iter().map(move |q| oriented_dot(q, v, mirrored)));
-        // None where the run holds no strips (searched through the index).
-        let per_frame = self.strips.views * WORDS;
-        let strips = self.strips.words.get(stored * per_frame..(stored + 1) * per_frame).unwrap_or_default();
+        let strips: &[u32] = self
+            .strips
+            .as_ref()
+            .and_then(|m| m.words.get(stored * m.views * WORDS..(stored + 1) * m.views * WORDS))
+            .unwrap_or_default();
         let strip_dots = p.strip.into_iter().flat_map(|q| {
             strips.chunks_exact(WORDS).map(move |s| oriented_dot(q, s.try_into().expect("WORDS words"), mirrored))
         });
@@ -305,7 +307,7 @@ mod probe_tests {
             duration: &[1.0],
             chance: &[0.0],
             descriptors: Descriptors::Frames(&view, 1),
-            strips: Matrix { words: &strip, views: 1 },
+            strips: Some(Matrix { words: &strip, views: 1 }),
             by_video: &[vec![0]],
             pictures: &pictures,
             near_s: 0.5,
@@ -316,7 +318,7 @@ mod probe_tests {
         assert!(sim(Probe { views: &[view], strip: None }).unwrap() > 0.99);
         assert!(sim(Probe { views: &[], strip: Some(&view) }).unwrap() < 0.5, "a probe is not compared with the views");
         // A run that holds no strips (through the index) has nothing to compare a probe with.
-        let unheld = RefFrames { strips: Matrix { words: &[], views: 1 }, ..r };
+        let unheld = RefFrames { strips: None, ..r };
         assert_eq!(unheld.frame_similarity(Probe { views: &[], strip: Some(&strip) }, 0, false), None);
     }
 }

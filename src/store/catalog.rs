@@ -382,10 +382,10 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             let vid = column::<StringArray>(&b, "video_id", &path)?;
             let times = Times::of(&b, &path)?;
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
-            let desc = descriptors(dir, &b, &path, views)?;
+            let desc = descriptor_column(dir, &b, &path, "descriptors", views)?;
             let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
             let strip_words = match frames && hold.strips && manifest.strips > 0 {
-                true => Some(strips_column(dir, &b, &path, manifest.strips)?),
+                true => Some(descriptor_column(dir, &b, &path, "strips", manifest.strips)?),
                 false => None,
             };
             if picture.value_length() as usize != IMG_WORDS * 4 {
@@ -603,6 +603,11 @@ impl Catalogue {
         }
     }
 
+    /// The strips held, as the search and alignment read them; None where none are.
+    pub fn held_strips(&self) -> Option<Matrix<'_>> {
+        (!self.strips.is_empty()).then_some(Matrix { words: &self.strips, views: self.manifest.strips })
+    }
+
     /// The descriptors as alignment reads them: in frame order where held so, else
     /// from the index's lists.
     pub fn descriptors(&self) -> Descriptors<'_> {
@@ -613,22 +618,20 @@ impl Catalogue {
     }
 }
 
-/// A part's descriptors column, checked to hold `views` descriptors per row.
-fn descriptors<'b>(dir: &Path, b: &'b RecordBatch, path: &Path, views: usize) -> Result<&'b FixedSizeBinaryArray> {
-    let desc = column::<FixedSizeBinaryArray>(b, "descriptors", path)?;
-    if desc.value_length() as usize != views * crate::kernels::descriptor::DIM {
-        return Err(err(dir, format!("{}: descriptors do not hold {views} views", path.display())));
+/// A part's column `name` of descriptors side by side (`descriptors`: the views,
+/// `strips`: the strips), checked to hold `count` per row.
+fn descriptor_column<'b>(
+    dir: &Path,
+    b: &'b RecordBatch,
+    path: &Path,
+    name: &str,
+    count: usize,
+) -> Result<&'b FixedSizeBinaryArray> {
+    let desc = column::<FixedSizeBinaryArray>(b, name, path)?;
+    if desc.value_length() as usize != count * crate::kernels::descriptor::DIM {
+        return Err(err(dir, format!("{}: {name} do not hold {count} descriptors", path.display())));
     }
     Ok(desc)
-}
-
-/// A part's strips column, checked to hold `strips` descriptors per row.
-fn strips_column<'b>(dir: &Path, b: &'b RecordBatch, path: &Path, strips: usize) -> Result<&'b FixedSizeBinaryArray> {
-    let s = column::<FixedSizeBinaryArray>(b, "strips", path)?;
-    if s.value_length() as usize != strips * crate::kernels::descriptor::DIM {
-        return Err(err(dir, format!("{}: strips do not hold {strips} descriptors", path.display())));
-    }
-    Ok(s)
 }
 
 fn words_of(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
@@ -641,7 +644,7 @@ pub fn part_descriptors(dir: &Path, part: u32, views: usize) -> Result<Vec<u32>>
     let path = part_path(dir, part);
     let mut words = Vec::new();
     for b in table::read_all(&path)? {
-        let desc = descriptors(dir, &b, &path, views)?;
+        let desc = descriptor_column(dir, &b, &path, "descriptors", views)?;
         (0..b.num_rows()).for_each(|i| words.extend(words_of(desc.value(i))));
     }
     Ok(words)
