@@ -15,9 +15,9 @@ use crate::kernels::engine::Engine;
 use crate::kernels::ivf::Lists;
 use crate::kernels::search::Matrix;
 use crate::progress::{self, Progress};
-use crate::store::index::{self, IndexManifest};
+use crate::store::index::{self, IndexManifest, Of};
 use crate::store::table::{FramesBuilder, VideoMeta, VideoRow};
-use crate::store::{catalog, metadata, served};
+use crate::store::{catalog, metadata, parts, served};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -100,8 +100,9 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let mut known: HashSet<String> = videos.iter().map(|v| v.id.clone()).collect();
     let part = manifest.parts;
     let mut frames = FramesBuilder::new(manifest.views, manifest.strips);
-    // The new part's descriptors and pictures, for the index and its mapped files.
+    // The new part's descriptors, strips and pictures, for the index and its mapped files.
     let mut part_words: Vec<u32> = Vec::new();
+    let mut part_strips: Vec<u32> = Vec::new();
     let mut part_pictures: Vec<PackedImage> = Vec::new();
     let mut summary = AddSummary::default();
     let mut progress = Progress::new(opts.progress, "videos", "frames", 0);
@@ -141,6 +142,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
                 let range = (d.times[f], d.times[last], (last - f + 1) as u32);
                 frames.push(&m.id, range, described[f * cut].energy, &words, &d.images[f * cut])?;
                 part_words.extend_from_slice(&words[..views * WORDS]);
+                part_strips.extend_from_slice(&words[views * WORDS..]);
                 part_pictures.push(d.images[f * cut]);
             }
             let n = d.times.len();
@@ -180,22 +182,26 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     }
     // The index first: the manifest that names it is written last, by `commit`.
     let m = Matrix { words: &part_words, views: manifest.views };
+    let strips = Matrix { words: &part_strips, views: manifest.strips };
     match &manifest.index {
         None if create && !part_words.is_empty() => {
             let centroids = cluster::train(engine, &[&part_words], &opts.index.train_params(part_words.len() / WORDS))?;
             index::write_centroids(dir, &centroids)?;
-            index_part(dir, part, engine, &m, &centroids, &part_pictures)?;
+            let strips = (manifest.strips > 0).then_some(&strips);
+            index_part(dir, part, engine, (&m, strips), &centroids, &part_pictures)?;
             manifest.index = Some(IndexManifest {
                 centroids: centroids.len() / WORDS,
                 parts: 1,
                 trained_frames: summary.stored,
                 centroids_hash: Some(served::centroids_hash(&centroids)),
+                strips: strips.is_some(),
             });
         }
-        // An add joins the centroids there are (retrained by `catalog index`).
+        // An add joins the centroids there are (retrained by `catalog index`), and
+        // assigns its strips where the index assigns the other parts'.
         Some(ix) if ix.parts == part => {
             let centroids = index::read_centroids(dir, ix)?;
-            index_part(dir, part, engine, &m, &centroids, &part_pictures)?;
+            index_part(dir, part, engine, (&m, ix.strips.then_some(&strips)), &centroids, &part_pictures)?;
             let trained = ix.trained_frames;
             manifest.index.as_mut().expect("matched Some").parts += 1;
             // Centroids trained on a small catalogue serve a large one poorly (as `catalog
@@ -214,34 +220,32 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     Ok(summary)
 }
 
-/// Assigns part `part`'s descriptors `m` to `centroids` and writes its assignments, then
-/// the files a search through the index maps: its lists and its `pictures`.
+/// Assigns part `part`'s descriptors (its views, and its strips where given) to
+/// `centroids` and writes their assignments, then the files a search through the index
+/// maps: their lists and the part's `pictures`.
 fn index_part(
     dir: &Path,
     part: u32,
     engine: &Engine,
-    m: &Matrix,
+    (views, strips): (&Matrix, Option<&Matrix>),
     centroids: &[u32],
     pictures: &[PackedImage],
 ) -> Result<()> {
-    let assigned = cluster::assign(engine, m, centroids)?;
-    index::write_assignments(dir, part, &assigned)?;
-    write_served(dir, part, m, &assigned, centroids, pictures)
+    for (of, m) in [(Of::Views, Some(views)), (Of::Strips, strips)] {
+        if let Some(m) = m {
+            let assigned = cluster::assign(engine, m, centroids)?;
+            index::write_assignments(dir, part, of, &assigned)?;
+            write_lists(dir, part, of, m, &assigned, centroids)?;
+        }
+    }
+    served::write_pictures(dir, part, pictures)
 }
 
-/// Writes part `part`'s mapped files: the lists of its descriptors `m` in the clusters
-/// `assigned` of `centroids`, and its `pictures`.
-fn write_served(
-    dir: &Path,
-    part: u32,
-    m: &Matrix,
-    assigned: &[u32],
-    centroids: &[u32],
-    pictures: &[PackedImage],
-) -> Result<()> {
+/// Writes part `part`'s mapped lists of `of`: the descriptors `m` in the clusters
+/// `assigned` of `centroids`.
+fn write_lists(dir: &Path, part: u32, of: Of, m: &Matrix, assigned: &[u32], centroids: &[u32]) -> Result<()> {
     let lists = Lists::new(m, assigned, centroids.len() / WORDS);
-    served::write_lists(dir, part, &lists, served::centroids_hash(centroids))?;
-    served::write_pictures(dir, part, pictures)
+    served::write_lists(dir, part, of, &lists, served::centroids_hash(centroids))
 }
 
 /// `catalog index --files-only`: writes every part's mapped lists and pictures from the
@@ -258,12 +262,17 @@ pub fn write_mapped(dir: &Path) -> Result<u32> {
             reason: "no index covers every part: `clipmatch catalog index` trains one and writes its files".into(),
         });
     };
-    let views = manifest.views;
-    for (part, assigned) in (0..manifest.parts).zip(&stored.assigned) {
-        let words = catalog::part_descriptors(dir, part, views)?;
-        index::check_rows(dir, part, assigned.len(), words.len() / (views * WORDS), views)?;
-        let pictures = catalog::part_pictures(dir, part)?;
-        write_served(dir, part, &Matrix { words: &words, views }, assigned, &stored.centroids, &pictures)?;
+    for part in 0..manifest.parts {
+        let p = part as usize;
+        let of =
+            [(Of::Views, manifest.views, stored.assigned.get(p)), (Of::Strips, manifest.strips, stored.strips.get(p))];
+        for (of, views, assigned) in of {
+            let Some(assigned) = assigned else { continue };
+            let words = parts::part_descriptors(dir, part, of, views)?;
+            index::check_rows(dir, part, of, assigned.len(), words.len() / (views * WORDS), views)?;
+            write_lists(dir, part, of, &Matrix { words: &words, views }, assigned, &stored.centroids)?;
+        }
+        served::write_pictures(dir, part, &parts::part_pictures(dir, part)?)?;
     }
     Ok(manifest.parts)
 }
@@ -272,9 +281,9 @@ pub fn write_mapped(dir: &Path) -> Result<u32> {
 /// assigns every part, replacing the index there was. Returns the centroids trained.
 pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usize> {
     let mut manifest = catalog::read_manifest(dir)?;
-    let views = manifest.views;
+    let (views, strips) = (manifest.views, manifest.strips);
     let parts: Vec<Vec<u32>> =
-        (0..manifest.parts).map(|p| catalog::part_descriptors(dir, p, views)).collect::<Result<_>>()?;
+        (0..manifest.parts).map(|p| parts::part_descriptors(dir, p, Of::Views, views)).collect::<Result<_>>()?;
     let pieces: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
     let vectors: usize = parts.iter().map(|w| w.len() / WORDS).sum();
     if vectors == 0 {
@@ -283,8 +292,15 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
     let centroids = cluster::train(engine, &pieces, &config.train_params(vectors))?;
     index::write_centroids(dir, &centroids)?;
     for (p, words) in parts.iter().enumerate() {
-        let pictures = catalog::part_pictures(dir, p as u32)?;
-        index_part(dir, p as u32, engine, &Matrix { words, views }, &centroids, &pictures)?;
+        let p = p as u32;
+        let pictures = parts::part_pictures(dir, p)?;
+        let strip_words = match strips {
+            0 => Vec::new(),
+            _ => parts::part_descriptors(dir, p, Of::Strips, strips)?,
+        };
+        let strip_matrix = Matrix { words: &strip_words, views: strips };
+        let of = (&Matrix { words, views }, (strips > 0).then_some(&strip_matrix));
+        index_part(dir, p, engine, of, &centroids, &pictures)?;
     }
     let k = centroids.len() / WORDS;
     manifest.index = Some(IndexManifest {
@@ -292,6 +308,7 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
         parts: manifest.parts,
         trained_frames: manifest.frames,
         centroids_hash: Some(served::centroids_hash(&centroids)),
+        strips: strips > 0,
     });
     catalog::save_manifest(dir, &mut manifest)?;
     Ok(k)

@@ -79,20 +79,31 @@ impl SearchConfig {
     }
 
     /// What a run holds of the catalogue in `dir`: its index alone when it is searched
-    /// through it (the lists hold the descriptors), else the descriptors in frame order.
+    /// through it (the lists hold the descriptors and strips), else the descriptors and
+    /// strips in frame order.
     pub fn hold(&self, dir: &Path) -> Result<Hold<'static>> {
         let index = self.use_index(catalog::read_manifest(dir)?.frames);
-        Ok(Hold { frames: !index, index, videos: None, strips: !index })
+        Ok(Hold { frames: !index, index, videos: None, strips: true })
     }
 
     /// `cat` made ready for `engine`: its views searched exactly or through its index,
-    /// and its strips, where held, exactly.
+    /// and its strips the same way where the catalogue holds them so.
     pub fn prepare<'a>(&self, engine: &Engine, cat: &'a Catalogue) -> Result<Searchable<'a>> {
-        let strips = cat.held_strips().map(|m| engine.prepare(m)).transpose()?;
+        let views = self.prepare_views(engine, cat)?;
+        let strips = match (&views, &cat.index) {
+            (Prepared::Index(_), Some(ix)) if !ix.strips.is_empty() => {
+                Some(Prepared::Index(Box::new(engine.prepare_indexed(&ix.centroids, &ix.strips, self.probes)?)))
+            }
+            (Prepared::Index(_), _) => None,
+            _ => cat.held_strips().map(|m| engine.prepare(m)).transpose()?,
+        };
         if strips.is_none() && cat.manifest.strips > 0 {
-            tracing::info!("searched through the index: the catalogue's portrait strips are not searched");
+            tracing::warn!(
+                "the catalogue's index does not assign its portrait strips (built by an older clipmatch): they are not \
+                 searched; `clipmatch catalog index` assigns them"
+            );
         }
-        Ok(Searchable { views: self.prepare_views(engine, cat)?, strips })
+        Ok(Searchable { views, strips })
     }
 
     fn prepare_views<'a>(&self, engine: &Engine, cat: &'a Catalogue) -> Result<Prepared<'a>> {

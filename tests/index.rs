@@ -122,3 +122,72 @@ fn the_index_is_built_joined_retrained_and_searched_like_the_exhaustive_search()
     let (code, out, err) = match_sample(&cat, &dir.path().join("auto"), &["--search", "auto"]);
     assert_eq!(code, 3, "{out}{err}");
 }
+
+#[test]
+fn portrait_strips_are_searched_through_the_index_as_exhaustively() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let videos = d.join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    let life = "life=size=320x180:rate=25:seed=3:ratio=0.3";
+    lavfi_video(&videos.join("one.mp4"), life, 8.0);
+    lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
+    // A third of one.mp4's width, panning across it, filling a 9:16 canvas: found
+    // through the strips alone (tests/catalog.rs).
+    let uploads = d.join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    let fill = format!("{life},crop=100:180:x='(iw-ow)*(0.5+0.45*sin(t*0.8))':y=0,scale=180:320");
+    lavfi_video(&uploads.join("fill.mp4"), &fill, 8.0);
+    let cat = d.join("cat");
+    let (code, out, err) = build_catalogue(&cat, &[], &[&videos]);
+    assert_eq!(code, 0, "{out}{err}");
+    let c = cat.to_str().unwrap();
+    let ix = catalog::read_manifest(&cat).unwrap().index.expect("a build trains an index");
+    assert!(ix.strips && cat.join("index/strips-lists-00000.bin").exists(), "{ix:?}");
+
+    let run = |name: &str, args: &[&str]| {
+        let out_dir = d.join(name);
+        let (code, out, err) = match_uploads(&cat, &out_dir, &uploads, args);
+        assert_eq!(code, 0, "{out}{err}");
+        rows(&out_dir)
+    };
+    let all = ["--search", "index", "--probes", "100000"];
+    // Every cluster probed: the strips' lists hold every strip, so the rows are the
+    // exhaustive search's; and they find the clip.
+    let exact = run("exact", &["--search", "exact"]);
+    assert!(exact.iter().map(|b| b.num_rows()).sum::<usize>() > 0, "the clip is found");
+    assert_eq!(run("mapped", &all), exact);
+    // The same from lists made in memory from the stored assignments (the mapped files
+    // of the views missing).
+    let lists = cat.join("index/lists-00000.bin");
+    std::fs::remove_file(&lists).unwrap();
+    assert_eq!(run("loaded", &all), exact);
+    // `catalog index --files-only` writes the strips' lists again with the views'.
+    std::fs::remove_file(cat.join("index/strips-lists-00000.bin")).unwrap();
+    let (code, out, err) = clipmatch(&["catalog", "index", "--files-only", "--catalog", c]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(lists.exists() && cat.join("index/strips-lists-00000.bin").exists());
+    assert_eq!(run("rewritten", &all), exact);
+
+    // An index of an older build assigns no strips: a search through it does not search
+    // them, and says so; `catalog info` says how to assign them, `catalog index` does.
+    let manifest = cat.join("manifest.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    json["index"].as_object_mut().unwrap().remove("strips");
+    std::fs::write(&manifest, json.to_string()).unwrap();
+    let out_dir = d.join("older");
+    let (code, out, err) = match_uploads(&cat, &out_dir, &uploads, &all);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("does not assign its portrait strips"), "{err}");
+    assert_ne!(rows(&out_dir), exact);
+    let (code, out, _) = clipmatch(&["catalog", "info", "--catalog", c]);
+    assert_eq!(code, 0);
+    assert!(out.contains("the index does not assign them"), "{out}");
+    let (code, out, err) = clipmatch(&["catalog", "index", "--device", "cpu", "--catalog", c]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(catalog::read_manifest(&cat).unwrap().index.unwrap().strips);
+    assert_eq!(run("reindexed", &all), exact);
+}

@@ -260,8 +260,9 @@ fn join_shard(
             *v.ok_or_else(|| stale(catalog, &s.archive, &s.query_id))? = true;
         }
     }
-    // The strips where the tasks searched them: exhaustively.
-    let strips = !config.search.use_index(found.frames);
+    // The strips where the tasks searched them: exhaustively, or through an index that
+    // assigns them.
+    let strips = !config.search.use_index(found.frames) || found.index.as_ref().is_some_and(|ix| ix.strips);
     let hold = match catalog::mapped(catalog, &found) {
         true => Hold { frames: false, index: true, videos: None, strips },
         false => Hold { frames: true, index: false, videos: Some(&named), strips },

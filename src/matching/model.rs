@@ -4,7 +4,7 @@
 use crate::kernels::descriptor::{DOT_ONE, PackedImage, WORDS, oriented_dot};
 use crate::kernels::ivf::Descriptors;
 use crate::kernels::mapped::Pictures;
-use crate::kernels::search::{Matrix, Neighbours};
+use crate::kernels::search::Neighbours;
 
 /// What alignment needs of the catalogue, sample by sample. A compacted catalogue
 /// stores a frame that repeats its predecessors once, standing for every sample of its
@@ -25,7 +25,7 @@ pub struct RefFrames<'a> {
     pub descriptors: Descriptors<'a>,
     /// Each stored frame's portrait strips, where held: compared with portrait upload
     /// pictures only, as the search does.
-    pub strips: Option<Matrix<'a>>,
+    pub strips: Option<Descriptors<'a>>,
     /// Each video's samples in time order (`frames_by_video`).
     pub by_video: &'a [Vec<u32>],
     /// Each stored frame's whole picture, 32x32 (`verify`).
@@ -133,14 +133,11 @@ impl RefFrames<'_> {
         let stored = self.stored[f] as usize;
         let views = self.descriptors.of(stored);
         let dots = views.flat_map(|v| p.views.iter().map(move |q| oriented_dot(q, v, mirrored)));
-        let strips: &[u32] = self
-            .strips
-            .as_ref()
-            .and_then(|m| m.words.get(stored * m.views * WORDS..(stored + 1) * m.views * WORDS))
-            .unwrap_or_default();
-        let strip_dots = p.strip.into_iter().flat_map(|q| {
-            strips.chunks_exact(WORDS).map(move |s| oriented_dot(q, s.try_into().expect("WORDS words"), mirrored))
-        });
+        let strip_dots = p
+            .strip
+            .zip(self.strips)
+            .into_iter()
+            .flat_map(|(q, strips)| strips.of(stored).map(move |s| oriented_dot(q, s, mirrored)));
         dots.chain(strip_dots).max().map(|b| b as f32 / DOT_ONE)
     }
 }
@@ -307,7 +304,7 @@ mod probe_tests {
             duration: &[1.0],
             chance: &[0.0],
             descriptors: Descriptors::Frames(&view, 1),
-            strips: Some(Matrix { words: &strip, views: 1 }),
+            strips: Some(Descriptors::Frames(&strip, 1)),
             by_video: &[vec![0]],
             pictures: &pictures,
             near_s: 0.5,

@@ -11,11 +11,12 @@
 //! so a crash mid-add leaves the previous catalogue intact.
 
 use crate::error::{Error, Result};
-use crate::kernels::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, PackedImage, WORDS};
+use crate::kernels::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, WORDS};
 use crate::kernels::ivf::{Descriptors, Lists, ListsBuilder};
 use crate::kernels::mapped::Pictures;
 use crate::kernels::search::Matrix;
-use crate::store::index::{self, CatalogueIndex, IndexManifest};
+use crate::store::index::{self, CatalogueIndex, IndexManifest, Of};
+use crate::store::parts::{descriptor_column, part_path, picture_of, words_of};
 use crate::store::served;
 use crate::store::table::{self, VideoMeta, VideoRow, VideosBuilder, column};
 use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
@@ -105,10 +106,6 @@ fn err(dir: &Path, reason: impl Into<String>) -> Error {
 
 fn manifest_path(dir: &Path) -> PathBuf {
     dir.join("manifest.json")
-}
-
-fn part_path(dir: &Path, part: u32) -> PathBuf {
-    dir.join("frames").join(format!("part-{part:05}.parquet"))
 }
 
 /// The manifest of a new catalogue in `dir`, `views` descriptors and `strips` strips per
@@ -281,8 +278,9 @@ pub struct Hold<'a> {
     /// The videos whose frames are held, by index into the videos table (`None`: all):
     /// a catalogue shard's, or those an upload's neighbours name.
     pub videos: Option<&'a [bool]>,
-    /// The portrait strips beside the descriptors in frame order, where the catalogue
-    /// stores any: an exhaustive search reads them, an index search does not.
+    /// The portrait strips, where the catalogue stores any: beside the descriptors in
+    /// frame order for an exhaustive search, in their lists for a search through the
+    /// index where it assigns them.
     pub strips: bool,
 }
 
@@ -309,7 +307,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     {
         if mapped(dir, &manifest) {
             let centroids = index::read_centroids(dir, m)?;
-            return open_mapped(dir, &manifest, videos, centroids);
+            return open_mapped(dir, &manifest, videos, centroids, hold.strips);
         }
         tracing::info!(
             catalog = %dir.display(),
@@ -337,6 +335,9 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     }
     let held = |v: u32| hold.videos.is_none_or(|keep| keep[v as usize]);
     let frames = hold.frames || plan.is_none();
+    // The strips' assignments where they are held through the index.
+    let strip_plan = plan.as_ref().filter(|p| hold.strips && !p.strips.is_empty()).map(|p| &p.strips);
+    let mut kept_strips = Vec::new();
     let mut cat = Catalogue::empty(&manifest, hold.videos.map(|_| Vec::new()));
     if frames {
         cat.words.reserve(manifest.frames as usize * views * WORDS);
@@ -377,6 +378,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
         let assigned = plan.as_ref().map(|p| &p.assigned[part as usize]);
+        let strip_assigned = strip_plan.map(|p| &p[part as usize]);
         let mut rows = 0;
         for b in table::read_all(&path)? {
             let vid = column::<StringArray>(&b, "video_id", &path)?;
@@ -384,16 +386,19 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
             let desc = descriptor_column(dir, &b, &path, "descriptors", views)?;
             let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
-            let strip_words = match frames && hold.strips && manifest.strips > 0 {
+            let strip_words = match (frames || strip_plan.is_some()) && hold.strips && manifest.strips > 0 {
                 true => Some(descriptor_column(dir, &b, &path, "strips", manifest.strips)?),
                 false => None,
             };
             if picture.value_length() as usize != IMG_WORDS * 4 {
                 return Err(err(dir, format!("{}: pictures are not 32x32", path.display())));
             }
-            let need = (rows + b.num_rows()) * views;
-            if let Some(a) = assigned.filter(|a| a.len() < need) {
-                index::check_rows(dir, part, a.len(), rows + b.num_rows(), views)?;
+            let need = rows + b.num_rows();
+            if let Some(a) = assigned.filter(|a| a.len() < need * views) {
+                index::check_rows(dir, part, Of::Views, a.len(), need, views)?;
+            }
+            if let Some(a) = strip_assigned.filter(|a| a.len() < need * manifest.strips) {
+                index::check_rows(dir, part, Of::Strips, a.len(), need, manifest.strips)?;
             }
             for i in 0..b.num_rows() {
                 let row = rows + i;
@@ -425,14 +430,29 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 if let Some(s) = strip_words {
                     cat.strips.extend(words_of(s.value(i)));
                 }
+                if let Some(a) = strip_assigned {
+                    kept_strips.extend_from_slice(&a[row * manifest.strips..(row + 1) * manifest.strips]);
+                }
                 pictures.push(picture_of(picture.value(i)));
             }
             rows += b.num_rows();
             debug_assert!(desc.null_count() == 0);
         }
         if let Some(a) = assigned {
-            index::check_rows(dir, part, a.len(), rows, views)?;
+            index::check_rows(dir, part, Of::Views, a.len(), rows, views)?;
         }
+        if let Some(a) = strip_assigned {
+            index::check_rows(dir, part, Of::Strips, a.len(), rows, manifest.strips)?;
+        }
+    }
+    // The strips' lists, from the strips held; searched through the index, they are
+    // held there alone.
+    let strips = match strip_plan {
+        Some(_) => vec![Lists::new(&Matrix { words: &cat.strips, views: manifest.strips }, &kept_strips, clusters)],
+        None => Vec::new(),
+    };
+    if !frames {
+        cat.strips = Vec::new();
     }
     if let Some(index::Stored { centroids, .. }) = plan {
         let n = cat.frame_video.len();
@@ -440,7 +460,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             Some(l) => l.finish(n),
             None => Lists::new(&Matrix { words: &cat.words, views }, &kept_clusters, clusters),
         };
-        cat.index = Some(CatalogueIndex { centroids, lists: vec![lists] });
+        cat.index = Some(CatalogueIndex { centroids, lists: vec![lists], strips });
     }
     cat.pictures = Pictures::owned(pictures);
     cat.videos = videos;
@@ -480,13 +500,6 @@ impl<'b> Times<'b> {
     }
 }
 
-/// A stored 32x32 picture from its bytes.
-fn picture_of(bytes: &[u8]) -> PackedImage {
-    let mut img: PackedImage = [0; IMG_WORDS];
-    bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(bytes);
-    img
-}
-
 /// Whether the catalogue in `dir` (`manifest`) has an index over every part with its
 /// mapped files: what `open` maps when it holds the index alone.
 pub fn mapped(dir: &Path, manifest: &Manifest) -> bool {
@@ -495,12 +508,20 @@ pub fn mapped(dir: &Path, manifest: &Manifest) -> bool {
 
 /// `open` of a catalogue searched through its index from its mapped files: the frames'
 /// small columns are read, the lists and pictures mapped part by part.
-fn open_mapped(dir: &Path, manifest: &Manifest, videos: Vec<VideoRow>, centroids: Vec<u32>) -> Result<Catalogue> {
+/// The strips' lists are mapped where `strips` asks for them and the index assigns them.
+fn open_mapped(
+    dir: &Path,
+    manifest: &Manifest,
+    videos: Vec<VideoRow>,
+    centroids: Vec<u32>,
+    strips: bool,
+) -> Result<Catalogue> {
     let ids: std::collections::HashMap<&str, u32> =
         videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
     let made_for = served::centroids_hash(&centroids);
     let mut cat = Catalogue::empty(manifest, None);
-    let (mut lists, mut pictures) = (Vec::new(), Vec::new());
+    let (mut lists, mut pictures, mut strip_lists) = (Vec::new(), Vec::new(), Vec::new());
+    let strips = strips && manifest.index.as_ref().is_some_and(|m| m.strips);
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
         let first = cat.frame_video.len();
@@ -522,9 +543,13 @@ fn open_mapped(dir: &Path, manifest: &Manifest, videos: Vec<VideoRow>, centroids
             }
         }
         let rows = cat.frame_video.len() - first;
-        let l = served::map_lists(dir, part, first as u32, made_for)?;
+        let l = served::map_lists(dir, part, Of::Views, first as u32, made_for)?;
         let p = served::map_pictures(dir, part)?;
-        if l.frame_count() != rows || p.len() != rows {
+        let s = match strips {
+            true => Some(served::map_lists(dir, part, Of::Strips, first as u32, made_for)?),
+            false => None,
+        };
+        if l.frame_count() != rows || p.len() != rows || s.as_ref().is_some_and(|s| s.frame_count() != rows) {
             return Err(err(
                 dir,
                 format!(
@@ -536,25 +561,12 @@ fn open_mapped(dir: &Path, manifest: &Manifest, videos: Vec<VideoRow>, centroids
         }
         lists.push(l);
         pictures.push(p);
+        strip_lists.extend(s);
     }
     cat.pictures = Pictures::of_parts(pictures);
-    cat.index = Some(CatalogueIndex { centroids, lists });
+    cat.index = Some(CatalogueIndex { centroids, lists, strips: strip_lists });
     cat.videos = videos;
     Ok(cat)
-}
-
-/// Every row's picture of part `part`, in row order: what the mapped pictures file of
-/// the part holds.
-pub fn part_pictures(dir: &Path, part: u32) -> Result<Vec<PackedImage>> {
-    let path = part_path(dir, part);
-    let mut out = Vec::new();
-    for b in table::read_columns(&path, &["picture"])? {
-        let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
-        for i in 0..b.num_rows() {
-            out.push(picture_of(picture.value(i)));
-        }
-    }
-    Ok(out)
 }
 
 impl Catalogue {
@@ -603,9 +615,20 @@ impl Catalogue {
         }
     }
 
-    /// The strips held, as the search and alignment read them; None where none are.
+    /// The strips held in frame order, as the exhaustive search reads them; None where
+    /// none are.
     pub fn held_strips(&self) -> Option<Matrix<'_>> {
         (!self.strips.is_empty()).then_some(Matrix { words: &self.strips, views: self.manifest.strips })
+    }
+
+    /// The strips as alignment reads them: in frame order where held so, else from the
+    /// index's lists; None where neither holds them.
+    pub fn strip_descriptors(&self) -> Option<Descriptors<'_>> {
+        match (self.held_strips(), &self.index) {
+            (Some(m), _) => Some(Descriptors::Frames(m.words, m.views)),
+            (None, Some(ix)) if !ix.strips.is_empty() => Some(Descriptors::Lists(&ix.strips)),
+            _ => None,
+        }
     }
 
     /// The descriptors as alignment reads them: in frame order where held so, else
@@ -616,38 +639,6 @@ impl Catalogue {
             _ => Descriptors::Frames(&self.words, self.manifest.views),
         }
     }
-}
-
-/// A part's column `name` of descriptors side by side (`descriptors`: the views,
-/// `strips`: the strips), checked to hold `count` per row.
-fn descriptor_column<'b>(
-    dir: &Path,
-    b: &'b RecordBatch,
-    path: &Path,
-    name: &str,
-    count: usize,
-) -> Result<&'b FixedSizeBinaryArray> {
-    let desc = column::<FixedSizeBinaryArray>(b, name, path)?;
-    if desc.value_length() as usize != count * crate::kernels::descriptor::DIM {
-        return Err(err(dir, format!("{}: {name} do not hold {count} descriptors", path.display())));
-    }
-    Ok(desc)
-}
-
-fn words_of(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
-    bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// Every row's descriptors of part `part`, loaded or not (`views * WORDS` words per row):
-/// what the index assigns.
-pub fn part_descriptors(dir: &Path, part: u32, views: usize) -> Result<Vec<u32>> {
-    let path = part_path(dir, part);
-    let mut words = Vec::new();
-    for b in table::read_all(&path)? {
-        let desc = descriptor_column(dir, &b, &path, "descriptors", views)?;
-        (0..b.num_rows()).for_each(|i| words.extend(words_of(desc.value(i))));
-    }
-    Ok(words)
 }
 
 /// Writes the manifest alone, one version on: the index changed, so searches through it

@@ -4,7 +4,12 @@
 //! CATALOG/index/centroids.bin         K centroids, `WORDS` little-endian u32 each
 //! CATALOG/index/assign-00000.bin      per frames part: the cluster of every view of every
 //!                                     row, little-endian u32, rows x views
+//! CATALOG/index/strips-assign-00000.bin  the same of every portrait strip of every row,
+//!                                     rows x strips, where the manifest's `strips` says so
 //! ```
+//! The strips are assigned to the centroids the views were trained on: a strip is a
+//! crop of the picture like the views, and a separate list per part keeps the views'
+//! lists, which every upload picture scans, as they were.
 //! The manifest's `index` names K and how many parts (from the first) are assigned; an
 //! add assigns its part to the existing centroids, `catalog index` retrains them and
 //! reassigns every part. Raw little-endian arrays, so that a reader can map them as
@@ -30,20 +35,44 @@ pub struct IndexManifest {
     /// the assignments of other centroids. Absent in catalogues of older builds.
     #[serde(default)]
     pub centroids_hash: Option<u64>,
+    /// Whether every assigned part's portrait strips are assigned too; false in indexes
+    /// of older builds, whose runs then do not search the strips through the index.
+    #[serde(default)]
+    pub strips: bool,
 }
 
 /// The index loaded for searching: the centroids and the lists of each frames part.
 pub struct CatalogueIndex {
     pub centroids: Vec<u32>,
     pub lists: Vec<Lists>,
+    /// The lists of each part's portrait strips; empty where they are not held or the
+    /// index does not assign them.
+    pub strips: Vec<Lists>,
 }
 
 fn centroids_path(dir: &Path) -> PathBuf {
     dir.join("index").join("centroids.bin")
 }
 
-fn assign_path(dir: &Path, part: u32) -> PathBuf {
-    dir.join("index").join(format!("assign-{part:05}.bin"))
+fn assign_path(dir: &Path, part: u32, of: Of) -> PathBuf {
+    dir.join("index").join(format!("{}assign-{part:05}.bin", of.prefix()))
+}
+
+/// What of each row a file of the index is about: its views or its portrait strips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Of {
+    Views,
+    Strips,
+}
+
+impl Of {
+    /// How the file names of the strips begin.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Of::Views => "",
+            Of::Strips => "strips-",
+        }
+    }
 }
 
 /// Writes `words` as little-endian bytes, atomically (a new name, then a rename).
@@ -92,15 +121,17 @@ pub fn read_centroids(dir: &Path, m: &IndexManifest) -> Result<Vec<u32>> {
     }
 }
 
-/// Writes the clusters of part `part`'s rows (`views` per row).
-pub fn write_assignments(dir: &Path, part: u32, clusters: &[u32]) -> Result<()> {
-    write_words(&assign_path(dir, part), clusters)
+/// Writes the clusters of part `part`'s rows (`views` per row, or strips).
+pub fn write_assignments(dir: &Path, part: u32, of: Of, clusters: &[u32]) -> Result<()> {
+    write_words(&assign_path(dir, part, of), clusters)
 }
 
-/// The index as stored: the centroids and each part's clusters (`views` per row).
+/// The index as stored: the centroids and each part's clusters (`views` per row), and
+/// of its strips where the index assigns them (else no parts).
 pub struct Stored {
     pub centroids: Vec<u32>,
     pub assigned: Vec<Vec<u32>>,
+    pub strips: Vec<Vec<u32>>,
 }
 
 /// The index read for loading, checked to name only clusters there are. `None` when it
@@ -110,24 +141,27 @@ pub fn read(dir: &Path, m: &IndexManifest, parts: u32) -> Result<Option<Stored>>
         return Ok(None);
     }
     let centroids = read_centroids(dir, m)?;
-    let mut assigned = Vec::new();
-    for part in 0..parts {
-        let path = assign_path(dir, part);
-        let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len() as usize;
-        let clusters = read_words(dir, &path, bytes / 4)?;
-        if let Some(&c) = clusters.iter().find(|&&c| c as usize >= m.centroids) {
-            return Err(Error::Catalogue {
-                path: dir.to_path_buf(),
-                reason: format!("{} names cluster {c} of {}", path.display(), m.centroids),
-            });
-        }
-        assigned.push(clusters);
-    }
-    Ok(Some(Stored { centroids, assigned }))
+    let of = |o: Of| (0..parts).map(|part| read_assignments(dir, m, part, o)).collect::<Result<Vec<_>>>();
+    let strips = if m.strips { of(Of::Strips)? } else { Vec::new() };
+    Ok(Some(Stored { centroids, assigned: of(Of::Views)?, strips }))
 }
 
-/// Refuses assignments of part `part` that do not hold `rows * views` clusters.
-pub fn check_rows(dir: &Path, part: u32, assigned: usize, rows: usize, views: usize) -> Result<()> {
+/// Part `part`'s clusters of `of`, checked to name only clusters there are.
+fn read_assignments(dir: &Path, m: &IndexManifest, part: u32, of: Of) -> Result<Vec<u32>> {
+    let path = assign_path(dir, part, of);
+    let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len() as usize;
+    let clusters = read_words(dir, &path, bytes / 4)?;
+    if let Some(&c) = clusters.iter().find(|&&c| c as usize >= m.centroids) {
+        return Err(Error::Catalogue {
+            path: dir.to_path_buf(),
+            reason: format!("{} names cluster {c} of {}", path.display(), m.centroids),
+        });
+    }
+    Ok(clusters)
+}
+
+/// Refuses assignments of part `part` (of `of`) that do not hold `rows * views` clusters.
+pub fn check_rows(dir: &Path, part: u32, of: Of, assigned: usize, rows: usize, views: usize) -> Result<()> {
     if assigned == rows * views {
         return Ok(());
     }
@@ -135,7 +169,7 @@ pub fn check_rows(dir: &Path, part: u32, assigned: usize, rows: usize, views: us
         path: dir.to_path_buf(),
         reason: format!(
             "{} holds {assigned} clusters, the part's {rows} rows need {}; rebuild the index with `clipmatch catalog index`",
-            assign_path(dir, part).display(),
+            assign_path(dir, part, of).display(),
             rows * views
         ),
     })

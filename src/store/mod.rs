@@ -1,5 +1,6 @@
 //! What the job reads and writes on disk, and the row types of every table: Parquet
-//! schemas and builders (`table`), the catalogue folder (`catalog`), its chance scores
+//! schemas and builders (`table`), the catalogue folder (`catalog`) and its frames parts'
+//! columns read alone (`parts`), its chance scores
 //! (`background`) and its search index
 //! (`index`) and the files a search through it maps (`served`), checkpoints of a running shard (`checkpoint`), the neighbours a catalogue
 //! shard stages for the join (`staged`), and the merge of a run's shards (`merge`).
@@ -15,6 +16,7 @@ pub mod csv;
 pub mod index;
 pub mod merge;
 pub mod metadata;
+pub mod parts;
 pub mod served;
 pub mod staged;
 pub mod table;

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! CATALOG/index/lists-00000.bin     per frames part: its index lists (`ivf::Lists`)
+//! CATALOG/index/strips-lists-00000.bin  the same of its portrait strips, where the
+//!                                   index assigns them
 //! CATALOG/index/pictures-00000.bin  per frames part: each row's 32x32 picture
 //! ```
 //! Written beside the assignments by `catalog build`, `add` and `index`. A run that
@@ -18,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::kernels::descriptor::PackedImage;
 use crate::kernels::ivf::Lists;
 use crate::kernels::mapped::Section;
+use crate::store::index::Of;
 use bytemuck::Pod;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,17 +30,17 @@ const LISTS: &[u8; 8] = b"CMLISTS1";
 const PICTURES: &[u8; 8] = b"CMPICTS1";
 const ALIGN: u64 = 64;
 
-pub fn lists_path(dir: &Path, part: u32) -> PathBuf {
-    dir.join("index").join(format!("lists-{part:05}.bin"))
+pub fn lists_path(dir: &Path, part: u32, of: Of) -> PathBuf {
+    dir.join("index").join(format!("{}lists-{part:05}.bin", of.prefix()))
 }
 
 pub fn pictures_path(dir: &Path, part: u32) -> PathBuf {
     dir.join("index").join(format!("pictures-{part:05}.bin"))
 }
 
-/// Whether every one of `parts` parts has both files.
+/// Whether every one of `parts` parts has both files (the lists of its views).
 pub fn present(dir: &Path, parts: u32) -> bool {
-    (0..parts).all(|p| lists_path(dir, p).exists() && pictures_path(dir, p).exists())
+    (0..parts).all(|p| lists_path(dir, p, Of::Views).exists() && pictures_path(dir, p).exists())
 }
 
 /// FNV-1a of `words`: which centroids a lists file was made for.
@@ -132,8 +135,8 @@ impl Mapped {
     }
 }
 
-/// Writes part `part`'s lists, made for the centroids hashed `centroids`.
-pub fn write_lists(dir: &Path, part: u32, lists: &Lists, centroids: u64) -> Result<()> {
+/// Writes part `part`'s lists (of `of`), made for the centroids hashed `centroids`.
+pub fn write_lists(dir: &Path, part: u32, of: Of, lists: &Lists, centroids: u64) -> Result<()> {
     let facts = [lists.per_frame as u64, centroids];
     let arrays: [&[u8]; 5] = [
         bytemuck::cast_slice(&lists.offsets[..]),
@@ -142,13 +145,13 @@ pub fn write_lists(dir: &Path, part: u32, lists: &Lists, centroids: u64) -> Resu
         bytemuck::cast_slice(&lists.words[..]),
         bytemuck::cast_slice(&lists.entry[..]),
     ];
-    write(&lists_path(dir, part), LISTS, &facts, &arrays)
+    write(&lists_path(dir, part, of), LISTS, &facts, &arrays)
 }
 
-/// Maps part `part`'s lists, its frames counted from `first_frame`; refused where the
-/// file is damaged or was made for other centroids.
-pub fn map_lists(dir: &Path, part: u32, first_frame: u32, centroids: u64) -> Result<Lists> {
-    let path = lists_path(dir, part);
+/// Maps part `part`'s lists (of `of`), its frames counted from `first_frame`; refused
+/// where the file is damaged or was made for other centroids.
+pub fn map_lists(dir: &Path, part: u32, of: Of, first_frame: u32, centroids: u64) -> Result<Lists> {
+    let path = lists_path(dir, part, of);
     let m = Mapped::open(&path, LISTS)?;
     let [per_frame, made_for] = m.facts[..] else {
         return Err(damaged(&path, "its facts are not those of lists"));
@@ -191,21 +194,25 @@ mod tests {
         let words: Vec<u32> = (0..5 * 2 * WORDS as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
         let assigned = [0, 2, 1, 1, 2, 0, 0, 0, 1, 2];
         let lists = Lists::new(&Matrix { words: &words, views: 2 }, &assigned, 3);
-        write_lists(d, 0, &lists, 42).unwrap();
-        let mapped = map_lists(d, 0, 7, 42).unwrap();
+        write_lists(d, 0, Of::Views, &lists, 42).unwrap();
+        let mapped = map_lists(d, 0, Of::Views, 7, 42).unwrap();
         assert_eq!((mapped.clusters(), mapped.entries(), mapped.first_frame), (3, 10, 7));
         for f in 0..5 {
             let a: Vec<_> = Descriptors::Lists(std::slice::from_ref(&lists)).of(f).collect();
             let b: Vec<_> = Descriptors::Lists(std::slice::from_ref(&mapped)).of(f + 7).collect();
             assert_eq!(a, b);
         }
-        let e = map_lists(d, 0, 0, 43).err().unwrap().to_string();
+        let e = map_lists(d, 0, Of::Views, 0, 43).err().unwrap().to_string();
         assert!(e.contains("lists-00000.bin") && e.contains("other centroids"), "{e}");
 
-        let path = lists_path(d, 0);
+        // The strips' lists are a file of their own.
+        assert!(map_lists(d, 0, Of::Strips, 0, 42).is_err());
+        write_lists(d, 0, Of::Strips, &lists, 42).unwrap();
+        assert_eq!(map_lists(d, 0, Of::Strips, 0, 42).unwrap().entries(), 10);
+        let path = lists_path(d, 0, Of::Views);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
-        let e = map_lists(d, 0, 0, 42).err().unwrap().to_string();
+        let e = map_lists(d, 0, Of::Views, 0, 42).err().unwrap().to_string();
         assert!(e.contains("cut short") && e.contains("catalog index --files-only"), "{e}");
 
         let pictures: Vec<PackedImage> = (0..3).map(|i| [i; IMG_WORDS]).collect();

@@ -165,9 +165,12 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                     "no portrait strips (a catalogue of an older clipmatch, or decode.catalogue_strips = 0): a portrait \
                      upload filled with a crop of a landscape picture is hard to find; a rebuild stores them"
                 ),
-                n => println!(
-                    "{n} portrait strips per frame, searched by portrait upload pictures (not through the index)"
+                n if m.index.as_ref().is_some_and(|ix| !ix.strips) => println!(
+                    "{n} portrait strips per frame, searched by portrait upload pictures; the index does not assign \
+                     them (built by an older clipmatch), so a search through it does not: `clipmatch catalog index` \
+                     assigns them"
                 ),
+                n => println!("{n} portrait strips per frame, searched by portrait upload pictures"),
             }
             match &m.background {
                 None => println!("no background: `clipmatch catalog background` measures the videos' chance scores"),
