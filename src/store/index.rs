@@ -18,7 +18,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::WORDS;
 use crate::kernels::ivf::Lists;
-use crate::store::served;
+use crate::store::served::{self, Of};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -56,23 +56,6 @@ fn centroids_path(dir: &Path) -> PathBuf {
 
 fn assign_path(dir: &Path, part: u32, of: Of) -> PathBuf {
     dir.join("index").join(format!("{}assign-{part:05}.bin", of.prefix()))
-}
-
-/// What of each row a file of the index is about: its views or its portrait strips.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Of {
-    Views,
-    Strips,
-}
-
-impl Of {
-    /// How the file names of the strips begin.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Of::Views => "",
-            Of::Strips => "strips-",
-        }
-    }
 }
 
 /// Writes `words` as little-endian bytes, atomically (a new name, then a rename).

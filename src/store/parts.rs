@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{DIM, IMG_WORDS, PackedImage};
-use crate::store::index::Of;
+use crate::store::served::Of;
 use crate::store::table::{self, column};
 use arrow::array::{FixedSizeBinaryArray, RecordBatch};
 use std::path::{Path, PathBuf};

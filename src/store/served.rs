@@ -20,11 +20,27 @@ use crate::error::{Error, Result};
 use crate::kernels::descriptor::PackedImage;
 use crate::kernels::ivf::Lists;
 use crate::kernels::mapped::Section;
-use crate::store::index::Of;
 use bytemuck::Pod;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// What of each row a file of the index is about: its views or its portrait strips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Of {
+    Views,
+    Strips,
+}
+
+impl Of {
+    /// How the file names of the strips begin.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Of::Views => "",
+            Of::Strips => "strips-",
+        }
+    }
+}
 
 const LISTS: &[u8; 8] = b"CMLISTS1";
 const PICTURES: &[u8; 8] = b"CMPICTS1";
