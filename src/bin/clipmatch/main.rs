@@ -560,11 +560,20 @@ fn recall_command(a: RecallArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<24} {:>7} {:>10} {:>10} {:>10} {:>10}", "frames", "n", "picture@1", "picture@5", "any@1", "any@5");
+    println!(
+        "{:<24} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "frames", "n", "picture@1", "picture@5", "any@1", "any@5", "some@1", "some@5"
+    );
     let line = |name: &str, r: &recall::Recall| {
         println!(
-            "{name:<24} {:>7} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
-            r.frames, r.picture_at_1, r.picture_at_5, r.any_view_at_1, r.any_view_at_5
+            "{name:<24} {:>7} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+            r.frames,
+            r.picture_at_1,
+            r.picture_at_5,
+            r.any_view_at_1,
+            r.any_view_at_5,
+            r.some_view_at_1,
+            r.some_view_at_5
         )
     };
     line("all", &r.all);
