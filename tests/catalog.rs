@@ -326,16 +326,7 @@ fn a_landscape_clip_cropped_to_fill_a_portrait_canvas_is_found_through_the_strip
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let videos = d.join("videos");
-    std::fs::create_dir_all(&videos).unwrap();
-    let life = "life=size=320x180:rate=25:seed=3:ratio=0.3";
-    lavfi_video(&videos.join("one.mp4"), life, 8.0);
-    lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
-    // The upload: a third of one.mp4's width, panning across it, filling a 9:16 canvas.
-    let uploads = d.join("uploads");
-    std::fs::create_dir_all(&uploads).unwrap();
-    let fill = format!("{life},crop=100:180:x='(iw-ow)*(0.5+0.45*sin(t*0.8))':y=0,scale=180:320");
-    lavfi_video(&uploads.join("fill.mp4"), &fill, 8.0);
+    let (videos, uploads) = portrait_fill(d);
 
     let no_strips = d.join("no_strips.toml");
     std::fs::write(&no_strips, "[decode]\ncatalogue_strips = 0\n").unwrap();

@@ -130,17 +130,8 @@ fn portrait_strips_are_searched_through_the_index_as_exhaustively() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let videos = d.join("videos");
-    std::fs::create_dir_all(&videos).unwrap();
-    let life = "life=size=320x180:rate=25:seed=3:ratio=0.3";
-    lavfi_video(&videos.join("one.mp4"), life, 8.0);
-    lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
-    // A third of one.mp4's width, panning across it, filling a 9:16 canvas: found
-    // through the strips alone (tests/catalog.rs).
-    let uploads = d.join("uploads");
-    std::fs::create_dir_all(&uploads).unwrap();
-    let fill = format!("{life},crop=100:180:x='(iw-ow)*(0.5+0.45*sin(t*0.8))':y=0,scale=180:320");
-    lavfi_video(&uploads.join("fill.mp4"), &fill, 8.0);
+    // An upload found through the strips alone (tests/catalog.rs).
+    let (videos, uploads) = portrait_fill(d);
     let cat = d.join("cat");
     let (code, out, err) = build_catalogue(&cat, &[], &[&videos]);
     assert_eq!(code, 0, "{out}{err}");

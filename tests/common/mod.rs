@@ -116,6 +116,21 @@ pub fn lavfi_video(path: &Path, source: &str, seconds: f64) {
     assert!(st.success(), "ffmpeg failed for {source}");
 }
 
+/// Under `d`: `videos/` holding two 8 s catalogue videos (one.mp4, two.mp4), and
+/// `uploads/` holding fill.mp4, a third of one.mp4's width panning across it, filling a
+/// 9:16 canvas (found only through the catalogue's portrait strips).
+pub fn portrait_fill(d: &Path) -> (PathBuf, PathBuf) {
+    let (videos, uploads) = (d.join("videos"), d.join("uploads"));
+    std::fs::create_dir_all(&videos).unwrap();
+    std::fs::create_dir_all(&uploads).unwrap();
+    let life = "life=size=320x180:rate=25:seed=3:ratio=0.3";
+    lavfi_video(&videos.join("one.mp4"), life, 8.0);
+    lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
+    let fill = format!("{life},crop=100:180:x='(iw-ow)*(0.5+0.45*sin(t*0.8))':y=0,scale=180:320");
+    lavfi_video(&uploads.join("fill.mp4"), &fill, 8.0);
+    (videos, uploads)
+}
+
 /// Runs a Python snippet; returns its stdout.
 pub fn python(code: &str) -> String {
     let out = Command::new("python3").args(["-c", code]).output().unwrap();
