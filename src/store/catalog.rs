@@ -502,9 +502,10 @@ impl<'b> Times<'b> {
 }
 
 /// Whether the catalogue in `dir` (`manifest`) has an index over every part with its
-/// mapped files: what `open` maps when it holds the index alone.
+/// mapped files (its strips' too, where it assigns them): what `open` maps when it
+/// holds the index alone.
 pub fn mapped(dir: &Path, manifest: &Manifest) -> bool {
-    manifest.index.as_ref().is_some_and(|m| m.parts == manifest.parts) && served::present(dir, manifest.parts)
+    manifest.index.as_ref().is_some_and(|m| m.parts == manifest.parts && served::present(dir, manifest.parts, m.strips))
 }
 
 /// `open` of a catalogue searched through its index from its mapped files: the frames'

@@ -54,9 +54,14 @@ pub fn pictures_path(dir: &Path, part: u32) -> PathBuf {
     dir.join("index").join(format!("pictures-{part:05}.bin"))
 }
 
-/// Whether every one of `parts` parts has both files (the lists of its views).
-pub fn present(dir: &Path, parts: u32) -> bool {
-    (0..parts).all(|p| lists_path(dir, p, Of::Views).exists() && pictures_path(dir, p).exists())
+/// Whether every one of `parts` parts has both files (the lists of its views), and the
+/// lists of its strips where `strips`.
+pub fn present(dir: &Path, parts: u32, strips: bool) -> bool {
+    let has = |p: u32| {
+        let of = |o: Of| lists_path(dir, p, o).exists();
+        of(Of::Views) && pictures_path(dir, p).exists() && (!strips || of(Of::Strips))
+    };
+    (0..parts).all(has)
 }
 
 /// FNV-1a of `words`: which centroids a lists file was made for.
@@ -234,6 +239,11 @@ mod tests {
         let pictures: Vec<PackedImage> = (0..3).map(|i| [i; IMG_WORDS]).collect();
         write_pictures(d, 1, &pictures).unwrap();
         assert_eq!(&*map_pictures(d, 1).unwrap(), &pictures[..]);
-        assert!(present(d, 0) && !present(d, 1));
+        // One part, its files there but its pictures.
+        assert!(present(d, 0, true) && !present(d, 1, false));
+        write_pictures(d, 0, &pictures).unwrap();
+        assert!(present(d, 1, true));
+        std::fs::remove_file(lists_path(d, 0, Of::Strips)).unwrap();
+        assert!(present(d, 1, false) && !present(d, 1, true));
     }
 }
