@@ -40,6 +40,16 @@ build "c$default" "$default" "$footage/catalogue"
 # Trained again, so that a catalogue kept in WORK from an older build assigns its strips.
 $bin catalog index --device cpu --catalog "$work/s$default" >/dev/null 2>&1
 printf '[search]\nmode = "index"\n' > "$work/index.toml"
+# What the strips add to the index's files (read by benches/cost_model.py too).
+python3 - "$work/s$default" > "$out/index-bytes.json" <<'PY'
+import json, pathlib, sys
+d = pathlib.Path(sys.argv[1])
+m = json.loads((d / "manifest.json").read_text())
+size = lambda pattern: sum(f.stat().st_size for f in (d / "index").glob(pattern))
+print(json.dumps({"frames": m["frames"], "views": m["views"], "strips": m["strips"],
+                  "view_lists": size("lists-*.bin"), "view_assignments": size("assign-*.bin"),
+                  "strip_lists": size("strips-lists-*.bin"), "strip_assignments": size("strips-assign-*.bin")}))
+PY
 
 run() { # CATALOG NAME QUERIES TRUTH [QUERIES_CSV]; SEARCH=index searches through the index
   local label=$1 config=()
@@ -104,6 +114,16 @@ for s, c in rows:
     where = " (`catalogue/`)" if c.startswith("c") else ""
     print(f"| {s}{where} | {c[1:].replace('-index', ', index')} | {d['segment_uap']:.3f} | {d['pair_uap']:.3f} | {d['segment_precision']:.3f} | "
           f"{d['segment_recall']:.3f} | {d['false_positive_queries']} | {recall} |")
+b = load("index-bytes.json")
+per = lambda k: b[k] / b["frames"]
+print("\n## What the strips add to the index\n")
+print(f"Catalogue `catalogue/` + `catalogue2/`, {b['frames']:,} frames, {b['views']} views and {b['strips']} strips "
+      "each; bytes per frame of the files in `index/`:\n")
+print("| | lists | assignments |")
+print("|---|---|---|")
+print(f"| views | {per('view_lists'):,.0f} | {per('view_assignments'):,.0f} |")
+print(f"| strips | {per('strip_lists'):,.0f} | {per('strip_assignments'):,.0f} |")
+print("\nOnly portrait upload pictures read the strips' lists; the views' lists are as without strips.")
 print("\n## Frame recall@5 by family, without strips and with them\n")
 print("Any@5 / some@5, as above.\n")
 print("| set | family | frames | without | with |")

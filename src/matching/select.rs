@@ -3,11 +3,13 @@
 use crate::matching::config::MatchConfig;
 use crate::matching::model::{RefFrames, Segment};
 
-/// The score a segment of `video` must reach to be reported: `select.min_score`, and
-/// `select.chance_margin` times the video's chance score.
-pub fn bar(video: u32, r: &RefFrames, c: &MatchConfig) -> f32 {
-    let chance = r.chance.get(video as usize).copied().unwrap_or(0.0);
-    c.select.min_score.max(c.select.chance_margin * chance)
+/// The score `s` must reach to be reported: `select.min_score` (`select.slow_min_score`
+/// for a slow segment), and `select.chance_margin` times its video's chance score.
+pub fn bar(s: &Segment, r: &RefFrames, c: &MatchConfig) -> f32 {
+    let p = &c.select;
+    let chance = r.chance.get(s.video as usize).copied().unwrap_or(0.0);
+    let least = if s.speed < p.slow_speed { p.slow_min_score.max(p.min_score) } else { p.min_score };
+    least.max(p.chance_margin * chance)
 }
 
 /// The segments to report out of `candidates` (possibly of several passes over the same
@@ -18,7 +20,7 @@ pub fn select(mut out: Vec<Segment>, r: &RefFrames, c: &MatchConfig) -> Vec<Segm
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.query_start.total_cmp(&b.query_start)));
     let mut kept: Vec<Segment> = Vec::new();
     for s in out {
-        if s.score >= bar(s.video, r, c) && !kept.iter().any(|k| shadows(k, &s, c)) {
+        if s.score >= bar(&s, r, c) && !kept.iter().any(|k| shadows(k, &s, c)) {
             kept.push(s);
         }
     }

@@ -249,3 +249,32 @@ fn verification_gives_a_picture_shown_whole_nothing() {
     assert!(fit.whole > 0.9, "{fit:?}");
     assert!(lifted < 0.5 * 1.1, "{lifted}");
 }
+
+#[test]
+fn a_slow_segment_needs_the_slow_bar_and_a_normal_one_the_usual_bar() {
+    let tables = Tables::new();
+    let cat = Catalogue::new(2, &tables, 0.0);
+    let c = MatchConfig::default();
+    let p = &c.select;
+    let seg = |video: u32, speed: f64, score: f32| Segment {
+        video,
+        mirrored: false,
+        query_start: 0.0,
+        query_end: 10.0,
+        ref_start: 0.0,
+        ref_end: 10.0 * speed,
+        speed,
+        offset: 0.0,
+        score,
+        frames: 20,
+        core: (0.0, 9.5),
+    };
+    // Between the two bars: reported at the usual speed, not slowed down.
+    let between = (p.min_score + p.slow_min_score) / 2.0;
+    let slow = p.slow_speed * 0.9;
+    let kept = select::select(vec![seg(0, 1.0, between), seg(1, slow, between)], &cat.refs(), &c);
+    assert_eq!(kept.iter().map(|s| s.video).collect::<Vec<_>>(), [0]);
+    // Over the slow bar, a slow segment is reported too.
+    let kept = select::select(vec![seg(1, slow, p.slow_min_score * 1.01)], &cat.refs(), &c);
+    assert_eq!(kept.len(), 1);
+}
