@@ -265,13 +265,14 @@ pub fn write_mapped(dir: &Path) -> Result<u32> {
     };
     for part in 0..manifest.parts {
         let p = part as usize;
-        let of =
+        // The strips where the index assigns them (else they have no assignments).
+        let kinds =
             [(Of::Views, manifest.views, stored.assigned.get(p)), (Of::Strips, manifest.strips, stored.strips.get(p))];
-        for (of, views, assigned) in of {
+        for (of, count, assigned) in kinds {
             let Some(assigned) = assigned else { continue };
-            let words = parts::part_descriptors(dir, part, of, views)?;
-            index::check_rows(dir, part, of, assigned.len(), words.len() / (views * WORDS), views)?;
-            write_lists(dir, part, of, &Matrix { words: &words, views }, assigned, &stored.centroids)?;
+            let words = parts::part_descriptors(dir, part, of, count)?;
+            index::check_rows(dir, part, of, assigned.len(), words.len() / (count * WORDS), count)?;
+            write_lists(dir, part, of, &Matrix { words: &words, views: count }, assigned, &stored.centroids)?;
         }
         served::write_pictures(dir, part, &parts::part_pictures(dir, part)?)?;
     }
