@@ -343,33 +343,44 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     if frames {
         cat.words.reserve(manifest.frames as usize * views * WORDS);
     }
-    // Held only in the index: each descriptor goes straight to its list. Held both
-    // ways: the lists are made from the frames at the end, of the clusters kept here.
+    // Held only in the index: each descriptor (and strip) goes straight to its list.
+    // Held both ways: the lists are made from the frames at the end, of the clusters
+    // kept here.
     let clusters = plan.as_ref().map_or(0, |p| p.centroids.len() / WORDS);
-    let mut lists = match &plan {
-        Some(p) if !frames && hold.videos.is_some() => {
-            // Room for the held videos' descriptors only: which rows those are is read
-            // first, from the frames' video column alone.
-            let mut room = Vec::new();
-            for (part, assigned) in (0..manifest.parts).zip(&p.assigned) {
-                let path = part_path(dir, part);
-                let mut row = 0;
-                for b in table::read_columns(&path, &["video_id"])? {
-                    let vid = column::<StringArray>(&b, "video_id", &path)?;
-                    for i in 0..b.num_rows() {
-                        if ids.get(vid.value(i)).is_some_and(|&v| held(v)) {
-                            let at = (row + i) * views;
-                            room.extend_from_slice(assigned.get(at..at + views).unwrap_or_default());
-                        }
-                    }
-                    row += b.num_rows();
-                }
+    let index_only = plan.as_ref().filter(|_| !frames);
+    // Where only some videos are held, which rows of each part those are, read first
+    // from the frames' video column alone: the lists have room for theirs only.
+    let mut held_rows: Option<Vec<Vec<bool>>> = None;
+    if index_only.is_some() && hold.videos.is_some() {
+        let mut rows = Vec::new();
+        for part in 0..manifest.parts {
+            let path = part_path(dir, part);
+            let mut of_part = Vec::new();
+            for b in table::read_columns(&path, &["video_id"])? {
+                let vid = column::<StringArray>(&b, "video_id", &path)?;
+                of_part.extend((0..b.num_rows()).map(|i| ids.get(vid.value(i)).is_some_and(|&v| held(v))));
             }
-            Some(ListsBuilder::new(views, clusters, room))
+            rows.push(of_part);
         }
-        Some(p) if !frames => Some(ListsBuilder::new(views, clusters, p.assigned.iter().flatten().copied())),
-        _ => None,
+        held_rows = Some(rows);
+    }
+    let builder = |assigned: &[Vec<u32>], per_row: usize| {
+        let room: Vec<u32> = match &held_rows {
+            Some(rows) => assigned
+                .iter()
+                .zip(rows)
+                .flat_map(|(a, rows)| {
+                    let held = rows.iter().enumerate().filter(|(_, h)| **h);
+                    held.flat_map(move |(row, _)| a.get(row * per_row..(row + 1) * per_row).unwrap_or_default())
+                })
+                .copied()
+                .collect(),
+            None => assigned.iter().flatten().copied().collect(),
+        };
+        ListsBuilder::new(per_row, clusters, room)
     };
+    let mut lists = index_only.map(|p| builder(&p.assigned, views));
+    let mut strip_lists = strip_plan.filter(|_| !frames).map(|s| builder(s, manifest.strips));
     let mut kept_clusters = Vec::new();
     let mut pictures = Vec::with_capacity(if hold.videos.is_none() { manifest.frames as usize } else { 0 });
     // One frame's descriptors, decoded once for wherever they go.
@@ -418,21 +429,17 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 cat.push_frame(v, times.row(dir, &path, i, manifest.rate)?, energy.value(i));
                 words.clear();
                 words.extend(words_of(desc.value(i)));
-                if let (Some(l), Some(a)) = (lists.as_mut(), assigned) {
-                    for (view, w) in words.chunks_exact(WORDS).enumerate() {
-                        l.place(a[row * views + view], frame, view, w);
-                    }
-                } else if let Some(a) = assigned {
-                    kept_clusters.extend_from_slice(&a[row * views..(row + 1) * views]);
-                }
+                index_row(lists.as_mut(), &mut kept_clusters, assigned, (row, frame), &words);
                 if frames {
                     cat.words.extend_from_slice(&words);
                 }
                 if let Some(s) = strip_words {
-                    cat.strips.extend(words_of(s.value(i)));
-                }
-                if let Some(a) = strip_assigned {
-                    kept_strips.extend_from_slice(&a[row * manifest.strips..(row + 1) * manifest.strips]);
+                    words.clear();
+                    words.extend(words_of(s.value(i)));
+                    index_row(strip_lists.as_mut(), &mut kept_strips, strip_assigned, (row, frame), &words);
+                    if frames {
+                        cat.strips.extend_from_slice(&words);
+                    }
                 }
                 pictures.push(picture_of(picture.value(i)));
             }
@@ -446,17 +453,15 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             index::check_rows(dir, part, Of::Strips, a.len(), rows, manifest.strips)?;
         }
     }
-    // The strips' lists, from the strips held; searched through the index, they are
-    // held there alone.
-    let strips = match strip_plan {
-        Some(_) => vec![Lists::new(&Matrix { words: &cat.strips, views: manifest.strips }, &kept_strips, clusters)],
-        None => Vec::new(),
+    let n = cat.frame_video.len();
+    let strips = match (strip_lists, strip_plan) {
+        (Some(l), _) => vec![l.finish(n)],
+        (None, Some(_)) => {
+            vec![Lists::new(&Matrix { words: &cat.strips, views: manifest.strips }, &kept_strips, clusters)]
+        }
+        (None, None) => Vec::new(),
     };
-    if !frames {
-        cat.strips = Vec::new();
-    }
     if let Some(index::Stored { centroids, .. }) = plan {
-        let n = cat.frame_video.len();
         let lists = match lists {
             Some(l) => l.finish(n),
             None => Lists::new(&Matrix { words: &cat.words, views }, &kept_clusters, clusters),
@@ -466,6 +471,32 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     cat.pictures = Pictures::owned(pictures);
     cat.videos = videos;
     Ok(cat)
+}
+
+/// Row `row`'s descriptors `words` (of its views or its strips), held as frame `frame`,
+/// where the index assigns them (`assigned`, the part's clusters): placed in their lists
+/// where the index alone holds them, else their clusters kept for the lists made at the
+/// end from the frames.
+fn index_row(
+    lists: Option<&mut ListsBuilder>,
+    kept: &mut Vec<u32>,
+    assigned: Option<&Vec<u32>>,
+    (row, frame): (usize, u32),
+    words: &[u32],
+) {
+    let Some(a) = assigned else {
+        return;
+    };
+    let per_row = words.len() / WORDS;
+    let clusters = &a[row * per_row..(row + 1) * per_row];
+    match lists {
+        Some(l) => {
+            for (view, (w, &c)) in words.chunks_exact(WORDS).zip(clusters).enumerate() {
+                l.place(c, frame, view, w);
+            }
+        }
+        None => kept.extend_from_slice(clusters),
+    }
 }
 
 /// A batch's time columns: each stored frame's time, and the end of the time range it
