@@ -1,7 +1,8 @@
 //! Shows what the job sees in one upload, frame by frame: the content rectangle the
 //! border detection kept, the descriptor's energy, the five nearest catalogue frames
-//! (video, time, `m` when mirrored, similarity) and the picture-in-picture windows voted
-//! for. For tuning and for explaining a match.
+//! (video, time, `m` when mirrored, similarity), and the picture-in-picture windows voted
+//! for (as `windows::unframed` leaves them), each with its own three nearest. For tuning
+//! and for explaining a match.
 //!
 //! `cargo run --release --example inspect -- CATALOG VIDEO`
 
@@ -28,9 +29,11 @@ fn main() -> Result<()> {
     let prepared = engine.prepare(Matrix { words: &cat.words, views: cat.manifest.views })?;
     let opts = Config::default().decode_options(false, None, clipmatch::ingest::hw::Decoder::Cpu);
     let mut frames: Vec<(f64, usize, usize, Rect, Vec<Rect>)> = Vec::new();
+    // Each frame's picture, then its windows.
     let mut images = Vec::new();
     let mut emit = |t: f64, g: Gray, l: Layout| {
         images.push(resample(&g, l.content));
+        images.extend(l.windows.iter().map(|w| resample(&g, *w)));
         frames.push((t, g.w, g.h, l.content, l.windows));
     };
     let mut borders = border_tracker(&opts, Views::Query);
@@ -39,18 +42,27 @@ fn main() -> Result<()> {
     let descriptors = engine.describe(&images)?;
     let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|d| d.words).collect();
     let neighbours = engine.search(&prepared, &queries)?;
-    for (((t, w, h, r, windows), d), hits) in frames.iter().zip(&descriptors).zip(&neighbours) {
-        print!("{t:6.2}s {w}x{h} [{:.0},{:.0}..{:.0},{:.0}] energy {:7} |", r.x0, r.y0, r.x1, r.y1, d.energy);
-        for hit in hits.iter().filter(|h| !h.is_empty()).take(5) {
+    let nearest = |hits: &[clipmatch::kernels::neighbours::Hit], n: usize| {
+        for hit in hits.iter().filter(|h| !h.is_empty()).take(n) {
             let f = hit.frame();
             let id = &cat.videos[cat.frame_video[f] as usize].id;
             let m = if hit.mirrored() { "m" } else { "" };
             print!(" {id}@{:.2}{m} {:.2}", cat.frame_t[f], hit.score as f32 / DOT_ONE);
         }
-        for p in windows {
-            print!(" | window [{:.0},{:.0}..{:.0},{:.0}]", p.x0, p.y0, p.x1, p.y1);
-        }
         println!();
+    };
+    let mut at = 0;
+    for (t, w, h, r, windows) in &frames {
+        print!(
+            "{t:6.2}s {w}x{h} [{:.0},{:.0}..{:.0},{:.0}] energy {:7} |",
+            r.x0, r.y0, r.x1, r.y1, descriptors[at].energy
+        );
+        nearest(&neighbours[at], 5);
+        for (k, p) in windows.iter().enumerate() {
+            print!("        window [{:.0},{:.0}..{:.0},{:.0}] |", p.x0, p.y0, p.x1, p.y1);
+            nearest(&neighbours[at + 1 + k], 3);
+        }
+        at += 1 + windows.len();
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use crate::frame::config::{BorderConfig, LayoutConfig};
 use crate::frame::gray::{Gray, Rect, overlap};
-use crate::frame::windows::{Windows, apart};
+use crate::frame::windows::{Windows, apart, unframed};
 
 /// Mean absolute luma step along each row and down each column, on the
 /// image averaged over 2x2 blocks: the averaging takes the edge off grain and
@@ -208,6 +208,7 @@ impl BorderTracker {
         windows.extend(textured);
         let e = &mut self.window[i];
         let g = e.frame.take().expect("each frame is emitted once");
+        let windows = windows.into_iter().map(|w| unframed(&g, w, c)).collect();
         let content = if rows.is_empty() { Rect::full(&g) } else { rect_from(&g, &rows, &cols, &self.config.borders) };
         out(e.t, g, Layout { content, windows });
         self.next += 1;

@@ -116,6 +116,20 @@ pub struct WindowConfig {
     /// Windows are at least the frame's short side divided by this, each way: on a
     /// portrait canvas a landscape window is much lower than a sixth of its height.
     pub min_side_divisor: usize,
+    /// A window's own frame (a photo's white border, a stroke around an overlay, a
+    /// letterbox inside it), cut off by `windows::unframed`: a band of lines along a side,
+    /// within `frame_max_share` of the window's size, each with `frame_flat_share` of its
+    /// pixels within `frame_flat_step` of the band's colour, followed by a line whose
+    /// median differs from that colour by `frame_contrast`, where another side has a band
+    /// of that colour (cut on one side alone, flat footage cost hidden41 0.705 -> 0.688).
+    /// A white border of 6 pixels
+    /// around a clip 190 pixels wide took the right frame's similarity from 0.89 to under
+    /// the 0.5 of unrelated frames (recap33 `r0032`, `examples/inspect`). Without the
+    /// contrast, dark footage (flat, and going on in its own colour) lost a side.
+    pub frame_flat_step: i16,
+    pub frame_flat_share: f32,
+    pub frame_contrast: i16,
+    pub frame_max_share: f32,
 }
 
 impl Default for WindowConfig {
@@ -141,6 +155,10 @@ impl Default for WindowConfig {
             min_area: 0.04,
             max_area: 0.75,
             min_side_divisor: 6,
+            frame_flat_step: 10,
+            frame_flat_share: 0.75,
+            frame_contrast: 32,
+            frame_max_share: 0.15,
         }
     }
 }

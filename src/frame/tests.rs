@@ -4,7 +4,7 @@ use crate::frame::borders::{BorderTracker, Layout, content_rect};
 use crate::frame::config::{BorderConfig, LayoutConfig, WindowConfig};
 use crate::frame::gray::{Gray, Rect, overlap, resample};
 use crate::frame::views::query_views;
-use crate::frame::windows::Windows;
+use crate::frame::windows::{Windows, unframed};
 
 fn windows_of(g: &Gray) -> Windows {
     Windows::of(g, &WindowConfig::default(), BorderConfig::default().min_side)
@@ -296,4 +296,47 @@ fn rotation_round_trips() {
     let back = r.rotated(3);
     assert_eq!(back.data, g.data);
     assert_eq!(g.clone().rotated(2).rotated(2).data, g.data);
+}
+
+#[test]
+fn a_window_is_searched_without_its_own_frame() {
+    // A clip in a white border 3 pixels wide on a darker, smooth photo, as a clip
+    // framed on a still photo is; the same clip pasted without a border keeps its sides.
+    let clip = waves();
+    let framed = paste(&clip, 106, 62, 3, 3, |_, _| 250);
+    let photo = |x: usize, y: usize| (60.0 + 30.0 * ((x as f32 / 40.0).sin() + (y as f32 / 55.0).cos())) as u8;
+    let want = Rect { x0: 103.0, y0: 43.0, x1: 203.0, y1: 99.0 };
+    let found = searched_alone(paste(&framed, 256, 144, 100, 40, photo));
+    let near =
+        |r: &Rect| [r.x0 - want.x0, r.y0 - want.y0, r.x1 - want.x1, r.y1 - want.y1].iter().all(|d| d.abs() <= 1.0);
+    assert!(found.iter().any(near), "{found:?}: the white border is searched with the clip");
+    let plain = searched_alone(paste(&clip, 256, 144, 103, 43, photo));
+    assert!(plain.iter().any(near), "{plain:?}: a window without a frame lost a side");
+    // Flat footage along one side (a sky) is picture.
+    let mut sky = clip.clone();
+    sky.data[..6 * sky.w].fill(210);
+    let found = searched_alone(paste(&sky, 256, 144, 103, 43, photo));
+    assert!(found.iter().any(near), "{found:?}: a sky was cut off as a frame");
+}
+
+#[test]
+fn dark_footage_flat_along_two_sides_keeps_them() {
+    // Dark, noisy footage whose top and bottom rows are flat in its own colour: the
+    // rows after them are not flat but centre on that colour, so no frame ends there.
+    let noise = |x: usize, y: usize| ((x * 7919 + y * 104729) % 61) as u8;
+    let dark = Gray {
+        w: 100,
+        h: 56,
+        data: (0..100 * 56)
+            .map(|i| if (6..50).contains(&(i / 100)) { 10 + noise(i % 100, i / 100) } else { 40 })
+            .collect(),
+    };
+    let whole = Rect { x0: 100.0, y0: 40.0, x1: 200.0, y1: 96.0 };
+    let g = paste(&dark, 256, 144, 100, 40, |_, _| 128);
+    assert_eq!(unframed(&g, whole, &wc()), whole);
+    // The same rows in white, a border, are cut off with the line after them.
+    let mut framed = dark;
+    framed.data.iter_mut().filter(|p| **p == 40).for_each(|p| *p = 250);
+    let g = paste(&framed, 256, 144, 100, 40, |_, _| 128);
+    assert_eq!(unframed(&g, whole, &wc()), Rect { y0: 47.0, y1: 89.0, ..whole });
 }

@@ -236,3 +236,75 @@ pub fn apart(windows: impl Iterator<Item = Rect>, n: usize, c: &WindowConfig) ->
     }
     out
 }
+
+/// `r` less its own frame: along each side, a band of lines of one colour (each line
+/// with `frame_flat_share` of its pixels within `frame_flat_step` of that colour), within
+/// `frame_max_share` of the window's size, that a line of another colour follows (by
+/// `frame_contrast`), where another side has a band of the same colour. Each band is cut off with the line after it (the
+/// blend into the picture). A band may start up to two lines in (the edge's own blend,
+/// or a side found a pixel out, on the footage around). A border or a stroke goes around
+/// the picture and a letterbox takes two sides alike; flat footage along one side (a sky,
+/// a wall) is picture. (Bands cut on one side alone cost the hidden-family sets, whose
+/// windows hold footage without a border: hidden41 0.705 -> 0.688.)
+pub fn unframed(g: &Gray, r: Rect, c: &WindowConfig) -> Rect {
+    let (x0, y0) = (r.x0.max(0.0) as usize, r.y0.max(0.0) as usize);
+    let (x1, y1) = ((r.x1 as usize).min(g.w), (r.y1 as usize).min(g.h));
+    if x1 <= x0 + 4 || y1 <= y0 + 4 {
+        return r;
+    }
+    // A line's median, and whether `frame_flat_share` of it lies near `colour`.
+    let median = |line: &mut Vec<u8>| {
+        line.sort_unstable();
+        line[line.len() / 2] as i16
+    };
+    let near = |line: &[u8], colour: i16| {
+        let n = line.iter().filter(|&&p| (p as i16 - colour).abs() <= c.frame_flat_step).count();
+        n as f32 >= c.frame_flat_share * line.len() as f32
+    };
+    // The band within lines `0..reach` in from one side: its colour and the lines to cut.
+    // Within the first three lines a band of another colour may take over one a line
+    // wide (the window's side a pixel out, on flat footage, or the edge's blend). The
+    // line after the band must differ from it by `frame_contrast`: dark footage is flat
+    // too, but goes on in its own colour.
+    let band = |reach: usize, line: &dyn Fn(usize) -> Vec<u8>| {
+        let mut band: Option<(i16, usize, usize)> = None;
+        for k in 0..reach {
+            let mut line = line(k);
+            let own = median(&mut line);
+            match band {
+                Some((colour, first, _)) if near(&line, colour) => band = Some((colour, first, k)),
+                _ if k <= 2 && band.is_none_or(|b| b.1 == b.2) && near(&line, own) => band = Some((own, k, k)),
+                Some((colour, _, last)) => {
+                    return ((own - colour).abs() >= c.frame_contrast).then_some((colour, last + 2));
+                }
+                None if k >= 2 => return None,
+                None => {}
+            }
+        }
+        None
+    };
+    let row = |y: usize| (x0..x1).map(|x| g.at(x, y)).collect();
+    let col = |x: usize| (y0..y1).map(|y| g.at(x, y)).collect();
+    let reach = |len: usize| (len as f32 * c.frame_max_share) as usize;
+    let (ry, rx) = (reach(y1 - y0), reach(x1 - x0));
+    let bands = [
+        band(ry, &|k| row(y0 + k)),
+        band(ry, &|k| row(y1 - 1 - k)),
+        band(rx, &|k| col(x0 + k)),
+        band(rx, &|k| col(x1 - 1 - k)),
+    ];
+    // A side's band is cut where another side has a band of its colour.
+    let cut = |i: usize| match bands[i] {
+        Some((colour, lines))
+            if bands
+                .iter()
+                .enumerate()
+                .any(|(j, b)| j != i && b.is_some_and(|b| (b.0 - colour).abs() <= c.frame_flat_step)) =>
+        {
+            lines as f32
+        }
+        _ => 0.0,
+    };
+    let (top, bottom, left, right) = (cut(0), cut(1), cut(2), cut(3));
+    Rect { x0: r.x0 + left, y0: r.y0 + top, x1: r.x1 - right, y1: r.y1 - bottom }
+}
