@@ -122,10 +122,10 @@ pub struct WindowConfig {
     /// pixels within `frame_flat_step` of the band's colour, followed by a line whose
     /// median differs from that colour by `frame_contrast`, where another side has a band
     /// of that colour (cut on one side alone, flat footage cost hidden41 0.705 -> 0.688).
-    /// A white border of 6 pixels
-    /// around a clip 190 pixels wide took the right frame's similarity from 0.89 to under
-    /// the 0.5 of unrelated frames (recap33 `r0032`, `examples/inspect`). Without the
-    /// contrast, dark footage (flat, and going on in its own colour) lost a side.
+    /// A white border of 6 pixels around a clip 190 pixels wide took the right frame's
+    /// similarity from 0.89 to under the 0.5 of unrelated frames (recap33 `r0032`,
+    /// `examples/inspect`). Without the contrast, dark footage (flat, and going on in its
+    /// own colour) lost a side (hidden44 `q0041`).
     pub frame_flat_step: i16,
     pub frame_flat_share: f32,
     pub frame_contrast: i16,
