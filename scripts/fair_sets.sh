@@ -27,13 +27,13 @@ ln -sfn "$footage/catalogue2" "$work/footage/catalogue2"
 ln -sfn "$work/B" "$work/footage/distractors"
 
 sets=()
-for s in ${RECAP_SEEDS:-31 32 33 34 35}; do
+for s in ${RECAP_SEEDS:-31 32 33 34 35 36 37}; do
   [ -f "$work/sets/recap$s/ground_truth.csv" ] ||
     python3 scripts/make_recap_queries.py --footage "$work/footage" --distractors distractors \
       --out "$work/sets/recap$s" --seed "$s" 2>/dev/null
   sets+=("recap$s")
 done
-for s in ${HIDDEN_SEEDS:-41 42 43}; do
+for s in ${HIDDEN_SEEDS:-41 42 43 44 45}; do
   [ -f "$work/sets/hidden$s/ground_truth.csv" ] ||
     python3 scripts/make_hidden_queries.py --footage "$work/footage" --out "$work/sets/hidden$s" --seed "$s" 2>/dev/null
   sets+=("hidden$s")

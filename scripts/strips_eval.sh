@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 default=$($bin config 2>/dev/null | sed -n 's/^catalogue_strips = //p')
 [ -n "$default" ] || { echo "cannot read decode.catalogue_strips from clipmatch config" >&2; exit 1; }
 sweep=${SWEEP:-0 3 5 7 9 11 13}
-after="recap34 recap35 hidden43"
+after="recap34 recap35 recap36 recap37 hidden43 hidden44 hidden45"
 
 build() { # NAME STRIPS FOLDERS...
   [ -f "$work/$1/manifest.json" ] && return
