@@ -4,8 +4,10 @@
 //! `NEAR_S` of the time the truth maps the frame to is the best neighbour (@1) or among
 //! the best five (@5): of the frame's picture view alone, of all the views the job
 //! searches (bands, halves, windows, the strips' probe) taken together, and of some one
-//! of them (alignment reads each view's list apart). Per edit family too. The descriptor is the
-//! foundation the alignment stands on: this is where its robustness is measured.
+//! of them (what a view finds before other views crowd it out: alignment reads the best
+//! of the picture's views together, and of the parts'). Per edit family too. The
+//! descriptor is the foundation the alignment stands on: this is where its robustness is
+//! measured.
 //! Orchestration of `ingest`, `kernels`, `store` and `eval`.
 
 use crate::config::Config;
@@ -33,8 +35,9 @@ pub struct Recall {
     /// frames with high scores crowds the right one out.
     pub any_view_at_1: f64,
     pub any_view_at_5: f64,
-    /// Among the best of some one view's own neighbours: what alignment, which reads
-    /// each view's list apart, can find.
+    /// Among the best of some one view's own neighbours: what the views find before
+    /// they crowd each other out (alignment reads the best of the picture's views
+    /// together, and of the parts').
     pub some_view_at_1: f64,
     pub some_view_at_5: f64,
 }
