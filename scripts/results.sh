@@ -62,7 +62,8 @@ print("`clipmatch recall`: of the upload frames inside true segments, the share 
       "(the true video, within 1 s of the true time) is the nearest (@1) or among the 5 nearest (@5), "
       "by the frame's picture view alone, among the best of all the views the job searches taken together "
       "(any view), and among the best of some one of them (some view: what the views find before they "
-      "crowd each other out; alignment reads the best of the picture's views together, and of the parts').\n")
+      "crowd each other out; alignment reads the best of the picture's views together, and of the parts' "
+      "each over its own background).\n")
 print("| set | frames | picture @1 | picture @5 | any view @1 | any view @5 | some view @1 | some view @5 |")
 print("|---|---|---|---|---|---|---|---|")
 for k in order:

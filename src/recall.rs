@@ -5,7 +5,8 @@
 //! the best five (@5): of the frame's picture view alone, of all the views the job
 //! searches (bands, halves, windows, the strips' probe) taken together, and of some one
 //! of them (what a view finds before other views crowd it out: alignment reads the best
-//! of the picture's views together, and of the parts'). Per edit family too. The
+//! of the picture's views together, and of the parts' each over its own background).
+//! Per edit family too. The
 //! descriptor is the foundation the alignment stands on: this is where its robustness is
 //! measured.
 //! Orchestration of `ingest`, `kernels`, `store` and `eval`.
@@ -37,7 +38,7 @@ pub struct Recall {
     pub any_view_at_5: f64,
     /// Among the best of some one view's own neighbours: what the views find before
     /// they crowd each other out (alignment reads the best of the picture's views
-    /// together, and of the parts').
+    /// together, and of the parts' each over its own background).
     pub some_view_at_1: f64,
     pub some_view_at_5: f64,
 }

@@ -25,9 +25,10 @@ pub struct VoteConfig {
     /// Similarity a neighbour must exceed, over its background, to count; the excess is
     /// its vote.
     pub min_similarity: f32,
-    /// A vote is its similarity less this share of the upload frame's 16th best
-    /// similarity (its background: high for generic pictures that resemble much of the
-    /// catalogue), less `min_similarity`.
+    /// A vote is its similarity less this share of its list's 16th best similarity
+    /// (its background: high for generic pictures that resemble much of the catalogue),
+    /// less `min_similarity`: the list of the picture's views together, or of the part
+    /// that found it (`vote::relative`, `matching::find`).
     pub background_weight: f32,
     /// Frames whose energy is below this are flat, black or faded: they carry no vote
     /// (and no stage judges a segment by them).

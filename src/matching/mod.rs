@@ -96,8 +96,20 @@ pub fn find(u: &Upload, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<
     let mut segments = Vec::new();
     // A portrait picture searched the strips as a part, the last: compared with them there.
     let whole = vec![false; u.ranges.len()];
-    for (views, portrait, weight) in [(&picture, &whole[..], 1.0), (&parts, u.portrait, c.score.part_weight)] {
-        let neighbours: Vec<_> = views.iter().map(|v| union(&u.neighbours[v.clone()])).collect();
+    // Each list is scored over its own background (`vote::relative`): the picture's
+    // views together, as they frame one picture (each over its own, the bands of a
+    // portrait canvas made false matches: dev 1 -> 2 false uploads, recap31 1 -> 5); the
+    // parts each apart, as they show different pictures, and a part of unrelated footage
+    // whose neighbours are all alike crowded out the right frame another part found
+    // (hidden41 0.705 -> 0.734, recap34 0.573 -> 0.617).
+    let picture_lists = |v: &Range<usize>| vote::relative(&union(&u.neighbours[v.clone()]), c);
+    let part_lists =
+        |v: &Range<usize>| union(&u.neighbours[v.clone()].iter().map(|l| vote::relative(l, c)).collect::<Vec<_>>());
+    for (views, portrait, weight, lists) in [
+        (&picture, &whole[..], 1.0, &picture_lists as &dyn Fn(&Range<usize>) -> Neighbours),
+        (&parts, u.portrait, c.score.part_weight, &part_lists),
+    ] {
+        let neighbours: Vec<_> = views.iter().map(lists).collect();
         let q = QueryFrames {
             t: u.times,
             words: &words,

@@ -160,6 +160,7 @@ pub struct QueryFrames<'a> {
     /// strips instead of its views (`frame::FrameViews::portrait`; the parts only).
     pub portrait: &'a [bool],
     pub energy: &'a [u32],
+    /// Each frame's neighbours, scored over their background (`vote::relative`).
     pub neighbours: &'a [Neighbours],
     /// Sampling period, seconds.
     pub period: f64,

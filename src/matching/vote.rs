@@ -4,6 +4,7 @@
 //! several clips of several videos come out of one upload.
 
 use crate::kernels::descriptor::DOT_ONE;
+use crate::kernels::search::Neighbours;
 use crate::matching::config::MatchConfig;
 use crate::matching::model::{QueryFrames, RefFrames, Segment, speed_prior};
 use std::collections::BTreeMap;
@@ -20,7 +21,19 @@ pub struct Vote {
 /// A catalogue video and orientation: votes are counted within one.
 pub type Key = (u32, bool);
 
-/// Every usable neighbour of the upload's frames, by (video, mirrored).
+/// A list of neighbours, each scored less `vote.background_weight` times the list's 16th
+/// best similarity (its background: high for generic pictures that resemble much of the
+/// catalogue; none where the list is not full).
+pub fn relative(list: &Neighbours, c: &MatchConfig) -> Neighbours {
+    let background = list.last().filter(|h| !h.is_empty()).map_or(0, |h| h.score);
+    let less = (c.vote.background_weight * background as f32).round() as i32;
+    let mut out = *list;
+    out.iter_mut().filter(|h| !h.is_empty()).for_each(|h| h.score -= less);
+    out
+}
+
+/// Every usable neighbour of the upload's frames, by (video, mirrored): its score over
+/// its background (`relative`) less `vote.min_similarity` is its vote.
 pub fn groups(q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> BTreeMap<Key, Vec<Vote>> {
     let p = &c.vote;
     let mut groups: BTreeMap<Key, Vec<Vote>> = BTreeMap::new();
@@ -28,9 +41,8 @@ pub fn groups(q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> BTreeMap<Key, 
         if q.energy[qi] < p.min_energy {
             continue;
         }
-        let background = hits.last().filter(|h| !h.is_empty()).map_or(0.0, |h| h.score as f32 / DOT_ONE);
         for h in hits.iter().filter(|h| !h.is_empty()) {
-            let w = h.score as f32 / DOT_ONE - p.background_weight * background - p.min_similarity;
+            let w = h.score as f32 / DOT_ONE - p.min_similarity;
             if w <= 0.0 {
                 continue;
             }
