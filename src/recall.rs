@@ -6,9 +6,8 @@
 //! searches (bands, halves, windows, the strips' probe) taken together, and of some one
 //! of them (what a view finds before other views crowd it out: alignment reads the best
 //! of the picture's views together, and of the parts' each over its own background).
-//! Per edit family too. The
-//! descriptor is the foundation the alignment stands on: this is where its robustness is
-//! measured.
+//! Per edit family too. The descriptor is the foundation the alignment stands on: this
+//! is where its robustness is measured.
 //! Orchestration of `ingest`, `kernels`, `store` and `eval`.
 
 use crate::config::Config;
