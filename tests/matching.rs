@@ -3,7 +3,7 @@
 //! views and the parts of the frame apart and selects over both.
 
 use clipmatch::kernels::descriptor::{Descriptor, PackedImage, Tables, WORDS, describe};
-use clipmatch::kernels::search::{Matrix, cpu_search, union};
+use clipmatch::kernels::search::{Matrix, Neighbours, cpu_search, union};
 use clipmatch::matching::config::MatchConfig;
 use clipmatch::matching::model::Segment;
 use clipmatch::matching::{Upload, find};
@@ -28,14 +28,27 @@ fn upload(cat: &Catalogue, tables: &Tables, in_part: bool, c: &MatchConfig) -> V
     let descriptors: Vec<Descriptor> = images.iter().map(|p| describe(p, tables)).collect();
     let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|d| d.words).collect();
     let neighbours = cpu_search(&queries, &Matrix { words: &cat.words, views: 1 });
+    align(cat, tables, c, &descriptors, &neighbours, 2)
+}
+
+/// `matching::find` over 40 frames at 2/s, each with `views` views (`descriptors`, and
+/// their `neighbours`): the picture, then `views - 1` parts.
+fn align(
+    cat: &Catalogue,
+    tables: &Tables,
+    c: &MatchConfig,
+    descriptors: &[Descriptor],
+    neighbours: &[Neighbours],
+    views: usize,
+) -> Vec<Segment> {
     let times: Vec<f64> = (0..40).map(|i| i as f64 * 0.5).collect();
-    let ranges: Vec<_> = (0..40).map(|i| 2 * i..2 * i + 2).collect();
+    let ranges: Vec<_> = (0..40).map(|i| views * i..views * (i + 1)).collect();
     let u = Upload {
         times: &times,
-        descriptors: &descriptors,
-        neighbours: &neighbours,
+        descriptors,
+        neighbours,
         ranges: &ranges,
-        parts: &[1; 40],
+        parts: &[views as u8 - 1; 40],
         portrait: &[false; 40],
         period: 0.5,
         duration: 20.0,
@@ -96,19 +109,7 @@ fn a_part_whose_neighbours_are_all_alike_does_not_crowd_out_another_part() {
         (10..30).all(|i| !union(&neighbours[3 * i + 1..3 * i + 3]).iter().any(|h| h.key == key(i))),
         "by similarity alone the right frames would lead"
     );
-    let times: Vec<f64> = (0..40).map(|i| i as f64 * 0.5).collect();
-    let ranges: Vec<_> = (0..40).map(|i| 3 * i..3 * i + 3).collect();
-    let u = Upload {
-        times: &times,
-        descriptors: &descriptors,
-        neighbours: &neighbours,
-        ranges: &ranges,
-        parts: &[2; 40],
-        portrait: &[false; 40],
-        period: 0.5,
-        duration: 20.0,
-    };
-    let segs = find(&u, &cat.refs(), &tables, &c);
+    let segs = align(&cat, &tables, &c, &descriptors, &neighbours, 3);
     assert!(
         segs.iter().any(|s| s.video == 1 && (s.query_start - 4.75).abs() < 0.5 && (s.ref_start - 19.75).abs() < 0.5),
         "{segs:?}"
