@@ -240,12 +240,13 @@ pub fn apart(windows: impl Iterator<Item = Rect>, n: usize, c: &WindowConfig) ->
 /// `r` less its own frame: along each side, a band of lines of one colour (each line
 /// with `frame_flat_share` of its pixels within `frame_flat_step` of that colour), within
 /// `frame_max_share` of the window's size, that a line of another colour follows (by
-/// `frame_contrast`), where another side has a band of the same colour. Each band is cut off with the line after it (the
-/// blend into the picture). A band may start up to two lines in (the edge's own blend,
-/// or a side found a pixel out, on the footage around). A border or a stroke goes around
-/// the picture and a letterbox takes two sides alike; flat footage along one side (a sky,
-/// a wall) is picture. (Bands cut on one side alone cost the hidden-family sets, whose
-/// windows hold footage without a border: hidden41 0.705 -> 0.688.)
+/// `frame_contrast`), where another side has a band of the same colour. Each band is cut
+/// off with the line after it (the blend into the picture). A band may start up to two
+/// lines in (the edge's own blend, or a side found a pixel out, on the footage around).
+/// A border or a stroke goes around the picture and a letterbox takes two sides alike;
+/// flat footage along one side (a sky, a wall) is picture. (Bands cut on one side alone
+/// cost the hidden-family sets, whose windows hold footage without a border: hidden41
+/// 0.705 -> 0.688.)
 pub fn unframed(g: &Gray, r: Rect, c: &WindowConfig) -> Rect {
     let (x0, y0) = (r.x0.max(0.0) as usize, r.y0.max(0.0) as usize);
     let (x1, y1) = ((r.x1 as usize).min(g.w), (r.y1 as usize).min(g.h));
