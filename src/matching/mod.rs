@@ -102,14 +102,20 @@ pub fn find(u: &Upload, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<
     // parts each apart, as they show different pictures, and a part of unrelated footage
     // whose neighbours are all alike crowded out the right frame another part found
     // (hidden41 0.705 -> 0.734, recap34 0.573 -> 0.617).
-    let picture_lists = |v: &Range<usize>| vote::relative(&union(&u.neighbours[v.clone()]), c);
-    let part_lists =
-        |v: &Range<usize>| union(&u.neighbours[v.clone()].iter().map(|l| vote::relative(l, c)).collect::<Vec<_>>());
-    for (views, portrait, weight, lists) in [
-        (&picture, &whole[..], 1.0, &picture_lists as &dyn Fn(&Range<usize>) -> Neighbours),
-        (&parts, u.portrait, c.score.part_weight, &part_lists),
-    ] {
-        let neighbours: Vec<_> = views.iter().map(lists).collect();
+    for (views, portrait, weight, apart) in
+        [(&picture, &whole[..], 1.0, false), (&parts, u.portrait, c.score.part_weight, true)]
+    {
+        let neighbours: Vec<_> = views
+            .iter()
+            .map(|v| {
+                let lists = &u.neighbours[v.clone()];
+                if apart {
+                    union(&lists.iter().map(|l| vote::relative(l, c)).collect::<Vec<_>>())
+                } else {
+                    vote::relative(&union(lists), c)
+                }
+            })
+            .collect();
         let q = QueryFrames {
             t: u.times,
             words: &words,
