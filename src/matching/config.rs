@@ -15,6 +15,7 @@ pub struct MatchConfig {
     pub verify: VerifyConfig,
     pub refine: RefineConfig,
     pub still: StillConfig,
+    pub cuts: CutsConfig,
     pub select: SelectConfig,
 }
 
@@ -243,6 +244,46 @@ pub struct StillConfig {
 impl Default for StillConfig {
     fn default() -> Self {
         StillConfig { shift_s: 4.0, contrast: 0.06, min_similarity: 0.48 }
+    }
+}
+
+/// `cuts`: a segment that runs over jump cuts split into its clips.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CutsConfig {
+    /// Offsets tried around the segment's line, seconds each way, in steps of `step_s`
+    /// (a catalogue frame at 4/s).
+    pub window_s: f64,
+    pub step_s: f64,
+    /// Smallest change of offset that is a cut, seconds: a smaller one is the line's own
+    /// misfit.
+    pub min_jump_s: f64,
+    /// Summed similarity a cut must gain.
+    pub penalty: f32,
+    /// Fewest frames of a clip, and the similarity its first and last frame must reach
+    /// on its offset.
+    pub min_frames: usize,
+    pub min_similarity: f32,
+    /// Mean similarity by which each clip must resemble its own offset better than its
+    /// neighbours' (over its frames), else the segment is not cut.
+    pub min_gain: f32,
+    /// Speeds tried, as shares of the segment's: skips between clips make the one line
+    /// through them steeper than the clips play.
+    pub speed_factors: Vec<f64>,
+}
+
+impl Default for CutsConfig {
+    fn default() -> Self {
+        CutsConfig {
+            window_s: 6.0,
+            step_s: 0.25,
+            min_jump_s: 1.0,
+            penalty: 0.8,
+            min_frames: 3,
+            min_similarity: 0.4,
+            min_gain: 0.15,
+            speed_factors: vec![1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7],
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! `verify`); never `ingest`, `store` or `job`. No stage uses a later one.
 
 pub mod config;
+pub mod cuts;
 pub mod grow;
 pub mod model;
 pub mod refine;
@@ -63,7 +64,7 @@ pub fn candidates(q: &QueryFrames, r: &RefFrames, tables: &Tables, c: &MatchConf
             s.score = 0.0;
         }
     }
-    out
+    out.into_iter().flat_map(|s| if s.score >= c.select.min_score { cuts::cut(&s, q, r, c) } else { vec![s] }).collect()
 }
 
 /// One upload as the kernels left it: every view's descriptor and neighbours, and for
