@@ -72,12 +72,15 @@ pub fn cut(s: &Segment, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Vec<
     }
     // Each clip must resemble its own offset clearly better than its neighbours': on
     // static footage every offset fits about as well, and the best of many wins by
-    // chance.
+    // chance. And neighbours must be a jump apart: two runs a little apart, once the
+    // frames between them are dropped, are one clip that the line's speed drifts off.
     let mean = |(a, b, _): (usize, usize, i32), d: i32| {
         (a..=b).map(|j| sims[j][(d + reach) as usize]).sum::<f32>() / (b + 1 - a) as f32
     };
     let clear = clips.windows(2).all(|w| {
-        mean(w[0], w[0].2) - mean(w[0], w[1].2) >= p.min_gain && mean(w[1], w[1].2) - mean(w[1], w[0].2) >= p.min_gain
+        (w[1].2 - w[0].2).abs() >= jump
+            && mean(w[0], w[0].2) - mean(w[0], w[1].2) >= p.min_gain
+            && mean(w[1], w[1].2) - mean(w[1], w[0].2) >= p.min_gain
     });
     if clips.len() < 2 || !clear {
         return vec![s.clone()];

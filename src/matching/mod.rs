@@ -3,7 +3,7 @@
 //!
 //! Owns the model types (`model`), its settings (`config`) and one file per stage, run
 //! in this order by `candidates` below: `vote` -> `grow` -> `resolve` (per video and
-//! orientation) -> `verify` -> `refine` -> `still`, then `select` over every pass of an
+//! orientation) -> `verify` -> `refine` -> `still` -> `cuts`, then `select` over every pass of an
 //! upload. `find` runs the two passes of an upload: the whole picture's views, then the
 //! parts of the frame (halves, picture-in-picture windows) with their votes weighted.
 //!
