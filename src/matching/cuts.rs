@@ -25,7 +25,7 @@ pub fn cut(s: &Segment, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Vec<
     let reach = (p.window_s / p.step_s).round() as i32;
     let jump = (p.min_jump_s / p.step_s).ceil() as i32;
     let mut known: HashMap<(usize, usize), f32> = HashMap::new();
-    let mut best: Option<(f32, f64, Vec<i32>, Vec<Vec<f32>>)> = None;
+    let mut best: Option<Fit> = None;
     for &factor in &p.speed_factors {
         let speed = s.speed * factor;
         if !(c.vote.min_speed..=c.vote.max_speed).contains(&speed) {
@@ -48,11 +48,11 @@ pub fn cut(s: &Segment, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Vec<
             })
             .collect();
         let (value, path) = best_path(&sims, jump, p.penalty);
-        if best.as_ref().is_none_or(|b| value > b.0) {
-            best = Some((value, speed, path, sims));
+        if best.as_ref().is_none_or(|b| value > b.value) {
+            best = Some(Fit { value, speed, path, sims });
         }
     }
-    let Some((_, speed, path, sims)) = best else {
+    let Some(Fit { speed, path, sims, .. }) = best else {
         return vec![s.clone()];
     };
     // Runs of one offset, their ends trimmed of frames that do not resemble it (the
@@ -99,6 +99,15 @@ pub fn cut(s: &Segment, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Vec<
             clip
         })
         .collect()
+}
+
+/// The best cut of a segment at one speed: its summed similarity less penalties, the
+/// offset (steps from the line) of each frame, and each frame's similarity at each offset.
+struct Fit {
+    value: f32,
+    speed: f64,
+    path: Vec<i32>,
+    sims: Vec<Vec<f32>>,
 }
 
 /// The offset (column of `sims`) of each frame (row) that maximises the summed
