@@ -260,10 +260,11 @@ pub struct CutsConfig {
     pub min_jump_s: f64,
     /// Summed similarity a cut must gain. Chosen with `min_gain` on recap31-33 and dev
     /// (catalogue/ + catalogue2/; penalty 0.3-1.6, min_gain 0.05-0.25, min_frames 2-3):
-    /// segment µAP 0.658/0.649/0.411/0.886 uncut, 0.678/0.650/0.456/0.886 here; under
+    /// segment µAP 0.658/0.649/0.411/0.886 uncut, 0.678/0.649/0.453/0.886 here; under
     /// 0.8 dev lost a true pair's only segment (pair µAP 0.928 -> 0.907), above it or
     /// with a larger gain recap33 kept more recaps merged. Checked on recap34-37 (+0.029,
-    /// 0, +0.027, +0.022), hidden41 (+0.001), the real copies and catalogue/ alone (equal).
+    /// 0, +0.027, +0.022), hidden41, make_queries.py seed 3 (-0.005), the real copies and
+    /// catalogue/ alone (within 0.001).
     pub penalty: f32,
     /// Fewest frames of a clip, and the similarity its first and last frame must reach
     /// on its offset.

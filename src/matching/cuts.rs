@@ -72,13 +72,22 @@ pub fn cut(s: &Segment, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Vec<
     }
     // Each clip must resemble its own offset clearly better than its neighbours': on
     // static footage every offset fits about as well, and the best of many wins by
-    // chance. And neighbours must be a jump apart: two runs a little apart, once the
-    // frames between them are dropped, are one clip that the line's speed drifts off.
+    // chance. Neighbours must be a jump apart: two runs a little apart, once the frames
+    // between them are dropped, are one clip that the line's speed drifts off. And they
+    // must not show the same catalogue stretch twice: a run that goes back over its
+    // neighbour's stretch is a static shot matched again (a talking head), or one clip
+    // whose frames tie on a still moment (make_queries.py seed 3, `q0027`).
     let mean = |(a, b, _): (usize, usize, i32), d: i32| {
         (a..=b).map(|j| sims[j][(d + reach) as usize]).sum::<f32>() / (b + 1 - a) as f32
     };
+    let shown = |(a, b, d): (usize, usize, i32)| {
+        let at_frame = |j: usize| at + f64::from(d) * p.step_s + speed * (q.t[frames[j]] - mid);
+        (at_frame(a), at_frame(b))
+    };
     let clear = clips.windows(2).all(|w| {
+        let ((a0, b0), (a1, b1)) = (shown(w[0]), shown(w[1]));
         (w[1].2 - w[0].2).abs() >= jump
+            && (a1 > b0 || b1 < a0)
             && mean(w[0], w[0].2) - mean(w[0], w[1].2) >= p.min_gain
             && mean(w[1], w[1].2) - mean(w[1], w[0].2) >= p.min_gain
     });
@@ -199,6 +208,10 @@ mod tests {
         // One clip played through is left whole.
         let one = recap(&cat, [10.0, 14.0, 18.0]);
         assert_eq!(cut(&merged(1.0, 10.0), &one.frames(), &cat.refs(), &c), vec![merged(1.0, 10.0)]);
+        // Runs that go back over each other's catalogue stretch (10-13.5 s, 12-15.5 s,
+        // 14-17.5 s) are not cut apart, however well each fits.
+        let again = recap(&cat, [10.0, 12.0, 14.0]);
+        assert_eq!(cut(&merged(1.0, 10.0), &again.frames(), &cat.refs(), &c), vec![merged(1.0, 10.0)]);
     }
 
     #[test]
