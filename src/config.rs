@@ -270,6 +270,7 @@ impl Config {
             ("decode.catalogue_rate", d.catalogue_rate),
             ("matching.vote.min_speed", m.vote.min_speed),
             ("matching.vote.offset_bin_s", m.vote.offset_bin_s),
+            ("matching.cuts.step_s", m.cuts.step_s),
             ("index.centroids_per_sqrt", self.index.centroids_per_sqrt),
         ];
         if let Some((name, v)) = positive.iter().find(|(_, v)| !(*v > 0.0 && v.is_finite())) {
@@ -283,6 +284,10 @@ impl Config {
         }
         if m.verify.scales.is_empty() || m.verify.samples == 0 || m.verify.coarse_samples == 0 {
             return Err("matching.verify: scales, samples and coarse_samples must not be empty or 0".into());
+        }
+        let cuts = &m.cuts;
+        if cuts.min_frames == 0 || !(0.0..=1000.0).contains(&(cuts.window_s / cuts.step_s)) {
+            return Err("matching.cuts: min_frames must be positive and window_s at most 1000 steps".into());
         }
         if self.search.probes == 0 {
             return Err("search.probes must be positive".into());
@@ -362,5 +367,9 @@ mod tests {
         assert!(e.contains("min_scor") && e.contains("c.toml"), "{e}");
         std::fs::write(&path, "[decode]\nrate = 0\n").unwrap();
         assert!(Config::load(&path).unwrap_err().to_string().contains("decode.rate"));
+        std::fs::write(&path, "[matching.cuts]\nstep_s = 0.0\n").unwrap();
+        assert!(Config::load(&path).unwrap_err().to_string().contains("matching.cuts.step_s"));
+        std::fs::write(&path, "[matching.cuts]\nwindow_s = 1e9\n").unwrap();
+        assert!(Config::load(&path).unwrap_err().to_string().contains("matching.cuts"));
     }
 }
