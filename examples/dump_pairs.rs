@@ -64,9 +64,7 @@ fn main() -> Result<()> {
         let Ok(d) = decode_file(&f, &qopts, Views::Query) else { continue };
         for (i, r) in d.ranges().into_iter().enumerate() {
             let t = d.times[i];
-            let Some(s) = segs.iter().find(|s| (s.b[0]..=s.b[1]).contains(&t)) else { continue };
-            let [qs, qe, rs, re] = s.b;
-            let tr = rs + (t - qs) * (re - rs) / (qe - qs).max(1e-9);
+            let Some((s, tr)) = segs.iter().find_map(|s| Some((s, s.ref_time(t)?))) else { continue };
             for c in raw_coefficients(&d.images[r.start], &tables) {
                 q.write_all(&c.to_le_bytes())?;
             }

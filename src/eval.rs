@@ -17,6 +17,15 @@ pub struct Truth {
     pub b: [f64; 4],
 }
 
+impl Truth {
+    /// The catalogue time the upload shows at upload time `t`, where `t` lies in this
+    /// segment (its ranges mapped linearly).
+    pub fn ref_time(&self, t: f64) -> Option<f64> {
+        let [qs, qe, rs, re] = self.b;
+        (qs..=qe).contains(&t).then(|| rs + (t - qs) * (re - rs) / (qe - qs).max(1e-9))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Prediction {
     pub query: String,

@@ -137,11 +137,9 @@ fn frames_found(
     let mut out = Vec::new();
     for (i, views) in d.ranges().into_iter().enumerate() {
         let t = d.times[i];
-        let Some(s) = segments.iter().find(|s| (s.b[0]..=s.b[1]).contains(&t)) else {
+        let Some((s, tr)) = segments.iter().find_map(|s| Some((s, s.ref_time(t)?))) else {
             continue;
         };
-        let [qs, qe, rs, re] = s.b;
-        let tr = rs + (t - qs) * (re - rs) / (qe - qs).max(1e-9);
         let right = |h: &Hit| {
             !h.is_empty()
                 && norm_id(&cat.videos[cat.frame_video[h.frame()] as usize].id) == s.reference
