@@ -1,11 +1,13 @@
-"""Catalogue compaction (`decode.catalogue_repeat_similarity`): for each setting, builds
-the catalogue of ../shared/footage/catalogue (and catalogue/ + catalogue2/), then runs
-the dev set and the real copies against it. Per setting: frames stored, catalogue bytes
-per hour (frames and index), match time per upload, segment and pair µAP, false uploads.
+"""Catalogue compaction: repeated frames stored once (`decode.catalogue_repeat_similarity`)
+and fewer views per frame (`decode.catalogue_views`). For each setting, builds the
+catalogue of ../shared/footage/catalogue (and catalogue/ + catalogue2/), then runs the
+dev set and the real copies against it. Per setting: frames stored, catalogue bytes per
+hour (frames and index), match time per upload, segment and pair µAP, false uploads.
 Writes docs/results/compaction.json and docs/COMPACTION.md.
 
     python3 benches/compaction.py            (a release build first; SHARED=../shared)
-env: SIMILARITIES="off,0.99,0.98,0.95,0.9"  WORK=/tmp/clipmatch-compaction
+env: SETTINGS="off,repeat=0.99,repeat=0.98,repeat=0.95,repeat=0.9,views=10,views=9,views=6"
+     WORK=/tmp/clipmatch-compaction
 """
 import json
 import os
@@ -19,7 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import CLIPMATCH, REPO, SHARED, run  # noqa: E402
 
 WORK = os.environ.get("WORK", "/tmp/clipmatch-compaction")
-SIMILARITIES = os.environ.get("SIMILARITIES", "off,0.99,0.98,0.95,0.9").split(",")
+SETTINGS = os.environ.get(
+    "SETTINGS", "off,repeat=0.99,repeat=0.98,repeat=0.95,repeat=0.9,views=10,views=9,views=6").split(",")
+KNOBS = {"repeat": "catalogue_repeat_similarity", "views": "catalogue_views"}
 FOOTAGE = os.path.join(SHARED, "footage")
 DEV = os.path.join(SHARED, "bench", "dev")
 SETS = [  # (name, catalogue, uploads, truth)
@@ -40,7 +44,8 @@ def build(setting, which):
         config = os.path.join(WORK, f"{setting}.toml")
         with open(config, "w") as f:
             if setting != "off":
-                f.write(f"[decode]\ncatalogue_repeat_similarity = {setting}\n")
+                knob, value = setting.split("=")
+                f.write(f"[decode]\n{KNOBS[knob]} = {value}\n")
         inputs = [os.path.join(FOOTAGE, d) for d in CATALOGUES[which]]
         subprocess.run([CLIPMATCH, "catalog", "build", "--device", "cpu", "--config", config, "--catalog", cat,
                         *inputs], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -75,11 +80,11 @@ def measure(cat, uploads, truth):
 def main():
     os.makedirs(WORK, exist_ok=True)
     rows = []
-    for s in SIMILARITIES:
+    for s in SETTINGS:
         cats = {w: build(s, w) for w in CATALOGUES}
         for name, which, uploads, truth in SETS:
             cat, facts = cats[which]
-            row = {"repeat_similarity": s, "set": name, **facts, **measure(cat, uploads, truth)}
+            row = {"setting": s, "set": name, **facts, **measure(cat, uploads, truth)}
             print(json.dumps(row), flush=True)
             rows.append(row)
     results = os.path.join(REPO, "docs", "results")
@@ -89,18 +94,19 @@ def main():
     lines = [
         "# Catalogue compaction",
         "",
-        "Written by `python3 benches/compaction.py` (do not edit): each setting of",
-        "`decode.catalogue_repeat_similarity` builds `footage/catalogue/` (and `catalogue/` +",
-        "`catalogue2/`), then the dev set and the real copies run against it on the CPU twins",
-        "(2 cores). *Stored* is the share of sampled frames stored; bytes are per catalogue hour",
-        "on disk; match time is per upload (search and alignment).",
+        "Written by `python3 benches/compaction.py` (do not edit): each setting (`off`: the",
+        "defaults; `repeat`: `decode.catalogue_repeat_similarity`; `views`:",
+        "`decode.catalogue_views`) builds `footage/catalogue/` (and `catalogue/` + `catalogue2/`),",
+        "then the dev set and the real copies run against it on the CPU twins (2 cores).",
+        "*Stored* is the share of sampled frames stored; bytes are per catalogue hour on disk;",
+        "match time is per upload (search and alignment).",
         "",
         "| setting | set | stored | frames MB/h | index MB/h | match ms/upload | segment µAP | pair µAP | false uploads |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['repeat_similarity']} | {r['set']} | {r['stored'] / r['sampled']:.2f} "
+            f"| {r['setting'].replace('=', ' ')} | {r['set']} | {r['stored'] / r['sampled']:.2f} "
             f"| {r['frames_bytes_per_hour'] / 1e6:.1f} | {r['index_bytes_per_hour'] / 1e6:.1f} "
             f"| {r['match_ms_per_upload']:.0f} | {r['segment_uap']:.4f} | {r['pair_uap']:.4f} | {r['false_uploads']} |"
         )

@@ -7,7 +7,6 @@
 
 use anyhow::{Context, Result};
 use clipmatch::config::Config;
-use clipmatch::frame::views::CATALOGUE_VIEWS;
 use clipmatch::ingest::sample::{Views, decode_file};
 use clipmatch::kernels::descriptor::{DIM, Tables, raw_coefficients, slot_order};
 
@@ -19,9 +18,9 @@ fn main() -> Result<()> {
     let opts = Config::default().decode_options(true, None, clipmatch::ingest::hw::Decoder::Cpu);
     let (mut sum, mut sq, mut n) = ([0f64; DIM], [0f64; DIM], 0f64);
     for f in files {
-        let d = decode_file(&f, &opts, Views::Catalogue { strips: 0 })
+        let d = decode_file(&f, &opts, Views::Catalogue { views: 1, strips: 0 })
             .map_err(|e| anyhow::anyhow!("{}: {}", f.display(), e.message))?;
-        for img in d.images.iter().step_by(CATALOGUE_VIEWS) {
+        for img in &d.images {
             let c = raw_coefficients(img, &tables);
             for (j, &x) in c.iter().enumerate() {
                 // The mirror of a frame has the odd half negated: its mean cancels.

@@ -4,7 +4,6 @@
 
 use crate::config::IndexConfig;
 use crate::error::{Error, Result};
-use crate::frame::views::CATALOGUE_VIEWS;
 use crate::ingest::archive::Limits;
 use crate::ingest::decode::DecodeOptions;
 use crate::ingest::pipeline::{self, Selection};
@@ -47,7 +46,9 @@ pub struct BuildOptions {
     pub index: IndexConfig,
     /// Compaction of a new catalogue (`decode.catalogue_repeat_similarity`).
     pub repeat_similarity: f32,
-    /// Strips per frame of a new catalogue (`decode.catalogue_strips`).
+    /// Views and strips per frame of a new catalogue (`decode.catalogue_views`,
+    /// `decode.catalogue_strips`).
+    pub views: usize,
     pub strips: usize,
 }
 
@@ -84,7 +85,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let mut manifest = if create {
         let layout = serde_json::to_value(&opts.decode.layout).map_err(|e| Error::Invalid(e.to_string()))?;
         let repeats = Some(opts.repeat_similarity).filter(|&s| s <= 1.0);
-        catalog::create(dir, opts.decode.rate, (CATALOGUE_VIEWS, opts.strips), layout, repeats)?
+        catalog::create(dir, opts.decode.rate, (opts.views, opts.strips), layout, repeats)?
     } else {
         catalog::read_manifest(dir)?
     };
@@ -113,7 +114,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         &opts.limits,
         &Selection::CATALOGUE,
         &decode,
-        Views::Catalogue { strips: manifest.strips },
+        Views::Catalogue { views: manifest.views, strips: manifest.strips },
         opts.workers,
         &mut |m, out| {
             let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };

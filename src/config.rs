@@ -11,6 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::config::LayoutConfig;
+use crate::frame::views::CATALOGUE_VIEWS;
 use crate::ingest::archive::Limits;
 use crate::ingest::decode::DecodeOptions;
 use crate::ingest::hw::Decoder;
@@ -176,6 +177,11 @@ pub struct DecodeConfig {
     /// stored; that frame stands for it, over a time range. Above 1: every frame is
     /// stored. Recorded in the catalogue, so that `catalog add` compacts alike.
     pub catalogue_repeat_similarity: f32,
+    /// Views stored per catalogue frame, for `catalog build`: the first this many of
+    /// `frame::views`' crops, at most 12, each 128 bytes a frame and a scan of the
+    /// catalogue per upload descriptor. Recorded in the catalogue, so that `catalog add`
+    /// stores alike.
+    pub catalogue_views: usize,
     /// Portrait strips stored per catalogue frame, for `catalog build` (`frame::views`):
     /// more find a panning fill closer to where it is, and cost 128 bytes a frame each.
     /// Recorded in the catalogue, so that `catalog add` cuts alike; 0: none.
@@ -196,6 +202,7 @@ impl Default for DecodeConfig {
             rate: 2.0,
             catalogue_rate: 4.0,
             catalogue_repeat_similarity: 2.0,
+            catalogue_views: 12,
             catalogue_strips: 11,
             max_side: 256,
             threads: 1,
@@ -275,6 +282,9 @@ impl Config {
         ];
         if let Some((name, v)) = positive.iter().find(|(_, v)| !(*v > 0.0 && v.is_finite())) {
             return Err(format!("{name} = {v} must be a positive number"));
+        }
+        if !(1..=CATALOGUE_VIEWS).contains(&d.catalogue_views) {
+            return Err(format!("decode.catalogue_views = {} must be 1 to {CATALOGUE_VIEWS}", d.catalogue_views));
         }
         if d.rate > 30.0 {
             return Err(format!("decode.rate = {} is over 30 frames per second", d.rate));

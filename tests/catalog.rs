@@ -2,7 +2,30 @@
 
 mod common;
 
+use clipmatch::store::catalog::{Catalogue, Hold, open};
 use common::*;
+use std::path::{Path, PathBuf};
+
+/// Folders `a` (one.mp4) and `b` (one clip, `b.0` made by the lavfi source `b.1`) under
+/// `dir`, each clip two seconds long.
+fn two_folders(dir: &Path, b: (&str, &str)) -> (PathBuf, PathBuf) {
+    let (da, db) = (dir.join("a"), dir.join("b"));
+    std::fs::create_dir_all(&da).unwrap();
+    std::fs::create_dir_all(&db).unwrap();
+    lavfi_video(&da.join("one.mp4"), "mandelbrot=size=320x180:rate=25", 2.0);
+    lavfi_video(&db.join(b.0), b.1, 2.0);
+    (da, db)
+}
+
+/// The times of video `id`'s frames in `cat`, and the words of each one's first `views`
+/// views.
+fn frames_of(cat: &Catalogue, id: &str, views: usize) -> (Vec<f64>, Vec<u32>) {
+    let v = cat.videos.iter().position(|v| v.id == id).unwrap() as u32;
+    let (words, per) = (clipmatch::kernels::descriptor::WORDS, cat.manifest.views);
+    let frames: Vec<usize> = (0..cat.frame_video.len()).filter(|&f| cat.frame_video[f] == v).collect();
+    let t = frames.iter().map(|&f| cat.frame_t[f]).collect();
+    (t, frames.iter().flat_map(|&f| cat.words[f * per * words..][..views * words].to_vec()).collect())
+}
 
 #[test]
 fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
@@ -37,7 +60,7 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     assert_eq!(std::fs::metadata(&part0).unwrap().modified().unwrap(), modified);
     assert!(cat.join("frames/part-00001.parquet").exists());
 
-    let loaded = clipmatch::store::catalog::open(&cat, clipmatch::store::catalog::Hold::ALL).unwrap();
+    let loaded = open(&cat, Hold::ALL).unwrap();
     let ids: Vec<&str> = loaded.videos.iter().map(|v| v.id.as_str()).collect();
     assert_eq!(ids, ["one.mp4", "two.mp4"]);
     assert_eq!(loaded.manifest.version, 2);
@@ -70,16 +93,12 @@ fn an_add_cuts_frames_with_the_layout_the_catalogue_was_built_with() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    std::fs::create_dir_all(&a).unwrap();
-    std::fs::create_dir_all(&b).unwrap();
-    lavfi_video(&a.join("one.mp4"), "mandelbrot=size=320x180:rate=25", 2.0);
     // A picture between black bars: where the borders are found changes its descriptors.
-    lavfi_video(&b.join("bars.mp4"), "mandelbrot=size=320x120:rate=25,pad=320:240:0:60", 2.0);
+    let (a, b) = two_folders(dir.path(), ("bars.mp4", "mandelbrot=size=320x120:rate=25,pad=320:240:0:60"));
     // Borders never looked for: the whole frame is the picture.
     let config = dir.path().join("whole.toml");
     std::fs::write(&config, "[layout.borders]\nmin_side = 100000\n").unwrap();
-    let build = |name: &str, config: Option<&std::path::Path>, inputs: &[&std::path::Path]| {
+    let build = |name: &str, config: Option<&Path>, inputs: &[&Path]| {
         let cat = dir.path().join(name);
         let extra = config.map(|c| vec!["--config", c.to_str().unwrap()]).unwrap_or_default();
         let (code, out, err) = build_catalogue(&cat, &extra, inputs);
@@ -92,15 +111,49 @@ fn an_add_cuts_frames_with_the_layout_the_catalogue_was_built_with() {
     assert_eq!(code, 0, "{out}{err}");
     let together = build("together", Some(&config), &[&a, &b]);
     let defaults = build("defaults", None, &[&b]);
-    let words = |cat: &std::path::Path| {
-        let c = clipmatch::store::catalog::open(cat, clipmatch::store::catalog::Hold::ALL).unwrap();
-        let v = c.videos.iter().position(|v| v.id == "bars.mp4").unwrap() as u32;
-        let per = c.manifest.views * clipmatch::kernels::descriptor::WORDS;
-        let frames = c.frame_video.iter().enumerate().filter(|(_, x)| **x == v).map(|(f, _)| f);
-        frames.flat_map(|f| c.words[f * per..(f + 1) * per].to_vec()).collect::<Vec<u32>>()
+    let words = |cat: &Path| {
+        let c = open(cat, Hold::ALL).unwrap();
+        frames_of(&c, "bars.mp4", c.manifest.views).1
     };
     assert_eq!(words(&added), words(&together), "the add used the build's layout");
     assert_ne!(words(&together), words(&defaults), "the layout matters for this video");
+}
+
+#[test]
+fn a_catalogue_of_fewer_views_stores_the_first_ones_and_its_adds_store_as_many() {
+    if !require(has_ffmpeg(), "the ffmpeg CLI") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_folders(dir.path(), ("two.mp4", "testsrc2=size=320x180:rate=25"));
+    let three = dir.path().join("three.toml");
+    std::fs::write(&three, "[decode]\ncatalogue_views = 3\n").unwrap();
+    let (few, all) = (dir.path().join("few"), dir.path().join("all"));
+    let (code, out, err) = build_catalogue(&few, &["--config", three.to_str().unwrap()], &[&a]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The add runs with the default settings: the catalogue's own count decides.
+    let (code, out, err) =
+        clipmatch(&["catalog", "add", "--device", "cpu", "--catalog", few.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = build_catalogue(&all, &[], &[&a, &b]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (few, all) = (open(&few, Hold::ALL).unwrap(), open(&all, Hold::ALL).unwrap());
+    assert_eq!((few.manifest.views, all.manifest.views), (3, 12));
+    for id in ["one.mp4", "two.mp4"] {
+        let (t, w) = frames_of(&few, id, 3);
+        assert!(!t.is_empty() && w.len() == t.len() * 3 * clipmatch::kernels::descriptor::WORDS);
+        assert_eq!((t, w), frames_of(&all, id, 3), "{id}: built or added, the first three views are stored");
+    }
+
+    // More views than there are, or none, are refused before anything is decoded.
+    for views in [0, 13] {
+        std::fs::write(&three, format!("[decode]\ncatalogue_views = {views}\n")).unwrap();
+        let cat = dir.path().join(format!("refused-{views}"));
+        let (code, _, err) = build_catalogue(&cat, &["--config", three.to_str().unwrap()], &[&a]);
+        assert_ne!(code, 0);
+        assert!(err.contains("decode.catalogue_views"), "{err}");
+        assert!(!cat.exists(), "{err}");
+    }
 }
 
 #[test]
@@ -171,7 +224,7 @@ fn a_catalogue_follows_links_and_an_upload_folder_refuses_them() {
     std::fs::create_dir_all(&linked).unwrap();
     lavfi_video(&store.join("one.mp4"), "mandelbrot=size=320x180:rate=25", 2.0);
     lavfi_video(&store.join("season2/two.mp4"), "life=size=320x180:rate=25:seed=3:ratio=0.3", 2.0);
-    let link = |to: &std::path::Path, name: &str| std::os::unix::fs::symlink(to, linked.join(name)).unwrap();
+    let link = |to: &Path, name: &str| std::os::unix::fs::symlink(to, linked.join(name)).unwrap();
     link(&store.join("one.mp4"), "one.mp4");
     link(&store.join("season2"), "season2");
     link(&store.join("gone.mp4"), "gone.mp4");
@@ -221,7 +274,7 @@ fn a_compacted_catalogue_stores_a_still_shot_once_and_still_finds_its_clips() {
         clipmatch(&["catalog", "add", "--device", "cpu", "--catalog", cat.to_str().unwrap(), more.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 
-    let loaded = clipmatch::store::catalog::open(&cat, clipmatch::store::catalog::Hold::ALL).unwrap();
+    let loaded = open(&cat, Hold::ALL).unwrap();
     assert_eq!(loaded.manifest.repeat_similarity, Some(0.95));
     assert_eq!(loaded.frame_t.len() as u64, loaded.manifest.frames);
     let samples: u32 = loaded.frame_samples.iter().sum();

@@ -24,7 +24,7 @@ pub struct BenchOptions {
     /// Query descriptors per search call.
     pub queries: usize,
     /// Descriptors per catalogue frame, one search per value (catalogues store
-    /// `frame::views::CATALOGUE_VIEWS`, 12).
+    /// `decode.catalogue_views`, 12 by default).
     pub views: Vec<usize>,
     pub warmup: usize,
     pub repeats: usize,

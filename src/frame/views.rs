@@ -18,26 +18,29 @@ struct View {
     square: bool,
 }
 
-/// The crops stored for every catalogue frame: the whole picture, 80% of it at nine
+/// The crops a catalogue frame can store: the whole picture, 80% of it at nine
 /// positions, and the centred square a square canvas keeps of a wide picture (whole and
 /// 80%). Uploads reframe and crop the picture; a crop cannot be undone on the upload
-/// side, so the catalogue holds the likely ones.
+/// side, so the catalogue holds the likely ones. A catalogue stores the first
+/// `decode.catalogue_views` of them: they are in the order of what each adds to frame
+/// recall, the last dropped first (`scripts/catalogue_views.py`), the whole picture
+/// first, as alignment takes a frame's first view for its whole picture.
 const VIEWS: [View; 12] = [
     View { scale: 1.0, px: 0.5, py: 0.5, square: false },
     View { scale: 1.0, px: 0.5, py: 0.5, square: true },
-    View { scale: 0.8, px: 0.5, py: 0.5, square: true },
     View { scale: 0.8, px: 0.5, py: 0.5, square: false },
-    View { scale: 0.8, px: 0.0, py: 0.0, square: false },
-    View { scale: 0.8, px: 0.5, py: 0.0, square: false },
-    View { scale: 0.8, px: 1.0, py: 0.0, square: false },
     View { scale: 0.8, px: 0.0, py: 0.5, square: false },
-    View { scale: 0.8, px: 1.0, py: 0.5, square: false },
-    View { scale: 0.8, px: 0.0, py: 1.0, square: false },
+    View { scale: 0.8, px: 0.5, py: 0.0, square: false },
     View { scale: 0.8, px: 0.5, py: 1.0, square: false },
+    View { scale: 0.8, px: 1.0, py: 0.5, square: false },
+    View { scale: 0.8, px: 0.0, py: 0.0, square: false },
     View { scale: 0.8, px: 1.0, py: 1.0, square: false },
+    View { scale: 0.8, px: 1.0, py: 0.0, square: false },
+    View { scale: 0.8, px: 0.0, py: 1.0, square: false },
+    View { scale: 0.8, px: 0.5, py: 0.5, square: true },
 ];
 
-/// Number of views per catalogue frame, strips apart.
+/// Most views a catalogue frame can store, strips apart.
 pub const CATALOGUE_VIEWS: usize = VIEWS.len();
 
 /// Width over height of a strip: the 9:16 canvas of short-video apps, which a landscape
@@ -57,10 +60,10 @@ fn view_rect(c: Rect, v: View) -> Rect {
     Rect { x0, y0, x1: x0 + w, y1: y0 + h }
 }
 
-/// The 32x32 images of every catalogue view of a frame whose picture is `content`, then
-/// of its `strips` strips (`strip_rect`).
-pub fn catalogue_views(g: &Gray, content: Rect, strips: usize) -> Vec<PackedImage> {
-    let views = VIEWS.iter().map(|&v| view_rect(content, v));
+/// The 32x32 images of the first `views` catalogue views of a frame whose picture is
+/// `content`, then of its `strips` strips (`strip_rect`).
+pub fn catalogue_views(g: &Gray, content: Rect, views: usize, strips: usize) -> Vec<PackedImage> {
+    let views = VIEWS.iter().take(views).map(|&v| view_rect(content, v));
     views.chain((0..strips).map(|i| strip_rect(content, i, strips))).map(|r| resample(g, r)).collect()
 }
 
@@ -148,10 +151,13 @@ mod tests {
     fn the_stored_views_change_only_with_the_descriptor_version() {
         // Every catalogue stores these views: a catalogue built with others must be
         // refused, so changing them means a new DESCRIPTOR_VERSION (and fingerprint here).
-        // The strips too: older catalogues have none, which reads as before.
+        // Their order too, since a catalogue of `decode.catalogue_views` N stores the first
+        // N (the order changed once without a new version, when every catalogue stored all
+        // 12, whose order no search or alignment reads). The strips too: older catalogues
+        // have none, which reads as before.
         let c = Rect { x0: 0.0, y0: 0.0, x1: 320.0, y1: 180.0 };
         let strips: Vec<_> = [1, 5].iter().flat_map(|&n| (0..n).map(move |i| strip_rect(c, i, n))).collect();
         let fingerprint = crate::stable_hash(&[&format!("{VIEWS:?}"), &format!("{strips:?}")]);
-        assert_eq!((DESCRIPTOR_VERSION, fingerprint), (2, 0x557d_1401_25fa_cf23), "{fingerprint:#x}");
+        assert_eq!((DESCRIPTOR_VERSION, fingerprint), (2, 0x842e_08ef_4752_b28c), "{fingerprint:#x}");
     }
 }

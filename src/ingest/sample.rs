@@ -14,8 +14,9 @@ use std::path::Path;
 /// Which 32x32 images a decoded frame yields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Views {
-    /// Every crop the catalogue stores (`frame::CATALOGUE_VIEWS`), then `strips` strips.
-    Catalogue { strips: usize },
+    /// The first `views` crops of a catalogue frame (`frame::views::catalogue_views`), then
+    /// `strips` strips.
+    Catalogue { views: usize, strips: usize },
     /// The upload's picture and parts of its frame (`frame::query_views`).
     Query,
 }
@@ -62,8 +63,8 @@ pub fn ranges(views: &[u8]) -> Vec<std::ops::Range<usize>> {
 
 fn cut(views: Views, g: &Gray, layout: &Layout, opts: &DecodeOptions) -> FrameViews {
     match views {
-        Views::Catalogue { strips } => {
-            FrameViews { images: catalogue_views(g, layout.content, strips), parts: 0, portrait: false }
+        Views::Catalogue { views, strips } => {
+            FrameViews { images: catalogue_views(g, layout.content, views, strips), parts: 0, portrait: false }
         }
         Views::Query => query_views(g, layout, &opts.layout),
     }
@@ -111,11 +112,11 @@ pub fn max_samples(opts: &DecodeOptions) -> u64 {
     opts.max_frames.min((opts.max_duration_s.max(0.0) * opts.rate).ceil() as u64 + 2)
 }
 
-/// Most views one sample can have, catalogue (with `strips` strips) or upload
+/// Most views one sample can have, catalogue (`views` and `strips`) or upload
 /// (`frame::views`).
-pub fn max_views(c: &crate::frame::config::LayoutConfig, strips: usize) -> usize {
+pub fn max_views(c: &crate::frame::config::LayoutConfig, (views, strips): (usize, usize)) -> usize {
     let w = &c.windows;
     // The picture, its bands, halves both ways, windows, and a portrait picture again.
     let upload = 1 + c.band_aspects.len() + 4 + w.stopped + w.continued + w.textured + 1;
-    upload.max(crate::frame::views::CATALOGUE_VIEWS + strips)
+    upload.max(views + strips)
 }

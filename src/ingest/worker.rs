@@ -346,7 +346,8 @@ fn read_answer(r: &mut impl Read, opts: &DecodeOptions, asked: Views) -> io::Res
     if header.portrait.iter().zip(&header.parts).any(|(&p, &n)| p && n == 0) {
         return Err(invalid("a portrait sample without its strip probe".into()));
     }
-    let views = max_views(&opts.layout, if let Views::Catalogue { strips } = asked { strips } else { 0 });
+    let views =
+        max_views(&opts.layout, if let Views::Catalogue { views, strips } = asked { (views, strips) } else { (0, 0) });
     if let Some(v) = header.views.iter().find(|&&v| v as usize > views) {
         return Err(invalid(format!("a sample of {v} views, where at most {views} can be")));
     }

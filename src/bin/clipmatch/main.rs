@@ -282,6 +282,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
         progress,
         index: config.index.clone(),
         repeat_similarity: config.decode.catalogue_repeat_similarity,
+        views: config.decode.catalogue_views,
         strips: config.decode.catalogue_strips,
     };
     let s =
