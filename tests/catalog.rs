@@ -73,6 +73,11 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     let (code, out, _) = clipmatch(&["catalog", "info", "--catalog", c]);
     assert_eq!(code, 0);
     assert!(out.contains("two.mp4"), "{out}");
+    // Its size on disk: every file of the folder, the parts and the index's files.
+    let files = ["", "frames", "index"].iter().flat_map(|s| std::fs::read_dir(cat.join(s)).unwrap());
+    let total: u64 = files.map(|e| e.unwrap().metadata().unwrap()).filter(|m| m.is_file()).map(|m| m.len()).sum();
+    let line = format!("on disk: {:.1} MB for 0.00 hours of video, 12 views per frame", total as f64 / 1e6);
+    assert!(out.contains(&line) && out.contains("per hour of video: "), "{line}\n{out}");
 
     // A catalogue of another descriptor version is refused with a clear message.
     let manifest = cat.join("manifest.json");

@@ -244,20 +244,6 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
     Ok(())
 }
 
-fn disk_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => disk_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 /// Share of `exact`'s non-empty hits found in `got`: (at 16, at 1).
 fn recall(exact: &[Neighbours], got: &[Neighbours]) -> (f64, f64) {
     let (mut found, mut total, mut first) = (0usize, 0usize, 0usize);
@@ -321,7 +307,7 @@ fn measure(
         path: dir.display().to_string(),
         videos: cat.videos.len(),
         frames,
-        disk_bytes: disk_bytes(dir),
+        disk_bytes: crate::store::usage::bytes(dir)?.iter().sum(),
         memory_exact_bytes,
         memory_index_bytes,
         index_bytes,

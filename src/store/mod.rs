@@ -3,7 +3,8 @@
 //! columns read alone (`parts`), its chance scores
 //! (`background`) and its search index
 //! (`index`) and the files a search through it maps (`served`), checkpoints of a running shard (`checkpoint`), the neighbours a catalogue
-//! shard stages for the join (`staged`), and the merge of a run's shards (`merge`).
+//! shard stages for the join (`staged`), the merge of a run's shards (`merge`), and what a
+//! catalogue occupies on disk (`usage`).
 //!
 //! Uses `kernels::descriptor` (the stored descriptor layout), `kernels::ivf` (the
 //! index's lists) and `ingest::shard`;
@@ -20,3 +21,4 @@ pub mod parts;
 pub mod served;
 pub mod staged;
 pub mod table;
+pub mod usage;

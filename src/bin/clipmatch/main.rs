@@ -21,7 +21,7 @@ use clipmatch::kernels::gpu;
 use clipmatch::progress;
 use clipmatch::recall;
 use clipmatch::review;
-use clipmatch::store::{background, catalog, merge, metadata};
+use clipmatch::store::{background, catalog, merge, metadata, usage};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -183,6 +183,16 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             }
             let chance = background::by_video(&catalog)?;
             let videos = catalog::read_videos(&catalog)?;
+            // Per catalogue hour, as storage is planned (docs/SCALE.md, docs/COMPACTION.md).
+            let bytes = usage::bytes(&catalog)?;
+            let hours = videos.iter().map(|v| v.duration_s).sum::<f64>() / 3600.0;
+            let total = bytes.iter().sum::<u64>() as f64 / 1e6;
+            println!("on disk: {total:.1} MB for {hours:.2} hours of video, {} views per frame", m.views);
+            if hours > 0.0 {
+                let kinds: Vec<String> =
+                    usage::KINDS.iter().zip(bytes).map(|(k, b)| format!("{k} {:.1}", b as f64 / 1e6 / hours)).collect();
+                println!("per hour of video: {:.1} MB ({} MB)", total / hours, kinds.join(", "));
+            }
             println!(
                 "{:<40} {:>10} {:>8} {:>9} {:>6}  {:<20} {:<8} {:<8} {:<24} {:<16}",
                 "video", "duration_s", "frames", "size", "chance", "series", "season", "episode", "title", "licensor"

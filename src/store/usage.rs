@@ -1,0 +1,70 @@
+//! What a catalogue folder occupies on disk, by what it holds: the figure an operator
+//! sizes storage with (`catalog info`), per catalogue hour as docs/SCALE.md and
+//! docs/COMPACTION.md count it.
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// The kinds of file a catalogue holds, in the order `catalog info` prints them.
+pub const KINDS: [&str; 6] = ["frames parts", "view lists", "strip lists", "pictures", "index assignments", "the rest"];
+
+/// Which of `KINDS` the file at `rel` (relative to the catalogue folder) is.
+fn kind(rel: &Path) -> usize {
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    match rel.parent().and_then(|p| p.to_str()) {
+        Some("frames") => 0,
+        Some("index") if name.starts_with("lists-") => 1,
+        Some("index") if name.starts_with("strips-lists-") => 2,
+        Some("index") if name.starts_with("pictures-") => 3,
+        Some("index") => 4,
+        _ => 5,
+    }
+}
+
+/// Bytes of each of `KINDS` under `dir`, every file counted once, links not followed.
+pub fn bytes(dir: &Path) -> Result<[u64; 6]> {
+    let mut out = [0u64; 6];
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
+            let path = e.map_err(|e| Error::io(&d, e))?.path();
+            // Not followed: a link's target is not the catalogue's to count.
+            let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            if meta.is_dir() {
+                todo.push(path);
+            } else if meta.is_file() {
+                out[kind(path.strip_prefix(dir).unwrap_or(&path))] += meta.len();
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_file_counts_for_its_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in ["frames", "index"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let files = [
+            ("frames/part-00000.parquet", 10),
+            ("frames/part-00001.parquet", 5),
+            ("index/lists-00000.bin", 7),
+            ("index/strips-lists-00000.bin", 3),
+            ("index/pictures-00000.bin", 4),
+            ("index/assign-00000.bin", 2),
+            ("index/centroids.bin", 1),
+            ("manifest.json", 6),
+        ];
+        for (f, n) in files {
+            std::fs::write(d.join(f), vec![0u8; n]).unwrap();
+        }
+        assert_eq!(bytes(d).unwrap(), [15, 7, 3, 4, 3, 6]);
+        assert!(bytes(&d.join("missing")).is_err());
+    }
+}
