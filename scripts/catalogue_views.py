@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from descriptor_whitening import H, V, base, load, read_consts
+from descriptor_whitening import V, base, load, read_consts, right_frames, view_scores
 import descriptor_whitening
 
 
@@ -21,17 +21,8 @@ def similarities(prefix):
     """Per upload frame: its best-orientation similarity to every view of every
     catalogue frame, and which catalogue frames are right."""
     c, cm, q, qm = load(prefix)
-    cd, qd = base(c), base(q)
-    out = []
-    for s in range(0, len(qd), 256):
-        qb = qd[s:s + 256]
-        e = np.einsum("qd,nvd->qnv", qb[:, :H], cd[..., :H])
-        o = np.einsum("qd,nvd->qnv", qb[:, H:], cd[..., H:])
-        out.append(np.maximum(e + o, e - o).astype(np.float32))
-    vids = np.array([m[0] for m in cm])
-    ts = np.array([m[1] for m in cm])
-    right = np.stack([(vids == ref) & (np.abs(ts - tr) <= 1.0) for _, ref, tr in qm])
-    return np.concatenate(out), right
+    scores = [s.astype(np.float32) for s in view_scores(base, c, q)]
+    return np.concatenate(scores), right_frames(cm, qm)
 
 
 def recall(sims, right, views):

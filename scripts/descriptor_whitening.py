@@ -50,25 +50,35 @@ def mk_proj(P, mu):
         return z / np.maximum(np.linalg.norm(z, axis=-1, keepdims=True), 1e-9)
     return f
 
-def recall(f, c, cm, q, qm, near=1.0, ks=(1, 5)):
+def view_scores(f, c, q, batch=256):
+    """Per upload frame (batches of `batch`), its best-orientation similarity to every
+    view of every catalogue frame, under the map `f`: arrays of queries x frames x views."""
     cd = f(c)  # N x V x D
     qd = f(q)
-    vids = np.array([m[0] for m in cm])
-    ts = np.array([m[1] for m in cm])
-    hits = {k: 0 for k in ks}
-    n = 0
     ce = cd[..., :H].reshape(-1, H)
     co = cd[..., H:].reshape(-1, H)
-    B = 256
-    for s in range(0, len(qd), B):
-        qb = qd[s:s + B]
+    for s in range(0, len(qd), batch):
+        qb = qd[s:s + batch]
         e = qb[:, :H] @ ce.T
         o = qb[:, H:] @ co.T
-        sc = np.maximum(e + o, e - o).reshape(len(qb), len(cm), V).max(axis=2)
-        top = np.argsort(-sc, axis=1)[:, :max(ks)]
-        for i, row in enumerate(top):
-            _, ref, tr = qm[s + i]
-            ok = (vids[row] == ref) & (np.abs(ts[row] - tr) <= near)
+        yield np.maximum(e + o, e - o).reshape(len(qb), len(c), V)
+
+
+def right_frames(cm, qm, near=1.0):
+    """Per upload frame, which catalogue frames are right: its video, within `near` s."""
+    vids = np.array([m[0] for m in cm])
+    ts = np.array([m[1] for m in cm])
+    return np.stack([(vids == ref) & (np.abs(ts - tr) <= near) for _, ref, tr in qm])
+
+
+def recall(f, c, cm, q, qm, near=1.0, ks=(1, 5)):
+    right = right_frames(cm, qm, near)
+    hits = {k: 0 for k in ks}
+    n = 0
+    for sc in view_scores(f, c, q):
+        top = np.argsort(-sc.max(axis=2), axis=1)[:, :max(ks)]
+        for row in top:
+            ok = right[n, row]
             for k in ks:
                 hits[k] += bool(ok[:k].any())
             n += 1

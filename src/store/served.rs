@@ -46,12 +46,17 @@ const LISTS: &[u8; 8] = b"CMLISTS1";
 const PICTURES: &[u8; 8] = b"CMPICTS1";
 const ALIGN: u64 = 64;
 
+/// How the names of the lists and pictures files begin (after `Of::prefix`), also for
+/// `store::usage`, which counts them.
+pub const LISTS_STEM: &str = "lists-";
+pub const PICTURES_STEM: &str = "pictures-";
+
 pub fn lists_path(dir: &Path, part: u32, of: Of) -> PathBuf {
-    dir.join("index").join(format!("{}lists-{part:05}.bin", of.prefix()))
+    dir.join("index").join(format!("{}{LISTS_STEM}{part:05}.bin", of.prefix()))
 }
 
 pub fn pictures_path(dir: &Path, part: u32) -> PathBuf {
-    dir.join("index").join(format!("pictures-{part:05}.bin"))
+    dir.join("index").join(format!("{PICTURES_STEM}{part:05}.bin"))
 }
 
 /// Whether every one of `parts` parts has both files (the lists of its views), and the

@@ -3,6 +3,7 @@
 //! docs/COMPACTION.md count it.
 
 use crate::error::{Error, Result};
+use crate::store::served::{LISTS_STEM, Of, PICTURES_STEM};
 use std::path::Path;
 
 /// The kinds of file a catalogue holds, in the order `catalog info` prints them.
@@ -11,11 +12,12 @@ pub const KINDS: [&str; 6] = ["frames parts", "view lists", "strip lists", "pict
 /// Which of `KINDS` the file at `rel` (relative to the catalogue folder) is.
 fn kind(rel: &Path) -> usize {
     let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let strips = name.strip_prefix(Of::Strips.prefix()).unwrap_or("");
     match rel.parent().and_then(|p| p.to_str()) {
         Some("frames") => 0,
-        Some("index") if name.starts_with("lists-") => 1,
-        Some("index") if name.starts_with("strips-lists-") => 2,
-        Some("index") if name.starts_with("pictures-") => 3,
+        Some("index") if name.starts_with(LISTS_STEM) => 1,
+        Some("index") if strips.starts_with(LISTS_STEM) => 2,
+        Some("index") if name.starts_with(PICTURES_STEM) => 3,
         Some("index") => 4,
         _ => 5,
     }
@@ -51,18 +53,19 @@ mod tests {
         for sub in ["frames", "index"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
+        use crate::store::served::{lists_path, pictures_path};
         let files = [
-            ("frames/part-00000.parquet", 10),
-            ("frames/part-00001.parquet", 5),
-            ("index/lists-00000.bin", 7),
-            ("index/strips-lists-00000.bin", 3),
-            ("index/pictures-00000.bin", 4),
-            ("index/assign-00000.bin", 2),
-            ("index/centroids.bin", 1),
-            ("manifest.json", 6),
+            (d.join("frames/part-00000.parquet"), 10),
+            (d.join("frames/part-00001.parquet"), 5),
+            (lists_path(d, 0, Of::Views), 7),
+            (lists_path(d, 0, Of::Strips), 3),
+            (pictures_path(d, 0), 4),
+            (d.join("index/assign-00000.bin"), 2),
+            (d.join("index/centroids.bin"), 1),
+            (d.join("manifest.json"), 6),
         ];
         for (f, n) in files {
-            std::fs::write(d.join(f), vec![0u8; n]).unwrap();
+            std::fs::write(f, vec![0u8; n]).unwrap();
         }
         assert_eq!(bytes(d).unwrap(), [15, 7, 3, 4, 3, 6]);
         assert!(bytes(&d.join("missing")).is_err());
