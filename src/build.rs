@@ -101,7 +101,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let mut videos = catalog::read_videos(dir)?;
     let mut known: HashSet<String> = videos.iter().map(|v| v.id.clone()).collect();
     let part = manifest.parts;
-    let mut frames = FramesBuilder::new(manifest.views, manifest.strips);
+    let mut frames = FramesBuilder::default();
     // The new part's descriptors, strips and pictures, for the index and its mapped files.
     let mut part_words: Vec<u32> = Vec::new();
     let mut part_strips: Vec<u32> = Vec::new();
@@ -142,7 +142,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
             for &(f, last) in &kept {
                 let words: Vec<u32> = described[f * cut..(f + 1) * cut].iter().flat_map(|x| x.words).collect();
                 let range = (d.times[f], d.times[last], (last - f + 1) as u32);
-                frames.push(&m.id, range, described[f * cut].energy, &words, &d.images[f * cut])?;
+                frames.push(&m.id, range, described[f * cut].energy);
                 part_words.extend_from_slice(&words[..views * WORDS]);
                 part_strips.extend_from_slice(&words[views * WORDS..]);
                 part_pictures.push(d.images[f * cut]);
@@ -182,15 +182,16 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         }
         return Ok(summary);
     }
-    // The index first: the manifest that names it is written last, by `commit`.
+    // The part's descriptors and pictures first, in the index where there is one: the
+    // manifest that names them is written last, by `commit`.
     let m = Matrix { words: &part_words, views: manifest.views };
     let strips = Matrix { words: &part_strips, views: manifest.strips };
+    let strips = (manifest.strips > 0).then_some(&strips);
     match &manifest.index {
         None if create && !part_words.is_empty() => {
             let centroids = cluster::train(engine, &[&part_words], &opts.index.train_params(part_words.len() / WORDS))?;
             index::write_centroids(dir, &centroids)?;
-            let strips = (manifest.strips > 0).then_some(&strips);
-            index_part(dir, part, engine, (&m, strips), &centroids, &part_pictures)?;
+            store_part(dir, part, (&m, strips), Some((engine, &centroids)), &part_pictures)?;
             manifest.index = Some(IndexManifest {
                 centroids: centroids.len() / WORDS,
                 parts: 1,
@@ -199,11 +200,10 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
                 strips: strips.is_some(),
             });
         }
-        // An add joins the centroids there are (retrained by `catalog index`), and
-        // assigns its strips where the index assigns the other parts'.
+        // An add joins the centroids there are (retrained by `catalog index`).
         Some(ix) if ix.parts == part => {
             let centroids = index::read_centroids(dir, ix)?;
-            index_part(dir, part, engine, (&m, ix.strips.then_some(&strips)), &centroids, &part_pictures)?;
+            store_part(dir, part, (&m, strips), Some((engine, &centroids)), &part_pictures)?;
             let trained = ix.trained_frames;
             manifest.index.as_mut().expect("matched Some").parts += 1;
             // Centroids trained on a small catalogue serve a large one poorly (as `catalog
@@ -215,69 +215,45 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
                 );
             }
         }
-        Some(_) => tracing::warn!("the search index does not cover every part: `clipmatch catalog index` rebuilds it"),
-        None => {}
+        _ => {
+            store_part(dir, part, (&m, strips), None, &part_pictures)?;
+            if manifest.index.is_some() {
+                tracing::warn!("the search index does not cover every part: `clipmatch catalog index` rebuilds it");
+            }
+        }
     }
     catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
     Ok(summary)
 }
 
-/// Assigns part `part`'s descriptors (its views, and its strips where given) to
-/// `centroids` and writes their assignments, then the files a search through the index
-/// maps: their lists and the part's `pictures`.
-fn index_part(
+/// Writes part `part`'s descriptors (its views, and its strips where given) and its
+/// pictures: the files a search through the index maps, and the only copy of them. With
+/// the engine and `centroids` of an index, each descriptor is in the list of its nearest centroid and the
+/// assignments are written too; without (no index yet), the lists are one list in row
+/// order until `catalog index` trains one.
+pub fn store_part(
     dir: &Path,
     part: u32,
-    engine: &Engine,
     (views, strips): (&Matrix, Option<&Matrix>),
-    centroids: &[u32],
+    index: Option<(&Engine, &[u32])>,
     pictures: &[PackedImage],
 ) -> Result<()> {
     for (of, m) in [(Of::Views, Some(views)), (Of::Strips, strips)] {
-        if let Some(m) = m {
-            let assigned = cluster::assign(engine, m, centroids)?;
-            index::write_assignments(dir, part, of, &assigned)?;
-            write_lists(dir, part, of, m, &assigned, centroids)?;
+        let Some(m) = m else { continue };
+        match index {
+            Some((engine, centroids)) => {
+                let assigned = cluster::assign(engine, m, centroids)?;
+                index::write_assignments(dir, part, of, &assigned)?;
+                let lists = Lists::new(m, &assigned, centroids.len() / WORDS);
+                served::write_lists(dir, part, of, &lists, served::centroids_hash(centroids))?;
+            }
+            None => {
+                let lists = Lists::new(m, &vec![0; m.words.len() / WORDS], 1);
+                served::write_lists(dir, part, of, &lists, served::UNINDEXED)?;
+            }
         }
     }
     served::write_pictures(dir, part, pictures)
-}
-
-/// Writes part `part`'s mapped lists of `of`: the descriptors `m` in the clusters
-/// `assigned` of `centroids`.
-fn write_lists(dir: &Path, part: u32, of: Of, m: &Matrix, assigned: &[u32], centroids: &[u32]) -> Result<()> {
-    let lists = Lists::new(m, assigned, centroids.len() / WORDS);
-    served::write_lists(dir, part, of, &lists, served::centroids_hash(centroids))
-}
-
-/// `catalog index --files-only`: writes every part's mapped lists and pictures from the
-/// centroids and assignments there are. Returns the parts written.
-pub fn write_mapped(dir: &Path) -> Result<u32> {
-    let manifest = catalog::read_manifest(dir)?;
-    let stored = match &manifest.index {
-        Some(m) => index::read(dir, m, manifest.parts)?,
-        None => None,
-    };
-    let Some(stored) = stored else {
-        return Err(Error::Catalogue {
-            path: dir.to_path_buf(),
-            reason: "no index covers every part: `clipmatch catalog index` trains one and writes its files".into(),
-        });
-    };
-    for part in 0..manifest.parts {
-        let p = part as usize;
-        // The strips where the index assigns them (else they have no assignments).
-        let kinds =
-            [(Of::Views, manifest.views, stored.assigned.get(p)), (Of::Strips, manifest.strips, stored.strips.get(p))];
-        for (of, count, assigned) in kinds {
-            let Some(assigned) = assigned else { continue };
-            let words = parts::part_descriptors(dir, part, of, count)?;
-            index::check_rows(dir, part, of, assigned.len(), words.len() / (count * WORDS), count)?;
-            write_lists(dir, part, of, &Matrix { words: &words, views: count }, assigned, &stored.centroids)?;
-        }
-        served::write_pictures(dir, part, &parts::part_pictures(dir, part)?)?;
-    }
-    Ok(manifest.parts)
 }
 
 /// `catalog index`: trains the index on every frame of the catalogue in `dir` and
@@ -303,7 +279,7 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
         };
         let strip_matrix = Matrix { words: &strip_words, views: strips };
         let of = (&Matrix { words, views }, (strips > 0).then_some(&strip_matrix));
-        index_part(dir, p, engine, of, &centroids, &pictures)?;
+        store_part(dir, p, of, Some((engine, &centroids)), &pictures)?;
     }
     let k = centroids.len() / WORDS;
     manifest.index = Some(IndexManifest {

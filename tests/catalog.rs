@@ -396,26 +396,26 @@ fn a_landscape_clip_cropped_to_fill_a_portrait_canvas_is_found_through_the_strip
         let (code, out, err) = match_uploads(&cat, &out_dir, &uploads, &[]);
         assert_eq!(code, 0, "{out}{err}");
         let rows = python(&format!(
-            "import pyarrow.dataset as ds, pyarrow.parquet as pq, glob\n\
+            "import pyarrow.dataset as ds, json, os\n\
              t = ds.dataset('{}/matches', format='parquet', partitioning='hive').to_table().to_pylist()\n\
-             s = pq.read_schema(glob.glob('{c}/frames/*.parquet')[0])\n\
-             print(s.field('strips').type.byte_width if 'strips' in s.names else 0)\n\
+             n = json.load(open('{c}/manifest.json'))['strips']\n\
+             print(n if os.path.exists('{c}/index/strips-lists-00000.bin') == (n > 0) else -1)\n\
              print(sorted((r['ref_id'], round(r['query_start_s']), round(r['query_end_s'])) for r in t))",
             out_dir.display()
         ));
-        let (width, rows) = rows.trim().split_once('\n').unwrap();
-        (width.parse::<usize>().unwrap(), rows.to_string())
+        let (strips, rows) = rows.trim().split_once('\n').unwrap();
+        (strips.parse::<i64>().unwrap(), rows.to_string())
     };
-    // By default every catalogue frame stores its strips, 128 bytes each, in a column of
-    // its own; the portrait picture searches them and is found over most of its length.
-    let (width, rows) = found("cat", &[]);
-    assert_eq!(width, 11 * 128);
+    // By default every catalogue frame stores 11 strips, in lists of their own; the
+    // portrait picture searches them and is found over most of its length.
+    let (strips, rows) = found("cat", &[]);
+    assert_eq!(strips, 11);
     assert!(rows.starts_with("[('one.mp4', ") && !rows.contains("two.mp4"), "{rows}");
     let span: Vec<f64> =
         rows.trim_matches(|c| "[]()".contains(c)).split(", ").skip(1).take(2).map(|x| x.parse().unwrap()).collect();
     assert!(span[0] <= 2.0 && span[1] >= 6.0, "{rows}");
     // Without strips (as catalogues of older builds), none of the frame's views shows
     // what the upload shows.
-    let (width, rows) = found("plain", &["--config", no_strips.to_str().unwrap()]);
-    assert_eq!((width, rows.as_str()), (0, "[]"));
+    let (strips, rows) = found("plain", &["--config", no_strips.to_str().unwrap()]);
+    assert_eq!((strips, rows.as_str()), (0, "[]"));
 }

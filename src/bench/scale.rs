@@ -193,13 +193,18 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
     let layout = real.manifest.layout.clone().unwrap_or_default();
     // No strips: the index, which this bench measures, does not search them.
     let mut manifest = catalog::create(dir, rate, (views, 0), layout, real.manifest.repeat_similarity)?;
-    let mut frames = FramesBuilder::new(views, 0);
+    let mut frames = FramesBuilder::default();
+    let mut pictures = Vec::with_capacity(real.frame_video.len());
     for f in 0..real.frame_video.len() {
-        let words = &real.words[f * views * WORDS..(f + 1) * views * WORDS];
         let id = &real.videos[real.frame_video[f] as usize].id;
         let range = (real.frame_t[f], real.frame_t_end[f], real.frame_samples[f]);
-        frames.push(id, range, real.frame_energy[f], words, &real.pictures[f])?;
+        frames.push(id, range, real.frame_energy[f]);
+        pictures.push(real.pictures[f]);
     }
+    // Stored as a part that no index covers yet: the index is trained over every part
+    // once they are all written.
+    let m = Matrix { words: &real.words, views };
+    build::store_part(dir, 0, (&m, None), None, &pictures)?;
     let mut videos: Vec<VideoRow> = real.videos.iter().cloned().map(|v| VideoRow { part: 0, ..v }).collect();
     catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
 
@@ -220,11 +225,14 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
         }
         let made: Vec<Vec<filler::FillerFrame>> =
             batch.par_iter().map(|&(i, n)| filler::video(donor, &o.model, o.seed, i, n)).collect();
-        let mut frames = FramesBuilder::new(views, 0);
+        let mut frames = FramesBuilder::default();
+        let (mut words, mut pictures) = (Vec::new(), Vec::new());
         for (&(i, n), video) in batch.iter().zip(&made) {
             let id = format!("filler-{i:06}");
             for (k, f) in video.iter().enumerate() {
-                frames.push(&id, (k as f64 / rate, k as f64 / rate, 1), f.energy, &f.words, &f.picture)?;
+                frames.push(&id, (k as f64 / rate, k as f64 / rate, 1), f.energy);
+                words.extend_from_slice(&f.words);
+                pictures.push(f.picture);
             }
             videos.push(VideoRow {
                 id,
@@ -239,6 +247,7 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
             });
         }
         drop(made);
+        build::store_part(dir, manifest.parts, (&Matrix { words: &words, views }, None), None, &pictures)?;
         catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
     }
     Ok(())

@@ -263,7 +263,7 @@ fn join_shard(
     // The strips where the tasks searched them: exhaustively, or through an index that
     // assigns them.
     let strips = !config.search.use_index(found.frames) || found.index.as_ref().is_some_and(|ix| ix.strips);
-    let hold = match catalog::mapped(catalog, &found) {
+    let hold = match catalog::indexed(&found) {
         true => Hold { frames: false, index: true, videos: None, strips },
         false => Hold { frames: true, index: false, videos: Some(&named), strips },
     };

@@ -3,30 +3,33 @@
 //! ```text
 //! CATALOG/manifest.json            format, descriptor version, id, version, parameters
 //! CATALOG/videos.parquet           one row per video (id, source, duration, fps, ...)
-//! CATALOG/frames/part-00000.parquet  descriptors of the videos added by one build/add
-//! CATALOG/index/                   the search index and its mapped files (`index`, `served`)
+//! CATALOG/frames/part-00000.parquet  the frames of the videos added by one build/add
+//! CATALOG/index/                   their descriptors and pictures, in the search
+//!                                  index's mapped files (`served`), and the index (`index`)
 //! ```
 //! `catalog add` writes a new frames part and rewrites the small videos table and the
 //! manifest; the parts already there are never touched. The manifest is written last,
 //! so a crash mid-add leaves the previous catalogue intact.
 
 use crate::error::{Error, Result};
-use crate::kernels::descriptor::{DESCRIPTOR_VERSION, IMG_WORDS, WORDS};
+use crate::kernels::descriptor::{DESCRIPTOR_VERSION, WORDS};
 use crate::kernels::ivf::{Descriptors, Lists, ListsBuilder};
 use crate::kernels::mapped::Pictures;
 use crate::kernels::search::Matrix;
 use crate::store::index::{self, CatalogueIndex, IndexManifest};
-use crate::store::parts::{descriptor_column, part_path, picture_of, words_of};
+use crate::store::parts::{PartData, part_path};
 use crate::store::served;
 use crate::store::served::Of;
 use crate::store::table::{self, VideoMeta, VideoRow, VideosBuilder, column};
-use arrow::array::{Array, FixedSizeBinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
+use arrow::array::{Array, Float64Array, StringArray, UInt32Array, UInt64Array};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Version of the folder layout. 2: frames carry their picture as 32x32 luma.
-pub const FORMAT: u32 = 2;
+/// Version of the folder layout. 2: frames carry their picture as 32x32 luma. 3: a
+/// frame's descriptors and picture are held once, in the part's files under `index/`,
+/// not also in its Parquet part (a third of the catalogue's bytes).
+pub const FORMAT: u32 = 3;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
@@ -156,7 +159,7 @@ pub fn commit(dir: &Path, manifest: &mut Manifest, frames: RecordBatch, videos: 
     let added = frames.num_rows() as u64;
     table::write_atomic(
         &part_path(dir, manifest.parts),
-        table::frames_schema(manifest.views, manifest.strips),
+        table::frames_schema(),
         &[frames],
         &[("clipmatch.descriptor_version".to_string(), DESCRIPTOR_VERSION.to_string())],
     )?;
@@ -298,23 +301,15 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     let ids: std::collections::HashMap<&str, u32> =
         videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
     let views = manifest.views;
-    // Searched through the index, every video: served from the mapped files where the
-    // build wrote them for every part.
+    // Searched through the index, every video: served from its mapped files.
     if let Some(m) = &manifest.index
         && hold.index
         && !hold.frames
         && hold.videos.is_none()
         && m.parts == manifest.parts
     {
-        if mapped(dir, &manifest) {
-            let centroids = index::read_centroids(dir, m)?;
-            return open_mapped(dir, &manifest, videos, centroids, hold.strips);
-        }
-        tracing::info!(
-            catalog = %dir.display(),
-            "the index's mapped files are missing (a catalogue of an older clipmatch): the catalogue is loaded \
-             into memory; `clipmatch catalog index --files-only` writes them"
-        );
+        let centroids = index::read_centroids(dir, m)?;
+        return open_mapped(dir, &manifest, videos, centroids, hold.strips);
     }
     let plan = match &manifest.index {
         Some(m) if hold.index => {
@@ -383,28 +378,22 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     let mut strip_lists = strip_plan.filter(|_| !frames).map(|s| builder(s, manifest.strips));
     let mut kept_clusters = Vec::new();
     let mut pictures = Vec::with_capacity(if hold.videos.is_none() { manifest.frames as usize } else { 0 });
-    // One frame's descriptors, decoded once for wherever they go.
-    let mut words: Vec<u32> = Vec::with_capacity(views * WORDS);
     // Frames of every video seen so far, held or not: the next frame's global index.
     let mut seen = 0u32;
+    let hold_strips = (frames || strip_plan.is_some()) && hold.strips && manifest.strips > 0;
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
         let assigned = plan.as_ref().map(|p| &p.assigned[part as usize]);
         let strip_assigned = strip_plan.map(|p| &p[part as usize]);
+        // The part's descriptors and pictures, row by row, from its files under `index/`.
+        let data = PartData::read(dir, part, views, hold_strips.then_some(manifest.strips))?;
+        let batches = table::read_all(&path)?;
+        data.check_rows(dir, part, batches.iter().map(RecordBatch::num_rows).sum())?;
         let mut rows = 0;
-        for b in table::read_all(&path)? {
+        for b in batches {
             let vid = column::<StringArray>(&b, "video_id", &path)?;
             let times = Times::of(&b, &path)?;
             let energy = column::<UInt32Array>(&b, "energy", &path)?;
-            let desc = descriptor_column(dir, &b, &path, "descriptors", views)?;
-            let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
-            let strip_words = match (frames || strip_plan.is_some()) && hold.strips && manifest.strips > 0 {
-                true => Some(descriptor_column(dir, &b, &path, "strips", manifest.strips)?),
-                false => None,
-            };
-            if picture.value_length() as usize != IMG_WORDS * 4 {
-                return Err(err(dir, format!("{}: pictures are not 32x32", path.display())));
-            }
             let need = rows + b.num_rows();
             if let Some(a) = assigned.filter(|a| a.len() < need * views) {
                 index::check_rows(dir, part, Of::Views, a.len(), need, views)?;
@@ -427,24 +416,20 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                 }
                 let frame = cat.frame_video.len() as u32;
                 cat.push_frame(v, times.row(dir, &path, i, manifest.rate)?, energy.value(i));
-                words.clear();
-                words.extend(words_of(desc.value(i)));
-                index_row(lists.as_mut(), &mut kept_clusters, assigned, (row, frame), &words);
+                let words = data.views(row);
+                index_row(lists.as_mut(), &mut kept_clusters, assigned, (row, frame), words);
                 if frames {
-                    cat.words.extend_from_slice(&words);
+                    cat.words.extend_from_slice(words);
                 }
-                if let Some(s) = strip_words {
-                    words.clear();
-                    words.extend(words_of(s.value(i)));
-                    index_row(strip_lists.as_mut(), &mut kept_strips, strip_assigned, (row, frame), &words);
+                if let Some(words) = data.strips(row) {
+                    index_row(strip_lists.as_mut(), &mut kept_strips, strip_assigned, (row, frame), words);
                     if frames {
-                        cat.strips.extend_from_slice(&words);
+                        cat.strips.extend_from_slice(words);
                     }
                 }
-                pictures.push(picture_of(picture.value(i)));
+                pictures.push(data.pictures[row]);
             }
             rows += b.num_rows();
-            debug_assert!(desc.null_count() == 0);
         }
         if let Some(a) = assigned {
             index::check_rows(dir, part, Of::Views, a.len(), rows, views)?;
@@ -532,11 +517,10 @@ impl<'b> Times<'b> {
     }
 }
 
-/// Whether the catalogue in `dir` (`manifest`) has an index over every part with its
-/// mapped files (its strips' too, where it assigns them): what `open` maps when it
-/// holds the index alone.
-pub fn mapped(dir: &Path, manifest: &Manifest) -> bool {
-    manifest.index.as_ref().is_some_and(|m| m.parts == manifest.parts && served::present(dir, manifest.parts, m.strips))
+/// Whether the catalogue `manifest` describes has an index over every part: then `open`
+/// maps its files when it holds the index alone.
+pub fn indexed(manifest: &Manifest) -> bool {
+    manifest.index.as_ref().is_some_and(|m| m.parts == manifest.parts)
 }
 
 /// `open` of a catalogue searched through its index from its mapped files: the frames'
@@ -586,7 +570,7 @@ fn open_mapped(
             return Err(err(
                 dir,
                 format!(
-                    "part {part} has {rows} rows, its mapped lists {} and pictures {}; run `clipmatch catalog index`",
+                    "part {part} has {rows} rows, its mapped lists {} and pictures {}: the part is damaged, build the catalogue again",
                     l.frame_count(),
                     p.len()
                 ),

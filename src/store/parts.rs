@@ -1,71 +1,112 @@
-//! A frames part's columns read on their own: the descriptors of its views or strips,
-//! the pictures, for the index and its mapped files (`build`) and for `catalog::open`.
+//! A frames part's heavy data read back in row order: the descriptors of its views or
+//! strips and its pictures. They live only in the part's mapped files under `index/`
+//! (`served`), which a search through the index maps as they are; the Parquet part
+//! holds each row's small columns. Read here for the index (`build`) and for
+//! `catalog::open` where it holds frames in memory.
 
 use crate::error::{Error, Result};
-use crate::kernels::descriptor::{DIM, IMG_WORDS, PackedImage};
-use crate::store::served::Of;
-use crate::store::table::{self, column};
-use arrow::array::{FixedSizeBinaryArray, RecordBatch};
+use crate::kernels::descriptor::{PackedImage, WORDS};
+use crate::store::served::{self, Of};
 use std::path::{Path, PathBuf};
 
 pub fn part_path(dir: &Path, part: u32) -> PathBuf {
     dir.join("frames").join(format!("part-{part:05}.parquet"))
 }
 
-/// A stored 32x32 picture from its bytes.
-pub fn picture_of(bytes: &[u8]) -> PackedImage {
-    let mut img: PackedImage = [0; IMG_WORDS];
-    bytemuck::cast_slice_mut::<u32, u8>(&mut img).copy_from_slice(bytes);
-    img
-}
-
-/// Every row's picture of part `part`, in row order: what the mapped pictures file of
-/// the part holds.
+/// Every row's picture of part `part`, in row order.
 pub fn part_pictures(dir: &Path, part: u32) -> Result<Vec<PackedImage>> {
-    let path = part_path(dir, part);
-    let mut out = Vec::new();
-    for b in table::read_columns(&path, &["picture"])? {
-        let picture = column::<FixedSizeBinaryArray>(&b, "picture", &path)?;
-        for i in 0..b.num_rows() {
-            out.push(picture_of(picture.value(i)));
-        }
-    }
-    Ok(out)
+    Ok(served::map_pictures(dir, part)?.to_vec())
 }
 
-/// A part's column `name` of descriptors side by side (`descriptors`: the views,
-/// `strips`: the strips), checked to hold `count` per row.
-pub fn descriptor_column<'b>(
-    dir: &Path,
-    b: &'b RecordBatch,
-    path: &Path,
-    name: &str,
-    count: usize,
-) -> Result<&'b FixedSizeBinaryArray> {
-    let desc = column::<FixedSizeBinaryArray>(b, name, path)?;
-    if desc.value_length() as usize != count * DIM {
-        let reason = format!("{}: {name} do not hold {count} descriptors", path.display());
+/// Every row's descriptors of part `part` (of its views, or of its strips), `count *
+/// WORDS` words per row in row order, gathered from the part's lists whatever centroids
+/// they were made for.
+pub fn part_descriptors(dir: &Path, part: u32, of: Of, count: usize) -> Result<Vec<u32>> {
+    let lists = served::read_lists(dir, part, of)?;
+    if lists.per_frame != count {
+        let path = served::lists_path(dir, part, of);
+        let reason = format!("{}: holds {} descriptors per row, not {count}", path.display(), lists.per_frame);
         return Err(Error::Catalogue { path: dir.to_path_buf(), reason });
     }
-    Ok(desc)
-}
-
-pub fn words_of(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
-    bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// Every row's descriptors of part `part` (of its views, or of its strips), loaded or not
-/// (`count * WORDS` words per row): what the index assigns.
-pub fn part_descriptors(dir: &Path, part: u32, of: Of, count: usize) -> Result<Vec<u32>> {
-    let path = part_path(dir, part);
-    let name = match of {
-        Of::Views => "descriptors",
-        Of::Strips => "strips",
-    };
-    let mut words = Vec::new();
-    for b in table::read_columns(&path, &[name])? {
-        let desc = descriptor_column(dir, &b, &path, name, count)?;
-        (0..b.num_rows()).for_each(|i| words.extend(words_of(desc.value(i))));
+    let mut words = Vec::with_capacity(lists.entry.len() * WORDS);
+    for &e in lists.entry.iter() {
+        let e = e as usize;
+        words.extend_from_slice(&lists.words[e * WORDS..(e + 1) * WORDS]);
     }
     Ok(words)
+}
+
+/// A part's descriptors and pictures in row order, as `catalog::open` reads them.
+pub struct PartData {
+    views: (Vec<u32>, usize),
+    strips: Option<(Vec<u32>, usize)>,
+    pub pictures: Vec<PackedImage>,
+}
+
+impl PartData {
+    /// Part `part`'s `views` descriptors per row, and its `strips` per row where asked.
+    pub fn read(dir: &Path, part: u32, views: usize, strips: Option<usize>) -> Result<PartData> {
+        let strips = match strips {
+            Some(n) => Some((part_descriptors(dir, part, Of::Strips, n)?, n)),
+            None => None,
+        };
+        let views = (part_descriptors(dir, part, Of::Views, views)?, views);
+        Ok(PartData { views, strips, pictures: part_pictures(dir, part)? })
+    }
+
+    /// Refused unless each file holds `rows` rows, as the part's Parquet file does.
+    pub fn check_rows(&self, dir: &Path, part: u32, rows: usize) -> Result<()> {
+        let count = |(w, n): &(Vec<u32>, usize)| w.len() / (n * WORDS);
+        let mut held = vec![("view lists", count(&self.views)), ("pictures", self.pictures.len())];
+        held.extend(self.strips.as_ref().map(|s| ("strip lists", count(s))));
+        match held.iter().find(|(_, n)| *n != rows) {
+            Some((what, n)) => Err(Error::Catalogue {
+                path: dir.to_path_buf(),
+                reason: format!("part {part} has {rows} rows, its {what} {n}"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub fn views(&self, row: usize) -> &[u32] {
+        let (w, n) = &self.views;
+        &w[row * n * WORDS..(row + 1) * n * WORDS]
+    }
+
+    pub fn strips(&self, row: usize) -> Option<&[u32]> {
+        self.strips.as_ref().map(|(w, n)| &w[row * n * WORDS..(row + 1) * n * WORDS])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::descriptor::IMG_WORDS;
+    use crate::kernels::ivf::Lists;
+    use crate::kernels::search::Matrix;
+
+    #[test]
+    fn a_part_reads_back_in_row_order_from_lists_of_any_clusters() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // 4 rows of 3 views, spread over 3 clusters, and the same rows as one list.
+        let words: Vec<u32> = (0..4 * 3 * WORDS as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+        let m = Matrix { words: &words, views: 3 };
+        let assigned = [2, 0, 1, 1, 2, 0, 0, 0, 2, 1, 1, 1];
+        served::write_lists(d, 0, Of::Views, &Lists::new(&m, &assigned, 3), 7).unwrap();
+        served::write_lists(d, 0, Of::Strips, &Lists::new(&m, &[0; 12], 1), served::UNINDEXED).unwrap();
+        served::write_pictures(d, 0, &(0..4).map(|i| [i; IMG_WORDS]).collect::<Vec<_>>()).unwrap();
+        assert_eq!(part_descriptors(d, 0, Of::Views, 3).unwrap(), words);
+        assert_eq!(part_descriptors(d, 0, Of::Strips, 3).unwrap(), words);
+        let e = part_descriptors(d, 0, Of::Views, 2).unwrap_err().to_string();
+        assert!(e.contains("lists-00000.bin") && e.contains("not 2"), "{e}");
+
+        let data = PartData::read(d, 0, 3, Some(3)).unwrap();
+        assert_eq!(data.views(2), &words[6 * WORDS..9 * WORDS]);
+        assert_eq!(data.strips(3).unwrap(), &words[9 * WORDS..]);
+        assert_eq!(data.pictures[1], [1; IMG_WORDS]);
+        data.check_rows(d, 0, 4).unwrap();
+        let e = data.check_rows(d, 0, 5).unwrap_err().to_string();
+        assert!(e.contains("part 0 has 5 rows, its view lists 4"), "{e}");
+    }
 }

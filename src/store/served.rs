@@ -2,14 +2,15 @@
 //!
 //! ```text
 //! CATALOG/index/lists-00000.bin     per frames part: its index lists (`ivf::Lists`)
-//! CATALOG/index/strips-lists-00000.bin  the same of its portrait strips, where the
-//!                                   index assigns them
+//! CATALOG/index/strips-lists-00000.bin  the same of its portrait strips
 //! CATALOG/index/pictures-00000.bin  per frames part: each row's 32x32 picture
 //! ```
-//! Written beside the assignments by `catalog build`, `add` and `index`. A run that
-//! searches through the index maps them instead of loading the parts' descriptors and
-//! pictures, so that its memory is the frames' small columns plus the pages it reads,
-//! which the kernel drops again under pressure: a catalogue larger than RAM is served.
+//! Written beside the assignments by `catalog build`, `add` and `index`. They are the
+//! only copy of the frames' descriptors and pictures (`parts` reads them back in row
+//! order; a part not yet indexed has one list in row order, `UNINDEXED`). A run that
+//! searches through the index maps them, so that its memory is the frames' small
+//! columns plus the pages it reads, which the kernel drops again under pressure: a
+//! catalogue larger than RAM is served.
 //!
 //! Layout: an 8-byte magic, a count and that many u64 facts, a count and that many
 //! (byte offset, byte length) arrays, each array 64-byte aligned; all little-endian.
@@ -59,16 +60,6 @@ pub fn pictures_path(dir: &Path, part: u32) -> PathBuf {
     dir.join("index").join(format!("{PICTURES_STEM}{part:05}.bin"))
 }
 
-/// Whether every one of `parts` parts has both files (the lists of its views), and the
-/// lists of its strips where `strips`.
-pub fn present(dir: &Path, parts: u32, strips: bool) -> bool {
-    let has = |p: u32| {
-        let of = |o: Of| lists_path(dir, p, o).exists();
-        of(Of::Views) && pictures_path(dir, p).exists() && (!strips || of(Of::Strips))
-    };
-    (0..parts).all(has)
-}
-
 /// FNV-1a of `words`: which centroids a lists file was made for.
 pub fn centroids_hash(words: &[u32]) -> u64 {
     bytemuck::cast_slice::<u32, u8>(words)
@@ -114,9 +105,11 @@ struct Mapped {
     path: PathBuf,
 }
 
+/// A damaged file of the index: it holds the only copy of its part's descriptors or
+/// pictures, so the videos of that part must be built again.
 fn damaged(path: &Path, reason: &str) -> Error {
     Error::Invalid(format!(
-        "{}: {reason}; write it again with `clipmatch catalog index --files-only --catalog CATALOG`",
+        "{}: {reason}; the catalogue has lost this part's descriptors: build it again with `clipmatch catalog build`",
         path.display()
     ))
 }
@@ -177,13 +170,28 @@ pub fn write_lists(dir: &Path, part: u32, of: Of, lists: &Lists, centroids: u64)
 /// Maps part `part`'s lists (of `of`), its frames counted from `first_frame`; refused
 /// where the file is damaged or was made for other centroids.
 pub fn map_lists(dir: &Path, part: u32, of: Of, first_frame: u32, centroids: u64) -> Result<Lists> {
+    map_lists_for(dir, part, of, first_frame, Some(centroids))
+}
+
+/// Maps part `part`'s lists (of `of`) for their descriptors, whatever centroids they
+/// were made for (a retraining reads them to assign them again).
+pub fn read_lists(dir: &Path, part: u32, of: Of) -> Result<Lists> {
+    map_lists_for(dir, part, of, 0, None)
+}
+
+/// The part's lists of one row order: made for `UNINDEXED`'s one list where no index is
+/// trained yet (`build::store_part`).
+pub const UNINDEXED: u64 = 0;
+
+fn map_lists_for(dir: &Path, part: u32, of: Of, first_frame: u32, centroids: Option<u64>) -> Result<Lists> {
     let path = lists_path(dir, part, of);
     let m = Mapped::open(&path, LISTS)?;
     let [per_frame, made_for] = m.facts[..] else {
         return Err(damaged(&path, "its facts are not those of lists"));
     };
-    if made_for != centroids {
-        return Err(damaged(&path, "made for other centroids than the index's"));
+    if centroids.is_some_and(|c| c != made_for) {
+        let why = "made for other centroids than the index's (a retraining cut short?): run `clipmatch catalog index`";
+        return Err(Error::Invalid(format!("{}: {why}", path.display())));
     }
     let lists = Lists {
         offsets: m.array(0)?,
@@ -239,16 +247,10 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
         let e = map_lists(d, 0, Of::Views, 0, 42).err().unwrap().to_string();
-        assert!(e.contains("cut short") && e.contains("catalog index --files-only"), "{e}");
+        assert!(e.contains("cut short") && e.contains("catalog build"), "{e}");
 
         let pictures: Vec<PackedImage> = (0..3).map(|i| [i; IMG_WORDS]).collect();
         write_pictures(d, 1, &pictures).unwrap();
         assert_eq!(&*map_pictures(d, 1).unwrap(), &pictures[..]);
-        // One part, its files there but its pictures.
-        assert!(present(d, 0, true) && !present(d, 1, false));
-        write_pictures(d, 0, &pictures).unwrap();
-        assert!(present(d, 1, true));
-        std::fs::remove_file(lists_path(d, 0, Of::Strips)).unwrap();
-        assert!(present(d, 1, false) && !present(d, 1, true));
     }
 }

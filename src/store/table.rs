@@ -5,8 +5,7 @@
 use crate::error::{Error, Result};
 use arrow::array::{Array, StringArray, TimestampMillisecondArray};
 use arrow::array::{
-    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float32Builder, Float64Builder, StringBuilder, UInt32Builder,
-    UInt64Builder,
+    ArrayRef, BooleanBuilder, Float32Builder, Float64Builder, StringBuilder, UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -530,97 +529,49 @@ impl VideosBuilder {
     }
 }
 
-/// Catalogue `frames`: one row per stored frame, its views' descriptors side by side.
-/// A frame stands for `samples` samples from `t` to `t_end` that repeat it (compaction;
-/// 1 sample, `t_end` = `t` for the others; both absent in catalogues built before it).
-/// Its `strips` portrait strips follow, side by side, where the catalogue stores any.
-pub fn frames_schema(views: usize, strips: usize) -> SchemaRef {
-    let dim = crate::kernels::descriptor::DIM;
-    let mut fields = vec![
+/// Catalogue `frames`: one row per stored frame, its small columns. A frame stands for
+/// `samples` samples from `t` to `t_end` that repeat it (compaction; 1 sample, `t_end` =
+/// `t` for the others). Its descriptors and picture are in the part's files under
+/// `index/` (`store::served`), row by row in the same order: held once, in the layout
+/// the search maps.
+pub fn frames_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
         field("video_id", DataType::Utf8, false),
         field("t", DataType::Float64, false),
         field("t_end", DataType::Float64, false),
         field("samples", DataType::UInt32, false),
         field("energy", DataType::UInt32, false),
-        field("descriptors", DataType::FixedSizeBinary((views * dim) as i32), false),
-        field("picture", DataType::FixedSizeBinary(PICTURE_BYTES), false),
-    ];
-    if strips > 0 {
-        fields.push(field("strips", DataType::FixedSizeBinary((strips * dim) as i32), false));
-    }
-    Arc::new(Schema::new(fields))
+    ]))
 }
 
-/// Bytes of a frame's `picture`: its whole picture as 32x32 luma, row-major.
-const PICTURE_BYTES: i32 = (crate::kernels::descriptor::IMG * crate::kernels::descriptor::IMG) as i32;
-
+#[derive(Default)]
 pub struct FramesBuilder {
-    views: usize,
-    strips: usize,
     video_id: StringBuilder,
     t: Float64Builder,
     t_end: Float64Builder,
     samples: UInt32Builder,
     energy: UInt32Builder,
-    descriptors: FixedSizeBinaryBuilder,
-    picture: FixedSizeBinaryBuilder,
-    strip_words: FixedSizeBinaryBuilder,
 }
 
 impl FramesBuilder {
-    pub fn new(views: usize, strips: usize) -> Self {
-        FramesBuilder {
-            views,
-            strips,
-            video_id: StringBuilder::new(),
-            t: Float64Builder::new(),
-            t_end: Float64Builder::new(),
-            samples: UInt32Builder::new(),
-            energy: UInt32Builder::new(),
-            descriptors: FixedSizeBinaryBuilder::new((views * crate::kernels::descriptor::DIM) as i32),
-            picture: FixedSizeBinaryBuilder::new(PICTURE_BYTES),
-            strip_words: FixedSizeBinaryBuilder::new((strips * crate::kernels::descriptor::DIM) as i32),
-        }
-    }
-
     /// `(t, t_end, samples)`: the time range the frame stands for and the samples in it,
-    /// itself included; `descriptors`: its views then its strips, packed words in view
-    /// order; `picture`: its whole picture, the image of its first view.
-    pub fn push(
-        &mut self,
-        video_id: &str,
-        (t, t_end, samples): (f64, f64, u32),
-        energy: u32,
-        descriptors: &[u32],
-        picture: &crate::kernels::descriptor::PackedImage,
-    ) -> Result<()> {
-        let (descriptors, strips) = descriptors.split_at(self.views * crate::kernels::descriptor::WORDS);
+    /// itself included.
+    pub fn push(&mut self, video_id: &str, (t, t_end, samples): (f64, f64, u32), energy: u32) {
         self.video_id.append_value(video_id);
         self.t.append_value(t);
         self.t_end.append_value(t_end);
         self.samples.append_value(samples);
         self.energy.append_value(energy);
-        self.descriptors.append_value(bytemuck::cast_slice::<u32, u8>(descriptors))?;
-        self.picture.append_value(bytemuck::cast_slice::<u32, u8>(picture))?;
-        if self.strips > 0 {
-            self.strip_words.append_value(bytemuck::cast_slice::<u32, u8>(strips))?;
-        }
-        Ok(())
     }
 
     pub fn finish(mut self) -> Result<RecordBatch> {
-        let mut cols: Vec<ArrayRef> = vec![
+        let cols: Vec<ArrayRef> = vec![
             Arc::new(self.video_id.finish()),
             Arc::new(self.t.finish()),
             Arc::new(self.t_end.finish()),
             Arc::new(self.samples.finish()),
             Arc::new(self.energy.finish()),
-            Arc::new(self.descriptors.finish()),
-            Arc::new(self.picture.finish()),
         ];
-        if self.strips > 0 {
-            cols.push(Arc::new(self.strip_words.finish()));
-        }
-        Ok(RecordBatch::try_new(frames_schema(self.views, self.strips), cols)?)
+        Ok(RecordBatch::try_new(frames_schema(), cols)?)
     }
 }

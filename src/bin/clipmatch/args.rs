@@ -169,10 +169,6 @@ pub(crate) enum CatalogCommand {
         /// Settings (TOML, see `clipmatch config`): the `index` part.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Keep the centroids and assignments; only write each part's mapped lists and
-        /// pictures from them (a catalogue of an older clipmatch, without them).
-        #[arg(long)]
-        files_only: bool,
         #[command(flatten)]
         device: DeviceArgs,
     },

@@ -153,11 +153,6 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                     "the search index was trained on {} frames, the catalogue holds {}: `clipmatch catalog index` retrains it",
                     ix.trained_frames, m.frames
                 ),
-                Some(ix) if !catalog::mapped(&catalog, &m) => println!(
-                    "search index: {} clusters over all {} parts, without its mapped files (the catalogue is loaded \
-                     into memory): `clipmatch catalog index --files-only` writes them",
-                    ix.centroids, ix.parts
-                ),
                 Some(ix) => println!("search index: {} clusters over all {} parts, mapped", ix.centroids, ix.parts),
             }
             match m.strips {
@@ -244,12 +239,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             }
             return Ok(ExitCode::SUCCESS);
         }
-        CatalogCommand::Index { catalog, files_only: true, .. } => {
-            let parts = build::write_mapped(&catalog).with_context(|| format!("catalogue {}", catalog.display()))?;
-            println!("mapped lists and pictures of {parts} parts written");
-            return Ok(ExitCode::SUCCESS);
-        }
-        CatalogCommand::Index { catalog, config, device, .. } => {
+        CatalogCommand::Index { catalog, config, device } => {
             let engine = open_engine(&device)?;
             let config = load_config(config.as_deref())?;
             let k = build::reindex(&catalog, &engine, &config.index)
