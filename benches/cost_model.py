@@ -75,7 +75,7 @@ lines = [
     f"- {frames_per_h:,.0f} frames per catalogue hour, {views} view descriptors of 128 bytes each.",
     f"- Catalogue bytes a search through the index reads per catalogue hour: {memory_per_h / 1e6:.1f} MB (the lists with"
     f" their descriptors and the pictures, mapped from disk; the per-frame columns in memory); on disk"
-    f" {disk_per_h / 1e6:.1f} MB (zstd Parquet of filler, which compresses better than footage, plus the mapped files).",
+    f" {disk_per_h / 1e6:.1f} MB (the mapped files, the index assignments and the Parquet parts of the frames' small columns).",
     f"- The portrait strips of a real catalogue ({strip_files['strips']} per frame; the filler has none): their lists and"
     f" assignments add {strip_bytes_per_frame:,.0f} bytes per frame ({strip_bytes_per_frame * frames_per_h / 1e6:.1f} MB per"
     " catalogue hour), read only by portrait upload pictures (docs/STRIPS.md).",
