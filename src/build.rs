@@ -191,7 +191,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         None if create && !part_words.is_empty() => {
             let centroids = cluster::train(engine, &[&part_words], &opts.index.train_params(part_words.len() / WORDS))?;
             index::write_centroids(dir, &centroids)?;
-            store_part(dir, part, (&m, strips), Some((engine, &centroids)), &part_pictures)?;
+            store_part(dir, part, (&m, strips), Some((engine, &centroids)), Some(&part_pictures))?;
             manifest.index = Some(IndexManifest {
                 centroids: centroids.len() / WORDS,
                 parts: 1,
@@ -203,7 +203,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         // An add joins the centroids there are (retrained by `catalog index`).
         Some(ix) if ix.parts == part => {
             let centroids = index::read_centroids(dir, ix)?;
-            store_part(dir, part, (&m, strips), Some((engine, &centroids)), &part_pictures)?;
+            store_part(dir, part, (&m, strips), Some((engine, &centroids)), Some(&part_pictures))?;
             let trained = ix.trained_frames;
             manifest.index.as_mut().expect("matched Some").parts += 1;
             // Centroids trained on a small catalogue serve a large one poorly (as `catalog
@@ -216,7 +216,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
             }
         }
         _ => {
-            store_part(dir, part, (&m, strips), None, &part_pictures)?;
+            store_part(dir, part, (&m, strips), None, Some(&part_pictures))?;
             if manifest.index.is_some() {
                 tracing::warn!("the search index does not cover every part: `clipmatch catalog index` rebuilds it");
             }
@@ -227,8 +227,9 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
 }
 
 /// Writes part `part`'s descriptors (its views, and its strips where given) and its
-/// pictures: the files a search through the index maps, and the only copy of them. With
-/// the engine and `centroids` of an index, each descriptor is in the list of its nearest centroid and the
+/// pictures where given (a retraining leaves them as they are): the files a search
+/// through the index maps, and the only copy of them. With the engine and `centroids`
+/// of an index, each descriptor is in the list of its nearest centroid and the
 /// assignments are written too; without (no index yet), the lists are one list in row
 /// order until `catalog index` trains one.
 pub fn store_part(
@@ -236,7 +237,7 @@ pub fn store_part(
     part: u32,
     (views, strips): (&Matrix, Option<&Matrix>),
     index: Option<(&Engine, &[u32])>,
-    pictures: &[PackedImage],
+    pictures: Option<&[PackedImage]>,
 ) -> Result<()> {
     for (of, m) in [(Of::Views, Some(views)), (Of::Strips, strips)] {
         let Some(m) = m else { continue };
@@ -253,7 +254,7 @@ pub fn store_part(
             }
         }
     }
-    served::write_pictures(dir, part, pictures)
+    pictures.map_or(Ok(()), |p| served::write_pictures(dir, part, p))
 }
 
 /// `catalog index`: trains the index on every frame of the catalogue in `dir` and
@@ -272,14 +273,13 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
     index::write_centroids(dir, &centroids)?;
     for (p, words) in parts.iter().enumerate() {
         let p = p as u32;
-        let pictures = parts::part_pictures(dir, p)?;
         let strip_words = match strips {
             0 => Vec::new(),
             _ => parts::part_descriptors(dir, p, Of::Strips, strips)?,
         };
         let strip_matrix = Matrix { words: &strip_words, views: strips };
         let of = (&Matrix { words, views }, (strips > 0).then_some(&strip_matrix));
-        store_part(dir, p, of, Some((engine, &centroids)), &pictures)?;
+        store_part(dir, p, of, Some((engine, &centroids)), None)?;
     }
     let k = centroids.len() / WORDS;
     manifest.index = Some(IndexManifest {

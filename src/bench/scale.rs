@@ -204,7 +204,7 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
     // Stored as a part that no index covers yet: the index is trained over every part
     // once they are all written.
     let m = Matrix { words: &real.words, views };
-    build::store_part(dir, 0, (&m, None), None, &pictures)?;
+    build::store_part(dir, 0, (&m, None), None, Some(&pictures))?;
     let mut videos: Vec<VideoRow> = real.videos.iter().cloned().map(|v| VideoRow { part: 0, ..v }).collect();
     catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
 
@@ -247,7 +247,7 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
             });
         }
         drop(made);
-        build::store_part(dir, manifest.parts, (&Matrix { words: &words, views }, None), None, &pictures)?;
+        build::store_part(dir, manifest.parts, (&Matrix { words: &words, views }, None), None, Some(&pictures))?;
         catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
     }
     Ok(())

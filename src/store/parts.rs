@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{PackedImage, WORDS};
+use crate::kernels::ivf::Descriptors;
 use crate::store::served::{self, Of};
 use std::path::{Path, PathBuf};
 
@@ -29,9 +30,9 @@ pub fn part_descriptors(dir: &Path, part: u32, of: Of, count: usize) -> Result<V
         return Err(Error::Catalogue { path: dir.to_path_buf(), reason });
     }
     let mut words = Vec::with_capacity(lists.entry.len() * WORDS);
-    for &e in lists.entry.iter() {
-        let e = e as usize;
-        words.extend_from_slice(&lists.words[e * WORDS..(e + 1) * WORDS]);
+    let rows = Descriptors::Lists(std::slice::from_ref(&lists));
+    for f in 0..lists.frame_count() {
+        rows.of(f).for_each(|w| words.extend_from_slice(w));
     }
     Ok(words)
 }

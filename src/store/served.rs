@@ -179,8 +179,8 @@ pub fn read_lists(dir: &Path, part: u32, of: Of) -> Result<Lists> {
     map_lists_for(dir, part, of, 0, None)
 }
 
-/// The part's lists of one row order: made for `UNINDEXED`'s one list where no index is
-/// trained yet (`build::store_part`).
+/// What a part's lists are made for where no index is trained yet: one list, in row
+/// order (`build::store_part`).
 pub const UNINDEXED: u64 = 0;
 
 fn map_lists_for(dir: &Path, part: u32, of: Of, first_frame: u32, centroids: Option<u64>) -> Result<Lists> {
