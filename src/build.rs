@@ -229,9 +229,9 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
 /// Writes part `part`'s descriptors (its views, and its strips where given) and its
 /// pictures where given (a retraining leaves them as they are): the files a search
 /// through the index maps, and the only copy of them. With the engine and `centroids`
-/// of an index, each descriptor is in the list of its nearest centroid and the
-/// assignments are written too; without (no index yet), the lists are one list in row
-/// order until `catalog index` trains one.
+/// of an index, each descriptor is in the list of its nearest centroid (the list is
+/// its assignment); without (no index yet), the lists are one list in row order until
+/// `catalog index` trains one.
 pub fn store_part(
     dir: &Path,
     part: u32,
@@ -244,7 +244,6 @@ pub fn store_part(
         match index {
             Some((engine, centroids)) => {
                 let assigned = cluster::assign(engine, m, centroids)?;
-                index::write_assignments(dir, part, of, &assigned)?;
                 let lists = Lists::new(m, &assigned, centroids.len() / WORDS);
                 served::write_lists(dir, part, of, &lists, served::centroids_hash(centroids))?;
             }

@@ -43,7 +43,9 @@ fn the_index_is_built_joined_retrained_and_searched_like_the_exhaustive_search()
     let ix = m.index.clone().expect("a build trains an index");
     assert_eq!(ix.parts, m.parts);
     assert!(ix.centroids >= 16, "{ix:?}");
-    assert!(cat.join("index/centroids.bin").exists() && cat.join("index/assign-00000.bin").exists());
+    assert!(cat.join("index/centroids.bin").exists() && cat.join("index/lists-00000.bin").exists());
+    // A descriptor's cluster is the list that holds it: no file of assignments beside.
+    assert!(!cat.join("index/assign-00000.bin").exists());
 
     // Every cluster probed: the index scores every descriptor, so the rows are the
     // exhaustive search's, row for row.
@@ -83,18 +85,15 @@ fn the_index_is_built_joined_retrained_and_searched_like_the_exhaustive_search()
     assert_eq!(match_sample(&cat, &mapped, &all).0, 3);
     assert_eq!(rows(&mapped), rows(&exact2));
 
-    // A damaged index is refused with the file and the way out named: the assignments
-    // where the catalogue is loaded (retrain), the mapped lists where it is mapped (they
-    // held the only copy of the part's descriptors: build again).
-    let assign = cat.join("index/assign-00001.bin");
-    let bytes = std::fs::read(&assign).unwrap();
-    std::fs::write(&assign, &bytes[..bytes.len() - 4]).unwrap();
-    let hold = catalog::Hold { frames: true, ..catalog::Hold::ALL };
-    let err = catalog::open(&cat, hold).err().unwrap().to_string();
-    assert!(err.contains("assign-00001.bin") && err.contains("catalog index"), "{err}");
+    // Damaged lists are refused with the file and the way out named, where the catalogue
+    // is loaded and where it is mapped: they held the only copy of the part's
+    // descriptors (build again).
     let lists = cat.join("index/lists-00001.bin");
     let kept = std::fs::read(&lists).unwrap();
     std::fs::write(&lists, &kept[..kept.len() - 64]).unwrap();
+    let hold = catalog::Hold { frames: true, ..catalog::Hold::ALL };
+    let err = catalog::open(&cat, hold).err().unwrap().to_string();
+    assert!(err.contains("lists-00001.bin") && err.contains("catalog build"), "{err}");
     let (code, _, err) = match_sample(&cat, &dir.path().join("broken"), &["--search", "index"]);
     assert_eq!(code, 1);
     assert!(err.contains("lists-00001.bin") && err.contains("catalog build"), "{err}");

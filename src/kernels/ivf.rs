@@ -162,6 +162,16 @@ impl Lists {
         }
     }
 
+    /// The cluster of each view of each frame, frame by frame: what `new` was given.
+    /// These lists must be `checked` (every entry one of them).
+    pub fn assignments(&self) -> Vec<u32> {
+        let mut cluster = vec![0u32; self.entries()];
+        for c in 0..self.clusters() {
+            cluster[self.range(c)].fill(c as u32);
+        }
+        self.entry.iter().map(|&e| cluster[e as usize]).collect()
+    }
+
     /// Bytes of its arrays.
     pub fn bytes(&self) -> usize {
         self.offsets.len() * 8 + self.frames.len() * 5 + self.words.len() * 4 + self.entry.len() * 4
@@ -582,6 +592,7 @@ mod tests {
         assert_eq!(at(2), [(0, 0, 0), (0, 1, WORDS as u32), (2, 0, 4 * WORDS as u32), (2, 1, 5 * WORDS as u32)]);
         assert!(at(3).is_empty());
         assert_eq!(l.entries(), 6);
+        assert_eq!(l.assignments(), [2, 2, 0, 1, 2, 2]);
     }
 
     #[test]

@@ -2,18 +2,15 @@
 //!
 //! ```text
 //! CATALOG/index/centroids.bin         K centroids, `WORDS` little-endian u32 each
-//! CATALOG/index/assign-00000.bin      per frames part: the cluster of every view of every
-//!                                     row, little-endian u32, rows x views
-//! CATALOG/index/strips-assign-00000.bin  the same of every portrait strip of every row,
-//!                                     rows x strips, where the manifest's `strips` says so
 //! ```
-//! The strips are assigned to the centroids the views were trained on: a strip is a
-//! crop of the picture like the views, and a separate list per part keeps the views'
-//! lists, which every upload picture scans, as they were.
-//! The manifest's `index` names K and how many parts (from the first) are assigned; an
-//! add assigns its part to the existing centroids, `catalog index` retrains them and
-//! reassigns every part. Raw little-endian arrays, so that a reader can map them as
-//! they are.
+//! The cluster of each view (and of each portrait strip, where the manifest's `strips`
+//! says so) is not stored apart: it is the list that holds it in the part's lists
+//! (`store::served`), which `read` gives back row by row. The strips are assigned to the
+//! centroids the views were trained on: a strip is a crop of the picture like the views,
+//! and a separate list per part keeps the views' lists, which every upload picture
+//! scans, as they were. The manifest's `index` names K and how many parts (from the
+//! first) are assigned; an add assigns its part to the existing centroids, `catalog
+//! index` retrains them and reassigns every part.
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::WORDS;
@@ -52,10 +49,6 @@ pub struct CatalogueIndex {
 
 fn centroids_path(dir: &Path) -> PathBuf {
     dir.join("index").join("centroids.bin")
-}
-
-fn assign_path(dir: &Path, part: u32, of: Of) -> PathBuf {
-    dir.join("index").join(format!("{}assign-{part:05}.bin", of.prefix()))
 }
 
 /// Writes `words` as little-endian bytes, atomically (a new name, then a rename).
@@ -104,11 +97,6 @@ pub fn read_centroids(dir: &Path, m: &IndexManifest) -> Result<Vec<u32>> {
     }
 }
 
-/// Writes the clusters of part `part`'s rows (`views` per row, or strips).
-pub fn write_assignments(dir: &Path, part: u32, of: Of, clusters: &[u32]) -> Result<()> {
-    write_words(&assign_path(dir, part, of), clusters)
-}
-
 /// The index as stored: the centroids and each part's clusters (`views` per row), and
 /// of its strips where the index assigns them (else no parts).
 pub struct Stored {
@@ -129,21 +117,29 @@ pub fn read(dir: &Path, m: &IndexManifest, parts: u32) -> Result<Option<Stored>>
     Ok(Some(Stored { centroids, assigned: of(Of::Views)?, strips }))
 }
 
-/// Part `part`'s clusters of `of`, checked to name only clusters there are.
+/// Part `part`'s clusters of `of`, row by row: the lists that hold its descriptors,
+/// which must be lists of the index's centroids.
 fn read_assignments(dir: &Path, m: &IndexManifest, part: u32, of: Of) -> Result<Vec<u32>> {
-    let path = assign_path(dir, part, of);
-    let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len() as usize;
-    let clusters = read_words(dir, &path, bytes / 4)?;
-    if let Some(&c) = clusters.iter().find(|&&c| c as usize >= m.centroids) {
+    let lists = match m.centroids_hash {
+        Some(h) => served::map_lists(dir, part, of, 0, h)?,
+        None => served::read_lists(dir, part, of)?,
+    };
+    if lists.clusters() != m.centroids {
         return Err(Error::Catalogue {
             path: dir.to_path_buf(),
-            reason: format!("{} names cluster {c} of {}", path.display(), m.centroids),
+            reason: format!(
+                "{} holds {} lists, the index has {} centroids; run `clipmatch catalog index`",
+                served::lists_path(dir, part, of).display(),
+                lists.clusters(),
+                m.centroids
+            ),
         });
     }
-    Ok(clusters)
+    Ok(lists.assignments())
 }
 
-/// Refuses assignments of part `part` (of `of`) that do not hold `rows * views` clusters.
+/// Refuses assignments of part `part` (of `of`) that do not hold `rows * views` clusters
+/// (its lists were made for fewer rows than the part has).
 pub fn check_rows(dir: &Path, part: u32, of: Of, assigned: usize, rows: usize, views: usize) -> Result<()> {
     if assigned == rows * views {
         return Ok(());
@@ -151,8 +147,8 @@ pub fn check_rows(dir: &Path, part: u32, of: Of, assigned: usize, rows: usize, v
     Err(Error::Catalogue {
         path: dir.to_path_buf(),
         reason: format!(
-            "{} holds {assigned} clusters, the part's {rows} rows need {}; rebuild the index with `clipmatch catalog index`",
-            assign_path(dir, part, of).display(),
+            "{} holds {assigned} descriptors, the part's {rows} rows need {}; rebuild it with `clipmatch catalog build`",
+            served::lists_path(dir, part, of).display(),
             rows * views
         ),
     })

@@ -5,7 +5,7 @@
 //! CATALOG/index/strips-lists-00000.bin  the same of its portrait strips
 //! CATALOG/index/pictures-00000.bin  per frames part: each row's 32x32 picture
 //! ```
-//! Written beside the assignments by `catalog build`, `add` and `index`. They are the
+//! Written beside the centroids by `catalog build`, `add` and `index`. They are the
 //! only copy of the frames' descriptors and pictures (`parts` reads them back in row
 //! order; a part not yet indexed has one list in row order, `UNINDEXED`). A run that
 //! searches through the index maps them, so that its memory is the frames' small

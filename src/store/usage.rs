@@ -7,7 +7,7 @@ use crate::store::served::{LISTS_STEM, Of, PICTURES_STEM};
 use std::path::Path;
 
 /// The kinds of file a catalogue holds, in the order `catalog info` prints them.
-pub const KINDS: [&str; 6] = ["frames parts", "view lists", "strip lists", "pictures", "index assignments", "the rest"];
+pub const KINDS: [&str; 6] = ["frames parts", "view lists", "strip lists", "pictures", "index centroids", "the rest"];
 
 /// Which of `KINDS` the file at `rel` (relative to the catalogue folder) is.
 fn kind(rel: &Path) -> usize {
@@ -60,8 +60,7 @@ mod tests {
             (lists_path(d, 0, Of::Views), 7),
             (lists_path(d, 0, Of::Strips), 3),
             (pictures_path(d, 0), 4),
-            (d.join("index/assign-00000.bin"), 2),
-            (d.join("index/centroids.bin"), 1),
+            (d.join("index/centroids.bin"), 3),
             (d.join("manifest.json"), 6),
         ];
         for (f, n) in files {
