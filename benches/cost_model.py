@@ -35,9 +35,10 @@ cpu_exact_rate = vectors_big * bench["mean_queries_per_upload"] / (big["exact_ms
 cpu_fine_rate = at["frames_scored_per_query"] * bench["mean_queries_per_upload"] / (at["search_ms_per_upload"] / 1e3)
 
 # The portrait strips' lists, which a real catalogue adds to the index (the filler has
-# none): measured on catalogue/ + catalogue2/ by scripts/strips_eval.sh.
+# none): measured on catalogue/ + catalogue2/ by scripts/strips_eval.sh. Its assignment
+# files are no longer written (a descriptor's cluster is the list that holds it).
 strip_files = json.load(open(docs / "results" / "strips" / "index-bytes.json"))
-strip_bytes_per_frame = (strip_files["strip_lists"] + strip_files["strip_assignments"]) / strip_files["frames"]
+strip_bytes_per_frame = strip_files["strip_lists"] / strip_files["frames"]
 
 # The night.
 queries = UPLOADS * UPLOAD_S * queries_per_s
@@ -75,9 +76,9 @@ lines = [
     f"- {frames_per_h:,.0f} frames per catalogue hour, {views} view descriptors of 128 bytes each.",
     f"- Catalogue bytes a search through the index reads per catalogue hour: {memory_per_h / 1e6:.1f} MB (the lists with"
     f" their descriptors and the pictures, mapped from disk; the per-frame columns in memory); on disk"
-    f" {disk_per_h / 1e6:.1f} MB (the mapped files, the index assignments and the Parquet parts of the frames' small columns).",
-    f"- The portrait strips of a real catalogue ({strip_files['strips']} per frame; the filler has none): their lists and"
-    f" assignments add {strip_bytes_per_frame:,.0f} bytes per frame ({strip_bytes_per_frame * frames_per_h / 1e6:.1f} MB per"
+    f" {disk_per_h / 1e6:.1f} MB (the mapped files, the centroids and the Parquet parts of the frames' small columns).",
+    f"- The portrait strips of a real catalogue ({strip_files['strips']} per frame; the filler has none): their lists"
+    f" add {strip_bytes_per_frame:,.0f} bytes per frame ({strip_bytes_per_frame * frames_per_h / 1e6:.1f} MB per"
     " catalogue hour), read only by portrait upload pictures (docs/STRIPS.md).",
     f"- Query descriptors: {queries_per_s:.1f} per second of upload (dev: {bench['mean_queries_per_upload']:.0f} per upload of"
     f" {runs[0]['upload_s_per_upload']:.1f} s).",
