@@ -55,3 +55,14 @@ fn a_settings_file_and_the_flags_over_it() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("bad.toml") && err.contains("min_scor"), "{err}");
 }
+
+#[test]
+fn a_reader_that_closed_the_pipe_ends_the_command_quietly() {
+    // The read end is closed before the command starts, so its first write fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_clipmatch")).arg("config").stdout(writer).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.is_empty(), "{:?}: {err}", out.status);
+}

@@ -22,8 +22,41 @@ use clipmatch::progress;
 use clipmatch::recall;
 use clipmatch::review;
 use clipmatch::store::{background, catalog, merge, metadata, usage};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once the reader of stdout has gone away: what is left to print is dropped.
+static READER_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes a command's output to stdout as `print!` does, except that a reader who has
+/// gone away (`clipmatch catalog info | head`) only ends the printing, as it does for
+/// `grep`: the command finishes with its own exit status. Any other failure to write is
+/// an error and a failed exit. `print!` panics on both.
+fn emit(text: std::fmt::Arguments) {
+    if READER_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    match std::io::stdout().lock().write_fmt(text) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => READER_GONE.store(true, Ordering::Relaxed),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "clipmatch: error: writing the output: {e}");
+            std::process::exit(1);
+        }
+        Ok(()) => {}
+    }
+}
+
+/// `print!` through `emit`.
+macro_rules! out {
+    ($($t:tt)*) => { emit(format_args!($($t)*)) };
+}
+
+/// `println!` through `emit`.
+macro_rules! outln {
+    ($($t:tt)*) => { emit(format_args!("{}\n", format_args!($($t)*))) };
+}
 
 /// Exit status of a run that finished but could not process every upload.
 const EXIT_FAILED_UPLOADS: u8 = 3;
@@ -96,7 +129,8 @@ fn main() -> ExitCode {
     match run(cli.command, progress) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("clipmatch: error: {e:#}");
+            // Not `eprintln!`: it panics where stderr is a closed pipe.
+            let _ = writeln!(std::io::stderr(), "clipmatch: error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -113,7 +147,7 @@ fn run(command: Command, progress: progress::Mode) -> Result<ExitCode> {
         Command::Recall(args) => recall_command(args),
         Command::Bench(args) => bench_command(args),
         Command::Config { config } => {
-            print!("{}", load_config(config.as_deref())?.to_toml());
+            out!("{}", load_config(config.as_deref())?.to_toml());
             Ok(ExitCode::SUCCESS)
         }
         Command::DecodeWorker { max_memory_bytes, nvdec } => {
@@ -124,11 +158,11 @@ fn run(command: Command, progress: progress::Mode) -> Result<ExitCode> {
             let list = gpu::adapters();
             let auto_gpu = list.first().is_some_and(|a| !a.is_software());
             if !auto_gpu {
-                println!("no hardware adapter: --device auto uses the CPU twins, --device gpu the first one below");
+                outln!("no hardware adapter: --device auto uses the CPU twins, --device gpu the first one below");
             }
             for (i, a) in list.iter().enumerate() {
                 let pick = if i == 0 && auto_gpu { "  <- auto" } else { "" };
-                println!("{:<40} {:<8} {:<14} {}{pick}", a.name, a.backend, a.device_type, a.driver);
+                outln!("{:<40} {:<8} {:<14} {}{pick}", a.name, a.backend, a.device_type, a.driver);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -139,42 +173,46 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
     let (dir, device, inputs, rate, config, metadata, create) = match command {
         CatalogCommand::Info { catalog } => {
             let m = catalog::read_manifest(&catalog)?;
-            println!("{}", serde_json::to_string_pretty(&m)?);
+            outln!("{}", serde_json::to_string_pretty(&m)?);
             match &m.index {
-                None => println!("no search index: `clipmatch catalog index` builds one"),
+                None => outln!("no search index: `clipmatch catalog index` builds one"),
                 Some(ix) if ix.parts < m.parts => {
-                    println!(
+                    outln!(
                         "the search index covers {} of {} parts: `clipmatch catalog index` rebuilds it",
-                        ix.parts, m.parts
+                        ix.parts,
+                        m.parts
                     )
                 }
                 // Centroids trained on a small catalogue serve a large one poorly.
-                Some(ix) if m.frames > 4 * ix.trained_frames => println!(
+                Some(ix) if m.frames > 4 * ix.trained_frames => outln!(
                     "the search index was trained on {} frames, the catalogue holds {}: `clipmatch catalog index` retrains it",
-                    ix.trained_frames, m.frames
+                    ix.trained_frames,
+                    m.frames
                 ),
-                Some(ix) => println!("search index: {} clusters over all {} parts, mapped", ix.centroids, ix.parts),
+                Some(ix) => outln!("search index: {} clusters over all {} parts, mapped", ix.centroids, ix.parts),
             }
             match m.strips {
-                0 => println!(
+                0 => outln!(
                     "no portrait strips (a catalogue of an older clipmatch, or decode.catalogue_strips = 0): a portrait \
                      upload filled with a crop of a landscape picture is hard to find; a rebuild stores them"
                 ),
-                n if m.index.as_ref().is_some_and(|ix| !ix.strips) => println!(
+                n if m.index.as_ref().is_some_and(|ix| !ix.strips) => outln!(
                     "{n} portrait strips per frame, searched by portrait upload pictures; the index does not assign \
                      them (built by an older clipmatch), so a search through it does not: `clipmatch catalog index` \
                      assigns them"
                 ),
-                n => println!("{n} portrait strips per frame, searched by portrait upload pictures"),
+                n => outln!("{n} portrait strips per frame, searched by portrait upload pictures"),
             }
             match &m.background {
-                None => println!("no background: `clipmatch catalog background` measures the videos' chance scores"),
-                Some(b) if m.background_stale() => println!(
+                None => outln!("no background: `clipmatch catalog background` measures the videos' chance scores"),
+                Some(b) if m.background_stale() => outln!(
                     "the background was measured on {} videos (catalogue version {}), the catalogue holds {}: \
                      videos added since have no chance score; `clipmatch catalog background` measures them",
-                    b.videos, b.catalogue_version, m.videos
+                    b.videos,
+                    b.catalogue_version,
+                    m.videos
                 ),
-                Some(b) => println!("background: {} videos of unrelated footage measured", b.uploads),
+                Some(b) => outln!("background: {} videos of unrelated footage measured", b.uploads),
             }
             let chance = background::by_video(&catalog)?;
             let videos = catalog::read_videos(&catalog)?;
@@ -182,20 +220,29 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             let bytes = usage::bytes(&catalog)?;
             let hours = videos.iter().map(|v| v.duration_s).sum::<f64>() / 3600.0;
             let total = bytes.iter().sum::<u64>() as f64 / 1e6;
-            println!("on disk: {total:.1} MB for {hours:.2} hours of video, {} views per frame", m.views);
+            outln!("on disk: {total:.1} MB for {hours:.2} hours of video, {} views per frame", m.views);
             if hours > 0.0 {
                 let kinds: Vec<String> =
                     usage::KINDS.iter().zip(bytes).map(|(k, b)| format!("{k} {:.1}", b as f64 / 1e6 / hours)).collect();
-                println!("per hour of video: {:.1} MB ({} MB)", total / hours, kinds.join(", "));
+                outln!("per hour of video: {:.1} MB ({} MB)", total / hours, kinds.join(", "));
             }
-            println!(
+            outln!(
                 "{:<40} {:>10} {:>8} {:>9} {:>6}  {:<20} {:<8} {:<8} {:<24} {:<16}",
-                "video", "duration_s", "frames", "size", "chance", "series", "season", "episode", "title", "licensor"
+                "video",
+                "duration_s",
+                "frames",
+                "size",
+                "chance",
+                "series",
+                "season",
+                "episode",
+                "title",
+                "licensor"
             );
             let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
             for v in &videos {
                 let m = &v.meta;
-                println!(
+                outln!(
                     "{:<40} {:>10.2} {:>8} {:>9} {:>6}  {:<20} {:<8} {:<8} {:<24} {:<16}",
                     v.id,
                     v.duration_s,
@@ -228,14 +275,14 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             let engine = open_engine(&device)?;
             let s = job::background::measure(&inputs, opts, &engine)
                 .with_context(|| format!("catalogue {}", catalog.display()))?;
-            println!(
+            outln!(
                 "background: {} videos ({} failed); {} catalogue videos matched by chance",
                 s.uploads,
                 s.failed,
                 s.chance.len()
             );
             for c in &s.chance {
-                println!("  {:<40} chance score {:.3} ({} false segments)", c.video_id, c.score, c.segments);
+                outln!("  {:<40} chance score {:.3} ({} false segments)", c.video_id, c.score, c.segments);
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -244,20 +291,20 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             let config = load_config(config.as_deref())?;
             let k = build::reindex(&catalog, &engine, &config.index)
                 .with_context(|| format!("catalogue {}", catalog.display()))?;
-            println!("index of {k} centroids trained and every part assigned");
+            outln!("index of {k} centroids trained and every part assigned");
             return Ok(ExitCode::SUCCESS);
         }
         CatalogCommand::SetMetadata { catalog, metadata } => {
             let metas = metadata::read(&metadata)?;
             let unmatched =
                 metadata::set(&catalog, &metas).with_context(|| format!("catalogue {}", catalog.display()))?;
-            println!(
+            outln!(
                 "metadata of {} videos set; {} rows matched no video",
                 metas.len() - unmatched.len(),
                 unmatched.len()
             );
             for id in unmatched {
-                println!("  no video: {id}");
+                outln!("  no video: {id}");
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -287,7 +334,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
     };
     let s =
         build::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
-    println!(
+    outln!(
         "added {} videos ({} frames, {} stored), skipped {}, failed {}",
         s.added.len(),
         s.frames,
@@ -296,10 +343,10 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
         s.failed.len()
     );
     for (name, why) in &s.failed {
-        println!("  failed: {name}: {why}");
+        outln!("  failed: {name}: {why}");
     }
     for id in &s.unmatched_metadata {
-        println!("  metadata row matches no video: {id}");
+        outln!("  metadata row matches no video: {id}");
     }
     if !s.failed.is_empty() {
         return Ok(ExitCode::from(EXIT_FAILED_UPLOADS));
@@ -380,7 +427,7 @@ fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
     let s = job::run(&a.inputs, &opts, &engine).context("match run")?;
     let what = if shard.count > 1 { format!("shard {shard} of run") } else { "run".into() };
     if catalog_shard.count > 1 {
-        println!(
+        outln!(
             "{what} {}, catalogue shard {catalog_shard}: {} uploads ({} ok, {} failed) searched in {:.1} s, staged \
              for `clipmatch merge --catalog` under {}",
             s.run_id,
@@ -391,7 +438,7 @@ fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
             opts.out.display()
         );
     } else {
-        println!(
+        outln!(
             "{what} {}: {} uploads ({} ok, {} failed), {} matches in {:.1} s -> {}",
             s.run_id,
             s.uploads,
@@ -439,12 +486,12 @@ fn bench_command(a: BenchArgs) -> Result<ExitCode> {
     let report = bench::run(&engine, &opts).context("benchmark")?;
     let json = serde_json::to_string_pretty(&report)?;
     match a.json {
-        Some(p) if p.as_os_str() == "-" => println!("{json}"),
+        Some(p) if p.as_os_str() == "-" => outln!("{json}"),
         Some(p) => {
-            print!("{}", bench::table(&report));
+            out!("{}", bench::table(&report));
             std::fs::write(&p, json).with_context(|| format!("writing {}", p.display()))?;
         }
-        None => print!("{}", bench::table(&report)),
+        None => out!("{}", bench::table(&report)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -474,12 +521,12 @@ fn scale_command(a: BenchArgs) -> Result<ExitCode> {
     };
     let report = scale::run(&engine, &opts).context("scale benchmark")?;
     match a.json.as_deref() {
-        Some(p) if p == std::path::Path::new("-") => println!("{}", serde_json::to_string_pretty(&report)?),
+        Some(p) if p == std::path::Path::new("-") => outln!("{}", serde_json::to_string_pretty(&report)?),
         Some(p) => {
             std::fs::write(p, serde_json::to_string_pretty(&report)?).with_context(|| format!("{}", p.display()))?;
-            print!("{}", scale::table(&report));
+            out!("{}", scale::table(&report));
         }
-        None => print!("{}", scale::table(&report)),
+        None => out!("{}", scale::table(&report)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -507,7 +554,7 @@ fn review_command(a: ReviewArgs, progress: progress::Mode) -> Result<ExitCode> {
         progress,
     };
     let s = review::review(&opts).context("review")?;
-    println!(
+    outln!(
         "review of {} uploads ({} segments, {} frames{}) -> {}",
         s.uploads,
         s.segments,
@@ -522,16 +569,19 @@ fn merge_command(a: MergeArgs) -> Result<ExitCode> {
     let run_date = run_date(a.run.run_date)?;
     let j = job::grid::join(&a.run.out, &run_date, a.catalog.as_deref()).context("joining catalogue shards")?;
     if j.shards > 0 {
-        println!(
+        outln!(
             "joined {} upload shard(s) searched in {} catalogue shards: {} uploads, {} matches",
-            j.shards, j.catalog_shards, j.uploads, j.matches
+            j.shards,
+            j.catalog_shards,
+            j.uploads,
+            j.matches
         );
     }
     let s = merge::merge(&a.run.out, &run_date, a.shards).context("merge")?;
     if s.already_merged {
-        println!("run {} of {run_date} is already merged; nothing to do", s.run_id);
+        outln!("run {} of {run_date} is already merged; nothing to do", s.run_id);
     } else {
-        println!(
+        outln!(
             "merged run {} of {run_date}: {} shards, {} uploads, {} matches -> {}",
             s.run_id,
             s.shards,
@@ -558,15 +608,22 @@ fn recall_command(a: RecallArgs) -> Result<ExitCode> {
     };
     let r = recall::recall(&a.inputs, &opts, &engine).context("frame recall")?;
     if a.scoring.json {
-        println!("{}", serde_json::to_string(&r)?);
+        outln!("{}", serde_json::to_string(&r)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:<24} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "frames", "n", "picture@1", "picture@5", "any@1", "any@5", "some@1", "some@5"
+        "frames",
+        "n",
+        "picture@1",
+        "picture@5",
+        "any@1",
+        "any@5",
+        "some@1",
+        "some@5"
     );
     let line = |name: &str, r: &recall::Recall| {
-        println!(
+        outln!(
             "{name:<24} {:>7} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
             r.frames,
             r.picture_at_1,
