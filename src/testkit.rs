@@ -66,6 +66,24 @@ pub fn random_words(seed: u64, tables: &Tables) -> [u32; WORDS] {
     describe(&random_image(seed), tables).words
 }
 
+/// Real descriptors of random pictures, `views` per frame, several near-copies of each
+/// picture (a cluster structure like shots'), frame by frame.
+pub fn shot_descriptors(frames: usize, views: usize) -> Vec<u32> {
+    let t = Tables::new();
+    (0..frames * views)
+        .flat_map(|i| {
+            let mut img = random_image((i / 7) as u64);
+            img[i % img.len()] ^= 0x0101_0101 * (i as u32 % 5);
+            describe(&img, &t).words
+        })
+        .collect()
+}
+
+/// Row `r` of packed descriptors.
+pub fn row(words: &[u32], r: usize) -> [u32; WORDS] {
+    words[r * WORDS..(r + 1) * WORDS].try_into().expect("WORDS words")
+}
+
 /// A `side`x`side` picture of a few random low-frequency waves, different for every
 /// seed: footage as downscaled pictures mostly are, smooth, with no edge of its own.
 pub fn waves(seed: u64, side: usize) -> Gray {

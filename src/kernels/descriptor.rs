@@ -326,6 +326,26 @@ pub fn split_dot(a: &[u32; WORDS], b: &[u32; WORDS]) -> (i32, i32) {
     (even, odd)
 }
 
+/// A query widened to 16 bits, for the fine stage's dot products.
+pub fn widen(q: &[u32; WORDS]) -> [i16; DIM] {
+    let mut out = [0i16; DIM];
+    for (o, x) in out.iter_mut().zip(coefficients(q)) {
+        *o = i16::from(x);
+    }
+    out
+}
+
+/// Even and odd half dot products of a widened query with one packed row, as
+/// `descriptor::split_dot` computes them; written so that the compiler vectorises it.
+#[inline(always)]
+pub fn halves(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
+    let bytes: &[u8] = bytemuck::cast_slice(row);
+    let half = |r: std::ops::Range<usize>| -> i32 {
+        q[r.clone()].iter().zip(&bytes[r]).map(|(&a, &b)| i32::from(a) * i32::from(b as i8)).sum()
+    };
+    (half(0..DIM / 2), half(DIM / 2..DIM))
+}
+
 /// Dot product of two packed descriptors, one of them mirrored when `mirrored`.
 pub fn oriented_dot(a: &[u32; WORDS], b: &[u32; WORDS], mirrored: bool) -> i32 {
     let (even, odd) = split_dot(a, b);

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{Descriptor, PackedImage, Tables, WORDS, describe};
+use crate::kernels::fine;
 use crate::kernels::gpu::{DeviceChoice, Gpu, Resident, ResidentCentroids, Timing};
 use crate::kernels::ivf::{self, Lists, coarse_scores};
 use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK, cpu_search};
@@ -188,7 +189,7 @@ impl Engine {
     pub fn search_indexed(&self, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
         let mut out = Vec::with_capacity(queries.len());
         for batch in queries.chunks(ivf::batch_for(ix.clusters)) {
-            out.extend(ivf::rerank(batch, &self.probed(ix, batch)?, ix.lists));
+            out.extend(fine::rerank(batch, &self.probed(ix, batch)?, ix.lists));
         }
         Ok(out)
     }

@@ -5,12 +5,12 @@
 //! descriptors) by `coarse.wgsl` or its twin `coarse_scores`, and its `probes` best
 //! clusters are picked (`probe`). Fine stage: the view descriptors listed under those
 //! clusters are scored exactly, both orientations, each frame kept with its best view
-//! in the exhaustive search's order (`rerank`). The centroids are trained and the
+//! in the exhaustive search's order (`fine::rerank`). The centroids are trained and the
 //! descriptors assigned by `cluster`; `engine` runs the two stages.
 
-use crate::kernels::descriptor::{DIM, WORDS, coefficients};
+use crate::kernels::descriptor::{WORDS, halves, widen};
 use crate::kernels::mapped::Section;
-use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK};
+use crate::kernels::search::Matrix;
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
@@ -155,7 +155,7 @@ impl Lists {
         self.range(cluster).len()
     }
 
-    fn range(&self, cluster: usize) -> std::ops::Range<usize> {
+    pub(crate) fn range(&self, cluster: usize) -> std::ops::Range<usize> {
         match (self.offsets.get(cluster), self.offsets.get(cluster + 1)) {
             (Some(&a), Some(&b)) => a as usize..b as usize,
             _ => 0..0,
@@ -283,219 +283,15 @@ impl<'a> Descriptors<'a> {
     }
 }
 
-/// A frame's best hit so far in a fine-stage list, with the view that gave it.
-#[derive(Clone, Copy)]
-struct Best {
-    hit: Hit,
-    view: u8,
-}
-
-/// Offers one view's hit of a frame to a best-first list of distinct frames. A frame
-/// keeps its best view, and on equal scores the earlier view, then the plain
-/// orientation: what the exhaustive scan, which meets views in order, would record.
-/// The list stays in the exhaustive order: score descending, key ascending.
-#[inline(always)]
-fn offer(list: &mut [Best; TOPK], hit: Hit, view: u8) {
-    let last = list[TOPK - 1].hit;
-    if hit.score < last.score || (hit.score == last.score && hit.key >= last.key) {
-        return;
-    }
-    let frame = hit.key >> 1;
-    if let Some(p) = list.iter().position(|b| !b.hit.is_empty() && b.hit.key >> 1 == frame) {
-        let old = list[p];
-        let better =
-            hit.score > old.hit.score || (hit.score == old.hit.score && (view, hit.key) < (old.view, old.hit.key));
-        if !better {
-            return;
-        }
-        // The old entry's slot is freed: entries after it move up one.
-        list.copy_within(p + 1.., p);
-        list[TOPK - 1] = Best { hit: Hit::EMPTY, view: 0 };
-    }
-    let mut p = TOPK - 1;
-    let before = |a: &Hit, b: &Hit| a.score > b.score || (a.score == b.score && a.key < b.key);
-    while p > 0 && (list[p - 1].hit.is_empty() || before(&hit, &list[p - 1].hit)) {
-        list[p] = list[p - 1];
-        p -= 1;
-    }
-    list[p] = Best { hit, view };
-}
-
-/// A query widened to 16 bits, for the fine stage's dot products.
-fn widen(q: &[u32; WORDS]) -> [i16; DIM] {
-    let mut out = [0i16; DIM];
-    for (o, x) in out.iter_mut().zip(coefficients(q)) {
-        *o = i16::from(x);
-    }
-    out
-}
-
-/// Even and odd half dot products of a widened query with one packed row, as
-/// `descriptor::split_dot` computes them; written so that the compiler vectorises it.
-#[inline(always)]
-fn halves(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
-    let bytes: &[u8] = bytemuck::cast_slice(row);
-    let half = |r: std::ops::Range<usize>| -> i32 {
-        q[r.clone()].iter().zip(&bytes[r]).map(|(&a, &b)| i32::from(a) * i32::from(b as i8)).sum()
-    };
-    (half(0..DIM / 2), half(DIM / 2..DIM))
-}
-
-/// `halves` with AVX2: sixteen dimensions widened and multiplied per instruction.
-///
-/// # Safety
-/// The CPU must support avx2; `row` must hold `WORDS` words.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn halves_avx2(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
-    use std::arch::x86_64::*;
-    debug_assert_eq!(row.len(), WORDS);
-    // SAFETY: every load reads 16 bytes of `row` (128 bytes) or 32 bytes of `q` (256)
-    // inside their bounds; avx2 is the caller's guarantee.
-    unsafe {
-        let r = row.as_ptr().cast::<u8>();
-        let half = |first: usize| {
-            let mut acc = _mm256_setzero_si256();
-            for i in first..first + DIM / 32 {
-                let bytes = _mm256_cvtepi8_epi16(_mm_loadu_si128(r.add(16 * i).cast()));
-                let qv = _mm256_loadu_si256(q.as_ptr().add(16 * i).cast());
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(bytes, qv));
-            }
-            let s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
-            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
-            _mm_cvtsi128_si32(s)
-        };
-        (half(0), half(DIM / 32))
-    }
-}
-
-/// A query as `halves_vnni` reads it: its words, and each half's byte sum.
-#[cfg(target_arch = "x86_64")]
-struct ByteQuery {
-    words: [u32; WORDS],
-    sums: [i32; 2],
-}
-
-#[cfg(target_arch = "x86_64")]
-impl ByteQuery {
-    fn new(q: &[u32; WORDS]) -> ByteQuery {
-        let mut sums = [0; 2];
-        for (i, x) in coefficients(q).enumerate() {
-            sums[i / (DIM / 2)] += i32::from(x);
-        }
-        ByteQuery { words: *q, sums }
-    }
-}
-
-/// `halves` with AVX-512 VNNI: a row's bytes made unsigned (+128) and multiplied with the
-/// query's signed bytes, 64 per `vpdpbusd`; `128 * sum(q)` then takes the offset back.
-///
-/// # Safety
-/// The CPU must support avx512f, avx512bw and avx512vnni; `row` must hold `WORDS` words.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn halves_vnni(q: &ByteQuery, row: &[u32]) -> (i32, i32) {
-    use std::arch::x86_64::*;
-    debug_assert_eq!(row.len(), WORDS);
-    // SAFETY: every load reads 64 bytes of `row` or of `q.words` (128 bytes each) inside
-    // their bounds; the target features are the caller's guarantee.
-    unsafe {
-        let flip = _mm512_set1_epi8(i8::MIN);
-        let half = |k: usize| {
-            let r = _mm512_xor_si512(_mm512_loadu_si512(row.as_ptr().add(k * WORDS / 2).cast()), flip);
-            let qv = _mm512_loadu_si512(q.words.as_ptr().add(k * WORDS / 2).cast());
-            _mm512_reduce_add_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), r, qv)) - (q.sums[k] << 7)
-        };
-        (half(0), half(1))
-    }
-}
-
-/// The fine stage for one query (prepared as `halves` reads it): every view descriptor
-/// listed under its `clusters`, in every part's lists, scored, each frame kept with its
-/// best of those views.
-#[inline(always)]
-fn fine<Q>(q: &Q, clusters: &[u32], parts: &[Lists], halves: impl Fn(&Q, &[u32]) -> (i32, i32)) -> Neighbours {
-    let mut list = [Best { hit: Hit::EMPTY, view: 0 }; TOPK];
-    for lists in parts {
-        let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
-        for &c in clusters {
-            for e in lists.range(c as usize) {
-                let (even, odd) = halves(q, &words[e * WORDS..(e + 1) * WORDS]);
-                let f = lists.first_frame + frames[e];
-                // The plain orientation wins a tie, as in the exhaustive scan.
-                let hit = if even - odd > even + odd {
-                    Hit { score: even - odd, key: f << 1 | 1 }
-                } else {
-                    Hit { score: even + odd, key: f << 1 }
-                };
-                offer(&mut list, hit, views[e]);
-            }
-        }
-    }
-    list.map(|b| b.hit)
-}
-
-/// The fine stage for every query, on all cores: query `i` scores the frames listed
-/// under `clusters[i]` in every part's lists.
-pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Neighbours> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-        fn vnni(q: &[u32; WORDS], c: &[u32], parts: &[Lists]) -> Neighbours {
-            // SAFETY: this function only runs where the three are enabled; rows are WORDS
-            // long.
-            fine(&ByteQuery::new(q), c, parts, |q, r| unsafe { halves_vnni(q, r) })
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(q: &[u32; WORDS], c: &[u32], parts: &[Lists]) -> Neighbours {
-            // SAFETY: this function only runs where avx2 is enabled; rows are WORDS long.
-            fine(&widen(q), c, parts, |q, r| unsafe { halves_avx2(q, r) })
-        }
-        if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
-            return queries
-                .par_iter()
-                .zip(clusters)
-                // SAFETY: the CPU has just been found to support all three.
-                .map(|(q, c)| unsafe { vnni(q, c, parts) })
-                .collect();
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return queries
-                .par_iter()
-                .zip(clusters)
-                // SAFETY: the CPU has just been found to support avx2.
-                .map(|(q, c)| unsafe { avx2(q, c, parts) })
-                .collect();
-        }
-    }
-    queries.par_iter().zip(clusters).map(|(q, c)| fine(&widen(q), c, parts, halves)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kernels::cluster::{TrainParams, assign, train};
-    use crate::kernels::descriptor::{Tables, describe, mirror_words as mirror};
+    use crate::kernels::descriptor::mirror_words as mirror;
     use crate::kernels::engine::Engine;
+    use crate::kernels::fine::rerank;
     use crate::kernels::search::cpu_search;
-
-    /// Real descriptors of random images, several near-copies of each (a cluster
-    /// structure like shots), `views` per frame.
-    fn catalogue(frames: usize, views: usize) -> Vec<u32> {
-        let t = Tables::new();
-        (0..frames * views)
-            .flat_map(|i| {
-                let mut img = crate::testkit::random_image((i / 7) as u64);
-                img[i % img.len()] ^= 0x0101_0101 * (i as u32 % 5);
-                describe(&img, &t).words
-            })
-            .collect()
-    }
-
-    fn row(words: &[u32], r: usize) -> [u32; WORDS] {
-        words[r * WORDS..(r + 1) * WORDS].try_into().unwrap()
-    }
+    use crate::testkit::{row, shot_descriptors as catalogue};
 
     fn params(centroids: usize) -> TrainParams {
         TrainParams { centroids, sample_per_centroid: 16, iterations: 4 }
@@ -551,31 +347,6 @@ mod tests {
     }
 
     #[test]
-    fn every_dot_product_agrees_with_split_dot() {
-        let words = catalogue(50, 1);
-        for (a, b) in words
-            .chunks(WORDS)
-            .zip(words.chunks(WORDS).skip(7))
-            .chain([(&[0x8080_8080; WORDS][..], &[0x8080_8080; WORDS][..])])
-            .chain([(&[0x7f80_7f80; WORDS][..], &[0x807f_ff01; WORDS][..])])
-        {
-            let (a, b): (&[u32; WORDS], &[u32; WORDS]) = (a.try_into().unwrap(), b.try_into().unwrap());
-            let want = crate::kernels::descriptor::split_dot(a, b);
-            assert_eq!(halves(&widen(a), b), want);
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: avx2 was just detected; b holds WORDS words.
-                assert_eq!(unsafe { halves_avx2(&widen(a), b) }, want);
-            }
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
-                // SAFETY: avx512f, avx512bw and avx512vnni were just detected.
-                assert_eq!(unsafe { halves_vnni(&ByteQuery::new(a), b) }, want);
-            }
-        }
-    }
-
-    #[test]
     fn probes_are_the_best_scores_lower_cluster_first_on_ties() {
         assert_eq!(probe(&[5, 9, 9, -3, 7], 3), vec![1, 2, 4]);
         assert_eq!(probe(&[5, 9, 9, -3, 7], 9), vec![1, 2, 4, 0, 3]);
@@ -617,20 +388,6 @@ mod tests {
         for f in 0..20 {
             let a: Vec<_> = Descriptors::Frames(&words, views).of(2 * f).collect();
             assert_eq!(Descriptors::Lists(std::slice::from_ref(&half)).of(f).collect::<Vec<_>>(), a);
-        }
-    }
-
-    #[test]
-    fn ties_keep_the_earlier_view_then_the_plain_orientation() {
-        // A catalogue of equal descriptors in every view: all scores tie, so the order is
-        // the keys', and each frame's orientation the one its first view gives.
-        let views = 3;
-        let row = row(&catalogue(1, 1), 0);
-        let words: Vec<u32> = (0..40 * views).flat_map(|i| if i % 2 == 0 { row } else { mirror(&row) }).collect();
-        let m = Matrix { words: &words, views };
-        let lists = Lists::new(&m, &vec![0; 40 * views], 1);
-        for q in [row, mirror(&row)] {
-            assert_eq!(rerank(&[q], &[vec![0]], std::slice::from_ref(&lists)), cpu_search(&[q], &m));
         }
     }
 }

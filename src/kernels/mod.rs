@@ -2,7 +2,7 @@
 //! `shaders/descriptor.wgsl`) and exact top-k search (`search`, beside
 //! `shaders/search.wgsl` and `shaders/merge.wgsl`; its blocked scan on the CPU's vector
 //! unit in `lanes`, the lists every search leaves in `neighbours`), the index (`ivf`, beside
-//! `shaders/coarse.wgsl`, trained by `cluster`), the WGSL sources and their bindings
+//! `shaders/coarse.wgsl`, trained by `cluster`, its fine stage in `fine`), the WGSL sources and their bindings
 //! (`shaders`), the adapters wgpu sees (`adapter`), dispatch through wgpu (`gpu`), and
 //! the choice between GPU and twins (`engine`).
 //!
@@ -13,6 +13,7 @@ pub mod adapter;
 pub mod cluster;
 pub mod descriptor;
 pub mod engine;
+pub mod fine;
 pub mod gpu;
 pub mod ivf;
 pub mod lanes;

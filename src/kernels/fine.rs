@@ -1,0 +1,377 @@
+//! The index's fine stage: the view descriptors listed under each query's probed
+//! clusters (`ivf::Lists`) scored exactly, both orientations, each frame kept with its
+//! best view in the exhaustive search's order. Cluster by cluster rather than query by
+//! query: a listed descriptor is read from memory once and scored against every query
+//! that probes its cluster.
+
+use crate::kernels::descriptor::{DIM, WORDS, halves, widen};
+use crate::kernels::ivf::Lists;
+use crate::kernels::search::{Hit, Neighbours, TOPK};
+use rayon::prelude::*;
+
+/// A frame's best hit so far in a fine-stage list, with the view that gave it.
+#[derive(Clone, Copy)]
+struct Best {
+    hit: Hit,
+    view: u8,
+}
+
+/// Offers one view's hit of a frame to a best-first list of distinct frames. A frame
+/// keeps its best view, and on equal scores the earlier view, then the plain
+/// orientation: what the exhaustive scan, which meets views in order, would record.
+/// The list stays in the exhaustive order: score descending, key ascending.
+#[inline(always)]
+fn offer(list: &mut [Best; TOPK], hit: Hit, view: u8) {
+    let last = list[TOPK - 1].hit;
+    // (A frame's other view with the last entry's score may still replace it.)
+    if hit.score < last.score || (hit.score == last.score && hit.key >= last.key && hit.key >> 1 != last.key >> 1) {
+        return;
+    }
+    let frame = hit.key >> 1;
+    if let Some(p) = list.iter().position(|b| !b.hit.is_empty() && b.hit.key >> 1 == frame) {
+        let old = list[p];
+        let better =
+            hit.score > old.hit.score || (hit.score == old.hit.score && (view, hit.key) < (old.view, old.hit.key));
+        if !better {
+            return;
+        }
+        // The old entry's slot is freed: entries after it move up one.
+        list.copy_within(p + 1.., p);
+        list[TOPK - 1] = Best { hit: Hit::EMPTY, view: 0 };
+    }
+    let mut p = TOPK - 1;
+    let before = |a: &Hit, b: &Hit| a.score > b.score || (a.score == b.score && a.key < b.key);
+    while p > 0 && (list[p - 1].hit.is_empty() || before(&hit, &list[p - 1].hit)) {
+        list[p] = list[p - 1];
+        p -= 1;
+    }
+    list[p] = Best { hit, view };
+}
+
+/// `halves` with AVX2: sixteen dimensions widened and multiplied per instruction.
+///
+/// # Safety
+/// The CPU must support avx2; `row` must hold `WORDS` words.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn halves_avx2(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(row.len(), WORDS);
+    // SAFETY: every load reads 16 bytes of `row` (128 bytes) or 32 bytes of `q` (256)
+    // inside their bounds; avx2 is the caller's guarantee.
+    unsafe {
+        let r = row.as_ptr().cast::<u8>();
+        let half = |first: usize| {
+            let mut acc = _mm256_setzero_si256();
+            for i in first..first + DIM / 32 {
+                let bytes = _mm256_cvtepi8_epi16(_mm_loadu_si128(r.add(16 * i).cast()));
+                let qv = _mm256_loadu_si256(q.as_ptr().add(16 * i).cast());
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(bytes, qv));
+            }
+            let s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+            _mm_cvtsi128_si32(s)
+        };
+        (half(0), half(DIM / 32))
+    }
+}
+
+/// A query's fine-stage list: distinct frames, each with its best view, best first.
+type Ranked = [Best; TOPK];
+
+const UNRANKED: Ranked = [Best { hit: Hit::EMPTY, view: 0 }; TOPK];
+
+/// Probed clusters, each with the queries that probe it, in cluster order.
+type Work = [(u32, Vec<u32>)];
+
+/// The fine stage over `work` for queries `qs` (prepared as `halves` reads them): every
+/// view descriptor listed under a cluster, in every part's lists, is read once and
+/// scored against each query that probes the cluster. Query by query, each descriptor
+/// would cross memory once per query probing its cluster (about ten per cluster for one
+/// upload's queries at 128 probes), and the fine stage would wait on memory.
+#[inline(always)]
+fn fine<Q>(qs: &[Q], work: &Work, parts: &[Lists], halves: impl Fn(&Q, &[u32]) -> (i32, i32)) -> Vec<Ranked> {
+    let mut ranked = vec![UNRANKED; qs.len()];
+    for lists in parts {
+        let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
+        for (c, probing) in work {
+            for e in lists.range(*c as usize) {
+                let row = &words[e * WORDS..(e + 1) * WORDS];
+                let f = lists.first_frame + frames[e];
+                for &i in probing {
+                    let (even, odd) = halves(&qs[i as usize], row);
+                    // The plain orientation wins a tie, as in the exhaustive scan.
+                    let hit = if even - odd > even + odd {
+                        Hit { score: even - odd, key: f << 1 | 1 }
+                    } else {
+                        Hit { score: even + odd, key: f << 1 }
+                    };
+                    offer(&mut ranked[i as usize], hit, views[e]);
+                }
+            }
+        }
+    }
+    ranked
+}
+
+/// Queries scored together by `fine_vnni`: one lane of a 512-bit register each.
+#[cfg(target_arch = "x86_64")]
+const LANES: usize = 16;
+
+/// The fine stage over `work` as `fine` runs it, with AVX-512 VNNI: each listed
+/// descriptor is scored against up to 16 of the queries probing its cluster at once.
+/// The queries lie transposed in 32 registers (register `j` holds word `j` of each,
+/// its bytes made unsigned by +128), and each word of the descriptor, broadcast, is
+/// multiplied into them by one `vpdpbusd`: every lane then holds its query's two half
+/// sums, with no sum across lanes, and `128 x` the descriptor's half sums takes the
+/// offset back. Only lanes whose score can enter their query's list go on to `offer`.
+///
+/// # Safety
+/// The CPU must support avx512f, avx512bw and avx512vnni.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> Vec<Ranked> {
+    use std::arch::x86_64::*;
+    let mut ranked = vec![UNRANKED; queries.len()];
+    let flip = _mm512_set1_epi8(i8::MIN);
+    let zero = _mm512_setzero_si512();
+    for lists in parts {
+        let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
+        for (c, probing) in work {
+            let range = lists.range(*c as usize);
+            for group in probing.chunks(LANES) {
+                let mut t = [[0u32; LANES]; WORDS];
+                for (l, &i) in group.iter().enumerate() {
+                    for (j, &w) in queries[i as usize].iter().enumerate() {
+                        t[j][l] = w ^ 0x8080_8080;
+                    }
+                }
+                // SAFETY: each load reads the LANES words of one row of `t`.
+                let cols: [__m512i; WORDS] =
+                    std::array::from_fn(|j| unsafe { _mm512_loadu_si512(t[j].as_ptr().cast()) });
+                let active: __mmask16 = if group.len() == LANES { !0 } else { (1 << group.len()) - 1 };
+                let mut floor = _mm512_set1_epi32(i32::MIN);
+                for (l, &i) in group.iter().enumerate() {
+                    floor = _mm512_mask_set1_epi32(floor, 1 << l, ranked[i as usize][TOPK - 1].hit.score);
+                }
+                for e in range.clone() {
+                    let row = &words[e * WORDS..(e + 1) * WORDS];
+                    // Two chains per half, so that each `vpdpbusd` waits on the one before
+                    // it only every other step.
+                    let mut acc = [zero; 4];
+                    for j in 0..WORDS {
+                        let k = (j / (WORDS / 2)) * 2 + (j & 1);
+                        acc[k] = _mm512_dpbusd_epi32(acc[k], cols[j], _mm512_set1_epi32(row[j] as i32));
+                    }
+                    // SAFETY: both loads read 64 bytes of `row` (128 bytes).
+                    let (lo, hi) = unsafe {
+                        (
+                            _mm512_loadu_si512(row.as_ptr().cast()),
+                            _mm512_loadu_si512(row.as_ptr().add(WORDS / 2).cast()),
+                        )
+                    };
+                    // The half sums of the descriptor's bytes made unsigned, less 64 x 128.
+                    let sum = |v: __m512i| {
+                        _mm512_reduce_add_epi64(_mm512_sad_epu8(_mm512_xor_si512(v, flip), zero)) as i32 - 64 * 128
+                    };
+                    let (se, so) = (sum(lo), sum(hi));
+                    let even = _mm512_sub_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_set1_epi32(se << 7));
+                    let odd = _mm512_sub_epi32(_mm512_add_epi32(acc[2], acc[3]), _mm512_set1_epi32(so << 7));
+                    let plain = _mm512_add_epi32(even, odd);
+                    let mirrored = _mm512_sub_epi32(even, odd);
+                    // The plain orientation wins a tie, as in the exhaustive scan.
+                    let flipped = _mm512_cmpgt_epi32_mask(mirrored, plain);
+                    let score = _mm512_mask_blend_epi32(flipped, plain, mirrored);
+                    let mut enter = _mm512_mask_cmpge_epi32_mask(active, score, floor);
+                    if enter == 0 {
+                        continue;
+                    }
+                    let mut scores = [0i32; LANES];
+                    // SAFETY: `scores` holds LANES i32.
+                    unsafe { _mm512_storeu_si512(scores.as_mut_ptr().cast(), score) };
+                    let f = lists.first_frame + frames[e];
+                    while enter != 0 {
+                        let l = enter.trailing_zeros() as usize;
+                        enter &= enter - 1;
+                        let list = &mut ranked[group[l] as usize];
+                        let key = f << 1 | u32::from(flipped >> l & 1 == 1);
+                        offer(list, Hit { score: scores[l], key }, views[e]);
+                        floor = _mm512_mask_set1_epi32(floor, 1 << l, list[TOPK - 1].hit.score);
+                    }
+                }
+            }
+        }
+    }
+    ranked
+}
+
+/// Each query's probed clusters turned around (every probed cluster with its queries),
+/// cut into runs of about equal work (descriptors x queries) for the cores.
+fn shares(clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Vec<(u32, Vec<u32>)>> {
+    let k = parts.iter().map(Lists::clusters).max().unwrap_or(0);
+    let mut probing: Vec<Vec<u32>> = vec![Vec::new(); k];
+    for (i, cs) in clusters.iter().enumerate() {
+        for &c in cs.iter().filter(|&&c| (c as usize) < k) {
+            probing[c as usize].push(i as u32);
+        }
+    }
+    let cost = |c: usize, q: &[u32]| parts.iter().map(|l| l.entries_of(c)).sum::<usize>() * q.len();
+    let total: usize = probing.iter().enumerate().map(|(c, q)| cost(c, q)).sum();
+    // A few runs per core, so that a core that drew the heavier clusters is not waited on.
+    let share = total.div_ceil(4 * rayon::current_num_threads()).max(1);
+    let mut out: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new()];
+    let mut held = 0;
+    for (c, q) in probing.into_iter().enumerate().filter(|(_, q)| !q.is_empty()) {
+        if held >= share {
+            out.push(Vec::new());
+            held = 0;
+        }
+        held += cost(c, &q);
+        out.last_mut().expect("one run at least").push((c as u32, q));
+    }
+    out
+}
+
+/// The fine stage for every query, on all cores: query `i` scores the frames listed
+/// under `clusters[i]` in every part's lists. Each core scores a run of clusters for
+/// the queries that probe them; the runs' lists of each query are then joined, which
+/// gives the list one pass over all its clusters gives (`offer` keeps a frame's best
+/// view whatever order its views come in).
+pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Neighbours> {
+    let runs = shares(clusters, parts);
+    let ranked: Vec<Vec<Ranked>> = 'simd: {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            fn avx2(qs: &[[i16; DIM]], w: &Work, parts: &[Lists]) -> Vec<Ranked> {
+                // SAFETY: this function only runs where avx2 is enabled; rows are WORDS long.
+                fine(qs, w, parts, |q, r| unsafe { halves_avx2(q, r) })
+            }
+            if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the CPU has just been found to support all three.
+                break 'simd runs.par_iter().map(|w| unsafe { fine_vnni(queries, w, parts) }).collect();
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let qs: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
+                // SAFETY: the CPU has just been found to support avx2.
+                break 'simd runs.par_iter().map(|w| unsafe { avx2(&qs, w, parts) }).collect();
+            }
+        }
+        let qs: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
+        runs.par_iter().map(|w| fine(&qs, w, parts, halves)).collect()
+    };
+    (0..queries.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut list = UNRANKED;
+            for b in ranked.iter().flat_map(|r| r[i]).filter(|b| !b.hit.is_empty()) {
+                offer(&mut list, b.hit, b.view);
+            }
+            list.map(|b| b.hit)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::cluster::TrainParams;
+    use crate::kernels::cluster::{assign, train};
+    use crate::kernels::descriptor::mirror_words as mirror;
+    use crate::kernels::engine::Engine;
+    use crate::kernels::search::{Matrix, cpu_search};
+    use crate::testkit::{row, shot_descriptors as catalogue};
+
+    #[test]
+    fn every_vector_unit_ranks_as_one_query_at_a_time() {
+        let views = 3;
+        let words = catalogue(400, views);
+        let m = Matrix { words: &words, views };
+        let engine = Engine::Cpu(Box::default());
+        let centroids =
+            train(&engine, &[&words], &TrainParams { centroids: 10, sample_per_centroid: 16, iterations: 4 }).unwrap();
+        let k = centroids.len() as u32 / WORDS as u32;
+        let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), k as usize);
+        let parts = std::slice::from_ref(&lists);
+        // 60 queries, each probing 4 clusters of its own: about 24 probe each cluster, so
+        // the vector unit scores full groups of queries and a part-filled one.
+        let queries: Vec<[u32; WORDS]> = (0..60)
+            .map(|i| {
+                let q = row(&words, i * 19);
+                if i % 3 == 0 { mirror(&q) } else { q }
+            })
+            .collect();
+        let clusters: Vec<Vec<u32>> = (0..60u32).map(|i| (0..4).map(|j| (i * 7 + j * 3) % k).collect()).collect();
+        let want: Vec<Neighbours> = queries
+            .iter()
+            .zip(&clusters)
+            .map(|(q, cs)| {
+                let mut list = UNRANKED;
+                for e in cs.iter().flat_map(|&c| lists.range(c as usize)) {
+                    let row: &[u32; WORDS] = lists.words[e * WORDS..(e + 1) * WORDS].try_into().unwrap();
+                    let (even, odd) = crate::kernels::descriptor::split_dot(q, row);
+                    let f = lists.frames[e];
+                    let hit = if even - odd > even + odd {
+                        Hit { score: even - odd, key: f << 1 | 1 }
+                    } else {
+                        Hit { score: even + odd, key: f << 1 }
+                    };
+                    offer(&mut list, hit, lists.views[e]);
+                }
+                list.map(|b| b.hit)
+            })
+            .collect();
+        assert!(want.iter().all(|l| !l[TOPK - 1].is_empty()));
+        assert_eq!(rerank(&queries, &clusters, parts), want);
+        // Each vector unit over all the work as one run.
+        let work = shares(&clusters, parts).concat();
+        let hits = |r: Vec<Ranked>| r.into_iter().map(|l| l.map(|b| b.hit)).collect::<Vec<_>>();
+        let wide: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
+        assert_eq!(hits(fine(&wide, &work, parts, halves)), want);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: avx2 was just detected; rows hold WORDS words.
+            assert_eq!(hits(fine(&wide, &work, parts, |q, r| unsafe { halves_avx2(q, r) })), want);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: avx512f, avx512bw and avx512vnni were just detected.
+            assert_eq!(hits(unsafe { fine_vnni(&queries, &work, parts) }), want);
+        }
+    }
+
+    #[test]
+    fn every_dot_product_agrees_with_split_dot() {
+        let words = catalogue(50, 1);
+        for (a, b) in words
+            .chunks(WORDS)
+            .zip(words.chunks(WORDS).skip(7))
+            .chain([(&[0x8080_8080; WORDS][..], &[0x8080_8080; WORDS][..])])
+            .chain([(&[0x7f80_7f80; WORDS][..], &[0x807f_ff01; WORDS][..])])
+        {
+            let (a, b): (&[u32; WORDS], &[u32; WORDS]) = (a.try_into().unwrap(), b.try_into().unwrap());
+            let want = crate::kernels::descriptor::split_dot(a, b);
+            assert_eq!(halves(&widen(a), b), want);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: avx2 was just detected; b holds WORDS words.
+                assert_eq!(unsafe { halves_avx2(&widen(a), b) }, want);
+            }
+        }
+    }
+
+    #[test]
+    fn ties_keep_the_earlier_view_then_the_plain_orientation() {
+        // A catalogue of equal descriptors in every view: all scores tie, so the order is
+        // the keys', and each frame's orientation the one its first view gives.
+        let views = 3;
+        let row = row(&catalogue(1, 1), 0);
+        let words: Vec<u32> = (0..40 * views).flat_map(|i| if i % 2 == 0 { row } else { mirror(&row) }).collect();
+        let m = Matrix { words: &words, views };
+        let lists = Lists::new(&m, &vec![0; 40 * views], 1);
+        for q in [row, mirror(&row)] {
+            assert_eq!(rerank(&[q], &[vec![0]], std::slice::from_ref(&lists)), cpu_search(&[q], &m));
+        }
+    }
+}
