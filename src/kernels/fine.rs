@@ -158,11 +158,15 @@ unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> V
                 for e in range.clone() {
                     let row = &words[e * WORDS..(e + 1) * WORDS];
                     // Two chains per half, so that each `vpdpbusd` waits on the one before
-                    // it only every other step.
-                    let mut acc = [zero; 4];
-                    for j in 0..WORDS {
-                        let k = (j / (WORDS / 2)) * 2 + (j & 1);
-                        acc[k] = _mm512_dpbusd_epi32(acc[k], cols[j], _mm512_set1_epi32(row[j] as i32));
+                    // it only every other step; named, so that they stay in registers.
+                    let (mut e0, mut e1, mut o0, mut o1) = (zero, zero, zero, zero);
+                    let half = WORDS / 2;
+                    for j in (0..half).step_by(2) {
+                        let word = |j: usize| _mm512_set1_epi32(row[j] as i32);
+                        e0 = _mm512_dpbusd_epi32(e0, cols[j], word(j));
+                        e1 = _mm512_dpbusd_epi32(e1, cols[j + 1], word(j + 1));
+                        o0 = _mm512_dpbusd_epi32(o0, cols[half + j], word(half + j));
+                        o1 = _mm512_dpbusd_epi32(o1, cols[half + j + 1], word(half + j + 1));
                     }
                     // SAFETY: both loads read 64 bytes of `row` (128 bytes).
                     let (lo, hi) = unsafe {
@@ -176,8 +180,8 @@ unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> V
                         _mm512_reduce_add_epi64(_mm512_sad_epu8(_mm512_xor_si512(v, flip), zero)) as i32 - 64 * 128
                     };
                     let (se, so) = (sum(lo), sum(hi));
-                    let even = _mm512_sub_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_set1_epi32(se << 7));
-                    let odd = _mm512_sub_epi32(_mm512_add_epi32(acc[2], acc[3]), _mm512_set1_epi32(so << 7));
+                    let even = _mm512_sub_epi32(_mm512_add_epi32(e0, e1), _mm512_set1_epi32(se << 7));
+                    let odd = _mm512_sub_epi32(_mm512_add_epi32(o0, o1), _mm512_set1_epi32(so << 7));
                     let plain = _mm512_add_epi32(even, odd);
                     let mirrored = _mm512_sub_epi32(even, odd);
                     // The plain orientation wins a tie, as in the exhaustive scan.
