@@ -83,7 +83,7 @@ lines = [
     f"- Query descriptors: {queries_per_s:.1f} per second of upload (dev: {bench['mean_queries_per_upload']:.0f} per upload of"
     f" {runs[0]['upload_s_per_upload']:.1f} s).",
     f"- Exhaustive search on the CPU: {fmt(cpu_exact_rate)} comparisons/s. Index fine stage on the CPU: {fmt(cpu_fine_rate)}"
-    " descriptors/s (memory-bound: each query reads its lists).",
+    " descriptors/s (cluster by cluster: a listed descriptor is read once for the queries probing its cluster).",
     f"- Index at {probes} probes ({big['centroids']} clusters): {at['frames_scored_per_query']:,.0f} descriptors scored per query,"
     f" {imbalance:.2f}x the mean list length times the probes (queries favour the large clusters);"
     f" recall of the exhaustive top 16: {at['recall_at_16']:.3f}.",
