@@ -93,9 +93,9 @@ type Work = [(u32, Vec<u32>)];
 #[inline(always)]
 fn fine<Q>(qs: &[Q], work: &Work, parts: &[Lists], halves: impl Fn(&Q, &[u32]) -> (i32, i32)) -> Vec<Ranked> {
     let mut ranked = vec![UNRANKED; qs.len()];
-    for lists in parts {
-        let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
-        for (c, probing) in work {
+    for (c, probing) in work {
+        for lists in parts {
+            let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
             for e in lists.range(*c as usize) {
                 let row = &words[e * WORDS..(e + 1) * WORDS];
                 let f = lists.first_frame + frames[e];
@@ -121,11 +121,11 @@ const LANES: usize = 16;
 
 /// The fine stage over `work` as `fine` runs it, with AVX-512 VNNI: each listed
 /// descriptor is scored against up to 16 of the queries probing its cluster at once.
-/// The queries lie transposed in 32 registers (register `j` holds word `j` of each,
-/// its bytes made unsigned by +128), and each word of the descriptor, broadcast, is
-/// multiplied into them by one `vpdpbusd`: every lane then holds its query's two half
-/// sums, with no sum across lanes, and `128 x` the descriptor's half sums takes the
-/// offset back. Only lanes whose score can enter their query's list go on to `offer`.
+/// The group's queries are transposed once (`cols[j]` holds word `j` of each, its bytes
+/// made unsigned by +128), and each word of a descriptor, broadcast, is multiplied into
+/// them by one `vpdpbusd`: every lane then holds its query's two half sums, with no sum
+/// across lanes, and `128 x` the descriptor's half sums takes the offset back. Only
+/// lanes whose score can enter their query's list go on to `offer`.
 ///
 /// # Safety
 /// The CPU must support avx512f, avx512bw and avx512vnni.
@@ -136,26 +136,24 @@ unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> V
     let mut ranked = vec![UNRANKED; queries.len()];
     let flip = _mm512_set1_epi8(i8::MIN);
     let zero = _mm512_setzero_si512();
-    for lists in parts {
-        let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
-        for (c, probing) in work {
-            let range = lists.range(*c as usize);
-            for group in probing.chunks(LANES) {
-                let mut t = [[0u32; LANES]; WORDS];
-                for (l, &i) in group.iter().enumerate() {
-                    for (j, &w) in queries[i as usize].iter().enumerate() {
-                        t[j][l] = w ^ 0x8080_8080;
-                    }
+    for (c, probing) in work {
+        for group in probing.chunks(LANES) {
+            let mut t = [[0u32; LANES]; WORDS];
+            for (l, &i) in group.iter().enumerate() {
+                for (j, &w) in queries[i as usize].iter().enumerate() {
+                    t[j][l] = w ^ 0x8080_8080;
                 }
-                // SAFETY: each load reads the LANES words of one row of `t`.
-                let cols: [__m512i; WORDS] =
-                    std::array::from_fn(|j| unsafe { _mm512_loadu_si512(t[j].as_ptr().cast()) });
-                let active: __mmask16 = if group.len() == LANES { !0 } else { (1 << group.len()) - 1 };
-                let mut floor = _mm512_set1_epi32(i32::MIN);
-                for (l, &i) in group.iter().enumerate() {
-                    floor = _mm512_mask_set1_epi32(floor, 1 << l, ranked[i as usize][TOPK - 1].hit.score);
-                }
-                for e in range.clone() {
+            }
+            // SAFETY: each load reads the LANES words of one row of `t`.
+            let cols: [__m512i; WORDS] = std::array::from_fn(|j| unsafe { _mm512_loadu_si512(t[j].as_ptr().cast()) });
+            let active: __mmask16 = if group.len() == LANES { !0 } else { (1 << group.len()) - 1 };
+            let mut floor = _mm512_set1_epi32(i32::MIN);
+            for (l, &i) in group.iter().enumerate() {
+                floor = _mm512_mask_set1_epi32(floor, 1 << l, ranked[i as usize][TOPK - 1].hit.score);
+            }
+            for lists in parts {
+                let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
+                for e in lists.range(*c as usize) {
                     let row = &words[e * WORDS..(e + 1) * WORDS];
                     // Two chains per half, so that each `vpdpbusd` waits on the one before
                     // it only every other step; named, so that they stay in registers.
