@@ -4,13 +4,14 @@ that every core is busy. Prints both medians and the ratio job / floor (below 1:
 job is faster than FFmpeg alone).
 
     python3 benches/ffmpeg_floor.py [--uploads ../shared/bench/dev/queries] [--device auto]
-                                    [--repeats 5] [--rate 2]
+                                    [--repeats 5] [--rate 2] [--catalog DIR]
 
 The floor is the faster of two FFmpeg settings: its default threading, and one thread
 per process. The job reads the same folder and does everything: decoding, descriptors,
 search, alignment, Parquet. Runs alternate (floor, job, floor, job, ...) so that drift
 in the machine's speed hits both. The catalogue (../shared/footage/catalogue) is built
-once beforehand and not timed.
+once beforehand and not timed; --catalog matches against an existing one instead (a
+scale catalogue of benches/scale.sh: the job then searches it as its settings say).
 """
 import argparse
 import os
@@ -44,11 +45,12 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rate", type=float, default=2.0)
+    ap.add_argument("--catalog", help="an existing catalogue to match against")
     a = ap.parse_args()
     uploads = sorted(os.path.join(a.uploads, f) for f in os.listdir(a.uploads))
     work = workdir()
     try:
-        cat = catalogue(work)
+        cat = a.catalog or catalogue(work)
         out = os.path.join(work, "out")
         job = [CLIPMATCH, "match", "--catalog", cat, "--out", out, "--device", a.device, "--rate", str(a.rate),
                "--run-date", "2026-01-01", a.uploads]
@@ -62,7 +64,8 @@ def main():
             times.append(run(job)[0])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{len(uploads)} uploads from {a.uploads}, {os.cpu_count()} cores, rate {a.rate}/s, median of {a.repeats}")
+    print(f"{len(uploads)} uploads from {a.uploads}, {os.cpu_count()} cores, rate {a.rate}/s, median of {a.repeats}"
+          + (f", catalogue {a.catalog}" if a.catalog else ""))
     for name, t in floor.items():
         print(f"  {name:<28} {statistics.median(t):8.3f} s  (min {min(t):.3f}, max {max(t):.3f})")
     best = min(statistics.median(t) for t in floor.values())
