@@ -386,7 +386,11 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         let assigned = plan.as_ref().map(|p| &p.assigned[part as usize]);
         let strip_assigned = strip_plan.map(|p| &p[part as usize]);
         // The part's descriptors and pictures, row by row, from its files under `index/`.
-        let data = PartData::read(dir, part, views, hold_strips.then_some(manifest.strips))?;
+        // (From the lists the index already mapped where it did.)
+        let mapped = plan.as_ref().and_then(|p| p.lists.get(part as usize));
+        let strips_mapped = plan.as_ref().and_then(|p| p.strip_lists.get(part as usize));
+        let strips = hold_strips.then_some((manifest.strips, strips_mapped));
+        let data = PartData::read(dir, part, (views, mapped), strips)?;
         let batches = table::read_all(&path)?;
         data.check_rows(dir, part, batches.iter().map(RecordBatch::num_rows).sum())?;
         let mut rows = 0;

@@ -97,11 +97,15 @@ pub fn read_centroids(dir: &Path, m: &IndexManifest) -> Result<Vec<u32>> {
     }
 }
 
-/// The index as stored: the centroids and each part's clusters (`views` per row), and
-/// of its strips where the index assigns them (else no parts).
+/// The index as stored: the centroids, and each part's lists with the clusters they
+/// give its rows (`views` per row), and the same of its strips where the index assigns
+/// them (else no parts). The lists are mapped and checked once: `catalog::open` reads
+/// the part's descriptors from them too.
 pub struct Stored {
     pub centroids: Vec<u32>,
+    pub lists: Vec<Lists>,
     pub assigned: Vec<Vec<u32>>,
+    pub strip_lists: Vec<Lists>,
     pub strips: Vec<Vec<u32>>,
 }
 
@@ -112,14 +116,16 @@ pub fn read(dir: &Path, m: &IndexManifest, parts: u32) -> Result<Option<Stored>>
         return Ok(None);
     }
     let centroids = read_centroids(dir, m)?;
-    let of = |o: Of| (0..parts).map(|part| read_assignments(dir, m, part, o)).collect::<Result<Vec<_>>>();
-    let strips = if m.strips { of(Of::Strips)? } else { Vec::new() };
-    Ok(Some(Stored { centroids, assigned: of(Of::Views)?, strips }))
+    let of = |o: Of| (0..parts).map(|part| read_lists(dir, m, part, o)).collect::<Result<Vec<_>>>();
+    let strip_lists = if m.strips { of(Of::Strips)? } else { Vec::new() };
+    let lists = of(Of::Views)?;
+    let clusters = |l: &[Lists]| l.iter().map(Lists::assignments).collect();
+    Ok(Some(Stored { centroids, assigned: clusters(&lists), lists, strips: clusters(&strip_lists), strip_lists }))
 }
 
-/// Part `part`'s clusters of `of`, row by row: the lists that hold its descriptors,
-/// which must be lists of the index's centroids.
-fn read_assignments(dir: &Path, m: &IndexManifest, part: u32, of: Of) -> Result<Vec<u32>> {
+/// Part `part`'s lists of `of`, which must be lists of the index's centroids: each
+/// descriptor's cluster is the list that holds it.
+fn read_lists(dir: &Path, m: &IndexManifest, part: u32, of: Of) -> Result<Lists> {
     let lists = match m.centroids_hash {
         Some(h) => served::map_lists(dir, part, of, 0, h)?,
         None => served::read_lists(dir, part, of)?,
@@ -135,7 +141,7 @@ fn read_assignments(dir: &Path, m: &IndexManifest, part: u32, of: Of) -> Result<
             ),
         });
     }
-    Ok(lists.assignments())
+    Ok(lists)
 }
 
 /// Refuses assignments of part `part` (of `of`) that do not hold `rows * views` clusters

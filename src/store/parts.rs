@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{PackedImage, WORDS};
-use crate::kernels::ivf::Descriptors;
+use crate::kernels::ivf::{Descriptors, Lists};
 use crate::store::served::{self, Of};
 use std::path::{Path, PathBuf};
 
@@ -23,14 +23,18 @@ pub fn part_pictures(dir: &Path, part: u32) -> Result<Vec<PackedImage>> {
 /// WORDS` words per row in row order, gathered from the part's lists whatever centroids
 /// they were made for.
 pub fn part_descriptors(dir: &Path, part: u32, of: Of, count: usize) -> Result<Vec<u32>> {
-    let lists = served::read_lists(dir, part, of)?;
+    gather(dir, part, of, &served::read_lists(dir, part, of)?, count)
+}
+
+/// The rows of `lists` (part `part`'s of `of`), `count` descriptors each, in row order.
+fn gather(dir: &Path, part: u32, of: Of, lists: &Lists, count: usize) -> Result<Vec<u32>> {
     if lists.per_frame != count {
         let path = served::lists_path(dir, part, of);
         let reason = format!("{}: holds {} descriptors per row, not {count}", path.display(), lists.per_frame);
         return Err(Error::Catalogue { path: dir.to_path_buf(), reason });
     }
     let mut words = Vec::with_capacity(lists.entry.len() * WORDS);
-    let rows = Descriptors::Lists(std::slice::from_ref(&lists));
+    let rows = Descriptors::Lists(std::slice::from_ref(lists));
     for f in 0..lists.frame_count() {
         rows.of(f).for_each(|w| words.extend_from_slice(w));
     }
@@ -45,13 +49,24 @@ pub struct PartData {
 }
 
 impl PartData {
-    /// Part `part`'s `views` descriptors per row, and its `strips` per row where asked.
-    pub fn read(dir: &Path, part: u32, views: usize, strips: Option<usize>) -> Result<PartData> {
+    /// Part `part`'s `views` descriptors per row, and its `strips` per row where asked,
+    /// from its lists where they are already mapped (`index::Stored`), else from its
+    /// files.
+    pub fn read(
+        dir: &Path,
+        part: u32,
+        (views, mapped): (usize, Option<&Lists>),
+        strips: Option<(usize, Option<&Lists>)>,
+    ) -> Result<PartData> {
+        let of = |o: Of, count: usize, mapped: Option<&Lists>| match mapped {
+            Some(lists) => gather(dir, part, o, lists, count),
+            None => part_descriptors(dir, part, o, count),
+        };
         let strips = match strips {
-            Some(n) => Some((part_descriptors(dir, part, Of::Strips, n)?, n)),
+            Some((n, mapped)) => Some((of(Of::Strips, n, mapped)?, n)),
             None => None,
         };
-        let views = (part_descriptors(dir, part, Of::Views, views)?, views);
+        let views = (of(Of::Views, views, mapped)?, views);
         Ok(PartData { views, strips, pictures: part_pictures(dir, part)? })
     }
 
@@ -83,7 +98,6 @@ impl PartData {
 mod tests {
     use super::*;
     use crate::kernels::descriptor::IMG_WORDS;
-    use crate::kernels::ivf::Lists;
     use crate::kernels::search::Matrix;
 
     #[test]
@@ -102,7 +116,12 @@ mod tests {
         let e = part_descriptors(d, 0, Of::Views, 2).unwrap_err().to_string();
         assert!(e.contains("lists-00000.bin") && e.contains("not 2"), "{e}");
 
-        let data = PartData::read(d, 0, 3, Some(3)).unwrap();
+        // Lists already mapped give the same rows.
+        let mapped = served::read_lists(d, 0, Of::Views).unwrap();
+        let again = PartData::read(d, 0, (3, Some(&mapped)), None).unwrap();
+        assert_eq!(again.views(2), &words[6 * WORDS..9 * WORDS]);
+        assert!(again.strips(0).is_none());
+        let data = PartData::read(d, 0, (3, None), Some((3, None))).unwrap();
         assert_eq!(data.views(2), &words[6 * WORDS..9 * WORDS]);
         assert_eq!(data.strips(3).unwrap(), &words[9 * WORDS..]);
         assert_eq!(data.pictures[1], [1; IMG_WORDS]);
