@@ -4,10 +4,12 @@
 //! get it through the crate's dev-dependency on itself).
 
 use crate::frame::gray::Gray;
+use crate::kernels::cluster::{TrainParams, assign, train};
 use crate::kernels::descriptor::{DOT_ONE, IMG, PackedImage, Tables, WORDS, describe, pack_image};
-use crate::kernels::ivf::Descriptors;
+use crate::kernels::engine::Engine;
+use crate::kernels::ivf::{Descriptors, Lists};
 use crate::kernels::mapped::Pictures;
-use crate::kernels::search::{Hit, Neighbours, TOPK};
+use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK};
 use crate::matching::model::{QueryFrames, RefFrames, frames_by_video};
 use std::ops::Range;
 
@@ -77,6 +79,16 @@ pub fn shot_descriptors(frames: usize, views: usize) -> Vec<u32> {
             describe(&img, &t).words
         })
         .collect()
+}
+
+/// An index of up to `centroids` clusters trained on `m` (16 descriptors sampled per
+/// centroid, 4 iterations) with `engine`, and `m`'s lists under it: the centroids and
+/// the lists.
+pub fn indexed(engine: &Engine, m: &Matrix, centroids: usize) -> (Vec<u32>, Lists) {
+    let params = TrainParams { centroids, sample_per_centroid: 16, iterations: 4 };
+    let trained = train(engine, &[m.words], &params).expect("training on the CPU twins");
+    let lists = Lists::new(m, &assign(engine, m, &trained).expect("assigning on the CPU twins"), trained.len() / WORDS);
+    (trained, lists)
 }
 
 /// Row `r` of packed descriptors.

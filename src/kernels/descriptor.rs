@@ -336,7 +336,7 @@ pub fn widen(q: &[u32; WORDS]) -> [i16; DIM] {
 }
 
 /// Even and odd half dot products of a widened query with one packed row, as
-/// `descriptor::split_dot` computes them; written so that the compiler vectorises it.
+/// `split_dot` computes them; written so that the compiler vectorises it.
 #[inline(always)]
 pub fn halves(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
     let bytes: &[u8] = bytemuck::cast_slice(row);

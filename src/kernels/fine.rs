@@ -278,23 +278,18 @@ pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::cluster::TrainParams;
-    use crate::kernels::cluster::{assign, train};
     use crate::kernels::descriptor::mirror_words as mirror;
     use crate::kernels::engine::Engine;
     use crate::kernels::search::{Matrix, cpu_search};
-    use crate::testkit::{row, shot_descriptors as catalogue};
+    use crate::testkit::{indexed, row, shot_descriptors as catalogue};
 
     #[test]
     fn every_vector_unit_ranks_as_one_query_at_a_time() {
         let views = 3;
         let words = catalogue(400, views);
         let m = Matrix { words: &words, views };
-        let engine = Engine::Cpu(Box::default());
-        let centroids =
-            train(&engine, &[&words], &TrainParams { centroids: 10, sample_per_centroid: 16, iterations: 4 }).unwrap();
+        let (centroids, lists) = indexed(&Engine::Cpu(Box::default()), &m, 10);
         let k = centroids.len() as u32 / WORDS as u32;
-        let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), k as usize);
         let parts = std::slice::from_ref(&lists);
         // 60 queries, each probing 4 clusters of its own: about 24 probe each cluster, so
         // the vector unit scores full groups of queries and a part-filled one.

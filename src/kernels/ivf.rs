@@ -286,16 +286,11 @@ impl<'a> Descriptors<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::cluster::{TrainParams, assign, train};
     use crate::kernels::descriptor::mirror_words as mirror;
     use crate::kernels::engine::Engine;
     use crate::kernels::fine::rerank;
     use crate::kernels::search::cpu_search;
-    use crate::testkit::{row, shot_descriptors as catalogue};
-
-    fn params(centroids: usize) -> TrainParams {
-        TrainParams { centroids, sample_per_centroid: 16, iterations: 4 }
-    }
+    use crate::testkit::{indexed, row, shot_descriptors as catalogue};
 
     #[test]
     fn every_probe_equals_the_exhaustive_search() {
@@ -305,10 +300,9 @@ mod tests {
         let words = catalogue(300, views);
         let m = Matrix { words: &words, views };
         let engine = Engine::Cpu(Box::default());
-        let centroids = train(&engine, &[&words], &params(12)).unwrap();
+        let (centroids, lists) = indexed(&engine, &m, 12);
         let k = centroids.len() / WORDS;
         assert_eq!(k, 12);
-        let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), k);
         let queries: Vec<[u32; WORDS]> = (0..40)
             .map(|i| {
                 let q = row(&words, i * 17);
@@ -330,8 +324,7 @@ mod tests {
         let words = catalogue(400, views);
         let m = Matrix { words: &words, views };
         let engine = Engine::Cpu(Box::default());
-        let centroids = train(&engine, &[&words], &params(20)).unwrap();
-        let lists = Lists::new(&m, &assign(&engine, &m, &centroids).unwrap(), centroids.len() / WORDS);
+        let (centroids, lists) = indexed(&engine, &m, 20);
         let ix = engine.prepare_indexed(&centroids, std::slice::from_ref(&lists), 1).unwrap();
         for f in (0..400).step_by(13) {
             for mirrored in [false, true] {
