@@ -136,7 +136,25 @@ unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> V
     let mut ranked = vec![UNRANKED; queries.len()];
     let flip = _mm512_set1_epi8(i8::MIN);
     let zero = _mm512_setzero_si512();
+    // `128 x` each listed descriptor's half sums (its bytes made unsigned, less 64 x 128),
+    // taken once per cluster: about a dozen groups of queries read each descriptor.
+    let mut offsets: Vec<Vec<(i32, i32)>> = vec![Vec::new(); parts.len()];
     for (c, probing) in work {
+        for (lists, offsets) in parts.iter().zip(&mut offsets) {
+            let words = &*lists.words;
+            offsets.clear();
+            offsets.extend(lists.range(*c as usize).map(|e| {
+                // SAFETY: both loads read 64 bytes of the entry's row (128 bytes).
+                let (lo, hi) = unsafe {
+                    let row = words[e * WORDS..(e + 1) * WORDS].as_ptr();
+                    (_mm512_loadu_si512(row.cast()), _mm512_loadu_si512(row.add(WORDS / 2).cast()))
+                };
+                let sum = |v: __m512i| {
+                    _mm512_reduce_add_epi64(_mm512_sad_epu8(_mm512_xor_si512(v, flip), zero)) as i32 - 64 * 128
+                };
+                (sum(lo) << 7, sum(hi) << 7)
+            }));
+        }
         for group in probing.chunks(LANES) {
             let mut t = [[0u32; LANES]; WORDS];
             for (l, &i) in group.iter().enumerate() {
@@ -151,9 +169,9 @@ unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> V
             for (l, &i) in group.iter().enumerate() {
                 floor = _mm512_mask_set1_epi32(floor, 1 << l, ranked[i as usize][TOPK - 1].hit.score);
             }
-            for lists in parts {
+            for (lists, offsets) in parts.iter().zip(&offsets) {
                 let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
-                for e in lists.range(*c as usize) {
+                for (e, &(oe, oo)) in lists.range(*c as usize).zip(offsets) {
                     let row = &words[e * WORDS..(e + 1) * WORDS];
                     // Two chains per half, so that each `vpdpbusd` waits on the one before
                     // it only every other step; named, so that they stay in registers.
@@ -166,20 +184,8 @@ unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> V
                         o0 = _mm512_dpbusd_epi32(o0, cols[half + j], word(half + j));
                         o1 = _mm512_dpbusd_epi32(o1, cols[half + j + 1], word(half + j + 1));
                     }
-                    // SAFETY: both loads read 64 bytes of `row` (128 bytes).
-                    let (lo, hi) = unsafe {
-                        (
-                            _mm512_loadu_si512(row.as_ptr().cast()),
-                            _mm512_loadu_si512(row.as_ptr().add(WORDS / 2).cast()),
-                        )
-                    };
-                    // The half sums of the descriptor's bytes made unsigned, less 64 x 128.
-                    let sum = |v: __m512i| {
-                        _mm512_reduce_add_epi64(_mm512_sad_epu8(_mm512_xor_si512(v, flip), zero)) as i32 - 64 * 128
-                    };
-                    let (se, so) = (sum(lo), sum(hi));
-                    let even = _mm512_sub_epi32(_mm512_add_epi32(e0, e1), _mm512_set1_epi32(se << 7));
-                    let odd = _mm512_sub_epi32(_mm512_add_epi32(o0, o1), _mm512_set1_epi32(so << 7));
+                    let even = _mm512_sub_epi32(_mm512_add_epi32(e0, e1), _mm512_set1_epi32(oe));
+                    let odd = _mm512_sub_epi32(_mm512_add_epi32(o0, o1), _mm512_set1_epi32(oo));
                     let plain = _mm512_add_epi32(even, odd);
                     let mirrored = _mm512_sub_epi32(even, odd);
                     // The plain orientation wins a tie, as in the exhaustive scan.
