@@ -115,83 +115,45 @@ fn fine<Q>(qs: &[Q], work: &Work, parts: &[Lists], halves: impl Fn(&Q, &[u32]) -
     ranked
 }
 
-/// Queries scored together by `fine_vnni`: one lane of a 512-bit register each.
-#[cfg(target_arch = "x86_64")]
-const LANES: usize = 16;
-
-/// The fine stage over `work` as `fine` runs it, with AVX-512 VNNI: each listed
-/// descriptor is scored against up to 16 of the queries probing its cluster at once.
-/// The group's queries are transposed once (`cols[j]` holds word `j` of each, its bytes
-/// made unsigned by +128), and each word of a descriptor, broadcast, is multiplied into
-/// them by one `vpdpbusd`: every lane then holds its query's two half sums, with no sum
-/// across lanes, and `128 x` the descriptor's half sums takes the offset back. Only
-/// lanes whose score can enter their query's list go on to `offer`.
+/// The fine stage over `work` as `fine` runs it, with AVX-512 VNNI (`vnni`): each
+/// listed descriptor is scored against up to 16 of the queries probing its cluster at
+/// once. Only lanes whose score can enter their query's list go on to `offer`.
 ///
 /// # Safety
 /// The CPU must support avx512f, avx512bw and avx512vnni.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> Vec<Ranked> {
+    use crate::kernels::vnni::{self, LANES};
     use std::arch::x86_64::*;
     let mut ranked = vec![UNRANKED; queries.len()];
-    let flip = _mm512_set1_epi8(i8::MIN);
-    let zero = _mm512_setzero_si512();
-    // `128 x` each listed descriptor's half sums (its bytes made unsigned, less 64 x 128),
-    // taken once per cluster: about a dozen groups of queries read each descriptor.
+    // Each listed descriptor's offsets, taken once per cluster: about a dozen groups of
+    // queries read each descriptor of a batch of uploads.
     let mut offsets: Vec<Vec<(i32, i32)>> = vec![Vec::new(); parts.len()];
     for (c, probing) in work {
         for (lists, offsets) in parts.iter().zip(&mut offsets) {
             let words = &*lists.words;
             offsets.clear();
-            offsets.extend(lists.range(*c as usize).map(|e| {
-                // SAFETY: both loads read 64 bytes of the entry's row (128 bytes).
-                let (lo, hi) = unsafe {
-                    let row = words[e * WORDS..(e + 1) * WORDS].as_ptr();
-                    (_mm512_loadu_si512(row.cast()), _mm512_loadu_si512(row.add(WORDS / 2).cast()))
-                };
-                let sum = |v: __m512i| {
-                    _mm512_reduce_add_epi64(_mm512_sad_epu8(_mm512_xor_si512(v, flip), zero)) as i32 - 64 * 128
-                };
-                (sum(lo) << 7, sum(hi) << 7)
-            }));
+            // SAFETY: the CPU supports the features; each row is WORDS words.
+            offsets
+                .extend(lists.range(*c as usize).map(|e| unsafe { vnni::offsets(&words[e * WORDS..(e + 1) * WORDS]) }));
         }
         for group in probing.chunks(LANES) {
-            let mut t = [[0u32; LANES]; WORDS];
-            for (l, &i) in group.iter().enumerate() {
-                for (j, &w) in queries[i as usize].iter().enumerate() {
-                    t[j][l] = w ^ 0x8080_8080;
-                }
-            }
-            // SAFETY: each load reads the LANES words of one row of `t`.
-            let cols: [__m512i; WORDS] = std::array::from_fn(|j| unsafe { _mm512_loadu_si512(t[j].as_ptr().cast()) });
-            let active: __mmask16 = if group.len() == LANES { !0 } else { (1 << group.len()) - 1 };
+            // SAFETY: the CPU supports avx512f.
+            let g = unsafe { vnni::group(group.iter().map(|&i| &queries[i as usize])) };
             let mut floor = _mm512_set1_epi32(i32::MIN);
             for (l, &i) in group.iter().enumerate() {
                 floor = _mm512_mask_set1_epi32(floor, 1 << l, ranked[i as usize][TOPK - 1].hit.score);
             }
             for (lists, offsets) in parts.iter().zip(&offsets) {
                 let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
-                for (e, &(oe, oo)) in lists.range(*c as usize).zip(offsets) {
-                    let row = &words[e * WORDS..(e + 1) * WORDS];
-                    // Two chains per half, so that each `vpdpbusd` waits on the one before
-                    // it only every other step; named, so that they stay in registers.
-                    let (mut e0, mut e1, mut o0, mut o1) = (zero, zero, zero, zero);
-                    let half = WORDS / 2;
-                    for j in (0..half).step_by(2) {
-                        let word = |j: usize| _mm512_set1_epi32(row[j] as i32);
-                        e0 = _mm512_dpbusd_epi32(e0, cols[j], word(j));
-                        e1 = _mm512_dpbusd_epi32(e1, cols[j + 1], word(j + 1));
-                        o0 = _mm512_dpbusd_epi32(o0, cols[half + j], word(half + j));
-                        o1 = _mm512_dpbusd_epi32(o1, cols[half + j + 1], word(half + j + 1));
-                    }
-                    let even = _mm512_sub_epi32(_mm512_add_epi32(e0, e1), _mm512_set1_epi32(oe));
-                    let odd = _mm512_sub_epi32(_mm512_add_epi32(o0, o1), _mm512_set1_epi32(oo));
-                    let plain = _mm512_add_epi32(even, odd);
-                    let mirrored = _mm512_sub_epi32(even, odd);
+                for (e, &o) in lists.range(*c as usize).zip(offsets) {
+                    // SAFETY: the CPU supports the features; the row is WORDS words.
+                    let (plain, mirrored) = unsafe { vnni::scores(&g, &words[e * WORDS..(e + 1) * WORDS], o) };
                     // The plain orientation wins a tie, as in the exhaustive scan.
                     let flipped = _mm512_cmpgt_epi32_mask(mirrored, plain);
                     let score = _mm512_mask_blend_epi32(flipped, plain, mirrored);
-                    let mut enter = _mm512_mask_cmpge_epi32_mask(active, score, floor);
+                    let mut enter = _mm512_mask_cmpge_epi32_mask(g.active, score, floor);
                     if enter == 0 {
                         continue;
                     }

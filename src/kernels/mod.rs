@@ -21,3 +21,5 @@ pub mod mapped;
 pub mod neighbours;
 pub mod search;
 pub mod shaders;
+#[cfg(target_arch = "x86_64")]
+pub mod vnni;
