@@ -132,11 +132,9 @@ unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> V
     let mut offsets: Vec<Vec<(i32, i32)>> = vec![Vec::new(); parts.len()];
     for (c, probing) in work {
         for (lists, offsets) in parts.iter().zip(&mut offsets) {
-            let words = &*lists.words;
-            offsets.clear();
-            // SAFETY: the CPU supports the features; each row is WORDS words.
-            offsets
-                .extend(lists.range(*c as usize).map(|e| unsafe { vnni::offsets(&words[e * WORDS..(e + 1) * WORDS]) }));
+            let r = lists.range(*c as usize);
+            // SAFETY: the CPU supports the features.
+            unsafe { vnni::offsets_of(&lists.words[r.start * WORDS..r.end * WORDS], offsets) };
         }
         for group in probing.chunks(LANES) {
             // SAFETY: the CPU supports avx512f.

@@ -42,13 +42,15 @@ pub fn coarse_scores(queries: &[[u32; WORDS]], centroids: &[u32]) -> Vec<i32> {
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
-        use crate::kernels::vnni::{LANES, coarse};
+        use crate::kernels::vnni::{LANES, coarse, offsets_of};
+        let mut offsets = Vec::with_capacity(k);
+        // SAFETY (both calls): the CPU has just been found to support all three.
+        unsafe { offsets_of(centroids, &mut offsets) };
         // Blocks of queries, each on a core; 16 queries share a pass over the centroids.
         let per = LANES * queries.len().div_ceil(LANES * rayon::current_num_threads()).max(1);
-        out.par_chunks_mut(per * k).zip(queries.par_chunks(per)).for_each(|(rows, qs)| {
-            // SAFETY: the CPU has just been found to support all three.
-            unsafe { coarse(qs, centroids, rows) }
-        });
+        out.par_chunks_mut(per * k)
+            .zip(queries.par_chunks(per))
+            .for_each(|(rows, qs)| unsafe { coarse(qs, centroids, &offsets, rows) });
         return out;
     }
     out.par_chunks_mut(k).zip(queries).for_each(|(row, q)| {
@@ -297,7 +299,7 @@ impl<'a> Descriptors<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::descriptor::mirror_words as mirror;
+    use crate::kernels::descriptor::{mirror_words as mirror, oriented_dot};
     use crate::kernels::engine::Engine;
     use crate::kernels::fine::rerank;
     use crate::kernels::search::cpu_search;
@@ -315,10 +317,9 @@ mod tests {
             let expected: Vec<i32> = queries
                 .iter()
                 .flat_map(|q| {
-                    let wq = widen(q);
                     centroids.chunks_exact(WORDS).map(move |c| {
-                        let (even, odd) = halves(&wq, c);
-                        (even + odd).max(even - odd)
+                        let c: &[u32; WORDS] = c.try_into().expect("WORDS words");
+                        oriented_dot(q, c, false).max(oriented_dot(q, c, true))
                     })
                 })
                 .collect();

@@ -42,15 +42,27 @@ pub unsafe fn group<'a>(queries: impl ExactSizeIterator<Item = &'a [u32; WORDS]>
     Group { cols, active: if n == LANES { !0 } else { (1 << n) - 1 } }
 }
 
+/// The `offsets` of each row of `rows` (`WORDS` words each) into `out`, which is
+/// cleared first. Taken once per descriptor, however many groups of queries read it.
+///
+/// # Safety
+/// The CPU must support avx512f and avx512bw.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+pub unsafe fn offsets_of(rows: &[u32], out: &mut Vec<(i32, i32)>) {
+    out.clear();
+    // SAFETY: the caller's CPU supports the features; each row is WORDS words.
+    out.extend(rows.chunks_exact(WORDS).map(|row| unsafe { offsets(row) }));
+}
+
 /// `128 x` the half sums of `row`'s bytes made unsigned, less `64 x 128` each: what
-/// `scores` takes off the lanes' sums. Taken once per descriptor, however many groups
-/// of queries read it.
+/// `scores` takes off the lanes' sums.
 ///
 /// # Safety
 /// The CPU must support avx512f and avx512bw; `row` must hold `WORDS` words.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub unsafe fn offsets(row: &[u32]) -> (i32, i32) {
+unsafe fn offsets(row: &[u32]) -> (i32, i32) {
     debug_assert_eq!(row.len(), WORDS);
     let (flip, zero) = (_mm512_set1_epi8(i8::MIN), _mm512_setzero_si512());
     // SAFETY: both loads read 64 bytes of `row` (128 bytes).
@@ -88,19 +100,19 @@ pub unsafe fn scores(g: &Group, row: &[u32], (oe, oo): (i32, i32)) -> (__m512i, 
 
 /// `ivf::coarse_scores` with AVX-512 VNNI: `out` (query-major, one row of
 /// `centroids.len() / WORDS` per query) gets each query's better orientation against
-/// every centroid, 16 queries per pass over the centroids.
+/// every centroid, 16 queries per pass over the centroids, whose `offsets_of` are
+/// `offsets`.
 ///
 /// # Safety
 /// The CPU must support avx512f, avx512bw and avx512vnni.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub unsafe fn coarse(queries: &[[u32; WORDS]], centroids: &[u32], out: &mut [i32]) {
+pub unsafe fn coarse(queries: &[[u32; WORDS]], centroids: &[u32], offsets: &[(i32, i32)], out: &mut [i32]) {
     let k = centroids.len() / WORDS;
     // SAFETY (all calls below): the CPU supports the features; rows are WORDS long.
-    let offsets: Vec<(i32, i32)> = centroids.chunks_exact(WORDS).map(|c| unsafe { offsets(c) }).collect();
     let mut block = vec![[0i32; LANES]; k];
     for (qs, rows) in queries.chunks(LANES).zip(out.chunks_mut(LANES * k)) {
         let g = unsafe { group(qs.iter()) };
-        for ((c, &o), scores_of) in centroids.chunks_exact(WORDS).zip(&offsets).zip(block.iter_mut()) {
+        for ((c, &o), scores_of) in centroids.chunks_exact(WORDS).zip(offsets).zip(block.iter_mut()) {
             let (plain, mirrored) = unsafe { scores(&g, c, o) };
             // SAFETY: `scores_of` holds LANES i32.
             unsafe { _mm512_storeu_si512(scores_of.as_mut_ptr().cast(), _mm512_max_epi32(plain, mirrored)) };
