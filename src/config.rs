@@ -61,11 +61,18 @@ pub struct SearchConfig {
     /// against 1 h and 10 h catalogues (segment µAP within 0.005 of the exhaustive
     /// search), checked at 100 h and on other sets (docs/SCALE.md).
     pub probes: usize,
+    /// Upload images a run searches together (about 50 uploads of 30 s). Through the
+    /// index, each batch reads every probed cluster's lists once, from disk where they
+    /// outgrow the page cache: a larger batch reads them fewer times. Chosen on dev
+    /// against the 100 h scale catalogue, in memory and with less memory than it holds
+    /// (docs/PAGING.md); a GPU dispatch fills the device from about 4,096. Memory grows
+    /// with it (docs/PAGING.md).
+    pub batch_images: usize,
 }
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        SearchConfig { mode: SearchMode::Auto, auto_index_frames: 20_000, probes: 128 }
+        SearchConfig { mode: SearchMode::Auto, auto_index_frames: 20_000, probes: 128, batch_images: 16_384 }
     }
 }
 
@@ -299,8 +306,8 @@ impl Config {
         if cuts.min_frames == 0 || !(0.0..=1000.0).contains(&(cuts.window_s / cuts.step_s)) {
             return Err("matching.cuts: min_frames must be positive and window_s at most 1000 steps".into());
         }
-        if self.search.probes == 0 {
-            return Err("search.probes must be positive".into());
+        if self.search.probes == 0 || self.search.batch_images == 0 {
+            return Err("search: probes and batch_images must be positive".into());
         }
         if self.index.min_centroids == 0 || self.index.sample_per_centroid == 0 {
             return Err("index: min_centroids and sample_per_centroid must be positive".into());
@@ -381,5 +388,7 @@ mod tests {
         assert!(Config::load(&path).unwrap_err().to_string().contains("matching.cuts.step_s"));
         std::fs::write(&path, "[matching.cuts]\nwindow_s = 1e9\n").unwrap();
         assert!(Config::load(&path).unwrap_err().to_string().contains("matching.cuts"));
+        std::fs::write(&path, "[search]\nbatch_images = 0\n").unwrap();
+        assert!(Config::load(&path).unwrap_err().to_string().contains("batch_images"));
     }
 }

@@ -189,7 +189,8 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     let decode_all = |sink: &mut dyn FnMut(Member, Outcome) -> Result<()>| {
         pipeline::run(inputs, &limits, &select, &decode, Views::Query, opts.workers, sink)
     };
-    stages::run(decode_all, engine, &prepared, !cat.frame_video.is_empty(), &mut align)?;
+    let batch = opts.config.search.batch_images;
+    stages::run(decode_all, engine, &prepared, !cat.frame_video.is_empty(), batch, &mut align)?;
     progress.finish();
     save(&mut checkpoints, &run_id, &mut uploads, &mut pending)?;
 

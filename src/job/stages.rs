@@ -29,17 +29,17 @@ pub struct Ready {
     pub decode_ms: f64,
 }
 
-/// Images a batch gathers at most before it is searched (about 4,096 descriptors: a
-/// GPU search dispatch fills the device from there), unless no upload is waiting.
-const BATCH_IMAGES: usize = 4096;
-
-/// Uploads waiting between two stages: enough to gather a batch while the one before is
-/// searched, few enough that their images stay a small share of memory.
-const QUEUE: usize = 16;
+/// Uploads waiting between two stages for batches of `batch_images` images: enough for
+/// decoding to gather the next batch of uploads of 256 images or more while one is
+/// searched; 16 at least, so that decoding runs ahead of alignment.
+fn queue(batch_images: usize) -> usize {
+    (batch_images / 256).max(16)
+}
 
 /// Decodes through `decode` (which hands each upload to the sink it is given), searches
-/// the uploads in `prepared` with `engine` in batches (only describes them where it is
-/// not `searchable`: the catalogue held has no frames), and calls `align` with each
+/// the uploads in `prepared` with `engine` in batches of `batch_images` images (the last
+/// upload's may pass it; the last batch holds what is left) (only describes them where
+/// it is not `searchable`: the catalogue held has no frames), and calls `align` with each
 /// upload in order. The first error stops every stage and is returned: alignment's,
 /// then search's, then decoding's.
 pub fn run<'a>(
@@ -47,17 +47,18 @@ pub fn run<'a>(
     engine: &'a Engine,
     prepared: &'a Searchable<'a>,
     searchable: bool,
+    batch_images: usize,
     align: &mut dyn FnMut(Member, Ready) -> Result<()>,
 ) -> Result<()> {
     std::thread::scope(|s| {
-        let (to_search, searching) = sync_channel::<(Member, Outcome)>(QUEUE);
-        let (to_align, aligning) = sync_channel(QUEUE);
+        let (to_search, searching) = sync_channel::<(Member, Outcome)>(queue(batch_images));
+        let (to_align, aligning) = sync_channel(queue(batch_images));
         let decoder = s.spawn(move || {
             decode(&mut |m, out| {
                 to_search.send((m, out)).map_err(|_| Error::Invalid("the search stage stopped".into()))
             })
         });
-        let searcher = s.spawn(move || search(searching, to_align, engine, prepared, searchable));
+        let searcher = s.spawn(move || search(searching, to_align, engine, prepared, searchable, batch_images));
         let mut aligned = Ok(());
         for (m, ready) in aligning.iter() {
             aligned = align(m, ready);
@@ -85,12 +86,17 @@ fn search(
     engine: &Engine,
     prepared: &Searchable,
     searchable: bool,
+    batch_images: usize,
 ) -> Result<()> {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         let mut count = images(&batch[0].1).len();
-        while count < BATCH_IMAGES {
-            let Ok(next) = rx.try_recv() else { break };
+        // A batch waits for its images: through the index, each batch reads every probed
+        // cluster's lists once, from disk where they outgrow the page cache. Waiting
+        // costs a small catalogue nothing (dev against 100 h in memory: 0.98x the wall
+        // of searching whatever was waiting).
+        while count < batch_images {
+            let Ok(next) = rx.recv() else { break };
             count += images(&next.1).len();
             batch.push(next);
         }
@@ -182,32 +188,36 @@ mod tests {
             strips: Some(engine.prepare(Matrix { words: strips, views: 1 }).unwrap()),
         };
         let uploads = 23;
-        let mut seen = Vec::new();
-        run(
-            |sink| (0..uploads).try_for_each(|i| sink(member(i), outcome(i))),
-            &engine,
-            &prepared,
-            true,
-            &mut |m, ready| {
-                let i: usize = m.id[1..].parse().unwrap();
-                let alone = outcome(i);
-                assert_eq!(ready.decode_ms, alone.decode_ms);
-                match (ready.result, alone.result) {
-                    (Ok((_, s)), Ok(d)) => {
-                        let probes = d.strip_probes();
-                        let (descriptors, neighbours) =
-                            engine.describe_and_search_all(&prepared, &d.images, &probes).unwrap();
-                        assert!(s.descriptors == descriptors && s.neighbours == neighbours, "upload {i}");
+        // Each upload alone, the default, and all in one batch.
+        for batch_images in [1, 4096, 1 << 20] {
+            let mut seen = Vec::new();
+            run(
+                |sink| (0..uploads).try_for_each(|i| sink(member(i), outcome(i))),
+                &engine,
+                &prepared,
+                true,
+                batch_images,
+                &mut |m, ready| {
+                    let i: usize = m.id[1..].parse().unwrap();
+                    let alone = outcome(i);
+                    assert_eq!(ready.decode_ms, alone.decode_ms);
+                    match (ready.result, alone.result) {
+                        (Ok((_, s)), Ok(d)) => {
+                            let probes = d.strip_probes();
+                            let (descriptors, neighbours) =
+                                engine.describe_and_search_all(&prepared, &d.images, &probes).unwrap();
+                            assert!(s.descriptors == descriptors && s.neighbours == neighbours, "upload {i}");
+                        }
+                        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                        _ => panic!("upload {i}: decoded in one, not the other"),
                     }
-                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
-                    _ => panic!("upload {i}: decoded in one, not the other"),
-                }
-                seen.push(i);
-                Ok(())
-            },
-        )
-        .unwrap();
-        assert_eq!(seen, (0..uploads).collect::<Vec<_>>());
+                    seen.push(i);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(seen, (0..uploads).collect::<Vec<_>>());
+        }
     }
 
     #[test]
@@ -227,11 +237,12 @@ mod tests {
             &engine,
             &prepared,
             true,
+            4096,
             &mut |m, _| if m.id == "u4" { Err(Error::Invalid("align failed".into())) } else { Ok(()) },
         )
         .unwrap_err();
         assert_eq!(e.to_string(), Error::Invalid("align failed".into()).to_string());
         // Decoding stopped within the queues' reach of the failure, not at the end.
-        assert!(decoded.into_inner() < 5 + 3 * QUEUE + BATCH_IMAGES);
+        assert!(decoded.into_inner() < 5 + 3 * queue(4096) + 4096);
     }
 }

@@ -54,14 +54,6 @@ pub struct EngineSummary {
     pub driver: String,
 }
 
-/// Most queries per call of the fine stage: more than a job's search batch
-/// (`job::stages`) holds. The stage reads each probed cluster once per call and scores
-/// it against every query of the call that probes it, 16 at a time; cut by the coarse
-/// stage's batches (about 1,000 queries with 16,000 centroids) a cluster met
-/// half-filled groups, read again for each batch. Each query holds its probes and a
-/// list per run of clusters (4 runs per core, 192 bytes each).
-const FINE_BATCH: usize = 8192;
-
 impl Engine {
     /// The engine `choice` asks for; `adapter` (part of an adapter's name) picks one
     /// adapter among several for `gpu` and `auto`.
@@ -192,17 +184,14 @@ impl Engine {
         Ok(out)
     }
 
-    /// Top-k of every query through the index: the coarse stage, then the fine stage
-    /// over the `probes` best clusters of each, at most `FINE_BATCH` queries at a time (the
-    /// coarse stage cuts its own batches by the scores they hold).
+    /// Top-k of every query through the index: the coarse stage (in batches of the scores
+    /// they hold), then the fine stage over the `probes` best clusters of each, all the
+    /// queries in one call: it reads each probed cluster once per call and scores it
+    /// against every query of the call that probes it, 16 at a time, so cutting the
+    /// queries would read the clusters again, with part-filled groups. The caller bounds
+    /// the queries (a job's search batch, `search.batch_images`).
     pub fn search_indexed(&self, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
-        let mut out = Vec::with_capacity(queries.len());
-        // Even batches: a small last one would read every probed cluster again.
-        let batches = queries.len().div_ceil(FINE_BATCH).max(1);
-        for batch in queries.chunks(queries.len().div_ceil(batches).max(1)) {
-            out.extend(fine::rerank(batch, &self.probed(ix, batch)?, ix.lists));
-        }
-        Ok(out)
+        Ok(fine::rerank(queries, &self.probed(ix, queries)?, ix.lists))
     }
 
     /// As `search`, with the kernels' device time where the engine measures one.

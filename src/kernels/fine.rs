@@ -85,15 +85,29 @@ const UNRANKED: Ranked = [Best { hit: Hit::EMPTY, view: 0 }; TOPK];
 /// Probed clusters, each with the queries that probe it, in cluster order.
 type Work = [(u32, Vec<u32>)];
 
-/// The fine stage over `work` for queries `qs` (prepared as `halves` reads them): every
-/// view descriptor listed under a cluster, in every part's lists, is read once and
-/// scored against each query that probes the cluster. Query by query, each descriptor
+/// `work` in order, each cluster's descriptors asked for (`Lists::prefetch`) one cluster
+/// ahead of its turn.
+fn streamed<'a>(work: &'a Work, parts: &'a [Lists]) -> impl Iterator<Item = &'a (u32, Vec<u32>)> {
+    let prefetch = |c: u32| parts.iter().for_each(|l| l.prefetch(c as usize));
+    if let Some(&(first, _)) = work.first() {
+        prefetch(first);
+    }
+    work.iter().enumerate().map(move |(i, w)| {
+        if let Some(&(next, _)) = work.get(i + 1) {
+            prefetch(next);
+        }
+        w
+    })
+}
+
+/// The fine stage over `work` for queries `qs` (prepared as `halves` reads them), into
+/// their lists `ranked`: every view descriptor listed under a cluster, in every part's
+/// lists, is read once and scored against each query that probes the cluster. Query by query, each descriptor
 /// would cross memory once per query probing its cluster (about ten per cluster for one
 /// upload's queries at 128 probes), and the fine stage would wait on memory.
 #[inline(always)]
-fn fine<Q>(qs: &[Q], work: &Work, parts: &[Lists], halves: impl Fn(&Q, &[u32]) -> (i32, i32)) -> Vec<Ranked> {
-    let mut ranked = vec![UNRANKED; qs.len()];
-    for (c, probing) in work {
+fn fine<Q>(ranked: &mut [Ranked], qs: &[Q], work: &Work, parts: &[Lists], halves: impl Fn(&Q, &[u32]) -> (i32, i32)) {
+    for (c, probing) in streamed(work, parts) {
         for lists in parts {
             let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
             for e in lists.range(*c as usize) {
@@ -112,7 +126,6 @@ fn fine<Q>(qs: &[Q], work: &Work, parts: &[Lists], halves: impl Fn(&Q, &[u32]) -
             }
         }
     }
-    ranked
 }
 
 /// The fine stage over `work` as `fine` runs it, with AVX-512 VNNI (`vnni`): each
@@ -123,14 +136,13 @@ fn fine<Q>(qs: &[Q], work: &Work, parts: &[Lists], halves: impl Fn(&Q, &[u32]) -
 /// The CPU must support avx512f, avx512bw and avx512vnni.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> Vec<Ranked> {
+unsafe fn fine_vnni(ranked: &mut [Ranked], queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) {
     use crate::kernels::vnni::{self, LANES};
     use std::arch::x86_64::*;
-    let mut ranked = vec![UNRANKED; queries.len()];
     // Each listed descriptor's offsets, taken once per cluster: about a dozen groups of
     // queries read each descriptor of a batch of uploads.
     let mut offsets: Vec<Vec<(i32, i32)>> = vec![Vec::new(); parts.len()];
-    for (c, probing) in work {
+    for (c, probing) in streamed(work, parts) {
         for (lists, offsets) in parts.iter().zip(&mut offsets) {
             let r = lists.range(*c as usize);
             // SAFETY: the CPU supports the features.
@@ -171,7 +183,6 @@ unsafe fn fine_vnni(queries: &[[u32; WORDS]], work: &Work, parts: &[Lists]) -> V
             }
         }
     }
-    ranked
 }
 
 /// Each query's probed clusters turned around (every probed cluster with its queries),
@@ -202,34 +213,48 @@ fn shares(clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Vec<(u32, Vec<u32>)>> {
 }
 
 /// The fine stage for every query, on all cores: query `i` scores the frames listed
-/// under `clusters[i]` in every part's lists. Each core scores a run of clusters for
-/// the queries that probe them; the runs' lists of each query are then joined, which
-/// gives the list one pass over all its clusters gives (`offer` keeps a frame's best
-/// view whatever order its views come in).
+/// under `clusters[i]` in every part's lists. Each core scores runs of clusters for the
+/// queries that probe them into lists of its own (192 bytes per query), which are then
+/// joined: that gives the list one pass over all the clusters gives (`offer` keeps a
+/// frame's best view whatever order its views come in).
 pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Neighbours> {
     let runs = shares(clusters, parts);
-    let ranked: Vec<Vec<Ranked>> = 'simd: {
+    let n = queries.len();
+    // Lists of all the queries for each piece of the runs rayon hands a core, rather
+    // than for each run: a few per core instead of four.
+    let each = |kernel: &(dyn Fn(&mut [Ranked], &Work) + Sync)| -> Vec<Vec<Ranked>> {
+        runs.par_iter()
+            .fold(
+                || vec![UNRANKED; n],
+                |mut ranked, w| {
+                    kernel(&mut ranked, w);
+                    ranked
+                },
+            )
+            .collect()
+    };
+    let ranked = 'simd: {
         #[cfg(target_arch = "x86_64")]
         {
             #[target_feature(enable = "avx2")]
-            fn avx2(qs: &[[i16; DIM]], w: &Work, parts: &[Lists]) -> Vec<Ranked> {
+            fn avx2(ranked: &mut [Ranked], qs: &[[i16; DIM]], w: &Work, parts: &[Lists]) {
                 // SAFETY: this function only runs where avx2 is enabled; rows are WORDS long.
-                fine(qs, w, parts, |q, r| unsafe { halves_avx2(q, r) })
+                fine(ranked, qs, w, parts, |q, r| unsafe { halves_avx2(q, r) })
             }
             if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
                 // SAFETY: the CPU has just been found to support all three.
-                break 'simd runs.par_iter().map(|w| unsafe { fine_vnni(queries, w, parts) }).collect();
+                break 'simd each(&|r, w| unsafe { fine_vnni(r, queries, w, parts) });
             }
             if std::arch::is_x86_feature_detected!("avx2") {
                 let qs: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
                 // SAFETY: the CPU has just been found to support avx2.
-                break 'simd runs.par_iter().map(|w| unsafe { avx2(&qs, w, parts) }).collect();
+                break 'simd each(&|r, w| unsafe { avx2(r, &qs, w, parts) });
             }
         }
         let qs: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
-        runs.par_iter().map(|w| fine(&qs, w, parts, halves)).collect()
+        each(&|r, w| fine(r, &qs, w, parts, halves))
     };
-    (0..queries.len())
+    (0..n)
         .into_par_iter()
         .map(|i| {
             let mut list = UNRANKED;
@@ -289,18 +314,22 @@ mod tests {
         assert_eq!(rerank(&queries, &clusters, parts), want);
         // Each vector unit over all the work as one run.
         let work = shares(&clusters, parts).concat();
-        let hits = |r: Vec<Ranked>| r.into_iter().map(|l| l.map(|b| b.hit)).collect::<Vec<_>>();
+        let hits = |kernel: &dyn Fn(&mut [Ranked])| {
+            let mut ranked = vec![UNRANKED; queries.len()];
+            kernel(&mut ranked);
+            ranked.into_iter().map(|l| l.map(|b| b.hit)).collect::<Vec<_>>()
+        };
         let wide: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
-        assert_eq!(hits(fine(&wide, &work, parts, halves)), want);
+        assert_eq!(hits(&|r| fine(r, &wide, &work, parts, halves)), want);
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: avx2 was just detected; rows hold WORDS words.
-            assert_eq!(hits(fine(&wide, &work, parts, |q, r| unsafe { halves_avx2(q, r) })), want);
+            assert_eq!(hits(&|r| fine(r, &wide, &work, parts, |q, r| unsafe { halves_avx2(q, r) })), want);
         }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
             // SAFETY: avx512f, avx512bw and avx512vnni were just detected.
-            assert_eq!(hits(unsafe { fine_vnni(&queries, &work, parts) }), want);
+            assert_eq!(hits(&|r| unsafe { fine_vnni(r, &queries, &work, parts) }), want);
         }
     }
 

@@ -35,6 +35,20 @@ impl<T: Pod> Section<T> {
     }
 }
 
+impl<T: Pod> Section<T> {
+    /// Tells the kernel how values `range` of a mapped section will be read; nothing for
+    /// an owned one. Advice only changes how pages are read ahead and never what is
+    /// read, so a kernel that refuses it costs nothing but speed: its error is dropped.
+    pub fn advise(&self, advice: memmap2::Advice, range: std::ops::Range<usize>) {
+        if let Section::Mapped { map, start, len, .. } = self
+            && range.start <= range.end
+            && range.end <= *len
+        {
+            let _ = map.advise_range(advice, start + range.start * size_of::<T>(), range.len() * size_of::<T>());
+        }
+    }
+}
+
 impl<T: Pod> Deref for Section<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
@@ -108,6 +122,13 @@ mod tests {
         let s = Section::<u32>::mapped(&map, 8, 14).unwrap();
         assert_eq!(s.len(), 14);
         assert_eq!(s[13], 0x0707_0707);
+        // Advice changes how pages are read, never what: inside the section, across
+        // its end (ignored) and on an owned section (nothing to advise).
+        s.advise(memmap2::Advice::Random, 0..14);
+        s.advise(memmap2::Advice::WillNeed, 3..9);
+        s.advise(memmap2::Advice::WillNeed, 10..15);
+        Section::Owned(vec![1u32]).advise(memmap2::Advice::Random, 0..1);
+        assert!(s.iter().all(|&w| w == 0x0707_0707));
         assert!(Section::<u32>::mapped(&map, 8, 15).is_err());
         assert!(Section::<u32>::mapped(&map, 2, 1).is_err(), "misaligned");
     }

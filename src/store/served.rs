@@ -170,7 +170,13 @@ pub fn write_lists(dir: &Path, part: u32, of: Of, lists: &Lists, centroids: u64)
 /// Maps part `part`'s lists (of `of`), its frames counted from `first_frame`; refused
 /// where the file is damaged or was made for other centroids.
 pub fn map_lists(dir: &Path, part: u32, of: Of, first_frame: u32, centroids: u64) -> Result<Lists> {
-    map_lists_for(dir, part, of, first_frame, Some(centroids))
+    let lists = map_lists_for(dir, part, of, first_frame, Some(centroids))?;
+    // A search reads the descriptors cluster by cluster in the fine stage, which asks for
+    // each cluster ahead (`Lists::prefetch`), and frame by frame in alignment, 128 bytes
+    // here and there: left to the kernel's read-around, each such read of a page not in
+    // memory would read the device's whole read-ahead window (128 KB to megabytes).
+    lists.words.advise(memmap2::Advice::Random, 0..lists.words.len());
+    Ok(lists)
 }
 
 /// Maps part `part`'s lists (of `of`) for their descriptors, whatever centroids they
@@ -210,7 +216,10 @@ pub fn write_pictures(dir: &Path, part: u32, pictures: &[PackedImage]) -> Result
 }
 
 pub fn map_pictures(dir: &Path, part: u32) -> Result<Section<PackedImage>> {
-    Mapped::open(&pictures_path(dir, part), PICTURES)?.array(0)
+    let pictures: Section<PackedImage> = Mapped::open(&pictures_path(dir, part), PICTURES)?.array(0)?;
+    // Read a few frames at a time (`verify`), as descriptors by alignment.
+    pictures.advise(memmap2::Advice::Random, 0..pictures.len());
+    Ok(pictures)
 }
 
 #[cfg(test)]
