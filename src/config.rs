@@ -350,7 +350,11 @@ impl Config {
     /// A name for everything that decides a run's rows: this configuration, the crate
     /// version and the descriptor version.
     pub fn fingerprint(&self) -> String {
-        let json = serde_json::to_string(self).expect("the configuration is plain data");
+        // How many images a search batch holds decides no row (`job::stages` tests it),
+        // so machines of a grid may set it each to their memory.
+        let mut decides = self.clone();
+        decides.search.batch_images = SearchConfig::default().batch_images;
+        let json = serde_json::to_string(&decides).expect("the configuration is plain data");
         let h = crate::stable_hash(&[env!("CARGO_PKG_VERSION"), &DESCRIPTOR_VERSION.to_string(), &json]);
         format!("{h:016x}")
     }
@@ -388,6 +392,8 @@ mod tests {
         assert!(Config::load(&path).unwrap_err().to_string().contains("matching.cuts.step_s"));
         std::fs::write(&path, "[matching.cuts]\nwindow_s = 1e9\n").unwrap();
         assert!(Config::load(&path).unwrap_err().to_string().contains("matching.cuts"));
+        std::fs::write(&path, "[search]\nbatch_images = 100\n").unwrap();
+        assert_eq!(Config::load(&path).unwrap().fingerprint(), Config::default().fingerprint());
         std::fs::write(&path, "[search]\nbatch_images = 0\n").unwrap();
         assert!(Config::load(&path).unwrap_err().to_string().contains("batch_images"));
     }
