@@ -102,9 +102,10 @@ fn streamed<'a>(work: &'a Work, parts: &'a [Lists]) -> impl Iterator<Item = &'a 
 
 /// The fine stage over `work` for queries `qs` (prepared as `halves` reads them), into
 /// their lists `ranked`: every view descriptor listed under a cluster, in every part's
-/// lists, is read once and scored against each query that probes the cluster. Query by query, each descriptor
-/// would cross memory once per query probing its cluster (about ten per cluster for one
-/// upload's queries at 128 probes), and the fine stage would wait on memory.
+/// lists, is read once and scored against each query that probes the cluster. Query by
+/// query, each descriptor would cross memory once per query probing its cluster (about
+/// ten per cluster for one upload's queries at 128 probes), and the fine stage would
+/// wait on memory.
 #[inline(always)]
 fn fine<Q>(ranked: &mut [Ranked], qs: &[Q], work: &Work, parts: &[Lists], halves: impl Fn(&Q, &[u32]) -> (i32, i32)) {
     for (c, probing) in streamed(work, parts) {

@@ -33,9 +33,7 @@ impl<T: Pod> Section<T> {
         }
         Ok(Section::Mapped { map: map.clone(), start, len, of: PhantomData })
     }
-}
 
-impl<T: Pod> Section<T> {
     /// Tells the kernel how values `range` of a mapped section will be read; nothing for
     /// an owned one. Advice only changes how pages are read ahead and never what is
     /// read, so a kernel that refuses it costs nothing but speed: its error is dropped.

@@ -16,7 +16,10 @@ pub fn part_path(dir: &Path, part: u32) -> PathBuf {
 
 /// Every row's picture of part `part`, in row order.
 pub fn part_pictures(dir: &Path, part: u32) -> Result<Vec<PackedImage>> {
-    Ok(served::map_pictures(dir, part)?.to_vec())
+    let pictures = served::map_pictures(dir, part)?;
+    // Mapped for reads at random; this one reads them all.
+    pictures.advise(memmap2::Advice::WillNeed, 0..pictures.len());
+    Ok(pictures.to_vec())
 }
 
 /// Every row's descriptors of part `part` (of its views, or of its strips), `count *
@@ -33,6 +36,8 @@ fn gather(dir: &Path, part: u32, of: Of, lists: &Lists, count: usize) -> Result<
         let reason = format!("{}: holds {} descriptors per row, not {count}", path.display(), lists.per_frame);
         return Err(Error::Catalogue { path: dir.to_path_buf(), reason });
     }
+    // Mapped for reads at random (`served::map_lists`); this reads every descriptor.
+    lists.words.advise(memmap2::Advice::WillNeed, 0..lists.words.len());
     let mut words = Vec::with_capacity(lists.entry.len() * WORDS);
     let rows = Descriptors::Lists(std::slice::from_ref(lists));
     for f in 0..lists.frame_count() {
