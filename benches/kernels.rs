@@ -1,13 +1,16 @@
 //! Criterion benches of the hot kernels, GPU (any wgpu adapter) and CPU twin side by
-//! side, and of alignment, on seeded synthetic inputs: `cargo bench --bench kernels`.
+//! side, of alignment, and of the index's fine stage on each CPU vector unit, on seeded
+//! synthetic inputs: `cargo bench --bench kernels`.
 
 use clipmatch::kernels::descriptor::{PackedImage, Tables, WORDS, describe};
+use clipmatch::kernels::engine::Engine;
+use clipmatch::kernels::fine::{Unit, rerank_on};
 use clipmatch::kernels::gpu::Gpu;
 use clipmatch::kernels::search::{Hit, Matrix, Neighbours, TOPK, cpu_search};
 use clipmatch::matching::align;
 use clipmatch::matching::config::MatchConfig;
 use clipmatch::matching::model::QueryFrames;
-use clipmatch::testkit::{Catalogue, Rng, random_image};
+use clipmatch::testkit::{Catalogue, Rng, indexed, random_image, shot_descriptors};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn seeded_images(n: usize, seed: u64) -> Vec<PackedImage> {
@@ -53,18 +56,27 @@ fn kernels(c: &mut Criterion) {
 fn alignment(c: &mut Criterion) {
     let (videos, per_video, rate) = (40usize, 2400usize, 4.0);
     let tables = Tables::new();
-    // Descriptors of random pictures: segments try to grow but find nothing alike.
-    let cat = Catalogue::of_pictures(seeded_images(videos * per_video, 3), per_video, &tables);
-    let qwords: Vec<[u32; WORDS]> = seeded_images(120, 4).iter().map(|p| describe(p, &tables).words).collect();
+    // Descriptors of random pictures: segments try to grow but find nothing alike, but
+    // for the planted clip, whose frames show the catalogue's pictures.
+    let pictures = seeded_images(videos * per_video, 3);
+    let cat = Catalogue::of_pictures(pictures.clone(), per_video, &tables);
     let mut rng = Rng::new(7);
     let qt: Vec<f64> = (0..120).map(|i| i as f64 * 0.5).collect();
+    let planted =
+        |tq: f64| (10.0..50.0).contains(&tq).then(|| 7 * per_video + ((100.0 + (tq - 10.0) * 1.25) * rate) as usize);
+    let mut qpictures = seeded_images(120, 4);
+    for (p, &tq) in qpictures.iter_mut().zip(&qt) {
+        if let Some(f) = planted(tq) {
+            *p = pictures[f];
+        }
+    }
+    let qwords: Vec<[u32; WORDS]> = qpictures.iter().map(|p| describe(p, &tables).words).collect();
     let neighbours: Vec<Neighbours> = qt
         .iter()
         .map(|&tq| {
             let mut list = [Hit::EMPTY; TOPK];
             let mut k = 0;
-            if (10.0..50.0).contains(&tq) {
-                let f = 7 * per_video + ((100.0 + (tq - 10.0) * 1.25) * rate) as usize;
+            if let Some(f) = planted(tq) {
                 list[0] = Hit { score: 13000, key: (f as u32) << 1 };
                 k = 1;
             }
@@ -94,5 +106,30 @@ fn alignment(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernels, alignment);
+/// The index's fine stage on each vector unit this CPU has: 4,096 query descriptors,
+/// each probing 32 of 256 clusters of 80,000 view descriptors of shot-like pictures (about
+/// a tenth of the catalogue per query, as at 100 h with 128 probes).
+fn fine_stage(c: &mut Criterion) {
+    let engine = Engine::Cpu(Box::default());
+    let words = shot_descriptors(20_000, 4);
+    let m = Matrix { words: &words, views: 4 };
+    let (centroids, lists) = indexed(&engine, &m, 256);
+    let parts = std::slice::from_ref(&lists);
+    // Pictures the catalogue does not hold, as most of an upload's are: few of their
+    // scores enter the lists once these are full.
+    let tables = Tables::new();
+    let queries: Vec<[u32; WORDS]> = seeded_images(4096, 5).iter().map(|i| describe(i, &tables).words).collect();
+    let ix = engine.prepare_indexed(&centroids, parts, 32).unwrap();
+    let clusters = engine.probed(&ix, &queries).unwrap();
+    let scored: usize = clusters.iter().flatten().map(|&c| lists.entries_of(c as usize)).sum();
+    let mut g = c.benchmark_group("fine stage");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(scored as u64));
+    for unit in Unit::available() {
+        g.bench_function(format!("{unit:?}"), |b| b.iter(|| rerank_on(unit, &queries, &clusters, parts).len()));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kernels, alignment, fine_stage);
 criterion_main!(benches);

@@ -48,35 +48,6 @@ fn offer(list: &mut [Best; TOPK], hit: Hit, view: u8) {
     list[p] = Best { hit, view };
 }
 
-/// `halves` with AVX2: sixteen dimensions widened and multiplied per instruction.
-///
-/// # Safety
-/// The CPU must support avx2; `row` must hold `WORDS` words.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn halves_avx2(q: &[i16; DIM], row: &[u32]) -> (i32, i32) {
-    use std::arch::x86_64::*;
-    debug_assert_eq!(row.len(), WORDS);
-    // SAFETY: every load reads 16 bytes of `row` (128 bytes) or 32 bytes of `q` (256)
-    // inside their bounds; avx2 is the caller's guarantee.
-    unsafe {
-        let r = row.as_ptr().cast::<u8>();
-        let half = |first: usize| {
-            let mut acc = _mm256_setzero_si256();
-            for i in first..first + DIM / 32 {
-                let bytes = _mm256_cvtepi8_epi16(_mm_loadu_si128(r.add(16 * i).cast()));
-                let qv = _mm256_loadu_si256(q.as_ptr().add(16 * i).cast());
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(bytes, qv));
-            }
-            let s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
-            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
-            _mm_cvtsi128_si32(s)
-        };
-        (half(0), half(DIM / 32))
-    }
-}
-
 /// A query's fine-stage list: distinct frames, each with its best view, best first.
 type Ranked = [Best; TOPK];
 
@@ -186,6 +157,109 @@ unsafe fn fine_vnni(ranked: &mut [Ranked], queries: &[[u32; WORDS]], work: &Work
     }
 }
 
+/// The fine stage over `work` as `fine` runs it, with AVX2 (CPUs without AVX-512 VNNI):
+/// each listed descriptor is read once per cluster and scored against the queries
+/// probing it 8 at a time. A group's queries lie transposed (`cols[p]`: dimensions `2p`
+/// and `2p + 1` of each, 16 bits each), and each pair of the descriptor's dimensions,
+/// broadcast, is multiplied into them by one `vpmaddwd`: every lane ends with its query's
+/// two half sums, with no sum across lanes. Unlike `fine_vnni`'s, the columns do not fit
+/// in the 16 registers: the groups of a cluster are set up once, and each descriptor,
+/// widened once per tile of `TILE` groups (8 KB of columns, which stay in L1), meets the
+/// tile's groups in turn (`cargo bench --bench kernels -- "fine stage"`: tiles of 4 and
+/// 8 groups ran alike, a whole cluster's groups at once 1.1x slower). Only lanes whose
+/// score can enter their query's list go on to `offer`.
+///
+/// # Safety
+/// The CPU must support avx2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fine_avx2(ranked: &mut [Ranked], queries: &[[i16; DIM]], work: &Work, parts: &[Lists]) {
+    use std::arch::x86_64::*;
+    /// Queries scored together: one 32-bit lane of a 256-bit register each.
+    const LANES: usize = 8;
+    const PAIRS: usize = DIM / 2;
+    const TILE: usize = 4;
+    let mut cols: Vec<[[i32; LANES]; PAIRS]> = Vec::new();
+    let mut floors: Vec<[i32; LANES]> = Vec::new();
+    for (c, probing) in streamed(work, parts) {
+        cols.clear();
+        floors.clear();
+        for group in probing.chunks(LANES) {
+            let mut t = [[0i32; LANES]; PAIRS];
+            // A lane without a query keeps a floor no score reaches.
+            let mut floor = [i32::MAX; LANES];
+            for (l, &i) in group.iter().enumerate() {
+                let q = &queries[i as usize];
+                for (p, col) in t.iter_mut().enumerate() {
+                    col[l] = i32::from(q[2 * p] as u16) | i32::from(q[2 * p + 1]) << 16;
+                }
+                floor[l] = ranked[i as usize][TOPK - 1].hit.score;
+            }
+            cols.push(t);
+            floors.push(floor);
+        }
+        let groups: Vec<&[u32]> = probing.chunks(LANES).collect();
+        for tile in (0..groups.len()).step_by(TILE) {
+            let tile = tile..(tile + TILE).min(groups.len());
+            for lists in parts {
+                let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
+                for e in lists.range(*c as usize) {
+                    let bytes: &[u8] = bytemuck::cast_slice(&words[e * WORDS..(e + 1) * WORDS]);
+                    // The descriptor's dimensions as 16-bit pairs, as the columns hold them.
+                    let mut d = [0i32; PAIRS];
+                    for (k, chunk) in bytes.chunks_exact(16).enumerate() {
+                        // SAFETY: reads the 16 bytes of `chunk`; writes pairs 8k..8k + 8 of `d`
+                        // (DIM / 16 chunks of 8 pairs).
+                        unsafe {
+                            let wide = _mm256_cvtepi8_epi16(_mm_loadu_si128(chunk.as_ptr().cast()));
+                            _mm256_storeu_si256(d.as_mut_ptr().add(8 * k).cast(), wide);
+                        }
+                    }
+                    let f = lists.first_frame + frames[e];
+                    for ((t, floor), group) in
+                        cols[tile.clone()].iter().zip(&mut floors[tile.clone()]).zip(&groups[tile.clone()])
+                    {
+                        let (mut even, mut odd) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+                        for p in 0..PAIRS / 2 {
+                            // SAFETY: each load reads the LANES values of one column.
+                            let (ce, co) = unsafe {
+                                (
+                                    _mm256_loadu_si256(t[p].as_ptr().cast()),
+                                    _mm256_loadu_si256(t[PAIRS / 2 + p].as_ptr().cast()),
+                                )
+                            };
+                            even = _mm256_add_epi32(even, _mm256_madd_epi16(ce, _mm256_set1_epi32(d[p])));
+                            odd = _mm256_add_epi32(odd, _mm256_madd_epi16(co, _mm256_set1_epi32(d[PAIRS / 2 + p])));
+                        }
+                        let (plain, mirrored) = (_mm256_add_epi32(even, odd), _mm256_sub_epi32(even, odd));
+                        // The plain orientation wins a tie, as in the exhaustive scan.
+                        let flipped = _mm256_cmpgt_epi32(mirrored, plain);
+                        let score = _mm256_blendv_epi8(plain, mirrored, flipped);
+                        // SAFETY: `floor` holds LANES i32.
+                        let below = _mm256_cmpgt_epi32(unsafe { _mm256_loadu_si256(floor.as_ptr().cast()) }, score);
+                        let mut enter = !_mm256_movemask_ps(_mm256_castsi256_ps(below)) as u32 & 0xff;
+                        if enter == 0 {
+                            continue;
+                        }
+                        let flips = _mm256_movemask_ps(_mm256_castsi256_ps(flipped)) as u32;
+                        let mut scores = [0i32; LANES];
+                        // SAFETY: `scores` holds LANES i32.
+                        unsafe { _mm256_storeu_si256(scores.as_mut_ptr().cast(), score) };
+                        while enter != 0 {
+                            let l = enter.trailing_zeros() as usize;
+                            enter &= enter - 1;
+                            let list = &mut ranked[group[l] as usize];
+                            let key = f << 1 | (flips >> l & 1);
+                            offer(list, Hit { score: scores[l], key }, views[e]);
+                            floor[l] = list[TOPK - 1].hit.score;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Each query's probed clusters turned around (every probed cluster with its queries),
 /// cut into runs of about equal work (descriptors x queries) for the cores.
 fn shares(clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Vec<(u32, Vec<u32>)>> {
@@ -213,12 +287,47 @@ fn shares(clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Vec<(u32, Vec<u32>)>> {
     out
 }
 
-/// The fine stage for every query, on all cores: query `i` scores the frames listed
-/// under `clusters[i]` in every part's lists. Each core scores runs of clusters for the
-/// queries that probe them into lists of its own (192 bytes per query), which are then
-/// joined: that gives the list one pass over all the clusters gives (`offer` keeps a
-/// frame's best view whatever order its views come in).
+/// The vector units the fine stage runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// AVX-512 VNNI (with avx512bw): 16 queries per pass (`fine_vnni`).
+    Vnni,
+    /// AVX2: 8 queries per pass (`fine_avx2`).
+    Avx2,
+    /// Plain Rust, query by query.
+    Portable,
+}
+
+impl Unit {
+    /// The units this CPU has, best first.
+    pub fn available() -> Vec<Unit> {
+        let mut units = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
+                units.push(Unit::Vnni);
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                units.push(Unit::Avx2);
+            }
+        }
+        units.push(Unit::Portable);
+        units
+    }
+}
+
+/// The fine stage for every query, on all cores, on the best vector unit this CPU has:
+/// query `i` scores the frames listed under `clusters[i]` in every part's lists.
 pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Neighbours> {
+    rerank_on(Unit::available()[0], queries, clusters, parts)
+}
+
+/// `rerank` on `unit` (the portable code where this CPU does not have it): every unit
+/// gives the same lists. Each core scores runs of clusters for the queries that probe
+/// them into lists of its own (192 bytes per query), which are then joined: that gives
+/// the list one pass over all the clusters gives (`offer` keeps a frame's best view
+/// whatever order its views come in).
+pub fn rerank_on(unit: Unit, queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) -> Vec<Neighbours> {
     let runs = shares(clusters, parts);
     let n = queries.len();
     // Lists of all the queries for each piece of the runs rayon hands a core, rather
@@ -234,23 +343,20 @@ pub fn rerank(queries: &[[u32; WORDS]], clusters: &[Vec<u32>], parts: &[Lists]) 
             )
             .collect()
     };
+    let has = Unit::available().contains(&unit);
     let ranked = 'simd: {
         #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx2")]
-            fn avx2(ranked: &mut [Ranked], qs: &[[i16; DIM]], w: &Work, parts: &[Lists]) {
-                // SAFETY: this function only runs where avx2 is enabled; rows are WORDS long.
-                fine(ranked, qs, w, parts, |q, r| unsafe { halves_avx2(q, r) })
-            }
-            if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
-                // SAFETY: the CPU has just been found to support all three.
+        match unit {
+            Unit::Vnni if has => {
+                // SAFETY: the CPU has just been found to support avx512f, avx512bw and avx512vnni.
                 break 'simd each(&|r, w| unsafe { fine_vnni(r, queries, w, parts) });
             }
-            if std::arch::is_x86_feature_detected!("avx2") {
+            Unit::Avx2 if has => {
                 let qs: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
                 // SAFETY: the CPU has just been found to support avx2.
-                break 'simd each(&|r, w| unsafe { avx2(r, &qs, w, parts) });
+                break 'simd each(&|r, w| unsafe { fine_avx2(r, &qs, w, parts) });
             }
+            _ => {}
         }
         let qs: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
         each(&|r, w| fine(r, &qs, w, parts, halves))
@@ -312,7 +418,9 @@ mod tests {
             })
             .collect();
         assert!(want.iter().all(|l| !l[TOPK - 1].is_empty()));
-        assert_eq!(rerank(&queries, &clusters, parts), want);
+        for unit in Unit::available() {
+            assert_eq!(rerank_on(unit, &queries, &clusters, parts), want, "{unit:?}");
+        }
         // Each vector unit over all the work as one run.
         let work = shares(&clusters, parts).concat();
         let hits = |kernel: &dyn Fn(&mut [Ranked])| {
@@ -324,8 +432,8 @@ mod tests {
         assert_eq!(hits(&|r| fine(r, &wide, &work, parts, halves)), want);
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: avx2 was just detected; rows hold WORDS words.
-            assert_eq!(hits(&|r| fine(r, &wide, &work, parts, |q, r| unsafe { halves_avx2(q, r) })), want);
+            // SAFETY: avx2 was just detected.
+            assert_eq!(hits(&|r| unsafe { fine_avx2(r, &wide, &work, parts) }), want);
         }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
@@ -346,11 +454,25 @@ mod tests {
             let (a, b): (&[u32; WORDS], &[u32; WORDS]) = (a.try_into().unwrap(), b.try_into().unwrap());
             let want = crate::kernels::descriptor::split_dot(a, b);
             assert_eq!(halves(&widen(a), b), want);
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: avx2 was just detected; b holds WORDS words.
-                assert_eq!(unsafe { halves_avx2(&widen(a), b) }, want);
-            }
+        }
+    }
+
+    #[test]
+    fn every_unit_scores_extreme_bytes_exactly() {
+        // Rows and queries of -128 and 127 (where a product or a sum of two held in 16
+        // bits would overflow) among ordinary descriptors, in one cluster; 12 queries: a
+        // full group of 8 and a part-filled one, or one part-filled group of 16.
+        let extremes = [0x8080_8080u32, 0x7f7f_7f7f, 0x7f80_7f80, 0x807f_ff01];
+        let mut words = catalogue(40, 1);
+        words.extend(extremes.iter().flat_map(|&w| [w; WORDS]));
+        let m = Matrix { words: &words, views: 1 };
+        let lists = Lists::new(&m, &vec![0; m.frames()], 1);
+        let queries: Vec<[u32; WORDS]> =
+            extremes.iter().map(|&w| [w; WORDS]).chain((0..8).map(|i| row(&words, i * 5))).collect();
+        let want = cpu_search(&queries, &m);
+        for unit in Unit::available() {
+            let got = rerank_on(unit, &queries, &vec![vec![0]; queries.len()], std::slice::from_ref(&lists));
+            assert_eq!(got, want, "{unit:?}");
         }
     }
 
