@@ -65,8 +65,8 @@ pub struct SearchConfig {
     /// index, each batch reads every probed cluster's lists once, from disk where they
     /// outgrow the page cache: a larger batch reads them fewer times. Chosen on dev
     /// against the 100 h scale catalogue, in memory and with less memory than it holds
-    /// (docs/PAGING.md); a GPU dispatch fills the device from about 4,096. Memory grows
-    /// with it (docs/PAGING.md).
+    /// (docs/PAGING.md, which also gives the memory it takes); a GPU dispatch fills the
+    /// device from about 4,096.
     pub batch_images: usize,
 }
 

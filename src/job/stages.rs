@@ -51,8 +51,9 @@ pub fn run<'a>(
     align: &mut dyn FnMut(Member, Ready) -> Result<()>,
 ) -> Result<()> {
     std::thread::scope(|s| {
-        let (to_search, searching) = sync_channel::<(Member, Outcome)>(queue(batch_images));
-        let (to_align, aligning) = sync_channel(queue(batch_images));
+        let waiting = queue(batch_images);
+        let (to_search, searching) = sync_channel::<(Member, Outcome)>(waiting);
+        let (to_align, aligning) = sync_channel(waiting);
         let decoder = s.spawn(move || {
             decode(&mut |m, out| {
                 to_search.send((m, out)).map_err(|_| Error::Invalid("the search stage stopped".into()))

@@ -187,8 +187,8 @@ impl Engine {
     /// Top-k of every query through the index: the coarse stage (in batches of the scores
     /// they hold), then the fine stage over the `probes` best clusters of each, all the
     /// queries in one call: it reads each probed cluster once per call and scores it
-    /// against every query of the call that probes it, 16 at a time, so cutting the
-    /// queries would read the clusters again, with part-filled groups. The caller bounds
+    /// against every query of the call that probes it, in groups of 8 or 16, so cutting
+    /// the queries would read the clusters again, with part-filled groups. The caller bounds
     /// the queries (a job's search batch, `search.batch_images`).
     pub fn search_indexed(&self, ix: &Indexed, queries: &[[u32; WORDS]]) -> Result<Vec<Neighbours>> {
         Ok(fine::rerank(queries, &self.probed(ix, queries)?, ix.lists))

@@ -71,14 +71,13 @@ fn streamed<'a>(work: &'a Work, parts: &'a [Lists]) -> impl Iterator<Item = &'a 
     })
 }
 
-/// The fine stage over `work` for queries `qs` (prepared as `halves` reads them), into
-/// their lists `ranked`: every view descriptor listed under a cluster, in every part's
+/// The fine stage over `work` for queries `qs` (widened as `halves` reads them), into
+/// their lists `ranked`, query by query in plain Rust: every view descriptor listed under a cluster, in every part's
 /// lists, is read once and scored against each query that probes the cluster. Query by
 /// query, each descriptor would cross memory once per query probing its cluster (about
 /// ten per cluster for one upload's queries at 128 probes), and the fine stage would
 /// wait on memory.
-#[inline(always)]
-fn fine<Q>(ranked: &mut [Ranked], qs: &[Q], work: &Work, parts: &[Lists], halves: impl Fn(&Q, &[u32]) -> (i32, i32)) {
+fn fine(ranked: &mut [Ranked], qs: &[[i16; DIM]], work: &Work, parts: &[Lists]) {
     for (c, probing) in streamed(work, parts) {
         for lists in parts {
             let (words, frames, views) = (&*lists.words, &*lists.frames, &*lists.views);
@@ -184,7 +183,8 @@ unsafe fn fine_avx2(ranked: &mut [Ranked], queries: &[[i16; DIM]], work: &Work, 
     for (c, probing) in streamed(work, parts) {
         cols.clear();
         floors.clear();
-        for group in probing.chunks(LANES) {
+        let groups: Vec<&[u32]> = probing.chunks(LANES).collect();
+        for group in &groups {
             let mut t = [[0i32; LANES]; PAIRS];
             // A lane without a query keeps a floor no score reaches.
             let mut floor = [i32::MAX; LANES];
@@ -198,7 +198,6 @@ unsafe fn fine_avx2(ranked: &mut [Ranked], queries: &[[i16; DIM]], work: &Work, 
             cols.push(t);
             floors.push(floor);
         }
-        let groups: Vec<&[u32]> = probing.chunks(LANES).collect();
         for tile in (0..groups.len()).step_by(TILE) {
             let tile = tile..(tile + TILE).min(groups.len());
             for lists in parts {
@@ -359,7 +358,7 @@ pub fn rerank_on(unit: Unit, queries: &[[u32; WORDS]], clusters: &[Vec<u32>], pa
             _ => {}
         }
         let qs: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
-        each(&|r, w| fine(r, &qs, w, parts, halves))
+        each(&|r, w| fine(r, &qs, w, parts))
     };
     (0..n)
         .into_par_iter()
@@ -429,7 +428,7 @@ mod tests {
             ranked.into_iter().map(|l| l.map(|b| b.hit)).collect::<Vec<_>>()
         };
         let wide: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
-        assert_eq!(hits(&|r| fine(r, &wide, &work, parts, halves)), want);
+        assert_eq!(hits(&|r| fine(r, &wide, &work, parts)), want);
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: avx2 was just detected.
