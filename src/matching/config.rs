@@ -264,14 +264,17 @@ pub struct CutsConfig {
     /// 0.8 dev lost a true pair's only segment (pair µAP 0.928 -> 0.907), above it or
     /// with a larger gain recap33 kept more recaps merged. Checked on recap34-37 (+0.029,
     /// 0, +0.027, +0.022), hidden41, make_queries.py seed 3 (-0.005), the real copies and
-    /// catalogue/ alone (within 0.001).
+    /// catalogue/ alone (within 0.001). Checked again once runs not clearly apart were
+    /// dropped one by one instead of leaving the segment whole (penalty 0.5-1.2, min_gain
+    /// 0.1-0.15 on recap31-33 and dev): these still scored best.
     pub penalty: f32,
     /// Fewest frames of a clip, and the similarity its first and last frame must reach
     /// on its offset.
     pub min_frames: usize,
     pub min_similarity: f32,
     /// Mean similarity by which each clip must resemble its own offset better than its
-    /// neighbours' (over its frames), else the segment is not cut.
+    /// neighbours' (over its frames), else the one of the two with less evidence is no
+    /// clip; a segment left with under two clips is not cut.
     pub min_gain: f32,
     /// Speeds tried, as shares of the segment's: skips between clips make the one line
     /// through them steeper than the clips play.

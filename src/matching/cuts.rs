@@ -84,14 +84,22 @@ pub fn cut(s: &Segment, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Vec<
         let at_frame = |j: usize| at + f64::from(d) * p.step_s + speed * (q.t[frames[j]] - mid);
         (at_frame(a), at_frame(b))
     };
-    let clear = clips.windows(2).all(|w| {
-        let ((a0, b0), (a1, b1)) = (shown(w[0]), shown(w[1]));
-        (w[1].2 - w[0].2).abs() >= jump
+    let clear = |x: (usize, usize, i32), y: (usize, usize, i32)| {
+        let ((a0, b0), (a1, b1)) = (shown(x), shown(y));
+        (y.2 - x.2).abs() >= jump
             && (a1 > b0 || b1 < a0)
-            && mean(w[0], w[0].2) - mean(w[0], w[1].2) >= p.min_gain
-            && mean(w[1], w[1].2) - mean(w[1], w[0].2) >= p.min_gain
-    });
-    if clips.len() < 2 || !clear {
+            && mean(x, x.2) - mean(x, y.2) >= p.min_gain
+            && mean(y, y.2) - mean(y, x.2) >= p.min_gain
+    };
+    // Of two neighbours that are not clearly apart, the one with less evidence (summed
+    // similarity on its own offset) is no clip: a run on the frames of an insert, or a
+    // stretch of a static shot. The rest are judged again, so that one such run does not
+    // keep every other clip of the recap merged.
+    let evidence = |x: (usize, usize, i32)| mean(x, x.2) * (x.1 + 1 - x.0) as f32;
+    while let Some(k) = (1..clips.len()).find(|&k| !clear(clips[k - 1], clips[k])) {
+        clips.remove(if evidence(clips[k - 1]) < evidence(clips[k]) { k - 1 } else { k });
+    }
+    if clips.len() < 2 {
         return vec![s.clone()];
     }
     let dur = r.duration[s.video as usize];
@@ -159,31 +167,42 @@ mod tests {
     use crate::matching::model::Segment;
     use crate::testkit::{CATALOGUE_RATE, Catalogue, UPLOAD_PERIOD, Upload};
 
-    /// 24 frames at 2/s of video 0: 4 s from each of `starts` in turn, at normal speed.
-    fn recap(cat: &Catalogue, starts: [f64; 3]) -> Upload {
-        let mut u = Upload::new(cat, &Tables::new(), 24, 0, 0..0, 0..0, 1.0, 0.0);
-        for (i, w) in u.words.iter_mut().enumerate() {
-            let t = starts[i / 8] + (i % 8) as f64 * UPLOAD_PERIOD;
+    /// Frames at 2/s of video 0 at normal speed: `frames` from each `start` in turn.
+    fn runs(cat: &Catalogue, runs: &[(f64, usize)]) -> Upload {
+        let at: Vec<f64> =
+            runs.iter().flat_map(|&(start, n)| (0..n).map(move |k| start + k as f64 * UPLOAD_PERIOD)).collect();
+        let mut u = Upload::new(cat, &Tables::new(), at.len(), 0, 0..0, 0..0, 1.0, 0.0);
+        for (w, t) in u.words.iter_mut().zip(at) {
             *w = cat.frame_words((t * CATALOGUE_RATE).round() as usize);
         }
         u
     }
 
+    /// 24 frames: 4 s from each of `starts` in turn.
+    fn recap(cat: &Catalogue, starts: [f64; 3]) -> Upload {
+        runs(cat, &starts.map(|t| (t, 8)))
+    }
+
     fn merged(speed: f64, offset: f64) -> Segment {
+        merged_over(12.0, speed, offset)
+    }
+
+    /// A segment of video 0 over the first `end` seconds of an upload.
+    fn merged_over(end: f64, speed: f64, offset: f64) -> Segment {
         let mut s = Segment {
             video: 0,
             mirrored: false,
             query_start: 0.0,
-            query_end: 12.0,
+            query_end: end,
             ref_start: 0.0,
             ref_end: 0.0,
             speed,
             offset,
             score: 3.0,
-            frames: 24,
-            core: (0.0, 11.5),
+            frames: (end / UPLOAD_PERIOD) as u32,
+            core: (0.0, end - UPLOAD_PERIOD),
         };
-        s.span(0.0, 12.0, 100.0);
+        s.span(0.0, end, 100.0);
         s
     }
 
@@ -212,6 +231,24 @@ mod tests {
         // 14-17.5 s) are not cut apart, however well each fits.
         let again = recap(&cat, [10.0, 12.0, 14.0]);
         assert_eq!(cut(&merged(1.0, 10.0), &again.frames(), &cat.refs(), &c), vec![merged(1.0, 10.0)]);
+    }
+
+    #[test]
+    fn a_short_run_over_its_neighbours_stretch_is_dropped_not_left_to_keep_the_recap_whole() {
+        let cat = Catalogue::new(1, &Tables::new(), 0.0);
+        let c = MatchConfig::default();
+        // Clips from 10, 15.5 and 24 s, and between the last two 2 s that show 16-17.5 s
+        // again (a run on an insert's frames, or on a still moment): that run and its
+        // neighbour show the same stretch, so they are not apart; the run, with less
+        // evidence, goes, and the three clips are cut apart around it.
+        let u = runs(&cat, &[(10.0, 8), (15.5, 8), (16.0, 4), (24.0, 8)]);
+        let clips = cut(&merged_over(14.0, 1.0, 11.0), &u.frames(), &cat.refs(), &c);
+        let got: Vec<_> = clips.iter().map(|s| (s.query_start, s.query_end, s.ref_start)).collect();
+        assert_eq!(clips.len(), 3, "{got:?}");
+        for (clip, (qs, rs)) in clips.iter().zip([(0.0, 10.0), (4.0, 15.5), (10.0, 24.0)]) {
+            assert!((clip.query_start - (qs - 0.25f64).max(0.0)).abs() < 1e-9, "{got:?}");
+            assert!((clip.ref_start - rs).abs() < 0.3, "{got:?}");
+        }
     }
 
     #[test]
