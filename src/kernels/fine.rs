@@ -71,12 +71,12 @@ fn streamed<'a>(work: &'a Work, parts: &'a [Lists]) -> impl Iterator<Item = &'a 
     })
 }
 
-/// The fine stage over `work` for queries `qs` (widened as `halves` reads them), into
-/// their lists `ranked`, query by query in plain Rust: every view descriptor listed under a cluster, in every part's
-/// lists, is read once and scored against each query that probes the cluster. Query by
-/// query, each descriptor would cross memory once per query probing its cluster (about
-/// ten per cluster for one upload's queries at 128 probes), and the fine stage would
-/// wait on memory.
+/// The fine stage over `work` in plain Rust, for queries `qs` (widened as `halves` reads
+/// them), into their lists `ranked`: every view descriptor listed under a cluster, in
+/// every part's lists, is read once and scored against each query that probes the
+/// cluster in turn. Query by query instead, each descriptor would cross memory once per
+/// query probing its cluster (about ten per cluster for one upload's queries at 128
+/// probes), and the fine stage would wait on memory.
 fn fine(ranked: &mut [Ranked], qs: &[[i16; DIM]], work: &Work, parts: &[Lists]) {
     for (c, probing) in streamed(work, parts) {
         for lists in parts {
@@ -345,19 +345,17 @@ pub fn rerank_on(unit: Unit, queries: &[[u32; WORDS]], clusters: &[Vec<u32>], pa
     let has = Unit::available().contains(&unit);
     let ranked = 'simd: {
         #[cfg(target_arch = "x86_64")]
-        match unit {
-            Unit::Vnni if has => {
-                // SAFETY: the CPU has just been found to support avx512f, avx512bw and avx512vnni.
-                break 'simd each(&|r, w| unsafe { fine_vnni(r, queries, w, parts) });
-            }
-            Unit::Avx2 if has => {
-                let qs: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
-                // SAFETY: the CPU has just been found to support avx2.
-                break 'simd each(&|r, w| unsafe { fine_avx2(r, &qs, w, parts) });
-            }
-            _ => {}
+        if unit == Unit::Vnni && has {
+            // SAFETY: the CPU has just been found to support avx512f, avx512bw and avx512vnni.
+            break 'simd each(&|r, w| unsafe { fine_vnni(r, queries, w, parts) });
         }
+        // The other units read the queries widened to 16 bits.
         let qs: Vec<[i16; DIM]> = queries.iter().map(widen).collect();
+        #[cfg(target_arch = "x86_64")]
+        if unit == Unit::Avx2 && has {
+            // SAFETY: the CPU has just been found to support avx2.
+            break 'simd each(&|r, w| unsafe { fine_avx2(r, &qs, w, parts) });
+        }
         each(&|r, w| fine(r, &qs, w, parts))
     };
     (0..n)

@@ -168,9 +168,9 @@ mod tests {
     use crate::testkit::{CATALOGUE_RATE, Catalogue, UPLOAD_PERIOD, Upload};
 
     /// Frames at 2/s of video 0 at normal speed: `frames` from each `start` in turn.
-    fn runs(cat: &Catalogue, runs: &[(f64, usize)]) -> Upload {
+    fn runs(cat: &Catalogue, pieces: &[(f64, usize)]) -> Upload {
         let at: Vec<f64> =
-            runs.iter().flat_map(|&(start, n)| (0..n).map(move |k| start + k as f64 * UPLOAD_PERIOD)).collect();
+            pieces.iter().flat_map(|&(start, n)| (0..n).map(move |k| start + k as f64 * UPLOAD_PERIOD)).collect();
         let mut u = Upload::new(cat, &Tables::new(), at.len(), 0, 0..0, 0..0, 1.0, 0.0);
         for (w, t) in u.words.iter_mut().zip(at) {
             *w = cat.frame_words((t * CATALOGUE_RATE).round() as usize);
