@@ -29,9 +29,11 @@ at = next(i for i in big["index"] if i["probes"] == probes)
 vectors_big = big["frames"] * views
 # How unevenly the probed lists are filled: descriptors scored against probes x mean list.
 imbalance = at["frames_scored_per_query"] / (probes * vectors_big / big["centroids"])
-exact_row = next(r for r in runs if r["hours"] == big["hours"] and r["search"] == "exact")
+# The largest catalogue also scanned exhaustively (larger ones are not held in memory).
+scanned = max((r for r in bench["rows"] if r["exact_ms_per_upload"] is not None), key=lambda r: r["hours"])
+exact_row = next(r for r in runs if r["hours"] == scanned["hours"] and r["search"] == "exact")
 index_row = next(r for r in runs if r["hours"] == big["hours"] and r["search"] == "index" and r["probes"] == probes)
-cpu_exact_rate = vectors_big * bench["mean_queries_per_upload"] / (big["exact_ms_per_upload"] / 1e3)
+cpu_exact_rate = scanned["frames"] * views * bench["mean_queries_per_upload"] / (scanned["exact_ms_per_upload"] / 1e3)
 cpu_fine_rate = at["frames_scored_per_query"] * bench["mean_queries_per_upload"] / (at["search_ms_per_upload"] / 1e3)
 
 # The portrait strips' lists, which a real catalogue adds to the index (the filler has
@@ -87,9 +89,9 @@ lines = [
     f"- Index at {probes} probes ({big['centroids']} clusters): {at['frames_scored_per_query']:,.0f} descriptors scored per query,"
     f" {imbalance:.2f}x the mean list length times the probes (queries favour the large clusters);"
     f" recall of the exhaustive top 16: {at['recall_at_16']:.3f}.",
-    f"- Dev job at {big['hours']:.0f} h: segment µAP {exact_row['segment_uap']:.4f} exhaustive, {index_row['segment_uap']:.4f}"
-    f" through the index; wall {exact_row['wall_s']:.0f} s and {index_row['wall_s']:.0f} s for its {bench['uploads']} uploads"
-    f" (decoding included); peak RSS {index_row['peak_rss_bytes'] / 1e9:.1f} GB.",
+    f"- Dev job: segment µAP {exact_row['segment_uap']:.4f} exhaustive at {scanned['hours']:.0f} h (wall {exact_row['wall_s']:.0f} s),"
+    f" {index_row['segment_uap']:.4f} through the index at {big['hours']:.0f} h (wall {index_row['wall_s']:.0f} s) for its"
+    f" {bench['uploads']} uploads (decoding included); peak RSS {index_row['peak_rss_bytes'] / 1e9:.1f} GB.",
     "",
     "## Extrapolated",
     "",

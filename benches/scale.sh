@@ -24,7 +24,7 @@ mkdir -p "$WORK" docs/results
 [ -f "$WORK/donor/manifest.json" ] ||
   $BIN catalog build --device cpu --catalog "$WORK/donor" "$SHARED/footage/catalogue2" "$SHARED/footage/distractors2" >/dev/null
 $BIN bench --device cpu --catalog-hours "$HOURS" --probes "$PROBES" --real "$WORK/real" \
-  --donor "$WORK/donor" --work "$WORK" --json "$WORK/bench.json" "$DEV/queries"
+  --donor "$WORK/donor" --work "$WORK" --exact-max-hours "$EXACT_MAX_HOURS" --json "$WORK/bench.json" "$DEV/queries"
 
 : >"$WORK/runs.jsonl"
 for h in ${HOURS//,/ }; do

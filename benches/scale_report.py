@@ -22,13 +22,14 @@ def slope(points):
 
 
 rows = bench["rows"]
-curves = {"exact": [(r["hours"], r["exact_ms_per_upload"]) for r in rows]}
+curves = {"exact": [(r["hours"], r["exact_ms_per_upload"]) for r in rows if r["exact_ms_per_upload"] is not None]}
 for p in sorted({i["probes"] for r in rows for i in r["index"]}):
     curves[f"index p{p}"] = [(r["hours"], i["search_ms_per_upload"]) for r in rows for i in r["index"] if i["probes"] == p]
 exponents = {k: slope(v) for k, v in curves.items()}
 json.dump({"bench": bench, "runs": runs, "exponents": exponents}, open(docs / "results" / "scale.json", "w"), indent=1)
 
 gb = lambda b: f"{b / 1e9:.2f}"
+ms = lambda v: "-" if v is None else f"{v:.1f}"
 out = [
     "# Catalogue scale",
     "",
@@ -38,7 +39,9 @@ out = [
     f"{bench['device']} ({bench['adapter']}, {bench['cpu_threads']} threads), clipmatch {bench['clipmatch_version']}.",
     f"Queries: the {bench['uploads']} dev uploads, {bench['mean_queries_per_upload']:.0f} query descriptors each;"
     f" decoding one takes {bench['decode_ms_per_upload']:.0f} ms. Recall is of the exhaustive top 16 over"
-    f" {bench['sample_queries']} sampled query descriptors; the exhaustive time per upload is scaled from them.",
+    f" {bench['sample_queries']} sampled query descriptors; the exhaustive time per upload is scaled from them."
+    f" Above {bench['exact_max_hours']:g} h the descriptors are not held in memory: no exhaustive scan (-), and the"
+    " exhaustive top 16 comes from the index with every cluster probed.",
     "Disk holds the Parquet parts and the index with its mapped lists and pictures. Memory is what the exhaustive",
     "search holds, and what a search through the index reads (mapped: the kernel pages it in and out); the dev",
     "job's peak RSS below counts the mapped pages it touched.",
@@ -51,7 +54,7 @@ out = [
 for r in rows:
     for n, i in enumerate(r["index"]):
         head = (
-            f"| {r['hours']:.1f} | {r['frames']} | {gb(r['disk_bytes'])} | {gb(r['memory_exact_bytes'])} / {gb(r['memory_index_bytes'])} | {r['index_s']:.1f} | {r['centroids']} | {r['exact_ms_per_upload']:.1f}"
+            f"| {r['hours']:.1f} | {r['frames']} | {gb(r['disk_bytes'])} | {gb(r['memory_exact_bytes'])} / {gb(r['memory_index_bytes'])} | {r['index_s']:.1f} | {r['centroids']} | {ms(r['exact_ms_per_upload'])}"
             if n == 0
             else "| | | | | | | "
         )

@@ -191,7 +191,8 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         None if create && !part_words.is_empty() => {
             let centroids = cluster::train(engine, &[&part_words], &opts.index.train_params(part_words.len() / WORDS))?;
             index::write_centroids(dir, &centroids)?;
-            store_part(dir, part, (&m, strips), Some((engine, &centroids)), Some(&part_pictures))?;
+            let assigner = cluster::Assigner::new(engine, &centroids, &opts.index.assign_params())?;
+            store_part(dir, part, (&m, strips), Some((engine, &assigner)), Some(&part_pictures))?;
             manifest.index = Some(IndexManifest {
                 centroids: centroids.len() / WORDS,
                 parts: 1,
@@ -203,7 +204,8 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         // An add joins the centroids there are (retrained by `catalog index`).
         Some(ix) if ix.parts == part => {
             let centroids = index::read_centroids(dir, ix)?;
-            store_part(dir, part, (&m, strips), Some((engine, &centroids)), Some(&part_pictures))?;
+            let assigner = cluster::Assigner::new(engine, &centroids, &opts.index.assign_params())?;
+            store_part(dir, part, (&m, strips), Some((engine, &assigner)), Some(&part_pictures))?;
             let trained = ix.trained_frames;
             manifest.index.as_mut().expect("matched Some").parts += 1;
             // Centroids trained on a small catalogue serve a large one poorly (as `catalog
@@ -236,14 +238,15 @@ pub fn store_part(
     dir: &Path,
     part: u32,
     (views, strips): (&Matrix, Option<&Matrix>),
-    index: Option<(&Engine, &[u32])>,
+    index: Option<(&Engine, &cluster::Assigner)>,
     pictures: Option<&[PackedImage]>,
 ) -> Result<()> {
     for (of, m) in [(Of::Views, Some(views)), (Of::Strips, strips)] {
         let Some(m) = m else { continue };
         match index {
-            Some((engine, centroids)) => {
-                let assigned = cluster::assign(engine, m, centroids)?;
+            Some((engine, assigner)) => {
+                let assigned = assigner.assign(engine, m)?;
+                let centroids = assigner.centroids();
                 let lists = Lists::new(m, &assigned, centroids.len() / WORDS);
                 served::write_lists(dir, part, of, &lists, served::centroids_hash(centroids))?;
             }
@@ -261,24 +264,32 @@ pub fn store_part(
 pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usize> {
     let mut manifest = catalog::read_manifest(dir)?;
     let (views, strips) = (manifest.views, manifest.strips);
-    let parts: Vec<Vec<u32>> =
-        (0..manifest.parts).map(|p| parts::part_descriptors(dir, p, Of::Views, views)).collect::<Result<_>>()?;
-    let pieces: Vec<&[u32]> = parts.iter().map(Vec::as_slice).collect();
-    let vectors: usize = parts.iter().map(|w| w.len() / WORDS).sum();
+    // One part at a time, twice (sampled for training, then assigned): a catalogue of
+    // many hours does not fit in memory, one part does.
+    let counts: Vec<usize> = (0..manifest.parts)
+        .map(|p| served::read_lists(dir, p, Of::Views).map(|l| l.entry.len()))
+        .collect::<Result<_>>()?;
+    let vectors: usize = counts.iter().sum();
     if vectors == 0 {
         return Err(Error::Catalogue { path: dir.to_path_buf(), reason: "no frames to index".into() });
     }
-    let centroids = cluster::train(engine, &pieces, &config.train_params(vectors))?;
+    let params = config.train_params(vectors);
+    let mut sample = cluster::Sample::new(vectors, &params);
+    for p in 0..manifest.parts {
+        sample.take(&parts::part_descriptors(dir, p, Of::Views, views)?);
+    }
+    let centroids = cluster::train_on(engine, sample, &params)?;
     index::write_centroids(dir, &centroids)?;
-    for (p, words) in parts.iter().enumerate() {
-        let p = p as u32;
+    let assigner = cluster::Assigner::new(engine, &centroids, &config.assign_params())?;
+    for p in 0..manifest.parts {
+        let words = parts::part_descriptors(dir, p, Of::Views, views)?;
         let strip_words = match strips {
             0 => Vec::new(),
             _ => parts::part_descriptors(dir, p, Of::Strips, strips)?,
         };
         let strip_matrix = Matrix { words: &strip_words, views: strips };
-        let of = (&Matrix { words, views }, (strips > 0).then_some(&strip_matrix));
-        store_part(dir, p, of, Some((engine, &centroids)), None)?;
+        let of = (&Matrix { words: &words, views }, (strips > 0).then_some(&strip_matrix));
+        store_part(dir, p, of, Some((engine, &assigner)), None)?;
     }
     let k = centroids.len() / WORDS;
     manifest.index = Some(IndexManifest {

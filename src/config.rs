@@ -15,7 +15,7 @@ use crate::frame::views::CATALOGUE_VIEWS;
 use crate::ingest::archive::Limits;
 use crate::ingest::decode::DecodeOptions;
 use crate::ingest::hw::Decoder;
-use crate::kernels::cluster::TrainParams;
+use crate::kernels::cluster::{AssignParams, TrainParams};
 use crate::kernels::descriptor::DESCRIPTOR_VERSION;
 use crate::kernels::engine::{Engine, Prepared, Searchable};
 use crate::kernels::search::Matrix;
@@ -145,6 +145,11 @@ pub struct IndexConfig {
     pub sample_per_centroid: usize,
     /// Rounds of k-means.
     pub iterations: usize,
+    /// Up to this many centroids, each descriptor's cluster is found among all of them;
+    /// beyond, among the centroids of the `assign_probes` nearest groups of centroids
+    /// (`kernels::cluster::Assigner`).
+    pub assign_exact_max_centroids: usize,
+    pub assign_probes: usize,
 }
 
 impl Default for IndexConfig {
@@ -155,6 +160,8 @@ impl Default for IndexConfig {
             max_centroids: 65_536,
             sample_per_centroid: 64,
             iterations: 8,
+            assign_exact_max_centroids: 2048,
+            assign_probes: 8,
         }
     }
 }
@@ -168,6 +175,10 @@ impl IndexConfig {
             sample_per_centroid: self.sample_per_centroid,
             iterations: self.iterations,
         }
+    }
+
+    pub fn assign_params(&self) -> AssignParams {
+        AssignParams { exact_max_centroids: self.assign_exact_max_centroids, probes: self.assign_probes }
     }
 }
 

@@ -4,7 +4,7 @@
 //! get it through the crate's dev-dependency on itself).
 
 use crate::frame::gray::Gray;
-use crate::kernels::cluster::{TrainParams, assign, train};
+use crate::kernels::cluster::{AssignParams, Assigner, TrainParams, train};
 use crate::kernels::descriptor::{DOT_ONE, IMG, PackedImage, Tables, WORDS, describe, pack_image};
 use crate::kernels::engine::Engine;
 use crate::kernels::ivf::{Descriptors, Lists};
@@ -87,7 +87,9 @@ pub fn shot_descriptors(frames: usize, views: usize) -> Vec<u32> {
 pub fn indexed(engine: &Engine, m: &Matrix, centroids: usize) -> (Vec<u32>, Lists) {
     let params = TrainParams { centroids, sample_per_centroid: 16, iterations: 4 };
     let trained = train(engine, &[m.words], &params).expect("training on the CPU twins");
-    let lists = Lists::new(m, &assign(engine, m, &trained).expect("assigning on the CPU twins"), trained.len() / WORDS);
+    let exact = AssignParams { exact_max_centroids: usize::MAX, probes: 1 };
+    let assigner = Assigner::new(engine, &trained, &exact).expect("grouping on the CPU twins");
+    let lists = Lists::new(m, &assigner.assign(engine, m).expect("assigning on the CPU twins"), trained.len() / WORDS);
     (trained, lists)
 }
 

@@ -217,8 +217,15 @@ fn index_search_on_the_gpu_equals_the_cpu_twins() {
     // Trained on the catalogue in pieces (its parts), the same centroids.
     let (a, b) = words.split_at(137 * views * WORDS);
     assert_eq!(cluster::train(&cpu, &[a, &[], b], &params).unwrap(), centroids);
-    let assigned = cluster::assign(&cpu, &m, &centroids).unwrap();
-    assert_eq!(cluster::assign(&gpu, &m, &centroids).unwrap(), assigned);
+    let exact = cluster::AssignParams { exact_max_centroids: usize::MAX, probes: 1 };
+    let assign = |e: &Engine, p: &cluster::AssignParams| {
+        cluster::Assigner::new(e, &centroids, p).unwrap().assign(e, &m).unwrap()
+    };
+    let assigned = assign(&cpu, &exact);
+    assert_eq!(assign(&gpu, &exact), assigned);
+    // Through groups of centroids: the same clusters on both.
+    let grouped = cluster::AssignParams { exact_max_centroids: 4, probes: 2 };
+    assert_eq!(assign(&gpu, &grouped), assign(&cpu, &grouped));
     let lists = ivf::Lists::new(&m, &assigned, centroids.len() / WORDS);
     let queries: Vec<[u32; WORDS]> = (0..50).map(|i| words[i * 23 * WORDS..][..WORDS].try_into().unwrap()).collect();
     let search = |e: &Engine| {
@@ -226,4 +233,27 @@ fn index_search_on_the_gpu_equals_the_cpu_twins() {
         e.search_indexed(&p, &queries).unwrap()
     };
     assert_eq!(search(&cpu), search(&gpu));
+}
+
+#[test]
+fn clusters_found_through_groups_of_centroids_are_the_nearest_when_every_group_is_probed() {
+    let t = Tables::new();
+    let views = 2;
+    let words: Vec<u32> = images(600 * views, &mut Rng::new(5)).iter().flat_map(|i| describe(i, &t).words).collect();
+    let m = Matrix { words: &words, views };
+    let cpu = Engine::Cpu(Box::default());
+    let params = cluster::TrainParams { centroids: 64, sample_per_centroid: 8, iterations: 3 };
+    let centroids = cluster::train(&cpu, &[&words], &params).unwrap();
+    let assign = |exact_max_centroids, probes| {
+        let p = cluster::AssignParams { exact_max_centroids, probes };
+        cluster::Assigner::new(&cpu, &centroids, &p).unwrap().assign(&cpu, &m).unwrap()
+    };
+    let exact = assign(usize::MAX, 1);
+    assert_eq!(exact.len(), 600 * views);
+    // 64 centroids in 8 groups: probing all 8 compares every centroid.
+    assert_eq!(assign(4, 8), exact);
+    // One group of 8: most descriptors, not all, find their nearest centroid.
+    let one = assign(4, 1);
+    let same = one.iter().zip(&exact).filter(|(a, b)| a == b).count();
+    assert!(same * 2 > exact.len() && same < exact.len(), "{same} of {}", exact.len());
 }

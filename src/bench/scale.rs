@@ -38,6 +38,11 @@ pub struct ScaleOptions {
     pub probes: Vec<usize>,
     /// Query descriptors searched exhaustively, for recall and the exhaustive time.
     pub sample_queries: usize,
+    /// Catalogues up to this many hours are also searched by the exhaustive scan over
+    /// descriptors held in memory; larger ones do not fit, and their exhaustive top 16
+    /// comes from the index with every cluster probed, its lists read from the mapped
+    /// files.
+    pub exact_max_hours: f64,
     pub seed: u64,
     pub model: FillerModel,
     pub config: Config,
@@ -79,8 +84,9 @@ pub struct ScaleRow {
     /// Training the centroids and assigning every part, reading the parts included.
     pub index_s: f64,
     pub open_s: f64,
-    /// The exhaustive search, from the sampled queries, scaled to a mean upload.
-    pub exact_ms_per_upload: f64,
+    /// The exhaustive search, from the sampled queries, scaled to a mean upload (none
+    /// above `exact_max_hours`).
+    pub exact_ms_per_upload: Option<f64>,
     pub index: Vec<ProbeRow>,
 }
 
@@ -96,6 +102,7 @@ pub struct ScaleReport {
     /// Decoding and sampling an upload (the decode workers' own time), mean.
     pub decode_ms_per_upload: f64,
     pub sample_queries: usize,
+    pub exact_max_hours: f64,
     pub seed: u64,
     pub model: FillerModel,
     pub rows: Vec<ScaleRow>,
@@ -134,7 +141,8 @@ pub fn run(engine: &Engine, o: &ScaleOptions) -> Result<ScaleReport> {
         let centroids = build::reindex(&dir, engine, &o.config.index)?;
         let index_s = start.elapsed().as_secs_f64();
         let start = Instant::now();
-        let cat = catalog::open(&dir, Hold::ALL)?;
+        let mapped = Hold { frames: false, index: true, videos: None, strips: false };
+        let cat = catalog::open(&dir, if hours <= o.exact_max_hours { Hold::ALL } else { mapped })?;
         let open_s = start.elapsed().as_secs_f64();
         rows.push(measure(
             engine,
@@ -159,6 +167,7 @@ pub fn run(engine: &Engine, o: &ScaleOptions) -> Result<ScaleReport> {
         mean_queries_per_upload: mean_queries,
         decode_ms_per_upload: decode_ms,
         sample_queries: sample.len(),
+        exact_max_hours: o.exact_max_hours,
         seed: o.seed,
         model: o.model.clone(),
         rows,
@@ -284,11 +293,15 @@ fn measure(
     let columns = frames * (IMG_WORDS as u64 * 4 + 4 + 8 + 4);
     let (memory_exact_bytes, memory_index_bytes) = ((cat.words.len() * 4) as u64 + columns, columns + index_bytes);
 
-    let exact_prepared = engine.prepare(matrix())?;
-    let start = Instant::now();
-    let exact = engine.search(&exact_prepared, sample)?;
-    let exact_ms_per_upload = start.elapsed().as_secs_f64() * 1e3 / sample.len() as f64 * mean_queries;
-    drop(exact_prepared);
+    let (exact, exact_ms_per_upload) = if cat.words.is_empty() {
+        let every = engine.prepare_indexed(&ix.centroids, &ix.lists, ix.centroids.len() / WORDS)?;
+        (engine.search_indexed(&every, sample)?, None)
+    } else {
+        let prepared = engine.prepare(matrix())?;
+        let start = Instant::now();
+        let exact = engine.search(&prepared, sample)?;
+        (exact, Some(start.elapsed().as_secs_f64() * 1e3 / sample.len() as f64 * mean_queries))
+    };
 
     let mut index = Vec::new();
     for &probes in &o.probes {
@@ -360,14 +373,14 @@ pub fn table(r: &ScaleReport) -> String {
         for (i, p) in row.index.iter().enumerate() {
             let head = if i == 0 {
                 format!(
-                    "{:>8.1} {:>10} {:>9.2} {:>9.2} {:>8.1} {:>8} {:>10.1}",
+                    "{:>8.1} {:>10} {:>9.2} {:>9.2} {:>8.1} {:>8} {:>10}",
                     row.hours,
                     row.frames,
                     row.disk_bytes as f64 / 1e9,
                     row.memory_index_bytes as f64 / 1e9,
                     row.index_s,
                     row.centroids,
-                    row.exact_ms_per_upload
+                    row.exact_ms_per_upload.map_or("-".into(), |ms| format!("{ms:.1}"))
                 )
             } else {
                 format!("{:>8} {:>10} {:>9} {:>9} {:>8} {:>8} {:>10}", "", "", "", "", "", "", "")

@@ -11,7 +11,7 @@
 use crate::error::Result;
 use crate::kernels::descriptor::{DIM, WORDS, coefficients, is_odd_half};
 use crate::kernels::engine::Engine;
-use crate::kernels::ivf::quantise;
+use crate::kernels::ivf::{Lists, quantise};
 use crate::kernels::search::Matrix;
 
 /// How centroids are trained.
@@ -41,6 +41,41 @@ fn nearest(engine: &Engine, centroids: &[u32], vectors: &[u32]) -> Result<Vec<(u
     Ok(out)
 }
 
+/// The stride sample k-means trains on, gathered piece by piece (a catalogue's parts in
+/// catalogue order, each read, sampled and dropped in turn): every `stride`th of the
+/// catalogue's vectors, so that neither the whole catalogue nor a copy of it is held.
+pub struct Sample {
+    centroids: usize,
+    wanted: usize,
+    stride: usize,
+    /// Sample members taken so far, and vectors met so far.
+    taken: usize,
+    seen: usize,
+    words: Vec<u32>,
+}
+
+impl Sample {
+    /// The sample of `vectors` vectors in all for `p`'s centroids.
+    pub fn new(vectors: usize, p: &TrainParams) -> Self {
+        let centroids = p.centroids.min(vectors).max(1);
+        let wanted = (centroids * p.sample_per_centroid.max(1)).min(vectors);
+        let stride = vectors / wanted.max(1);
+        Sample { centroids, wanted, stride, taken: 0, seen: 0, words: Vec::with_capacity(wanted * WORDS) }
+    }
+
+    /// Takes the members among the next piece's vectors (rows of `WORDS` words).
+    pub fn take(&mut self, piece: &[u32]) {
+        let n = piece.len() / WORDS;
+        // Rows 0, stride, 2 stride, ... of the whole; each lies below its vector count.
+        while self.taken < self.wanted && self.taken * self.stride < self.seen + n {
+            let r = self.taken * self.stride - self.seen;
+            self.words.extend_from_slice(&piece[r * WORDS..(r + 1) * WORDS]);
+            self.taken += 1;
+        }
+        self.seen += n;
+    }
+}
+
 /// Spherical k-means over a stride sample of the catalogue's view descriptors (rows of
 /// `WORDS` words, in `pieces` such as its parts, in catalogue order, so that no copy of
 /// the whole is made), mirror images folded. Deterministic: the sample, the first
@@ -48,22 +83,17 @@ fn nearest(engine: &Engine, centroids: &[u32], vectors: &[u32]) -> Result<Vec<(u
 /// Fewer centroids come back when the catalogue holds fewer vectors than asked for.
 pub fn train(engine: &Engine, pieces: &[&[u32]], p: &TrainParams) -> Result<Vec<u32>> {
     let vectors: usize = pieces.iter().map(|w| w.len() / WORDS).sum();
-    if vectors == 0 {
+    let mut sample = Sample::new(vectors, p);
+    pieces.iter().for_each(|w| sample.take(w));
+    train_on(engine, sample, p)
+}
+
+/// `train` on a sample gathered already (`Sample::take` over every piece); no centroid
+/// from an empty one.
+pub fn train_on(engine: &Engine, sample: Sample, p: &TrainParams) -> Result<Vec<u32>> {
+    let (k, wanted, sample) = (sample.centroids, sample.taken, sample.words);
+    if wanted == 0 {
         return Ok(Vec::new());
-    }
-    let k = p.centroids.min(vectors).max(1);
-    let wanted = (k * p.sample_per_centroid.max(1)).min(vectors);
-    let stride = vectors / wanted.max(1);
-    // Rows 0, stride, 2 stride, ... across the pieces; each lies below `vectors`.
-    let mut sample: Vec<u32> = Vec::with_capacity(wanted * WORDS);
-    let (mut piece, mut first) = (0, 0);
-    for i in 0..wanted {
-        let r = i * stride;
-        while r >= first + pieces[piece].len() / WORDS {
-            first += pieces[piece].len() / WORDS;
-            piece += 1;
-        }
-        sample.extend_from_slice(&pieces[piece][(r - first) * WORDS..(r - first + 1) * WORDS]);
     }
     let step = wanted / k;
     let mut centroids: Vec<u32> =
@@ -88,7 +118,68 @@ pub fn train(engine: &Engine, pieces: &[&[u32]], p: &TrainParams) -> Result<Vec<
     Ok(centroids)
 }
 
-/// The cluster of every view descriptor of `m`, frame by frame (`views` per frame).
-pub fn assign(engine: &Engine, m: &Matrix, centroids: &[u32]) -> Result<Vec<u32>> {
-    Ok(nearest(engine, centroids, m.words)?.into_iter().map(|(c, _)| c).collect())
+/// How descriptors find their cluster (`config::IndexConfig`).
+#[derive(Clone, Debug)]
+pub struct AssignParams {
+    /// Up to this many centroids, every descriptor is compared with every centroid.
+    pub exact_max_centroids: usize,
+    /// Beyond: groups of centroids searched per descriptor (`Assigner`).
+    pub probes: usize,
+}
+
+/// Finds each descriptor's cluster. A catalogue of many hours has many centroids, and
+/// comparing every descriptor with each is most of the time an index takes to build
+/// (173 million descriptors by 13,000 centroids at 1,000 hours): beyond
+/// `exact_max_centroids`, the centroids are themselves grouped (k-means, the square root
+/// of their number of groups) and searched through those groups like a catalogue
+/// through its index, the `probes` best groups for each descriptor. A descriptor may then
+/// join a centroid a little less similar than its best; the index's recall says what
+/// that costs.
+pub struct Assigner<'a> {
+    centroids: &'a [u32],
+    /// The groups' centres and the centroids listed under them.
+    groups: Option<(Vec<u32>, Lists)>,
+    probes: usize,
+}
+
+impl<'a> Assigner<'a> {
+    pub fn new(engine: &Engine, centroids: &'a [u32], p: &AssignParams) -> Result<Assigner<'a>> {
+        let k = centroids.len() / WORDS;
+        if k <= p.exact_max_centroids.max(1) {
+            return Ok(Assigner { centroids, groups: None, probes: 0 });
+        }
+        let g = ((k as f64).sqrt().round() as usize).max(1);
+        let centres =
+            train(engine, &[centroids], &TrainParams { centroids: g, sample_per_centroid: k, iterations: 8 })?;
+        let member = nearest(engine, &centres, centroids)?.into_iter().map(|(c, _)| c).collect::<Vec<_>>();
+        let lists = Lists::new(&Matrix { words: centroids, views: 1 }, &member, centres.len() / WORDS);
+        Ok(Assigner { centroids, groups: Some((centres, lists)), probes: p.probes.max(1) })
+    }
+
+    pub fn centroids(&self) -> &'a [u32] {
+        self.centroids
+    }
+
+    /// The cluster of every view descriptor of `m`, frame by frame (`views` per frame).
+    pub fn assign(&self, engine: &Engine, m: &Matrix) -> Result<Vec<u32>> {
+        let Some((centres, lists)) = &self.groups else {
+            return Ok(nearest(engine, self.centroids, m.words)?.into_iter().map(|(c, _)| c).collect());
+        };
+        let ix = engine.prepare_indexed(centres, std::slice::from_ref(lists), self.probes)?;
+        let mut out = Vec::with_capacity(m.words.len() / WORDS);
+        for batch in m.words.chunks(BATCH * WORDS) {
+            let hits = engine.search_indexed(&ix, bytemuck::cast_slice(batch))?;
+            out.extend(hits.iter().map(|l| l[0]));
+        }
+        // Where the probed groups held no centroid at all (groups k-means left empty),
+        // every centroid is compared.
+        let lost: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_empty()).collect();
+        let again: Vec<u32> = lost.iter().flat_map(|&i| &m.words[i * WORDS..(i + 1) * WORDS]).copied().collect();
+        let found = nearest(engine, self.centroids, &again)?;
+        let mut clusters: Vec<u32> = out.iter().map(|h| h.frame() as u32).collect();
+        for (&i, (c, _)) in lost.iter().zip(found) {
+            clusters[i] = c;
+        }
+        Ok(clusters)
+    }
 }

@@ -392,6 +392,11 @@ pub(crate) struct BenchArgs {
     /// exhaustive time).
     #[arg(long, default_value_t = 512)]
     pub(crate) sample_queries: usize,
+    /// Catalogues of more hours than this are not searched exhaustively by the scale
+    /// benchmark (their descriptors are not held in memory): their exhaustive top 16
+    /// comes from the index with every cluster probed.
+    #[arg(long, default_value_t = 100.0)]
+    pub(crate) exact_max_hours: f64,
     /// Settings (TOML, see `clipmatch config`): decoding of the uploads, the index.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,

@@ -512,6 +512,7 @@ fn scale_command(a: BenchArgs) -> Result<ExitCode> {
         work,
         probes: a.probes,
         sample_queries: a.sample_queries.max(1),
+        exact_max_hours: a.exact_max_hours,
         seed: a.seed,
         model: bench::FillerModel::default(),
         config: load_config(a.config.as_deref())?,
