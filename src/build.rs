@@ -266,10 +266,10 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
     let (views, strips) = (manifest.views, manifest.strips);
     // One part at a time, twice (sampled for training, then assigned): a catalogue of
     // many hours does not fit in memory, one part does.
-    let counts: Vec<usize> = (0..manifest.parts)
-        .map(|p| served::read_lists(dir, p, Of::Views).map(|l| l.entry.len()))
-        .collect::<Result<_>>()?;
-    let vectors: usize = counts.iter().sum();
+    let mut vectors = 0;
+    for p in 0..manifest.parts {
+        vectors += served::read_lists(dir, p, Of::Views)?.entry.len();
+    }
     if vectors == 0 {
         return Err(Error::Catalogue { path: dir.to_path_buf(), reason: "no frames to index".into() });
     }

@@ -178,7 +178,11 @@ impl IndexConfig {
     }
 
     pub fn assign_params(&self) -> AssignParams {
-        AssignParams { exact_max_centroids: self.assign_exact_max_centroids, probes: self.assign_probes }
+        AssignParams {
+            exact_max_centroids: self.assign_exact_max_centroids,
+            probes: self.assign_probes,
+            iterations: self.iterations,
+        }
     }
 }
 

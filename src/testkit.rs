@@ -87,7 +87,7 @@ pub fn shot_descriptors(frames: usize, views: usize) -> Vec<u32> {
 pub fn indexed(engine: &Engine, m: &Matrix, centroids: usize) -> (Vec<u32>, Lists) {
     let params = TrainParams { centroids, sample_per_centroid: 16, iterations: 4 };
     let trained = train(engine, &[m.words], &params).expect("training on the CPU twins");
-    let exact = AssignParams { exact_max_centroids: usize::MAX, probes: 1 };
+    let exact = AssignParams { exact_max_centroids: usize::MAX, probes: 1, iterations: 3 };
     let assigner = Assigner::new(engine, &trained, &exact).expect("grouping on the CPU twins");
     let lists = Lists::new(m, &assigner.assign(engine, m).expect("assigning on the CPU twins"), trained.len() / WORDS);
     (trained, lists)

@@ -217,14 +217,14 @@ fn index_search_on_the_gpu_equals_the_cpu_twins() {
     // Trained on the catalogue in pieces (its parts), the same centroids.
     let (a, b) = words.split_at(137 * views * WORDS);
     assert_eq!(cluster::train(&cpu, &[a, &[], b], &params).unwrap(), centroids);
-    let exact = cluster::AssignParams { exact_max_centroids: usize::MAX, probes: 1 };
+    let exact = cluster::AssignParams { exact_max_centroids: usize::MAX, probes: 1, iterations: 3 };
     let assign = |e: &Engine, p: &cluster::AssignParams| {
         cluster::Assigner::new(e, &centroids, p).unwrap().assign(e, &m).unwrap()
     };
     let assigned = assign(&cpu, &exact);
     assert_eq!(assign(&gpu, &exact), assigned);
     // Through groups of centroids: the same clusters on both.
-    let grouped = cluster::AssignParams { exact_max_centroids: 4, probes: 2 };
+    let grouped = cluster::AssignParams { exact_max_centroids: 4, probes: 2, iterations: 3 };
     assert_eq!(assign(&gpu, &grouped), assign(&cpu, &grouped));
     let lists = ivf::Lists::new(&m, &assigned, centroids.len() / WORDS);
     let queries: Vec<[u32; WORDS]> = (0..50).map(|i| words[i * 23 * WORDS..][..WORDS].try_into().unwrap()).collect();
@@ -245,7 +245,7 @@ fn clusters_found_through_groups_of_centroids_are_the_nearest_when_every_group_i
     let params = cluster::TrainParams { centroids: 64, sample_per_centroid: 8, iterations: 3 };
     let centroids = cluster::train(&cpu, &[&words], &params).unwrap();
     let assign = |exact_max_centroids, probes| {
-        let p = cluster::AssignParams { exact_max_centroids, probes };
+        let p = cluster::AssignParams { exact_max_centroids, probes, iterations: 3 };
         cluster::Assigner::new(&cpu, &centroids, &p).unwrap().assign(&cpu, &m).unwrap()
     };
     let exact = assign(usize::MAX, 1);

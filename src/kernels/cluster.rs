@@ -123,8 +123,10 @@ pub fn train_on(engine: &Engine, sample: Sample, p: &TrainParams) -> Result<Vec<
 pub struct AssignParams {
     /// Up to this many centroids, every descriptor is compared with every centroid.
     pub exact_max_centroids: usize,
-    /// Beyond: groups of centroids searched per descriptor (`Assigner`).
+    /// Beyond: groups of centroids searched per descriptor (`Assigner`), and rounds of
+    /// the k-means that groups them.
     pub probes: usize,
+    pub iterations: usize,
 }
 
 /// Finds each descriptor's cluster. A catalogue of many hours has many centroids, and
@@ -149,8 +151,11 @@ impl<'a> Assigner<'a> {
             return Ok(Assigner { centroids, groups: None, probes: 0 });
         }
         let g = ((k as f64).sqrt().round() as usize).max(1);
-        let centres =
-            train(engine, &[centroids], &TrainParams { centroids: g, sample_per_centroid: k, iterations: 8 })?;
+        let centres = train(
+            engine,
+            &[centroids],
+            &TrainParams { centroids: g, sample_per_centroid: k, iterations: p.iterations },
+        )?;
         let member = nearest(engine, &centres, centroids)?.into_iter().map(|(c, _)| c).collect::<Vec<_>>();
         let lists = Lists::new(&Matrix { words: centroids, views: 1 }, &member, centres.len() / WORDS);
         Ok(Assigner { centroids, groups: Some((centres, lists)), probes: p.probes.max(1) })
