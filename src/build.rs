@@ -275,8 +275,11 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
     }
     let params = config.train_params(vectors);
     let mut sample = cluster::Sample::new(vectors, &params);
+    // The sample reads its rows alone (`index.sample_per_centroid` for each centroid: a
+    // small share of the descriptors of a catalogue of many hours).
     for p in 0..manifest.parts {
-        sample.take(&parts::part_descriptors(dir, p, Of::Views, views)?);
+        let lists = parts::part_rows(dir, p, Of::Views, views)?;
+        sample.take_rows(lists.entries(), |r| lists.row(r));
     }
     let centroids = cluster::train_on(engine, sample, &params)?;
     index::write_centroids(dir, &centroids)?;

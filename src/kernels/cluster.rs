@@ -9,10 +9,11 @@
 //! frame whichever orientation the upload shows.
 
 use crate::error::Result;
-use crate::kernels::descriptor::{DIM, WORDS, coefficients, is_odd_half};
+use crate::kernels::descriptor::{DIM, WORDS, coefficients, is_odd_half, split_dot};
 use crate::kernels::engine::Engine;
 use crate::kernels::ivf::{Lists, quantise};
 use crate::kernels::search::Matrix;
+use rayon::prelude::*;
 
 /// How centroids are trained.
 #[derive(Clone, Debug)]
@@ -23,22 +24,25 @@ pub struct TrainParams {
     pub iterations: usize,
 }
 
-/// Vectors searched per call while training and assigning: bounds the neighbour lists
-/// held at once (128 bytes per vector).
+/// Descriptors assigned together through the groups of centroids: bounds the copies
+/// gathered for each group (128 bytes per descriptor and probed group).
 const BATCH: usize = 1 << 18;
 
 /// The centroid each vector of `vectors` (rows of `WORDS` words) is nearest, mirror
-/// images folded: `(centroid, mirrored)`, the best hit of the exact search over the
-/// centroids (which scores the better orientation and breaks ties as `probe` does: the
-/// lower centroid, then the plain orientation).
+/// images folded: `(centroid, mirrored)`, what the exhaustive search over the centroids
+/// finds best (the better orientation, the lower centroid on a tie, then the plain
+/// orientation).
 fn nearest(engine: &Engine, centroids: &[u32], vectors: &[u32]) -> Result<Vec<(u32, bool)>> {
-    let prepared = engine.prepare(Matrix { words: centroids, views: 1 })?;
-    let mut out = Vec::with_capacity(vectors.len() / WORDS);
-    for batch in vectors.chunks(BATCH * WORDS) {
-        let lists = engine.search(&prepared, bytemuck::cast_slice(batch))?;
-        out.extend(lists.iter().map(|l| (l[0].frame() as u32, l[0].mirrored())));
-    }
-    Ok(out)
+    let queries: &[[u32; WORDS]] = bytemuck::cast_slice(vectors);
+    let best = engine.nearest_centroids(&engine.prepare_centroids(centroids)?, queries)?;
+    Ok(best
+        .into_par_iter()
+        .zip(queries)
+        .map(|((c, _), q)| {
+            let (even, odd) = split_dot(q, centroids[c as usize * WORDS..][..WORDS].try_into().expect("WORDS words"));
+            (c, even - odd > even + odd)
+        })
+        .collect())
 }
 
 /// The stride sample k-means trains on, gathered piece by piece (a catalogue's parts in
@@ -65,11 +69,15 @@ impl Sample {
 
     /// Takes the members among the next piece's vectors (rows of `WORDS` words).
     pub fn take(&mut self, piece: &[u32]) {
-        let n = piece.len() / WORDS;
+        self.take_rows(piece.len() / WORDS, |r| &piece[r * WORDS..(r + 1) * WORDS]);
+    }
+
+    /// Takes the members among the next piece's `n` vectors, reading only those: `row(r)`
+    /// is the piece's vector `r` (`WORDS` words).
+    pub fn take_rows<'w>(&mut self, n: usize, row: impl Fn(usize) -> &'w [u32]) {
         // Rows 0, stride, 2 stride, ... of the whole; each lies below its vector count.
         while self.taken < self.wanted && self.taken * self.stride < self.seen + n {
-            let r = self.taken * self.stride - self.seen;
-            self.words.extend_from_slice(&piece[r * WORDS..(r + 1) * WORDS]);
+            self.words.extend_from_slice(row(self.taken * self.stride - self.seen));
             self.taken += 1;
         }
         self.seen += n;
@@ -166,22 +174,46 @@ impl<'a> Assigner<'a> {
     }
 
     /// The cluster of every view descriptor of `m`, frame by frame (`views` per frame).
+    ///
+    /// Through the groups, group by group: each group's centroids are scored (the coarse
+    /// stage) against every descriptor that probes the group, and each descriptor keeps
+    /// its best centroid over its groups, the lower one on a tie, as the exact search
+    /// breaks ties.
     pub fn assign(&self, engine: &Engine, m: &Matrix) -> Result<Vec<u32>> {
         let Some((centres, lists)) = &self.groups else {
             return Ok(nearest(engine, self.centroids, m.words)?.into_iter().map(|(c, _)| c).collect());
         };
         let ix = engine.prepare_indexed(centres, std::slice::from_ref(lists), self.probes)?;
-        let mut out = Vec::with_capacity(m.words.len() / WORDS);
-        for batch in m.words.chunks(BATCH * WORDS) {
-            let hits = engine.search_indexed(&ix, bytemuck::cast_slice(batch))?;
-            out.extend(hits.iter().map(|l| l[0]));
+        let members = |g: usize| lists.range(g);
+        let groups = (0..lists.clusters())
+            .map(|g| engine.prepare_centroids(&lists.words[members(g).start * WORDS..members(g).end * WORDS]))
+            .collect::<Result<Vec<_>>>()?;
+        // Each descriptor's best centroid so far and its score; none yet: `u32::MAX`.
+        let mut best = vec![(u32::MAX, i32::MIN); m.words.len() / WORDS];
+        for (batch, best) in m.words.chunks(BATCH * WORDS).zip(best.chunks_mut(BATCH)) {
+            let queries: &[[u32; WORDS]] = bytemuck::cast_slice(batch);
+            let mut probing: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
+            for (i, probed) in engine.probed(&ix, queries)?.into_iter().enumerate() {
+                probed.into_iter().for_each(|g| probing[g as usize].push(i as u32));
+            }
+            for (g, probing) in probing.iter().enumerate() {
+                let gathered: Vec<[u32; WORDS]> = probing.iter().map(|&i| queries[i as usize]).collect();
+                let found = engine.nearest_centroids(&groups[g], &gathered)?;
+                for (&i, (local, score)) in probing.iter().zip(found) {
+                    let centroid = lists.frames[members(g).start + local as usize];
+                    let old = &mut best[i as usize];
+                    if score > old.1 || (score == old.1 && centroid < old.0) {
+                        *old = (centroid, score);
+                    }
+                }
+            }
         }
         // Where the probed groups held no centroid at all (groups k-means left empty),
         // every centroid is compared.
-        let lost: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_empty()).collect();
+        let lost: Vec<usize> = (0..best.len()).filter(|&i| best[i].0 == u32::MAX).collect();
         let again: Vec<u32> = lost.iter().flat_map(|&i| &m.words[i * WORDS..(i + 1) * WORDS]).copied().collect();
         let found = nearest(engine, self.centroids, &again)?;
-        let mut clusters: Vec<u32> = out.iter().map(|h| h.frame() as u32).collect();
+        let mut clusters: Vec<u32> = best.iter().map(|&(c, _)| c).collect();
         for (&i, (c, _)) in lost.iter().zip(found) {
             clusters[i] = c;
         }

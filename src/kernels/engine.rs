@@ -134,6 +134,22 @@ impl Engine {
         }
     }
 
+    /// Each query's nearest centroid and its score (`ivf::coarse_best`).
+    pub fn nearest_centroids(&self, c: &Coarse, queries: &[[u32; WORDS]]) -> Result<Vec<(u32, i32)>> {
+        match (self, c) {
+            (_, Coarse::Cpu(centroids)) => Ok(ivf::coarse_best(queries, centroids)),
+            (Engine::Gpu(g), Coarse::Gpu(r)) => {
+                let k = r.count();
+                let mut out = Vec::with_capacity(queries.len());
+                for batch in queries.chunks(ivf::batch_for(k)).filter(|_| k > 0) {
+                    out.par_extend(g.coarse(batch, r)?.par_chunks(k).map(ivf::row_best));
+                }
+                Ok(out)
+            }
+            (Engine::Cpu(_), Coarse::Gpu(_)) => Err(Error::Invalid("centroids prepared for another engine".into())),
+        }
+    }
+
     /// The descriptors of `images` and each one's neighbours in `cat`.
     pub fn describe_and_search(
         &self,

@@ -48,6 +48,12 @@ pub struct ResidentCentroids {
     count: u32,
 }
 
+impl ResidentCentroids {
+    pub fn count(&self) -> usize {
+        self.count as usize
+    }
+}
+
 /// Device time of each compute pass of a call, summed over its batches, in seconds
 /// (empty where the adapter has no timestamp queries), and the bytes its kernels read
 /// and wrote in device memory.

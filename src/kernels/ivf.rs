@@ -53,14 +53,60 @@ pub fn coarse_scores(queries: &[[u32; WORDS]], centroids: &[u32]) -> Vec<i32> {
             .for_each(|(rows, qs)| unsafe { coarse(qs, centroids, &offsets, rows) });
         return out;
     }
-    out.par_chunks_mut(k).zip(queries).for_each(|(row, q)| {
-        let wq = widen(q);
-        for (s, c) in row.iter_mut().zip(centroids.chunks_exact(WORDS)) {
-            let (even, odd) = halves(&wq, c);
-            *s = (even + odd).max(even - odd);
-        }
-    });
+    out.par_chunks_mut(k).zip(queries).for_each(|(row, q)| portable_row(q, centroids, row));
     out
+}
+
+/// One query's row of coarse scores in plain Rust.
+fn portable_row(q: &[u32; WORDS], centroids: &[u32], row: &mut [i32]) {
+    let wq = widen(q);
+    for (s, c) in row.iter_mut().zip(centroids.chunks_exact(WORDS)) {
+        let (even, odd) = halves(&wq, c);
+        *s = (even + odd).max(even - odd);
+    }
+}
+
+/// The best centroid of a row of coarse scores and its score: the first of the best, so
+/// the lower centroid on a tie, as the exhaustive search breaks ties.
+pub fn row_best(row: &[i32]) -> (u32, i32) {
+    let (c, s) = row.iter().enumerate().fold((0, i32::MIN), |b, (c, &s)| if s > b.1 { (c, s) } else { b });
+    (c as u32, s)
+}
+
+/// `row_best` of each query's row of `coarse_scores`, without holding the rows (16
+/// queries' rows at a time on each core): the nearest centroid, for the index's training
+/// and assignment. Empty where there are no centroids.
+pub fn coarse_best(queries: &[[u32; WORDS]], centroids: &[u32]) -> Vec<(u32, i32)> {
+    let k = centroids.len() / WORDS;
+    if k == 0 {
+        return Vec::new();
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
+        use crate::kernels::vnni::{LANES, coarse, offsets_of};
+        let mut offsets = Vec::with_capacity(k);
+        // SAFETY (both calls): the CPU has just been found to support all three.
+        unsafe { offsets_of(centroids, &mut offsets) };
+        return queries
+            .par_chunks(LANES)
+            .map_init(Vec::new, |rows: &mut Vec<i32>, qs| {
+                rows.resize(qs.len() * k, 0);
+                unsafe { coarse(qs, centroids, &offsets, rows) };
+                rows.chunks_exact(k).map(row_best).collect::<Vec<_>>()
+            })
+            .flatten_iter()
+            .collect();
+    }
+    queries
+        .par_iter()
+        .map_init(
+            || vec![0; k],
+            |row, q| {
+                portable_row(q, centroids, row);
+                row_best(row)
+            },
+        )
+        .collect()
 }
 
 /// The `probes` best clusters of one query's row of coarse scores: score descending,
@@ -190,6 +236,12 @@ impl Lists {
             cluster[self.range(c)].fill(c as u32);
         }
         self.entry.iter().map(|&e| cluster[e as usize]).collect()
+    }
+
+    /// The descriptor of row `r` (view `r % per_frame` of frame `r / per_frame`).
+    pub fn row(&self, r: usize) -> &[u32] {
+        let e = self.entry[r] as usize;
+        &self.words[e * WORDS..(e + 1) * WORDS]
     }
 
     /// Bytes of its arrays.
@@ -332,6 +384,23 @@ mod tests {
                 .collect();
             assert_eq!(coarse_scores(&queries, &centroids), expected, "{n} queries");
         }
+    }
+
+    #[test]
+    fn the_best_centroid_is_the_exhaustive_searchs_first_hit() {
+        // Few byte values: many equal scores, which the lower centroid must win.
+        let centroids = crate::testkit::tie_heavy_words(53 * WORDS, 3);
+        let queries: Vec<[u32; WORDS]> =
+            crate::testkit::tie_heavy_words(37 * WORDS, 5).chunks(WORDS).map(|q| q.try_into().unwrap()).collect();
+        let best = coarse_best(&queries, &centroids);
+        let rows = coarse_scores(&queries, &centroids);
+        let searched = cpu_search(&queries, &Matrix { words: &centroids, views: 1 });
+        assert_eq!(best.len(), queries.len());
+        for ((b, row), hits) in best.iter().zip(rows.chunks(53)).zip(&searched) {
+            assert_eq!(*b, row_best(row));
+            assert_eq!((b.0 as usize, b.1), (hits[0].frame(), hits[0].score));
+        }
+        assert!(coarse_best(&queries, &[]).is_empty());
     }
 
     #[test]

@@ -29,13 +29,27 @@ pub fn part_descriptors(dir: &Path, part: u32, of: Of, count: usize) -> Result<V
     gather(dir, part, of, &served::read_lists(dir, part, of)?, count)
 }
 
+/// Part `part`'s lists (of `of`) mapped for reading a few rows (`Lists::row`), whatever
+/// centroids they were made for; refused unless they hold `count` descriptors per row.
+pub fn part_rows(dir: &Path, part: u32, of: Of, count: usize) -> Result<Lists> {
+    let lists = served::read_lists(dir, part, of)?;
+    check_per_row(dir, part, of, &lists, count)?;
+    lists.words.advise(memmap2::Advice::Random, 0..lists.words.len());
+    Ok(lists)
+}
+
+fn check_per_row(dir: &Path, part: u32, of: Of, lists: &Lists, count: usize) -> Result<()> {
+    if lists.per_frame == count {
+        return Ok(());
+    }
+    let path = served::lists_path(dir, part, of);
+    let reason = format!("{}: holds {} descriptors per row, not {count}", path.display(), lists.per_frame);
+    Err(Error::Catalogue { path: dir.to_path_buf(), reason })
+}
+
 /// The rows of `lists` (part `part`'s of `of`), `count` descriptors each, in row order.
 fn gather(dir: &Path, part: u32, of: Of, lists: &Lists, count: usize) -> Result<Vec<u32>> {
-    if lists.per_frame != count {
-        let path = served::lists_path(dir, part, of);
-        let reason = format!("{}: holds {} descriptors per row, not {count}", path.display(), lists.per_frame);
-        return Err(Error::Catalogue { path: dir.to_path_buf(), reason });
-    }
+    check_per_row(dir, part, of, lists, count)?;
     // Mapped for reads at random (`served::map_lists`); this reads every descriptor.
     lists.words.advise(memmap2::Advice::WillNeed, 0..lists.words.len());
     let mut words = Vec::with_capacity(lists.entry.len() * WORDS);
