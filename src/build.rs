@@ -275,8 +275,7 @@ pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usiz
     }
     let params = config.train_params(vectors);
     let mut sample = cluster::Sample::new(vectors, &params);
-    // The sample reads its rows alone (`index.sample_per_centroid` for each centroid: a
-    // small share of the descriptors of a catalogue of many hours).
+    // The sample takes its rows from the mapped lists, with no copy of a part.
     for p in 0..manifest.parts {
         let lists = parts::part_rows(dir, p, Of::Views, views)?;
         sample.take_rows(lists.entries(), |r| lists.row(r));

@@ -73,9 +73,9 @@ pub fn row_best(row: &[i32]) -> (u32, i32) {
     (c as u32, s)
 }
 
-/// `row_best` of each query's row of `coarse_scores`, without holding the rows (16
-/// queries' rows at a time on each core): the nearest centroid, for the index's training
-/// and assignment. Empty where there are no centroids.
+/// `row_best` of each query's row of `coarse_scores`, without writing the rows: the
+/// nearest centroid, for the index's training and assignment. Empty where there are no
+/// centroids.
 pub fn coarse_best(queries: &[[u32; WORDS]], centroids: &[u32]) -> Vec<(u32, i32)> {
     let k = centroids.len() / WORDS;
     if k == 0 {
@@ -83,19 +83,15 @@ pub fn coarse_best(queries: &[[u32; WORDS]], centroids: &[u32]) -> Vec<(u32, i32
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
-        use crate::kernels::vnni::{LANES, coarse, offsets_of};
+        use crate::kernels::vnni::{LANES, coarse_best, offsets_of};
         let mut offsets = Vec::with_capacity(k);
         // SAFETY (both calls): the CPU has just been found to support all three.
         unsafe { offsets_of(centroids, &mut offsets) };
-        return queries
-            .par_chunks(LANES)
-            .map_init(Vec::new, |rows: &mut Vec<i32>, qs| {
-                rows.resize(qs.len() * k, 0);
-                unsafe { coarse(qs, centroids, &offsets, rows) };
-                rows.chunks_exact(k).map(row_best).collect::<Vec<_>>()
-            })
-            .flatten_iter()
-            .collect();
+        let mut out = vec![(0, 0); queries.len()];
+        out.par_chunks_mut(LANES)
+            .zip(queries.par_chunks(LANES))
+            .for_each(|(best, qs)| unsafe { coarse_best(qs, centroids, &offsets, best) });
+        return out;
     }
     queries
         .par_iter()

@@ -124,3 +124,35 @@ pub unsafe fn coarse(queries: &[[u32; WORDS]], centroids: &[u32], offsets: &[(i3
         }
     }
 }
+
+/// `ivf::coarse_best` with AVX-512 VNNI: `out[i]` gets query `i`'s best centroid and its
+/// score, the first of the best (each lane keeps a centroid only where a later one
+/// scores strictly more), 16 queries per pass over the centroids, whose `offsets_of`
+/// are `offsets`. No row of scores is written: the lanes keep the best.
+///
+/// # Safety
+/// The CPU must support avx512f, avx512bw and avx512vnni.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub unsafe fn coarse_best(queries: &[[u32; WORDS]], centroids: &[u32], offsets: &[(i32, i32)], out: &mut [(u32, i32)]) {
+    for (qs, out) in queries.chunks(LANES).zip(out.chunks_mut(LANES)) {
+        // SAFETY (all calls below): the CPU supports the features; rows are WORDS long.
+        let g = unsafe { group(qs.iter()) };
+        let (mut best, mut at) = (_mm512_set1_epi32(i32::MIN), _mm512_setzero_si512());
+        for (c, (row, &o)) in centroids.chunks_exact(WORDS).zip(offsets).enumerate() {
+            let (plain, mirrored) = unsafe { scores(&g, row, o) };
+            let score = _mm512_max_epi32(plain, mirrored);
+            let better = _mm512_cmpgt_epi32_mask(score, best);
+            best = _mm512_mask_blend_epi32(better, best, score);
+            at = _mm512_mask_set1_epi32(at, better, c as i32);
+        }
+        let (mut scores, mut centroid) = ([0i32; LANES], [0i32; LANES]);
+        // SAFETY: both hold LANES i32.
+        unsafe {
+            _mm512_storeu_si512(scores.as_mut_ptr().cast(), best);
+            _mm512_storeu_si512(centroid.as_mut_ptr().cast(), at);
+        }
+        for (l, o) in out.iter_mut().enumerate() {
+            *o = (centroid[l] as u32, scores[l]);
+        }
+    }
+}
