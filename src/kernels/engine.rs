@@ -138,10 +138,11 @@ impl Engine {
     pub fn nearest_centroids(&self, c: &Coarse, queries: &[[u32; WORDS]]) -> Result<Vec<(u32, i32)>> {
         match (self, c) {
             (_, Coarse::Cpu(centroids)) => Ok(ivf::coarse_best(queries, centroids)),
+            (Engine::Gpu(_), Coarse::Gpu(r)) if r.count == 0 => Ok(Vec::new()),
             (Engine::Gpu(g), Coarse::Gpu(r)) => {
-                let k = r.count();
+                let k = r.count as usize;
                 let mut out = Vec::with_capacity(queries.len());
-                for batch in queries.chunks(ivf::batch_for(k)).filter(|_| k > 0) {
+                for batch in queries.chunks(ivf::batch_for(k)) {
                     out.par_extend(g.coarse(batch, r)?.par_chunks(k).map(ivf::row_best));
                 }
                 Ok(out)

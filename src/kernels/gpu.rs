@@ -45,13 +45,7 @@ pub struct Resident {
 /// Index centroids resident on the device.
 pub struct ResidentCentroids {
     buf: wgpu::Buffer,
-    count: u32,
-}
-
-impl ResidentCentroids {
-    pub fn count(&self) -> usize {
-        self.count as usize
-    }
+    pub count: u32,
 }
 
 /// Device time of each compute pass of a call, summed over its batches, in seconds
