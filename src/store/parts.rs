@@ -29,15 +29,11 @@ pub fn part_descriptors(dir: &Path, part: u32, of: Of, count: usize) -> Result<V
     gather(dir, part, of, &served::read_lists(dir, part, of)?, count)
 }
 
-/// Part `part`'s lists (of `of`) mapped for reading rows here and there (`Lists::row`),
-/// whatever centroids they were made for; refused unless they hold `count` descriptors
-/// per row. The whole file is asked for ahead: the rows of a stride sample lie on pages
-/// in no order, and read one page at a time (at 1,000 hours, a page in seven) they took
-/// longer than the whole file read front to back.
+/// Part `part`'s lists (of `of`) mapped for reading rows (`Lists::row`), whatever
+/// centroids they were made for; refused unless they hold `count` descriptors per row.
 pub fn part_rows(dir: &Path, part: u32, of: Of, count: usize) -> Result<Lists> {
     let lists = served::read_lists(dir, part, of)?;
     check_per_row(dir, part, of, &lists, count)?;
-    lists.words.advise(memmap2::Advice::WillNeed, 0..lists.words.len());
     Ok(lists)
 }
 
