@@ -49,7 +49,8 @@ print("# Results\n")
 print(f"Written by `bash scripts/results.sh` ({version}, default settings, CPU twins, "
       f"{cores} cores of {cpu}); the JSON of each set is in `docs/results/sets/`. Catalogue: "
       "the videos of `../shared/footage/catalogue`. Scores are `clipmatch eval`'s, which "
-      "equal `../shared/bench/score.py`'s. Do not edit by hand: run the script.\n")
+      "equal `../shared/bench/score.py`'s (but where a reference's name has dots in its "
+      "stem: `eval::reported_id`). Do not edit by hand: run the script.\n")
 print("| set | uploads | segment µAP | pair µAP | segment precision | segment recall | false-positive uploads | wall s |")
 print("|---|---|---|---|---|---|---|---|")
 for k in order:

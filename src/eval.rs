@@ -1,6 +1,7 @@
 //! `clipmatch eval`: scores predicted segments against ground truth exactly as
 //! ../shared/bench/score.py does (segment and pair micro-AP, precision and recall at the
-//! operating point, false-positive uploads). Ids compare by base name without extension.
+//! operating point, false-positive uploads). Ids compare by base name without extension
+//! (`norm_id`, `reported_id`).
 
 use crate::error::{Error, Result};
 use crate::store::csv::read_csv;
@@ -47,12 +48,24 @@ pub struct Scores {
     pub false_positive_queries: usize,
 }
 
+/// An id as ground truth writes it (make_queries.py: a file name without its
+/// extension), compared as score.py compares it: its base name less whatever follows the
+/// last dot.
 pub fn norm_id(s: &str) -> String {
     let base = s.rsplit('/').next().unwrap_or(s);
     match base.rfind('.') {
         Some(i) => base[..i].to_string(),
         None => base.to_string(),
     }
+}
+
+/// An id the job reports (a file name with its extension), compared with `norm_id` of
+/// the truth's: less its extension first. score.py normalises it as it does the truth's,
+/// once, which leaves a name with dots in its stem apart from its truth ("a.360p.vp9.mp4"
+/// becomes "a.360p.vp9", the truth's stem "a.360p.vp9" becomes "a.360p"): every true match
+/// of such a video counted as a miss and a false match. Only there do the two scorers differ.
+pub fn reported_id(s: &str) -> String {
+    norm_id(&norm_id(s))
 }
 
 fn num(row: &HashMap<String, String>, k: &str, path: &Path) -> Result<f64> {
@@ -91,8 +104,8 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
             .iter()
             .map(|r| {
                 Ok(Prediction {
-                    query: norm_id(text(r, "query_id", path)?),
-                    reference: norm_id(text(r, "ref_id", path)?),
+                    query: reported_id(text(r, "query_id", path)?),
+                    reference: reported_id(text(r, "ref_id", path)?),
                     b: [
                         num(r, "query_start", path)?,
                         num(r, "query_end", path)?,
@@ -115,8 +128,8 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
             let score = table::column::<Float32Array>(&b, "score", &f)?;
             for i in 0..b.num_rows() {
                 out.push(Prediction {
-                    query: norm_id(q.value(i)),
-                    reference: norm_id(r.value(i)),
+                    query: reported_id(q.value(i)),
+                    reference: reported_id(r.value(i)),
                     b: [qs.value(i), qe.value(i), rs.value(i), re.value(i)],
                     score: score.value(i) as f64,
                 });

@@ -12,7 +12,7 @@
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::eval::{Truth, edit_families, norm_id};
+use crate::eval::{Truth, edit_families, reported_id};
 use crate::ingest::hw::Decoder;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::{Decoded, Views};
@@ -104,7 +104,7 @@ pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<
         let Ok(d) = out.result else {
             return Ok(());
         };
-        let query = norm_id(&m.id);
+        let query = reported_id(&m.id);
         let segments: Vec<&Truth> = truth.iter().filter(|t| t.query == query).collect();
         if segments.is_empty() {
             return Ok(());
@@ -142,7 +142,7 @@ fn frames_found(
         };
         let right = |h: &Hit| {
             !h.is_empty()
-                && norm_id(&cat.videos[cat.frame_video[h.frame()] as usize].id) == s.reference
+                && reported_id(&cat.videos[cat.frame_video[h.frame()] as usize].id) == s.reference
                 // Within NEAR_S of the time range the frame stands for (of its time, for a
                 // frame that stands alone).
                 && (cat.frame_t[h.frame()] - tr).max(tr - cat.frame_t_end[h.frame()]) <= NEAR_S

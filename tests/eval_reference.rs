@@ -63,3 +63,13 @@ fn eval_agrees_with_score_py() {
     .unwrap();
     assert_eq!(ours, reference);
 }
+
+#[test]
+fn a_reported_name_with_dots_in_its_stem_meets_its_truth() {
+    use clipmatch::eval::{norm_id, reported_id};
+    // make_queries.py writes a reference's stem; the job reports the file's name.
+    assert_eq!(reported_id("footage/stream.360p.video.vp9.mp4"), norm_id("stream.360p.video.vp9"));
+    assert_eq!(reported_id("uploads/q0001.mp4"), norm_id("q0001"));
+    assert_eq!(reported_id("q0001"), norm_id("q0001"));
+    assert_ne!(reported_id("mdn_video.mp4"), norm_id("mdn_frog"));
+}
