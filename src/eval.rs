@@ -1,13 +1,13 @@
 //! `clipmatch eval`: scores predicted segments against ground truth exactly as
 //! ../shared/bench/score.py does (segment and pair micro-AP, precision and recall at the
 //! operating point, false-positive uploads). Ids compare by base name without extension
-//! (`norm_id`, `reported_id`).
+//! (`Names`).
 
 use crate::error::{Error, Result};
 use crate::store::csv::read_csv;
 use crate::store::table;
 use arrow::array::{Array, Float32Array, Float64Array, StringArray};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 /// (query, ref, qs, qe, rs, re)
@@ -48,24 +48,72 @@ pub struct Scores {
     pub false_positive_queries: usize,
 }
 
-/// An id as ground truth writes it (make_queries.py: a file name without its
-/// extension), compared as score.py compares it: its base name less whatever follows the
-/// last dot.
+/// The base name of an id: "uploads/q0001.mp4" -> "q0001.mp4".
+fn base_id(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+/// An id less whatever follows its last dot, as score.py compares ids: "q0001.mp4" and
+/// "q0001" name the same video.
 pub fn norm_id(s: &str) -> String {
-    let base = s.rsplit('/').next().unwrap_or(s);
+    let base = base_id(s);
     match base.rfind('.') {
         Some(i) => base[..i].to_string(),
         None => base.to_string(),
     }
 }
 
-/// An id the job reports (a file name with its extension), compared with `norm_id` of
-/// the truth's: less its extension first. score.py normalises it as it does the truth's,
-/// once, which leaves a name with dots in its stem apart from its truth ("a.360p.vp9.mp4"
-/// becomes "a.360p.vp9", the truth's stem "a.360p.vp9" becomes "a.360p"): every true match
-/// of such a video counted as a miss and a false match. Only there do the two scorers differ.
-pub fn reported_id(s: &str) -> String {
-    norm_id(&norm_id(s))
+/// The ids ground truth names, as written, by which reported ids are resolved to the
+/// truth's spelling: a reported id names a truth id that equals its base name, or its
+/// base name less its extension (the truth writes a file's stem, as make_queries.py
+/// does), or that compares equal as score.py compares ids. score.py compares only the
+/// last way, which for a stem with dots ("stream.360p.vp9", of "stream.360p.vp9.mp4")
+/// drops a part of the stem from the truth's id and only the extension from the
+/// reported one: every true match of such a video counted as a miss and a false match.
+/// Only there do the two scorers differ.
+pub struct Names {
+    exact: HashSet<String>,
+    by_norm: HashMap<String, String>,
+}
+
+impl Names {
+    pub fn new<'a>(ids: impl IntoIterator<Item = &'a str>) -> Names {
+        let exact: HashSet<String> = ids.into_iter().map(String::from).collect();
+        let by_norm = exact.iter().map(|id| (norm_id(id), id.clone())).collect();
+        Names { exact, by_norm }
+    }
+
+    /// `id` as the truth spells it, or as score.py normalises it where the truth does not
+    /// name it.
+    pub fn resolve(&self, id: &str) -> String {
+        let base = base_id(id);
+        if self.exact.contains(base) {
+            return base.to_string();
+        }
+        let stem = norm_id(base);
+        if self.exact.contains(&stem) {
+            return stem;
+        }
+        self.by_norm.get(&stem).cloned().unwrap_or(stem)
+    }
+}
+
+/// The uploads and the references `truth` names.
+pub fn names(truth: &[Truth]) -> (Names, Names) {
+    (Names::new(truth.iter().map(|t| t.query.as_str())), Names::new(truth.iter().map(|t| t.reference.as_str())))
+}
+
+/// Predictions with their uploads and references named as `truth` names them.
+fn resolved(truth: &[Truth], preds: &[Prediction]) -> Vec<Prediction> {
+    let (queries, references) = names(truth);
+    preds
+        .iter()
+        .map(|p| Prediction {
+            query: queries.resolve(&p.query),
+            reference: references.resolve(&p.reference),
+            ..p.clone()
+        })
+        .collect()
 }
 
 fn num(row: &HashMap<String, String>, k: &str, path: &Path) -> Result<f64> {
@@ -83,8 +131,8 @@ pub fn read_truth(path: &Path) -> Result<Vec<Truth>> {
         .iter()
         .map(|r| {
             Ok(Truth {
-                query: norm_id(text(r, "query_id", path)?),
-                reference: norm_id(text(r, "ref_id", path)?),
+                query: base_id(text(r, "query_id", path)?).to_string(),
+                reference: base_id(text(r, "ref_id", path)?).to_string(),
                 b: [
                     num(r, "query_start", path)?,
                     num(r, "query_end", path)?,
@@ -104,8 +152,8 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
             .iter()
             .map(|r| {
                 Ok(Prediction {
-                    query: reported_id(text(r, "query_id", path)?),
-                    reference: reported_id(text(r, "ref_id", path)?),
+                    query: base_id(text(r, "query_id", path)?).to_string(),
+                    reference: base_id(text(r, "ref_id", path)?).to_string(),
                     b: [
                         num(r, "query_start", path)?,
                         num(r, "query_end", path)?,
@@ -128,8 +176,8 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
             let score = table::column::<Float32Array>(&b, "score", &f)?;
             for i in 0..b.num_rows() {
                 out.push(Prediction {
-                    query: reported_id(q.value(i)),
-                    reference: reported_id(r.value(i)),
+                    query: base_id(q.value(i)).to_string(),
+                    reference: base_id(r.value(i)).to_string(),
                     b: [qs.value(i), qe.value(i), rs.value(i), re.value(i)],
                     score: score.value(i) as f64,
                 });
@@ -266,6 +314,7 @@ fn round4(x: f64) -> f64 {
 }
 
 pub fn score(truth: &[Truth], preds: &[Prediction]) -> Scores {
+    let preds = &resolved(truth, preds);
     let (seg, seg_p, seg_r) = segment_uap(truth, preds);
     let (pair, pair_p, pair_r) = pair_uap(truth, preds);
     let true_queries: BTreeSet<&str> = truth.iter().map(|t| t.query.as_str()).collect();
@@ -290,7 +339,7 @@ pub fn score(truth: &[Truth], preds: &[Prediction]) -> Scores {
 pub fn edit_families(queries_csv: &Path) -> Result<BTreeMap<String, BTreeSet<String>>> {
     let mut families: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for row in read_csv(queries_csv)? {
-        let q = norm_id(text(&row, "query_id", queries_csv)?);
+        let q = base_id(text(&row, "query_id", queries_csv)?).to_string();
         let edits: serde_json::Value = serde_json::from_str(text(&row, "edits", queries_csv)?)
             .map_err(|e| Error::Invalid(format!("{}: edits of {q}: {e}", queries_csv.display())))?;
         let mut names: Vec<String> = edits["edits"]
@@ -313,6 +362,7 @@ pub fn recall_by_edit(
     queries_csv: &Path,
 ) -> Result<BTreeMap<String, (usize, f64)>> {
     let families = edit_families(queries_csv)?;
+    let preds = resolved(truth, preds);
     let mut out = BTreeMap::new();
     for (family, qs) in families {
         let t: Vec<Truth> = truth.iter().filter(|t| qs.contains(&t.query)).cloned().collect();

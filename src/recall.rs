@@ -12,7 +12,7 @@
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::eval::{Truth, edit_families, reported_id};
+use crate::eval::{Truth, edit_families, names};
 use crate::ingest::hw::Decoder;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::{Decoded, Views};
@@ -96,6 +96,9 @@ pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<
     let cat = catalog::open(catalog, config.search.hold(catalog)?)?;
     let prepared = config.search.prepare(engine, &cat)?;
     let families = o.queries_csv.map(edit_families).transpose()?.unwrap_or_default();
+    let (queries, references) = names(truth);
+    // Each catalogue video's id as the truth spells it.
+    let videos: Vec<String> = cat.videos.iter().map(|v| references.resolve(&v.id)).collect();
     let decode = config.decode_options(false, o.worker.clone(), o.decoder);
     let select = Selection { shard: crate::ingest::shard::Shard::ALL, done: None, follow_links: false };
     let mut all = Counts::default();
@@ -104,12 +107,12 @@ pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<
         let Ok(d) = out.result else {
             return Ok(());
         };
-        let query = reported_id(&m.id);
+        let query = queries.resolve(&m.id);
         let segments: Vec<&Truth> = truth.iter().filter(|t| t.query == query).collect();
         if segments.is_empty() {
             return Ok(());
         }
-        let found = frames_found(&d, &segments, &cat, &prepared, engine)?;
+        let found = frames_found(&d, &segments, (&cat, &videos), &prepared, engine)?;
         for f in found {
             all.add(f);
             for (family, queries) in &families {
@@ -129,7 +132,7 @@ pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<
 fn frames_found(
     d: &Decoded,
     segments: &[&Truth],
-    cat: &Catalogue,
+    (cat, videos): (&Catalogue, &[String]),
     prepared: &crate::kernels::engine::Searchable,
     engine: &Engine,
 ) -> Result<Vec<[bool; 6]>> {
@@ -142,7 +145,7 @@ fn frames_found(
         };
         let right = |h: &Hit| {
             !h.is_empty()
-                && reported_id(&cat.videos[cat.frame_video[h.frame()] as usize].id) == s.reference
+                && videos[cat.frame_video[h.frame()] as usize] == s.reference
                 // Within NEAR_S of the time range the frame stands for (of its time, for a
                 // frame that stands alone).
                 && (cat.frame_t[h.frame()] - tr).max(tr - cat.frame_t_end[h.frame()]) <= NEAR_S
