@@ -5,10 +5,14 @@
 # `clipmatch eval --json` and its frames with `clipmatch recall --json`, keeps the JSON
 # under docs/results/sets/ and renders the tables.
 #
-#   bash scripts/results.sh
+#   bash scripts/results.sh          # WORK=DIR keeps the generated sets for a rerun
 #   SETS="seed3=/tmp/s3 seed7=/tmp/s7" bash scripts/results.sh   # sets of make_queries.py
 #                                                                # or scripts/make_*_queries.py
 # A set folder holds queries/, ground_truth.csv and queries.csv, as make_queries.py writes.
+# Without SETS, the sets below are made (each seed and size pinned, so that the figures
+# can be made again): make_queries.py's seed 3, make_hidden_queries.py's seed 5 (test
+# patterns) and seed 7 (footage behind the windows), make_family_queries.py's crops of
+# seed 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${SHARED:-../shared}
@@ -16,6 +20,18 @@ bin=target/release/clipmatch
 cargo build --release --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+sets=${WORK:-$work}/sets
+if [ -z "${SETS+x}" ]; then
+  mkdir -p "$sets"
+  make() { # NAME SCRIPT ARGS...
+    [ -f "$sets/$1/ground_truth.csv" ] || python3 "${@:2}" --out "$sets/$1" >/dev/null 2>&1
+  }
+  make seed3 "$shared/bench/make_queries.py" --footage "$shared/footage" --seed 3
+  make seed5-hidden-pattern scripts/make_hidden_queries.py --footage "$shared/footage" --seed 5 --positives 30 --negatives 10
+  make seed6-crop scripts/make_family_queries.py crop --footage "$shared/footage" --seed 6 --positives 30 --negatives 10
+  make seed7-hidden-footage scripts/make_hidden_queries.py --footage "$shared/footage" --behind footage --seed 7 --positives 30 --negatives 10
+  SETS="seed3=$sets/seed3 seed5-hidden-pattern=$sets/seed5-hidden-pattern seed6-crop=$sets/seed6-crop seed7-hidden-footage=$sets/seed7-hidden-footage"
+fi
 out=docs/results/sets
 rm -rf $out
 mkdir -p $out/recall
@@ -50,7 +66,7 @@ print(f"Written by `bash scripts/results.sh` ({version}, default settings, CPU t
       f"{cores} cores of {cpu}); the JSON of each set is in `docs/results/sets/`. Catalogue: "
       "the videos of `../shared/footage/catalogue`. Scores are `clipmatch eval`'s, which "
       "equal `../shared/bench/score.py`'s (but where a reference's name has dots in its "
-      "stem: `eval::reported_id`). Do not edit by hand: run the script.\n")
+      "stem: `eval::Names`). Do not edit by hand: run the script.\n")
 print("| set | uploads | segment µAP | pair µAP | segment precision | segment recall | false-positive uploads | wall s |")
 print("|---|---|---|---|---|---|---|---|")
 for k in order:
