@@ -372,6 +372,8 @@ fn rows_of(found: Vec<Segment>, cat: &Catalogue) -> Vec<MatchRow> {
                 matched_frames: s.frames,
                 speed: s.speed as f32,
                 flipped: s.mirrored,
+                line_similarity: s.evidence.map(|e| e.similarity),
+                line_contrast: s.evidence.map(|e| e.contrast),
                 series: video.meta.series.clone(),
                 episode: video.meta.episode.clone(),
                 title: video.meta.title.clone(),

@@ -201,6 +201,7 @@ mod tests {
             score: 3.0,
             frames: (end / UPLOAD_PERIOD) as u32,
             core: (0.0, end - UPLOAD_PERIOD),
+            evidence: None,
         };
         s.span(0.0, end, 100.0);
         s

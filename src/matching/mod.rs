@@ -3,9 +3,10 @@
 //!
 //! Owns the model types (`model`), its settings (`config`) and one file per stage, run
 //! in this order by `candidates` below: `vote` -> `grow` -> `resolve` (per video and
-//! orientation) -> `verify` -> `refine` -> `still` -> `cuts`, then `select` over every pass of an
-//! upload. `find` runs the two passes of an upload: the whole picture's views, then the
-//! parts of the frame (halves, picture-in-picture windows) with their votes weighted.
+//! orientation) -> `verify` -> `refine` -> `still` -> `cuts` (then each segment's
+//! `still::evidence`), then `select` over every pass of an upload. `find` runs the two
+//! passes of an upload: the whole picture's views, then the parts of the frame (halves,
+//! picture-in-picture windows) with their votes weighted.
 //!
 //! Uses `kernels` (descriptors, neighbour lists) and `frame` (resampling, for
 //! `verify`); never `ingest`, `store` or `job`. No stage uses a later one.
@@ -64,7 +65,14 @@ pub fn candidates(q: &QueryFrames, r: &RefFrames, tables: &Tables, c: &MatchConf
             s.score = 0.0;
         }
     }
-    out.into_iter().flat_map(|s| if s.score >= c.select.min_score { cuts::cut(&s, q, r, c) } else { vec![s] }).collect()
+    let mut out: Vec<Segment> = out
+        .into_iter()
+        .flat_map(|s| if s.score >= c.select.min_score { cuts::cut(&s, q, r, c) } else { vec![s] })
+        .collect();
+    for s in out.iter_mut().filter(|s| s.score >= c.select.min_score) {
+        s.evidence = still::evidence(s, q, r, c);
+    }
+    out
 }
 
 /// One upload as the kernels left it: every view's descriptor and neighbours, and for

@@ -209,6 +209,18 @@ pub struct Segment {
     /// Upload times of the first and last frame whose votes made the segment, before it
     /// grew (`grow`): its evidence, where the rest of the range is extrapolation.
     pub core: (f64, f64),
+    /// How well its line explains its frames (`still::evidence`), once it is found.
+    pub evidence: Option<LineEvidence>,
+}
+
+/// What a reported segment's pictures show, for the people who act on it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LineEvidence {
+    /// Mean similarity of its upload frames to the catalogue frames its line maps them to.
+    pub similarity: f32,
+    /// By how much that beats the same line `still.shift_s` earlier or later: near 0 for
+    /// a still shot matched to a still stretch, where the line's time is no evidence.
+    pub contrast: f32,
 }
 
 impl Segment {
@@ -277,6 +289,7 @@ mod tests {
             score: 1.0,
             frames: 16,
             core: (2.0, 9.5),
+            evidence: None,
         };
         s.span(1.0, 6.0, 100.0);
         assert_eq!((s.ref_start, s.ref_end), (0.0, 4.0));

@@ -2,7 +2,7 @@
 //! catalogue is no evidence, unless its pictures resemble each other well.
 
 use crate::matching::config::MatchConfig;
-use crate::matching::model::{QueryFrames, RefFrames, Segment};
+use crate::matching::model::{LineEvidence, QueryFrames, RefFrames, Segment};
 use crate::matching::refine::LineJudge;
 
 /// Whether a segment is a still stretch of upload matched to a still stretch of the
@@ -34,4 +34,26 @@ pub fn still(s: &Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames,
         }
     }
     n * 2 > judge.count() && (on - off) / (n as f32) < p.contrast && on / (n as f32) < p.min_similarity
+}
+
+/// How well a found segment's line explains its frames (those with a picture to judge),
+/// measured as `still` measures a line: their mean similarity to the catalogue frames
+/// the line maps them to, and by how much that beats the line `still.shift_s` earlier or
+/// later. None where no frame of it has both.
+pub fn evidence(s: &Segment, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Option<LineEvidence> {
+    let line = s.line();
+    let near = |i: usize, t: f64| r.similarity_near(q.probe(i), s.video, s.mirrored, t);
+    let (mut on, mut off, mut n) = (0.0, 0.0, 0u32);
+    for i in q.within((s.query_start, s.query_end)).filter(|&i| q.energy[i] >= c.vote.min_energy) {
+        let tr = line.at(q.t[i]);
+        let Some(m) = near(i, tr) else {
+            continue;
+        };
+        if let Some(o) =
+            [tr - c.still.shift_s, tr + c.still.shift_s].into_iter().filter_map(|t| near(i, t)).reduce(f32::max)
+        {
+            (on, off, n) = (on + m, off + o, n + 1);
+        }
+    }
+    (n > 0).then(|| LineEvidence { similarity: on / n as f32, contrast: (on - off) / n as f32 })
 }

@@ -61,6 +61,16 @@ fn finds_a_sped_up_clip_between_unrelated_footage() {
 }
 
 #[test]
+fn a_found_segment_says_how_alike_its_pictures_are_and_whether_their_time_matters() {
+    // The clip copies moving footage frame for frame: its pictures are the catalogue's,
+    // and 4 s away the footage has moved on.
+    let segs = align_upload(60, 10..40, 10..40, 1.0, 30.0, &MatchConfig::default());
+    let e = segs[0].evidence.expect("a found segment is judged");
+    assert!(e.similarity > 0.95, "{e:?}");
+    assert!(e.contrast > 0.3 && e.contrast <= e.similarity, "{e:?}");
+}
+
+#[test]
 fn the_pictures_correct_a_line_the_neighbours_put_at_the_wrong_speed() {
     // Frames 10..40 show video 0 at 1.2x from 30 s; the neighbours of frames 18..32
     // lie on the 1x line that crosses it mid-clip (12.5 s upload, 39 s catalogue).
@@ -228,6 +238,7 @@ fn fit(shown: Rect) -> (verify::Fit, f32) {
         score: 0.5,
         frames: 20,
         core: (0.0, 9.5),
+        evidence: None,
     };
     let fit = verify::best_crop(&seg, &up.frames(), &cat.refs(), &tables, &c).expect("pictures on the line");
     let mut lifted = [seg];
@@ -268,6 +279,7 @@ fn a_slow_segment_needs_the_slow_bar_and_a_normal_one_the_usual_bar() {
         score,
         frames: 20,
         core: (0.0, 9.5),
+        evidence: None,
     };
     // Between the two bars: reported at the usual speed, not slowed down.
     let between = (p.min_score + p.slow_min_score) / 2.0;

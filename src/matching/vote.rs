@@ -280,6 +280,7 @@ fn extract(
                     * weight,
                 frames: run.len() as u32,
                 core: (first.tq, last.tq),
+                evidence: None,
             };
             let (qs, qe) = q.range(first.qi, last.qi);
             s.span(qs, qe, dur);

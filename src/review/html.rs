@@ -267,6 +267,8 @@ fn segment(s: &SegmentView, side: u32) -> String {
         ("matched_frames", r.matched_frames.to_string()),
         ("speed", format!("{:.3}", r.speed)),
         ("flipped", r.flipped.to_string()),
+        ("line_similarity", r.line_similarity.map(|v| format!("{v:.3}")).unwrap_or_default()),
+        ("line_contrast", r.line_contrast.map(|v| format!("{v:.3}")).unwrap_or_default()),
         ("licensor", r.licensor.clone().unwrap_or_default()),
     ];
     h += "<table class=row><tr>";

@@ -144,6 +144,8 @@ pub fn matches_schema() -> SchemaRef {
         field("matched_frames", DataType::UInt32, false),
         field("speed", DataType::Float32, false),
         field("flipped", DataType::Boolean, false),
+        field("line_similarity", DataType::Float32, true),
+        field("line_contrast", DataType::Float32, true),
         field("series", DataType::Utf8, true),
         field("episode", DataType::Utf8, true),
         field("title", DataType::Utf8, true),
@@ -165,6 +167,10 @@ pub struct MatchRow {
     pub matched_frames: u32,
     pub speed: f32,
     pub flipped: bool,
+    /// How well the segment's line explains its frames (`matching::model::LineEvidence`),
+    /// where any frame could be judged.
+    pub line_similarity: Option<f32>,
+    pub line_contrast: Option<f32>,
     /// The catalogue video's metadata, where known.
     pub series: Option<String>,
     pub episode: Option<String>,
@@ -186,6 +192,8 @@ pub struct MatchesBuilder {
     matched_frames: UInt32Builder,
     speed: Float32Builder,
     flipped: BooleanBuilder,
+    line_similarity: Float32Builder,
+    line_contrast: Float32Builder,
     series: StringBuilder,
     episode: StringBuilder,
     title: StringBuilder,
@@ -206,6 +214,8 @@ impl MatchesBuilder {
         self.matched_frames.append_value(r.matched_frames);
         self.speed.append_value(r.speed);
         self.flipped.append_value(r.flipped);
+        self.line_similarity.append_option(r.line_similarity);
+        self.line_contrast.append_option(r.line_contrast);
         self.series.append_option(r.series.as_deref());
         self.episode.append_option(r.episode.as_deref());
         self.title.append_option(r.title.as_deref());
@@ -226,6 +236,8 @@ impl MatchesBuilder {
             Arc::new(self.matched_frames.finish()),
             Arc::new(self.speed.finish()),
             Arc::new(self.flipped.finish()),
+            Arc::new(self.line_similarity.finish()),
+            Arc::new(self.line_contrast.finish()),
             Arc::new(self.series.finish()),
             Arc::new(self.episode.finish()),
             Arc::new(self.title.finish()),
