@@ -112,7 +112,7 @@ pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<
         if segments.is_empty() {
             return Ok(());
         }
-        let found = frames_found(&d, &segments, (&cat, &videos), &prepared, engine)?;
+        let found = frames_found(&d, &segments, &cat, &videos, &prepared, engine)?;
         for f in found {
             all.add(f);
             for (family, queries) in &families {
@@ -128,11 +128,12 @@ pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<
 
 /// For each frame of `d` inside one of `segments`, whether the right catalogue frame is
 /// found: by the picture view @1 and @5, by all views together @1 and @5, by some view
-/// @1 and @5.
+/// @1 and @5. `videos`: each catalogue video's id as the truth spells it.
 fn frames_found(
     d: &Decoded,
     segments: &[&Truth],
-    (cat, videos): (&Catalogue, &[String]),
+    cat: &Catalogue,
+    videos: &[String],
     prepared: &crate::kernels::engine::Searchable,
     engine: &Engine,
 ) -> Result<Vec<[bool; 6]>> {

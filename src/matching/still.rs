@@ -20,16 +20,10 @@ use crate::matching::refine::LineJudge;
 pub fn still(s: &Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> bool {
     let p = &c.still;
     let at = s.line().at(judge.mid);
-    // Over the frames on the video: each one's similarity on the line, and `shift_s`
-    // earlier or later, whichever is higher (a static shot may end on either side).
     let (mut on, mut off, mut n) = (0.0, 0.0, 0);
     for k in 0..judge.count() {
         let tr = judge.time(k, s.speed, at, q);
-        let Some(m) = judge.similarity(k, tr, q, r) else {
-            continue;
-        };
-        let shifted = [tr - p.shift_s, tr + p.shift_s].map(|t| judge.similarity(k, t, q, r));
-        if let Some(o) = shifted.into_iter().flatten().reduce(f32::max) {
+        if let Some((m, o)) = on_and_off(tr, c, |t| judge.similarity(k, t, q, r)) {
             (on, off, n) = (on + m, off + o, n + 1);
         }
     }
@@ -42,18 +36,21 @@ pub fn still(s: &Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames,
 /// later. None where no frame of it has both.
 pub fn evidence(s: &Segment, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Option<LineEvidence> {
     let line = s.line();
-    let near = |i: usize, t: f64| r.similarity_near(q.probe(i), s.video, s.mirrored, t);
     let (mut on, mut off, mut n) = (0.0, 0.0, 0u32);
     for i in q.within((s.query_start, s.query_end)).filter(|&i| q.energy[i] >= c.vote.min_energy) {
-        let tr = line.at(q.t[i]);
-        let Some(m) = near(i, tr) else {
-            continue;
-        };
-        if let Some(o) =
-            [tr - c.still.shift_s, tr + c.still.shift_s].into_iter().filter_map(|t| near(i, t)).reduce(f32::max)
-        {
+        let near = |t| r.similarity_near(q.probe(i), s.video, s.mirrored, t);
+        if let Some((m, o)) = on_and_off(line.at(q.t[i]), c, near) {
             (on, off, n) = (on + m, off + o, n + 1);
         }
     }
     (n > 0).then(|| LineEvidence { similarity: on / n as f32, contrast: (on - off) / n as f32 })
+}
+
+/// A frame's similarity at catalogue time `tr` on its line, and `still.shift_s` earlier
+/// or later, whichever is higher (a static shot may end on either side); None unless the
+/// frame has both.
+fn on_and_off(tr: f64, c: &MatchConfig, mut similarity: impl FnMut(f64) -> Option<f32>) -> Option<(f32, f32)> {
+    let on = similarity(tr)?;
+    let off = [tr - c.still.shift_s, tr + c.still.shift_s].into_iter().filter_map(&mut similarity).reduce(f32::max)?;
+    Some((on, off))
 }

@@ -345,9 +345,9 @@ fn read_matches(dir: &Path) -> Result<Vec<MatchRow>> {
             let frames = table::column::<UInt32Array>(&b, "matched_frames", &path)?;
             let flipped = table::column::<BooleanArray>(&b, "flipped", &path)?;
             // Absent from runs written before the evidence was reported.
-            let evidence = |n: &str, i: usize| {
-                table::column::<Float32Array>(&b, n, &path).ok().filter(|c| c.is_valid(i)).map(|c| c.value(i))
-            };
+            let evidence = |n: &str| table::column::<Float32Array>(&b, n, &path).ok();
+            let (similarity, contrast) = (evidence("line_similarity"), evidence("line_contrast"));
+            let at = |c: Option<&Float32Array>, i: usize| c.filter(|c| c.is_valid(i)).map(|c| c.value(i));
             let meta = |n: &str, i: usize| s(n).ok().and_then(|c| table::nullable(c, i));
             for i in 0..b.num_rows() {
                 out.push(MatchRow {
@@ -362,8 +362,8 @@ fn read_matches(dir: &Path) -> Result<Vec<MatchRow>> {
                     matched_frames: frames.value(i),
                     speed: speed.value(i),
                     flipped: flipped.value(i),
-                    line_similarity: evidence("line_similarity", i),
-                    line_contrast: evidence("line_contrast", i),
+                    line_similarity: at(similarity, i),
+                    line_contrast: at(contrast, i),
                     series: meta("series", i),
                     episode: meta("episode", i),
                     title: meta("title", i),
