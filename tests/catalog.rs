@@ -2,8 +2,10 @@
 
 mod common;
 
+use arrow::array::{Float32Array, StringArray};
 use clipmatch::eval::norm_id;
 use clipmatch::store::catalog::{Catalogue, Hold, open};
+use clipmatch::store::table;
 use common::*;
 use std::path::{Path, PathBuf};
 
@@ -328,9 +330,21 @@ fn a_background_raises_the_bar_of_the_videos_it_matched_by_chance() {
     let matched = |out: &str, extra: &[&str]| {
         let (code, o, e) = match_sample(&cat, &dir.path().join(out), extra);
         assert!(code == 0 || code == 3, "{o}{e}");
-        let mut rows = clipmatch::eval::read_predictions(&dir.path().join(out)).unwrap();
-        rows.sort_by(|a, b| (&a.query, &a.reference).cmp(&(&b.query, &b.reference)));
-        rows.into_iter().map(|p| (p.query, p.reference, p.score)).collect::<Vec<_>>()
+        // (upload, video, vote score): chance scores are measured in votes, not in the
+        // judge's probabilities.
+        let mut rows = Vec::new();
+        for f in table::parquet_files(&dir.path().join(out).join("matches")).unwrap() {
+            for b in table::read_all(&f).unwrap() {
+                let (q, r) = (
+                    table::column::<StringArray>(&b, "query_id", &f).unwrap(),
+                    table::column::<StringArray>(&b, "ref_id", &f).unwrap(),
+                );
+                let v = table::column::<Float32Array>(&b, "vote_score", &f).unwrap();
+                rows.extend((0..b.num_rows()).map(|i| (q.value(i).to_string(), r.value(i).to_string(), v.value(i))));
+            }
+        }
+        rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        rows
     };
     let before = matched("before", &[]);
     assert!(!before.is_empty());
@@ -353,7 +367,7 @@ fn a_background_raises_the_bar_of_the_videos_it_matched_by_chance() {
     let chance = clipmatch::store::background::read(&cat).unwrap();
     for (_, video, score) in &before {
         let c = chance.iter().find(|c| norm_id(&c.video_id) == norm_id(video)).expect("a chance score");
-        assert!(c.score >= *score as f32 - 1e-6, "{video}: chance {} under its match {score}", c.score);
+        assert!(c.score >= *score - 1e-6, "{video}: chance {} under its match {score}", c.score);
     }
     assert!(!cat.join(".background-run").exists(), "the measurement's run is cleared");
     let manifest = clipmatch::store::catalog::read_manifest(&cat).unwrap();

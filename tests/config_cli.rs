@@ -28,7 +28,7 @@ fn a_settings_file_and_the_flags_over_it() {
     // Every setting is printed, and the printout is itself a valid settings file.
     let (code, defaults, _) = clipmatch(&["config"]);
     assert_eq!(code, 0);
-    assert!(defaults.contains("[matching.select]") && defaults.contains("min_score = 0.9"), "{defaults}");
+    assert!(defaults.contains("[matching.judge]") && defaults.contains("min_probability = 0.6"), "{defaults}");
     let all = dir.path().join("all.toml");
     std::fs::write(&all, &defaults).unwrap();
     let (code, _, err) = run(dir.path(), "defaults", &["--config", all.to_str().unwrap()]);
@@ -37,16 +37,16 @@ fn a_settings_file_and_the_flags_over_it() {
     let (_, plain, _) = run(dir.path(), "plain", &[]);
     let (found, plain_id) = summary(&plain);
     assert!(found > 0, "{plain}");
-    // A file that asks for scores no segment reaches: nothing is reported, and the run
-    // is another run.
+    // A file that asks for a probability no segment reaches: nothing is reported, and
+    // the run is another run.
     let strict = dir.path().join("strict.toml");
-    std::fs::write(&strict, "[matching.select]\nmin_score = 1000.0\n").unwrap();
+    std::fs::write(&strict, "[matching.judge]\nmin_probability = 1.5\n").unwrap();
     let (_, out, _) = run(dir.path(), "strict", &["--config", strict.to_str().unwrap()]);
     let (none, strict_id) = summary(&out);
     assert_eq!(none, 0, "{out}");
     assert_ne!(strict_id, plain_id);
     // A flag overrides the file: the same rows as the defaults, under the same run id.
-    let (_, out, _) = run(dir.path(), "flag", &["--config", strict.to_str().unwrap(), "--min-score", "0.9"]);
+    let (_, out, _) = run(dir.path(), "flag", &["--config", strict.to_str().unwrap(), "--min-score", "0.6"]);
     assert_eq!(summary(&out), (found, plain_id));
     // A misspelt key is refused, naming the file and the key.
     let bad = dir.path().join("bad.toml");

@@ -68,7 +68,7 @@ pm = pl.read_parquet("{o}/matches/*/*.parquet", hive_partitioning=True).sort("qu
 print(pm.select("query_id", "ref_id").rows())
 print(pm.select("series", "episode", "title", "licensor").rows())
 params = json.loads(pl.read_parquet("{o}/manifest/*/*.parquet")["parameters"][0])
-print(sorted(params), params["matching"]["select"]["min_score"])
+print(sorted(params), params["matching"]["judge"]["min_probability"])
 import pandas as pd
 pdm = pd.read_parquet("{o}/matches", filters=[("run_date", "=", "2026-11-24")])
 print(len(pdm), sorted(pdm.licensor.dropna().unique()))
@@ -92,7 +92,7 @@ print(duckdb.sql("select typeof(started_ts), started_ts <= finished_ts, strftime
         "{py}"
     );
     // The whole configuration is in the manifest.
-    assert_eq!(lines[6], "['decode', 'index', 'layout', 'limits', 'matching', 'search'] 0.9", "{py}");
+    assert_eq!(lines[6], "['decode', 'index', 'layout', 'limits', 'matching', 'search'] 0.6", "{py}");
     // Start and end as timestamps, beside their text.
     assert_eq!(lines[7], "2 ['Mandel Films']", "{py}");
     assert_eq!(lines[8], "[('TIMESTAMP WITH TIME ZONE', True, True)]", "{py}");

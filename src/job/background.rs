@@ -56,7 +56,8 @@ pub fn measure(inputs: &[PathBuf], mut opts: MatchOptions, engine: &Engine) -> R
     let mut found: BTreeMap<String, (f32, u32)> = BTreeMap::new();
     for f in table::parquet_files(&out.join("matches"))? {
         for b in table::read_all(&f)? {
-            let (video, score) = (column::<StringArray>(&b, "ref_id", &f)?, column::<Float32Array>(&b, "score", &f)?);
+            let (video, score) =
+                (column::<StringArray>(&b, "ref_id", &f)?, column::<Float32Array>(&b, "vote_score", &f)?);
             for i in 0..b.num_rows() {
                 let e = found.entry(video.value(i).to_string()).or_insert((0.0, 0));
                 *e = (e.0.max(score.value(i)), e.1 + 1);

@@ -368,7 +368,9 @@ fn rows_of(found: Vec<Segment>, cat: &Catalogue) -> Vec<MatchRow> {
                 ref_id: video.id.clone(),
                 ref_start_s: s.ref_start,
                 ref_end_s: s.ref_end,
-                score: s.score,
+                // `select` judged every segment it returns.
+                score: s.probability.unwrap_or(0.0),
+                vote_score: s.score,
                 matched_frames: s.frames,
                 speed: s.speed as f32,
                 flipped: s.mirrored,

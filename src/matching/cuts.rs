@@ -202,6 +202,7 @@ mod tests {
             frames: (end / UPLOAD_PERIOD) as u32,
             core: (0.0, end - UPLOAD_PERIOD),
             evidence: None,
+            probability: None,
         };
         s.span(0.0, end, 100.0);
         s

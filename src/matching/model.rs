@@ -211,6 +211,9 @@ pub struct Segment {
     pub core: (f64, f64),
     /// How well its line explains its frames (`still::evidence`), once it is found.
     pub evidence: Option<LineEvidence>,
+    /// The judge's probability that it is a true clip (`select::probability`), once
+    /// `select` has judged it.
+    pub probability: Option<f32>,
 }
 
 /// What a reported segment's pictures show, for the people who act on it.
@@ -290,6 +293,7 @@ mod tests {
             frames: 16,
             core: (2.0, 9.5),
             evidence: None,
+            probability: None,
         };
         s.span(1.0, 6.0, 100.0);
         assert_eq!((s.ref_start, s.ref_end), (0.0, 4.0));

@@ -3,20 +3,33 @@
 use crate::matching::config::MatchConfig;
 use crate::matching::model::{RefFrames, Segment};
 
-/// The score `s` must reach to be reported: `select.min_score` (`select.slow_min_score`
-/// for a slow segment), and `select.chance_margin` times its video's chance score.
+/// The score `s` must reach to be judged: `select.min_score`, and `select.chance_margin`
+/// times its video's chance score.
 pub fn bar(s: &Segment, r: &RefFrames, c: &MatchConfig) -> f32 {
-    let p = &c.select;
     let chance = r.chance.get(s.video as usize).copied().unwrap_or(0.0);
-    let least = if s.speed < p.slow_speed { p.slow_min_score.max(p.min_score) } else { p.min_score };
-    least.max(p.chance_margin * chance)
+    c.select.min_score.max(c.select.chance_margin * chance)
+}
+
+/// The judge's probability that `s` is a true clip (`config::JudgeConfig`).
+pub fn probability(s: &Segment, c: &MatchConfig) -> f32 {
+    let j = &c.judge;
+    let (similarity, contrast) = s.evidence.map_or((0.0, 0.0), |e| (e.similarity, e.contrast));
+    let slow = if s.speed < j.slow_speed { 1.0 } else { 0.0 };
+    let z = j.intercept
+        + j.ln_score * s.score.max(1e-3).ln()
+        + j.ln_speed * (s.speed as f32).ln().abs()
+        + j.slow * slow
+        + j.similarity * similarity
+        + j.contrast * contrast
+        + j.ln_frames * (s.frames.max(1) as f32).ln();
+    1.0 / (1.0 + (-z).exp())
 }
 
 /// The segments to report out of `candidates` (possibly of several passes over the same
-/// upload): those over their video's `bar` that no stronger one makes redundant, best
-/// first, at most `select.max_segments`.
+/// upload): those over their video's `bar` that no stronger one makes redundant and
+/// that the judge finds likely enough, most likely first, at most `select.max_segments`,
+/// each with its `probability`.
 pub fn select(mut out: Vec<Segment>, r: &RefFrames, c: &MatchConfig) -> Vec<Segment> {
-    let p = &c.select;
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.query_start.total_cmp(&b.query_start)));
     let mut kept: Vec<Segment> = Vec::new();
     for s in out {
@@ -24,8 +37,15 @@ pub fn select(mut out: Vec<Segment>, r: &RefFrames, c: &MatchConfig) -> Vec<Segm
             kept.push(s);
         }
     }
-    kept.truncate(p.max_segments);
-    kept
+    let mut judged: Vec<Segment> = kept
+        .into_iter()
+        .map(|s| Segment { probability: Some(probability(&s, c)), ..s })
+        .filter(|s| s.probability >= Some(c.judge.min_probability))
+        .collect();
+    let p = |s: &Segment| s.probability.unwrap_or(0.0);
+    judged.sort_by(|a, b| p(b).total_cmp(&p(a)).then(a.query_start.total_cmp(&b.query_start)));
+    judged.truncate(c.select.max_segments);
+    judged
 }
 
 /// Whether the stronger segment `k` makes `s` redundant: mostly the same stretch of

@@ -3,7 +3,7 @@
 use crate::frame::gray::{Rect, resample};
 use crate::kernels::descriptor::{Tables, describe, pack_image};
 use crate::kernels::search::{Hit, TOPK};
-use crate::matching::config::MatchConfig;
+use crate::matching::config::{JudgeConfig, MatchConfig};
 use crate::matching::model::{Probe, RefFrames, Segment};
 use crate::matching::{align, candidates, select, verify};
 use crate::testkit::{BACKGROUND, Catalogue, Upload, hit, mix, random_pixels, waves};
@@ -205,9 +205,11 @@ fn a_stronger_part_segment_never_scores_below_a_weaker_one() {
     // 20 frames (1.1 unweighted), or by 16 (0.88). Verification lifts a segment short
     // of the threshold by how well a crop explains it; the weight must come before that
     // gate, or the stronger evidence (over the threshold unweighted, under it weighted)
-    // misses the lift and ends at 0.825.
+    // misses the lift and ends at 0.825. (At a floor of 0.9: the weights lift the
+    // segments over the default's.)
     let tables = Tables::new();
-    let c = MatchConfig::default();
+    let mut c = MatchConfig::default();
+    c.select.min_score = 0.9;
     let crop = Rect { x0: 0.15, y0: 0.1, x1: 0.85, y1: 0.9 };
     let score = |found: usize| {
         let (cat, up) = cropped(crop, 0.155, 0..found);
@@ -221,10 +223,11 @@ fn a_stronger_part_segment_never_scores_below_a_weaker_one() {
 }
 
 /// The crop `best_crop` fits to an upload that shows `shown` of its catalogue pictures,
-/// and the score `rescore` gives a segment of 0.5 over all of it.
+/// and the score `rescore` gives a segment of 0.5 over all of it (under a floor of 0.9).
 fn fit(shown: Rect) -> (verify::Fit, f32) {
     let tables = Tables::new();
-    let c = MatchConfig::default();
+    let mut c = MatchConfig::default();
+    c.select.min_score = 0.9;
     let (cat, up) = cropped(shown, 0.9, 0..0);
     let seg = Segment {
         video: 0,
@@ -239,6 +242,7 @@ fn fit(shown: Rect) -> (verify::Fit, f32) {
         frames: 20,
         core: (0.0, 9.5),
         evidence: None,
+        probability: None,
     };
     let fit = verify::best_crop(&seg, &up.frames(), &cat.refs(), &tables, &c).expect("pictures on the line");
     let mut lifted = [seg];
@@ -262,31 +266,46 @@ fn verification_gives_a_picture_shown_whole_nothing() {
 }
 
 #[test]
-fn a_slow_segment_needs_the_slow_bar_and_a_normal_one_the_usual_bar() {
+fn the_judge_weighs_a_segments_evidence_and_reports_the_likely_ones_most_likely_first() {
     let tables = Tables::new();
-    let cat = Catalogue::new(2, &tables, 0.0);
-    let c = MatchConfig::default();
-    let p = &c.select;
-    let seg = |video: u32, speed: f64, score: f32| Segment {
+    let cat = Catalogue::new(3, &tables, 0.0);
+    // A judge of the score, the frames and slowness alone, to see each weight act.
+    let judge = JudgeConfig {
+        intercept: -1.0,
+        ln_score: 1.0,
+        ln_speed: 0.0,
+        slow: -2.0,
+        slow_speed: 0.8,
+        similarity: 0.0,
+        contrast: 0.0,
+        ln_frames: 0.5,
+        min_probability: 0.5,
+    };
+    let c = MatchConfig { judge, ..MatchConfig::default() };
+    let seg = |video: u32, start: f64, speed: f64, score: f32, frames: u32| Segment {
         video,
         mirrored: false,
-        query_start: 0.0,
-        query_end: 10.0,
+        query_start: start,
+        query_end: start + 10.0,
         ref_start: 0.0,
         ref_end: 10.0 * speed,
         speed,
         offset: 0.0,
         score,
-        frames: 20,
-        core: (0.0, 9.5),
+        frames,
+        core: (start, start + 9.5),
         evidence: None,
+        probability: None,
     };
-    // Between the two bars: reported at the usual speed, not slowed down.
-    let between = (p.min_score + p.slow_min_score) / 2.0;
-    let slow = p.slow_speed * 0.9;
-    let kept = select::select(vec![seg(0, 1.0, between), seg(1, slow, between)], &cat.refs(), &c);
-    assert_eq!(kept.iter().map(|s| s.video).collect::<Vec<_>>(), [0]);
-    // Over the slow bar, a slow segment is reported too.
-    let kept = select::select(vec![seg(1, slow, p.slow_min_score * 1.01)], &cat.refs(), &c);
-    assert_eq!(kept.len(), 1);
+    // z = -1 + ln 2 + 0.5 ln 20 = 1.19: reported; slowed down, z = -0.81: not.
+    let (fast, slow) = (seg(0, 0.0, 1.0, 2.0, 20), seg(1, 20.0, 0.7, 2.0, 20));
+    // A weaker score over more frames: z = -1 + ln 1.5 + 0.5 ln 100 = 1.71, more likely.
+    let long = seg(2, 40.0, 1.0, 1.5, 100);
+    let kept = select::select(vec![fast, slow, long], &cat.refs(), &c);
+    assert_eq!(kept.iter().map(|s| s.video).collect::<Vec<_>>(), [2, 0]);
+    let p = |z: f32| 1.0 / (1.0 + (-z).exp());
+    let expected = [p(-1.0 + 1.5f32.ln() + 0.5 * 100f32.ln()), p(-1.0 + 2f32.ln() + 0.5 * 20f32.ln())];
+    for (s, e) in kept.iter().zip(expected) {
+        assert!((s.probability.unwrap() - e).abs() < 1e-5, "{:?} against {e}", s.probability);
+    }
 }

@@ -281,6 +281,7 @@ fn extract(
                 frames: run.len() as u32,
                 core: (first.tq, last.tq),
                 evidence: None,
+                probability: None,
             };
             let (qs, qe) = q.range(first.qi, last.qi);
             s.span(qs, qe, dur);

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-/// Upper edges of the score histogram's bins (the last bin is open).
-const SCORE_BINS: [f32; 6] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0];
+/// Upper edges of the score histogram's bins (the last bin is open): scores are the
+/// judge's probabilities, reported from `matching.judge.min_probability` up.
+const SCORE_BINS: [f32; 5] = [0.7, 0.8, 0.9, 0.95, 0.99];
 
 /// JPEG quality of the thumbnails.
 const QUALITY: u8 = 80;
@@ -264,6 +265,7 @@ fn segment(s: &SegmentView, side: u32) -> String {
         ("ref_start_s", format!("{:.2}", r.ref_start_s)),
         ("ref_end_s", format!("{:.2}", r.ref_end_s)),
         ("score", format!("{:.3}", r.score)),
+        ("vote_score", format!("{:.3}", r.vote_score)),
         ("matched_frames", r.matched_frames.to_string()),
         ("speed", format!("{:.3}", r.speed)),
         ("flipped", r.flipped.to_string()),

@@ -341,6 +341,8 @@ fn read_matches(dir: &Path) -> Result<Vec<MatchRow>> {
             let (q, a, r) = (s("query_id")?, s("archive")?, s("ref_id")?);
             let (qs, qe, rs, re) = (f("query_start_s")?, f("query_end_s")?, f("ref_start_s")?, f("ref_end_s")?);
             let score = table::column::<Float32Array>(&b, "score", &path)?;
+            // Runs written before the judge have no vote score: their score was it.
+            let votes = table::column::<Float32Array>(&b, "vote_score", &path).unwrap_or(score);
             let speed = table::column::<Float32Array>(&b, "speed", &path)?;
             let frames = table::column::<UInt32Array>(&b, "matched_frames", &path)?;
             let flipped = table::column::<BooleanArray>(&b, "flipped", &path)?;
@@ -359,6 +361,7 @@ fn read_matches(dir: &Path) -> Result<Vec<MatchRow>> {
                     ref_start_s: rs.value(i),
                     ref_end_s: re.value(i),
                     score: score.value(i),
+                    vote_score: votes.value(i),
                     matched_frames: frames.value(i),
                     speed: speed.value(i),
                     flipped: flipped.value(i),

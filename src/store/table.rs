@@ -141,6 +141,7 @@ pub fn matches_schema() -> SchemaRef {
         field("ref_start_s", DataType::Float64, false),
         field("ref_end_s", DataType::Float64, false),
         field("score", DataType::Float32, false),
+        field("vote_score", DataType::Float32, false),
         field("matched_frames", DataType::UInt32, false),
         field("speed", DataType::Float32, false),
         field("flipped", DataType::Boolean, false),
@@ -163,7 +164,11 @@ pub struct MatchRow {
     pub ref_id: String,
     pub ref_start_s: f64,
     pub ref_end_s: f64,
+    /// The judge's probability that the segment is a true clip
+    /// (`matching::select::probability`).
     pub score: f32,
+    /// The evidence of its votes that the judge weighed (`matching::model::Segment::score`).
+    pub vote_score: f32,
     pub matched_frames: u32,
     pub speed: f32,
     pub flipped: bool,
@@ -189,6 +194,7 @@ pub struct MatchesBuilder {
     ref_start_s: Float64Builder,
     ref_end_s: Float64Builder,
     score: Float32Builder,
+    vote_score: Float32Builder,
     matched_frames: UInt32Builder,
     speed: Float32Builder,
     flipped: BooleanBuilder,
@@ -211,6 +217,7 @@ impl MatchesBuilder {
         self.ref_start_s.append_value(r.ref_start_s);
         self.ref_end_s.append_value(r.ref_end_s);
         self.score.append_value(r.score);
+        self.vote_score.append_value(r.vote_score);
         self.matched_frames.append_value(r.matched_frames);
         self.speed.append_value(r.speed);
         self.flipped.append_value(r.flipped);
@@ -233,6 +240,7 @@ impl MatchesBuilder {
             Arc::new(self.ref_start_s.finish()),
             Arc::new(self.ref_end_s.finish()),
             Arc::new(self.score.finish()),
+            Arc::new(self.vote_score.finish()),
             Arc::new(self.matched_frames.finish()),
             Arc::new(self.speed.finish()),
             Arc::new(self.flipped.finish()),

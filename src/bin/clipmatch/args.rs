@@ -235,7 +235,8 @@ pub(crate) struct MatchArgs {
     /// Frames sampled per second of upload (`decode.rate`).
     #[arg(long)]
     pub(crate) rate: Option<f64>,
-    /// Lowest segment score reported (`matching.select.min_score`).
+    /// Lowest `score` reported: the judged probability that a segment is a true clip
+    /// (`matching.judge.min_probability`, 0 to 1).
     #[arg(long)]
     pub(crate) min_score: Option<f32>,
     /// How the catalogue is searched (`search.mode`): every frame (`exact`), through
@@ -308,7 +309,7 @@ pub(crate) struct ReviewArgs {
     /// Most uploads shown, the best scoring first.
     #[arg(long, default_value_t = 1000)]
     pub(crate) limit: usize,
-    /// Segments scoring under this are left out.
+    /// Segments whose `score` (probability) is under this are left out.
     #[arg(long, default_value_t = 0.0)]
     pub(crate) min_score: f32,
     /// Frames shown per segment.

@@ -379,7 +379,7 @@ fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
         d.rate = v;
     }
     if let Some(v) = a.min_score {
-        config.matching.select.min_score = v;
+        config.matching.judge.min_probability = v;
     }
     if let Some(v) = a.search {
         config.search.mode = match v {
