@@ -45,11 +45,8 @@ for b in benches:
             f"| search | {r['size']:,} | {r['views']} | {r['median_s'] * 1e3:.1f} | {r['kernel_s'] * 1e3:.1f} |"
             f" {r['per_second']:.3g} | {r['dp4a_percent_kernel']:.1f} | {r['dp4a_percent_end_to_end']:.1f} |")
 d = next(r for r in head["results"] if r["kernel"] == "descriptor")
-lines += [
-    "",
-    f"Descriptors: {d['size']:,} images per call in {d['median_s'] * 1e3:.1f} ms ({d['per_second']:.3g} images/s;"
-    f" kernel {d['kernel_s'] * 1e3:.2f} ms).",
-    "",
-]
-(docs / "GPU.md").write_text("\n".join(lines))
-print("\n".join(lines))
+lines.append(f"\nDescriptors: {d['size']:,} images per call in {d['median_s'] * 1e3:.1f} ms"
+             f" ({d['per_second']:.3g} images/s; kernel {d['kernel_s'] * 1e3:.2f} ms).\n")
+text = "\n".join(lines)
+(docs / "GPU.md").write_text(text)
+print(text)

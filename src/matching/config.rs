@@ -331,8 +331,8 @@ impl Default for SelectConfig {
 /// clip, `1 / (1 + exp(-z))` with `z` the intercept plus each weight times what the
 /// segment shows. Replaces the special bars of earlier versions (a higher score for slow
 /// segments, for still shots): a logistic regression weighs all of its evidence at once.
-/// Fitted by `bash scripts/judge_train.sh`, which prints these numbers and the figures
-/// that chose `min_probability`.
+/// Fitted by `bash scripts/judge_train.sh`, which writes these numbers and the figures
+/// that chose `min_probability` to docs/JUDGE.md.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JudgeConfig {
