@@ -1,4 +1,5 @@
-//! Stage 7, `select`: the segments reported, out of every pass over one upload.
+//! Stages 8 and 9, `select` and the judge: the segments reported, out of every pass over
+//! one upload.
 
 use crate::matching::config::MatchConfig;
 use crate::matching::model::{RefFrames, Segment};
