@@ -66,8 +66,9 @@ fn search_kernel_equals_cpu_twin_across_tiles() {
     let dup: Vec<u32> = words[..views * WORDS * 10].to_vec();
     words.extend_from_slice(&dup);
     let m = Matrix { words: &words, views };
+    // Two workgroups of queries (two per invocation), the second partly filled.
     let queries: Vec<[u32; WORDS]> =
-        (0..70).map(|i| words[(i * 31 % m.frames()) * views * WORDS..][..WORDS].try_into().unwrap()).collect();
+        (0..200).map(|i| words[(i * 31 % m.frames()) * views * WORDS..][..WORDS].try_into().unwrap()).collect();
     let expected = cpu_search(&queries, &m);
     // Tiles of 97 frames: several tiles, each with several chunks and a ragged end.
     for per_tile in [97, 100_000] {

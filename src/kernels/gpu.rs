@@ -6,7 +6,7 @@ pub use crate::kernels::adapter::{AdapterSummary, DeviceChoice, adapters};
 use crate::kernels::descriptor::{DescribeParams, Descriptor, PackedImage, Tables, WORDS};
 use crate::kernels::ivf::CoarseParams;
 use crate::kernels::search::{Hit, Matrix, MergeParams, Neighbours, SearchParams, TOPK};
-use crate::kernels::shaders::{Binding, Kernel, WORKGROUP};
+use crate::kernels::shaders::{Binding, Kernel, SEARCH_QUERIES, WORKGROUP};
 use bytemuck::Pod;
 use std::sync::{Mutex, mpsc};
 use wgpu::util::DeviceExt;
@@ -148,7 +148,7 @@ struct SearchPlan {
 
 impl SearchPlan {
     fn new(queries: usize, cat: &Resident) -> SearchPlan {
-        let query_tiles = queries.div_ceil(WORKGROUP as usize).max(1);
+        let query_tiles = queries.div_ceil(SEARCH_QUERIES as usize).max(1);
         let mut chunks = 0;
         let tiles = cat
             .tiles
@@ -167,12 +167,12 @@ impl SearchPlan {
     }
 
     /// Bytes the search and merge passes read and write in device memory for `n`
-    /// queries `stride` `vec4`s apart: each workgroup streams its chunk once for its 64
-    /// queries and reads those queries; each (query, chunk) list is written once and read
-    /// at most once by the merge, which writes each query's top-k.
+    /// queries `stride` `vec4`s apart: each workgroup streams its chunk once for its
+    /// `SEARCH_QUERIES` queries and reads those queries; each (query, chunk) list is
+    /// written once and read at most once by the merge, which writes each query's top-k.
     fn traffic(&self, n: u64, stride: u32, cat: &Resident) -> u64 {
         let list = (TOPK * std::mem::size_of::<Hit>()) as u64;
-        let query_tiles = n.div_ceil(u64::from(WORKGROUP));
+        let query_tiles = n.div_ceil(u64::from(SEARCH_QUERIES));
         let search: u64 = cat
             .tiles
             .iter()
@@ -605,7 +605,7 @@ impl Gpu {
                     query_stride: stride,
                 }),
                 buffers: vec![(queries.clone(), query_bytes), (tile.clone(), tile.size()), (hits.clone(), hits_bytes)],
-                groups: (n.div_ceil(WORKGROUP), chunks),
+                groups: (n.div_ceil(SEARCH_QUERIES), chunks),
             })
             .collect();
         let merge = Dispatch {

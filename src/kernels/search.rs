@@ -57,8 +57,8 @@ fn frame_score(q: &[u32; WORDS], m: &Matrix, f: usize) -> (i32, u32) {
     best
 }
 
-/// CPU twin of one invocation of `search.wgsl`: query `q` against frames
-/// `first..last`.
+/// CPU twin of one query of `search.wgsl` (an invocation scores two): query `q` against
+/// frames `first..last`.
 pub fn cpu_chunk_topk(q: &[u32; WORDS], m: &Matrix, first: usize, last: usize) -> Neighbours {
     let mut list = [Hit::EMPTY; TOPK];
     for f in first..last {

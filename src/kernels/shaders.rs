@@ -18,6 +18,9 @@ const FILES: &[(&str, &str)] = &[
 /// Invocations per workgroup of every kernel (`@workgroup_size` in its WGSL).
 pub const WORKGROUP: u32 = 64;
 
+/// Queries per workgroup of `search.wgsl`: each invocation scores two.
+pub const SEARCH_QUERIES: u32 = 2 * WORKGROUP;
+
 /// A compute kernel (entry point `main`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
