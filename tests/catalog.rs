@@ -2,10 +2,8 @@
 
 mod common;
 
-use arrow::array::{Float32Array, StringArray};
 use clipmatch::eval::norm_id;
 use clipmatch::store::catalog::{Catalogue, Hold, open};
-use clipmatch::store::table;
 use common::*;
 use std::path::{Path, PathBuf};
 
@@ -332,17 +330,8 @@ fn a_background_raises_the_bar_of_the_videos_it_matched_by_chance() {
         assert!(code == 0 || code == 3, "{o}{e}");
         // (upload, video, vote score): chance scores are measured in votes, not in the
         // judge's probabilities.
-        let mut rows = Vec::new();
-        for f in table::parquet_files(&dir.path().join(out).join("matches")).unwrap() {
-            for b in table::read_all(&f).unwrap() {
-                let (q, r) = (
-                    table::column::<StringArray>(&b, "query_id", &f).unwrap(),
-                    table::column::<StringArray>(&b, "ref_id", &f).unwrap(),
-                );
-                let v = table::column::<Float32Array>(&b, "vote_score", &f).unwrap();
-                rows.extend((0..b.num_rows()).map(|i| (q.value(i).to_string(), r.value(i).to_string(), v.value(i))));
-            }
-        }
+        let rows = clipmatch::review::read_matches(&dir.path().join(out).join("matches")).unwrap();
+        let mut rows: Vec<_> = rows.into_iter().map(|m| (m.query_id, m.ref_id, m.vote_score)).collect();
         rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         rows
     };

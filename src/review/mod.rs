@@ -331,8 +331,9 @@ fn partition_files(dir: &Path) -> Result<Vec<PathBuf>> {
     table::parquet_files(dir)
 }
 
-/// The `matches` rows of one partition folder.
-fn read_matches(dir: &Path) -> Result<Vec<MatchRow>> {
+/// The `matches` rows of one partition folder (or of every partition below a run's
+/// `matches` folder).
+pub fn read_matches(dir: &Path) -> Result<Vec<MatchRow>> {
     let mut out = Vec::new();
     for path in partition_files(dir)? {
         for b in table::read_all(&path)? {
