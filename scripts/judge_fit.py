@@ -10,7 +10,10 @@ SET); RUN a `match --out` folder. A row is a true clip when its box overlaps a t
 of the same upload and video on both axes (the reference scorer's rule). Prints the
 fitted weights as the TOML of `matching.judge`, then for each probability floor the
 segment µAP, pair µAP and false uploads of the train and the check sets, scored with
-../shared/bench/score.py's functions, rows ranked by probability.
+../shared/bench/score.py's functions, rows ranked by probability; then, at the floor
+--min-probability, the same per confirmed floor (`matching.judge.confirmed_min_probability`:
+the floor of an upload's other rows once one of them reaches --min-probability), with
+the share of reported rows that are true.
 """
 import argparse
 import csv
@@ -101,16 +104,24 @@ def probability(w, f):
     return 1.0 / (1.0 + math.exp(-(w[0] + sum(a * b for a, b in zip(w[1:], f)))))
 
 
-def figures(sets, w, floor, score):
+def figures(sets, w, floor, score, confirmed=None):
+    """Sums over `sets` of segment µAP, pair µAP and false uploads, and the share of
+    reported rows that are true, reporting rows of probability `floor` or more, and of an
+    upload with such a row, `confirmed` or more (as `select` does; None: `floor`)."""
+    lower = floor if confirmed is None else min(confirmed, floor)
     seg = pair = 0.0
-    fp = 0
+    fp = reported = true = 0
     for truth, rows in sets:
-        preds = [box + (probability(w, f),) for box, f, _ in rows]
-        preds = [p for p in preds if p[6] >= floor]
+        judged = [(box + (probability(w, f),), t) for box, f, t in rows]
+        sure = {p[0] for p, _ in judged if p[6] >= floor}
+        kept = [(p, t) for p, t in judged if p[6] >= floor or (p[0] in sure and p[6] >= lower)]
+        preds = [p for p, _ in kept]
         seg += score.segment_uap(truth, preds)[0]
         pair += score.pair_uap(truth, preds)[0]
         fp += len({p[0] for p in preds} - {t[0] for t in truth})
-    return seg, pair, fp
+        reported += len(kept)
+        true += sum(t for _, t in kept)
+    return seg, pair, fp, true / max(reported, 1)
 
 
 def main():
@@ -122,6 +133,8 @@ def main():
     ap.add_argument("--slow-speed", type=float, default=0.8)
     ap.add_argument("--ridge", type=float, default=1.0)
     ap.add_argument("--floors", default="0,0.3,0.4,0.5,0.6,0.7,0.8")
+    ap.add_argument("--min-probability", type=float, default=0.6)
+    ap.add_argument("--confirmed-floors", default="0.6,0.5,0.4,0.3,0.2,0.1,0")
     a = ap.parse_args()
     score = scorer(a.shared)
 
@@ -149,8 +162,18 @@ def main():
           "check segment µAP | check pair µAP | check false uploads |")
     print("|---|---|---|---|---|---|---|")
     for floor in map(float, a.floors.split(",")):
-        t, c = figures(train, w, floor, score), figures(check, w, floor, score) if check else (0, 0, 0)
+        t, c = figures(train, w, floor, score), figures(check, w, floor, score) if check else (0, 0, 0, 0)
         print(f"| {floor:.2f} | {t[0]:.3f} | {t[1]:.3f} | {t[2]} | {c[0]:.3f} | {c[1]:.3f} | {c[2]} |")
+    print()
+    print(f"| confirmed floor (p floor {a.min_probability:.2f}) | train segment µAP | train pair µAP | "
+          "train false uploads | train rows true | check segment µAP | check pair µAP | "
+          "check false uploads | check rows true |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for lower in map(float, a.confirmed_floors.split(",")):
+        t = figures(train, w, a.min_probability, score, lower)
+        c = figures(check, w, a.min_probability, score, lower) if check else (0, 0, 0, 0)
+        print(f"| {lower:.2f} | {t[0]:.3f} | {t[1]:.3f} | {t[2]} | {t[3]:.3f} | "
+              f"{c[0]:.3f} | {c[1]:.3f} | {c[2]} | {c[3]:.3f} |")
 
 
 if __name__ == "__main__":

@@ -55,13 +55,17 @@ fit=$(python3 scripts/judge_fit.py --shared "$shared" --truth-dir "$work/sets" \
   echo "- fitted on (train): ${train[*]} bench/dev"
   echo "- checked on (check): ${check[*]}"
   echo
-  echo "\`matching.judge.min_probability\` is chosen on the train columns; the check columns"
-  echo "only test it."
+  echo "\`matching.judge.min_probability\` (first table) and \`confirmed_min_probability\` (second"
+  echo "table: the floor of an upload's other rows once one reaches \`min_probability\`) are chosen"
+  echo "on the train columns; the check columns only test them. *Rows true*: the share of reported"
+  echo "rows that are true clips."
   echo
   echo '```toml'
   echo "$fit" | sed -n '1,/^$/p' | sed '$d'
   echo '```'
   echo
-  echo "$fit" | sed -n '/^|/p'
+  echo "$fit" | sed -n '/^| p floor/,/^$/p' | sed '/^$/d'
+  echo
+  echo "$fit" | sed -n '/^| confirmed/,$p'
 } > docs/JUDGE.md
 cat docs/JUDGE.md

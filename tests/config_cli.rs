@@ -45,9 +45,15 @@ fn a_settings_file_and_the_flags_over_it() {
     let (none, strict_id) = summary(&out);
     assert_eq!(none, 0, "{out}");
     assert_ne!(strict_id, plain_id);
-    // A flag overrides the file: the same rows as the defaults, under the same run id.
+    // A flag overrides the file, and sets the one floor of every row: the same rows as a
+    // file of both floors, under the same run id.
+    let floor = dir.path().join("floor.toml");
+    std::fs::write(&floor, "[matching.judge]\nmin_probability = 0.6\nconfirmed_min_probability = 0.6\n").unwrap();
+    let (_, out, _) = run(dir.path(), "file", &["--config", floor.to_str().unwrap()]);
+    let (floored, floor_id) = summary(&out);
+    assert!(floored > 0 && floored <= found, "{out}");
     let (_, out, _) = run(dir.path(), "flag", &["--config", strict.to_str().unwrap(), "--min-score", "0.6"]);
-    assert_eq!(summary(&out), (found, plain_id));
+    assert_eq!(summary(&out), (floored, floor_id));
     // A misspelt key is refused, naming the file and the key.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[matching.select]\nmin_scor = 1.0\n").unwrap();

@@ -351,6 +351,11 @@ pub struct JudgeConfig {
     pub ln_frames: f32,
     /// Lowest probability reported.
     pub min_probability: f32,
+    /// Lowest probability reported of an upload with a segment of `min_probability` or
+    /// more: an upload known to copy the catalogue often copies several clips (a recap
+    /// cuts between episodes), so its weaker segments are likelier true than those of an
+    /// upload with none. Not above `min_probability`.
+    pub confirmed_min_probability: f32,
 }
 
 impl Default for JudgeConfig {
@@ -365,6 +370,7 @@ impl Default for JudgeConfig {
             contrast: -0.433,
             ln_frames: 1.147,
             min_probability: 0.6,
+            confirmed_min_probability: 0.3,
         }
     }
 }

@@ -28,8 +28,9 @@ pub fn probability(s: &Segment, c: &MatchConfig) -> f32 {
 
 /// The segments to report out of `candidates` (possibly of several passes over the same
 /// upload): those over their video's `bar` that no stronger one makes redundant and
-/// that the judge finds likely enough, most likely first, at most `select.max_segments`,
-/// each with its `probability`.
+/// that the judge finds likely enough (`judge.min_probability`, or
+/// `judge.confirmed_min_probability` once one of them reaches that), most likely first,
+/// at most `select.max_segments`, each with its `probability`.
 pub fn select(mut out: Vec<Segment>, r: &RefFrames, c: &MatchConfig) -> Vec<Segment> {
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.query_start.total_cmp(&b.query_start)));
     let mut kept: Vec<Segment> = Vec::new();
@@ -38,12 +39,16 @@ pub fn select(mut out: Vec<Segment>, r: &RefFrames, c: &MatchConfig) -> Vec<Segm
             kept.push(s);
         }
     }
-    let mut judged: Vec<Segment> = kept
-        .into_iter()
-        .map(|s| Segment { probability: Some(probability(&s, c)), ..s })
-        .filter(|s| s.probability >= Some(c.judge.min_probability))
-        .collect();
+    let mut judged: Vec<Segment> =
+        kept.into_iter().map(|s| Segment { probability: Some(probability(&s, c)), ..s }).collect();
     let p = |s: &Segment| s.probability.unwrap_or(0.0);
+    let j = &c.judge;
+    let floor = if judged.iter().any(|s| p(s) >= j.min_probability) {
+        j.confirmed_min_probability.min(j.min_probability)
+    } else {
+        j.min_probability
+    };
+    judged.retain(|s| p(s) >= floor);
     judged.sort_by(|a, b| p(b).total_cmp(&p(a)).then(a.query_start.total_cmp(&b.query_start)));
     judged.truncate(c.select.max_segments);
     judged

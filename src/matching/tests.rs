@@ -265,11 +265,9 @@ fn verification_gives_a_picture_shown_whole_nothing() {
     assert!(lifted < 0.5 * 1.1, "{lifted}");
 }
 
-#[test]
-fn the_judge_weighs_a_segments_evidence_and_reports_the_likely_ones_most_likely_first() {
-    let tables = Tables::new();
-    let cat = Catalogue::new(3, &tables, 0.0);
-    // A judge of the score, the frames and slowness alone, to see each weight act.
+/// A judge of the score, the frames and slowness alone, to see each weight act; and
+/// segments of 10 s of one video each.
+fn plain_judge(confirmed_min_probability: f32) -> (MatchConfig, impl Fn(u32, f64, f64, f32, u32) -> Segment) {
     let judge = JudgeConfig {
         intercept: -1.0,
         ln_score: 1.0,
@@ -280,8 +278,8 @@ fn the_judge_weighs_a_segments_evidence_and_reports_the_likely_ones_most_likely_
         contrast: 0.0,
         ln_frames: 0.5,
         min_probability: 0.5,
+        confirmed_min_probability,
     };
-    let c = MatchConfig { judge, ..MatchConfig::default() };
     let seg = |video: u32, start: f64, speed: f64, score: f32, frames: u32| Segment {
         video,
         mirrored: false,
@@ -297,6 +295,14 @@ fn the_judge_weighs_a_segments_evidence_and_reports_the_likely_ones_most_likely_
         evidence: None,
         probability: None,
     };
+    (MatchConfig { judge, ..MatchConfig::default() }, seg)
+}
+
+#[test]
+fn the_judge_weighs_a_segments_evidence_and_reports_the_likely_ones_most_likely_first() {
+    let tables = Tables::new();
+    let cat = Catalogue::new(3, &tables, 0.0);
+    let (c, seg) = plain_judge(0.5);
     // z = -1 + ln 2 + 0.5 ln 20 = 1.19: reported; slowed down, z = -0.81: not.
     let (fast, slow) = (seg(0, 0.0, 1.0, 2.0, 20), seg(1, 20.0, 0.7, 2.0, 20));
     // A weaker score over more frames: z = -1 + ln 1.5 + 0.5 ln 100 = 1.71, more likely.
@@ -308,4 +314,20 @@ fn the_judge_weighs_a_segments_evidence_and_reports_the_likely_ones_most_likely_
     for (s, e) in kept.iter().zip(expected) {
         assert!((s.probability.unwrap() - e).abs() < 1e-5, "{:?} against {e}", s.probability);
     }
+}
+
+#[test]
+fn an_upload_with_a_likely_clip_reports_its_weaker_ones_from_the_lower_floor() {
+    let tables = Tables::new();
+    let cat = Catalogue::new(3, &tables, 0.0);
+    let (c, seg) = plain_judge(0.25);
+    // The slowed-down segment (p 0.31) is under `min_probability` (0.5) but over the
+    // confirmed floor (0.25): reported beside a likely one (p 0.77), not alone.
+    let (fast, slow) = (seg(0, 0.0, 1.0, 2.0, 20), seg(1, 20.0, 0.7, 2.0, 20));
+    let videos = |kept: Vec<Segment>| kept.iter().map(|s| s.video).collect::<Vec<_>>();
+    assert_eq!(videos(select::select(vec![fast, slow.clone()], &cat.refs(), &c)), [0, 1]);
+    assert_eq!(videos(select::select(vec![slow.clone()], &cat.refs(), &c)), [] as [u32; 0]);
+    // A confirmed floor over `min_probability` changes nothing.
+    let (high, _) = plain_judge(0.9);
+    assert_eq!(videos(select::select(vec![seg(0, 0.0, 1.0, 2.0, 20)], &cat.refs(), &high)), [0]);
 }

@@ -379,7 +379,9 @@ fn match_command(a: MatchArgs, progress: progress::Mode) -> Result<ExitCode> {
         d.rate = v;
     }
     if let Some(v) = a.min_score {
-        config.matching.judge.min_probability = v;
+        // One floor for every row, whatever else its upload shows.
+        let judge = &mut config.matching.judge;
+        (judge.min_probability, judge.confirmed_min_probability) = (v, v);
     }
     if let Some(v) = a.search {
         config.search.mode = match v {
