@@ -135,6 +135,9 @@ def main():
     ap.add_argument("--floors", default="0,0.3,0.4,0.5,0.6,0.7,0.8")
     ap.add_argument("--min-probability", type=float, default=0.6)
     ap.add_argument("--confirmed-floors", default="0.6,0.5,0.4,0.3,0.2,0.1,0")
+    ap.add_argument("--summary", metavar="CONFIRMED",
+                    help="print only one table row: the train and check figures at --min-probability "
+                         "and this confirmed floor, with the weights fitted here")
     a = ap.parse_args()
     score = scorer(a.shared)
 
@@ -151,6 +154,12 @@ def main():
     x = np.array([f for _, rows in train for _, f, _ in rows])
     y = np.array([float(t) for _, rows in train for _, _, t in rows])
     w = fit(x, y, a.ridge)
+    if a.summary is not None:
+        t = figures(train, w, a.min_probability, score, float(a.summary))
+        c = figures(check, w, a.min_probability, score, float(a.summary))
+        print(" | ".join([f"{t[0]:.3f}", f"{t[1]:.3f}", str(t[2]), f"{t[3]:.3f}",
+                          f"{c[0]:.3f}", f"{c[1]:.3f}", str(c[2]), f"{c[3]:.3f}"]))
+        return
     print(f"# fitted on {len(y)} rows ({int(y.sum())} true) of {len(train)} sets; "
           f"checked on {len(check)} sets")
     print("[matching.judge]")

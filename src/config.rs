@@ -197,7 +197,9 @@ pub struct DecodeConfig {
     /// Catalogue compaction, for `catalog build`: a sampled frame whose every view is at
     /// least this similar to the video's last stored frame (the plain orientation) is not
     /// stored; that frame stands for it, over a time range. Above 1: every frame is
-    /// stored. Recorded in the catalogue, so that `catalog add` compacts alike.
+    /// stored. Recorded in the catalogue, so that `catalog add` compacts alike. The
+    /// neighbour lists of a compacted catalogue hold more distinct frames, which finds
+    /// more clips (docs/COMPACTION.md, docs/JUDGE.md).
     pub catalogue_repeat_similarity: f32,
     /// Views stored per catalogue frame, for `catalog build`: the first this many of
     /// `frame::views`' crops, at most 12, each 128 bytes a frame and a scan of the
@@ -223,7 +225,7 @@ impl Default for DecodeConfig {
         DecodeConfig {
             rate: 2.0,
             catalogue_rate: 4.0,
-            catalogue_repeat_similarity: 2.0,
+            catalogue_repeat_similarity: 0.99,
             catalogue_views: 12,
             catalogue_strips: 11,
             max_side: 256,

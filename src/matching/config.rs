@@ -361,14 +361,14 @@ pub struct JudgeConfig {
 impl Default for JudgeConfig {
     fn default() -> Self {
         JudgeConfig {
-            intercept: -2.377,
-            ln_score: 3.134,
-            ln_speed: -1.1,
-            slow: -2.223,
+            intercept: -2.124,
+            ln_score: 3.075,
+            ln_speed: -1.089,
+            slow: -2.069,
             slow_speed: 0.8,
-            similarity: 0.968,
-            contrast: -0.433,
-            ln_frames: 1.147,
+            similarity: 0.524,
+            contrast: 0.283,
+            ln_frames: 0.894,
             min_probability: 0.6,
             confirmed_min_probability: 0.3,
         }
