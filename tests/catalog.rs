@@ -2,6 +2,7 @@
 
 mod common;
 
+use clipmatch::config::Config;
 use clipmatch::eval::norm_id;
 use clipmatch::store::catalog::{Catalogue, Hold, open};
 use common::*;
@@ -77,7 +78,8 @@ fn add_appends_without_touching_old_parts_and_refuses_other_versions() {
     // Its size on disk: every file of the folder, the parts and the index's files.
     let files = ["", "frames", "index"].iter().flat_map(|s| std::fs::read_dir(cat.join(s)).unwrap());
     let total: u64 = files.map(|e| e.unwrap().metadata().unwrap()).filter(|m| m.is_file()).map(|m| m.len()).sum();
-    let line = format!("on disk: {:.1} MB for 0.00 hours of video, 12 views per frame", total as f64 / 1e6);
+    let views = Config::default().decode.catalogue_views;
+    let line = format!("on disk: {:.1} MB for 0.00 hours of video, {views} views per frame", total as f64 / 1e6);
     assert!(out.contains(&line) && out.contains("per hour of video: "), "{line}\n{out}");
 
     // A catalogue of another descriptor version is refused with a clear message.
@@ -144,7 +146,7 @@ fn a_catalogue_of_fewer_views_stores_the_first_ones_and_its_adds_store_as_many()
     let (code, out, err) = build_catalogue(&all, &[], &[&a, &b]);
     assert_eq!(code, 0, "{out}{err}");
     let (few, all) = (open(&few, Hold::ALL).unwrap(), open(&all, Hold::ALL).unwrap());
-    assert_eq!((few.manifest.views, all.manifest.views), (3, 12));
+    assert_eq!((few.manifest.views, all.manifest.views), (3, Config::default().decode.catalogue_views));
     for id in ["one.mp4", "two.mp4"] {
         let (t, w) = frames_of(&few, id, 3);
         assert!(!t.is_empty() && w.len() == t.len() * 3 * clipmatch::kernels::descriptor::WORDS);
