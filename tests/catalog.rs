@@ -297,6 +297,7 @@ fn a_compacted_catalogue_stores_a_still_shot_once_and_still_finds_its_clips() {
     let out_dir = d.join("out");
     let (code, out, err) = match_uploads(&cat, &out_dir, &videos, &[]);
     assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("stores every frame"), "{err}");
     let found = python(&format!(
         "import pyarrow.dataset as ds\n\
          t = ds.dataset('{}/matches', format='parquet', partitioning='hive').to_table().to_pylist()\n\
@@ -309,6 +310,18 @@ fn a_compacted_catalogue_stores_a_still_shot_once_and_still_finds_its_clips() {
         (t[1].parse().unwrap(), t[2].parse().unwrap())
     };
     assert!(start <= 1.0 && end >= 7.0, "the clip spans the still shot and the motion: {found}");
+
+    // A catalogue that stores every frame is matched with a warning: the judge is
+    // fitted on compacted ones.
+    std::fs::write(&config, "[decode]\ncatalogue_repeat_similarity = 2.0\n").unwrap();
+    let full = d.join("full");
+    let (code, out, err) = build_catalogue(&full, &["--config", config.to_str().unwrap()], &[&videos]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (sampled, stored) = counts(&out);
+    assert_eq!(sampled, stored, "{out}");
+    let (code, out, err) = match_uploads(&full, &d.join("out-full"), &videos, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("stores every frame"), "{err}");
 }
 
 /// Frames sampled and stored, from `catalog build`'s summary line.

@@ -111,6 +111,13 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
              (`clipmatch catalog background` measures them)"
         );
     }
+    if cat.manifest.repeat_similarity.is_none() && opts.config.decode.catalogue_repeat_similarity <= 1.0 {
+        tracing::warn!(
+            "the catalogue stores every frame, and the judge (`matching.judge`) is fitted on runs against \
+             compacted catalogues: a catalogue built again at the defaults stores fewer frames and finds more \
+             clips (docs/COMPACTION.md)"
+        );
+    }
     let line = (!staging).then(|| timeline(&cat));
     let tables = Tables::new();
     let decode = opts.config.decode_options(false, opts.worker.clone(), opts.decoder);
