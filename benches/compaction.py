@@ -7,7 +7,8 @@ Writes docs/results/compaction.json and docs/COMPACTION.md.
 
     python3 benches/compaction.py            (a release build first; SHARED=../shared)
 env: SETTINGS="off,repeat=0.995,repeat=0.99,repeat=0.98,repeat=0.95,views=10,views=9,views=6"
-     WORK=/tmp/clipmatch-compaction
+     WORK=/tmp/clipmatch-compaction   (keeps the catalogues it builds: clear it when the
+                                       defaults change, or they are reused as they were)
 """
 import json
 import os

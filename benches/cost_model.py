@@ -6,6 +6,7 @@ usage: python3 benches/cost_model.py"""
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 docs = Path(__file__).resolve().parent.parent / "docs"
@@ -55,8 +56,11 @@ gpu_rate = SMS * CLOCK_HZ * DP4A_PER_CLOCK_PER_SM / COMPARISON_DP4A
 # The search kernel's rate measured on an H200 at 12 views and 10M frames (docs/GPU.md).
 h200 = json.load(open(docs / "results" / "gpu" / "h200-10m.json"))
 # The share of sampled frames the default compaction stores, on catalogue/ + catalogue2/.
-compacted = next(r for r in json.load(open(docs / "results" / "compaction.json"))
-                 if r["setting"] == "repeat=0.99" and r["set"] == "dev, larger catalogue")
+compacted = next((r for r in json.load(open(docs / "results" / "compaction.json"))
+                  if r["setting"] == "repeat=0.99" and r["set"] == "dev, larger catalogue"), None)
+if compacted is None:
+    sys.exit("docs/results/compaction.json has no repeat=0.99 row of the larger catalogue: "
+             "run python3 benches/compaction.py with its default SETTINGS")
 stored_share = compacted["stored"] / compacted["sampled"]
 h200_rate = next(r["per_second"] for r in h200["results"] if r["kernel"] == "search" and r["views"] == views)
 exhaustive_cmp = queries * cat_vectors
@@ -132,7 +136,7 @@ lines = [
     "- Memory sizes the cluster: the lists and pictures are mapped, so a node needs page cache for the lists its",
     "  probes read rather than RAM for its whole catalogue, but a night's probes touch most lists; catalogue shards",
     "  (`match --catalog-shards M`) split the catalogue by video across nodes and `merge --catalog` joins them.",
-    "  The scale catalogues above store every frame; the default compaction (docs/COMPACTION.md) stores"
+    "  The scale catalogues above store every frame (their filler always does); the default compaction (docs/COMPACTION.md) stores"
     f" {stored_share:.2f} of the frames of catalogue/ + catalogue2/, and bytes and comparisons shrink about as much"
     " where a catalogue repeats itself as those do.",
     f"- Dev segment µAP through the index at {big['hours']:.0f} h and {probes} probes: {index_row['segment_uap']:.4f}, against"

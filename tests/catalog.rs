@@ -270,6 +270,7 @@ fn a_compacted_catalogue_stores_a_still_shot_once_and_still_finds_its_clips() {
                  trim=duration=4[b];[a][b]concat=n=2:v=1";
     lavfi_video(&videos.join("shot.mp4"), still, 8.0);
     lavfi_video(&more.join("moving.mp4"), "life=size=320x180:rate=25:seed=9:ratio=0.3", 4.0);
+    lavfi_video(&more.join("still.mp4"), "smptebars=size=320x180:rate=25", 4.0);
     let config = d.join("compact.toml");
     std::fs::write(&config, "[decode]\ncatalogue_repeat_similarity = 0.95\n").unwrap();
     let cat = d.join("cat");
@@ -277,10 +278,22 @@ fn a_compacted_catalogue_stores_a_still_shot_once_and_still_finds_its_clips() {
     assert_eq!(code, 0, "{out}{err}");
     let (sampled, stored) = counts(&out);
     assert!(stored < sampled && stored + 10 <= sampled, "the still shot's repeats are not stored: {out}");
-    // An add compacts as the build did, whatever its own settings.
-    let (code, out, err) =
-        clipmatch(&["catalog", "add", "--device", "cpu", "--catalog", cat.to_str().unwrap(), more.to_str().unwrap()]);
-    assert_eq!(code, 0, "{out}{err}");
+    // An add compacts as the build did.
+    let add = |cat: &Path| {
+        let (code, out, err) = clipmatch(&[
+            "catalog",
+            "add",
+            "--device",
+            "cpu",
+            "--catalog",
+            cat.to_str().unwrap(),
+            more.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        counts(&out)
+    };
+    let (sampled, stored) = add(&cat);
+    assert!(stored + 10 <= sampled, "the still video's repeats are not stored: {sampled} sampled, {stored} stored");
 
     let loaded = open(&cat, Hold::ALL).unwrap();
     assert_eq!(loaded.manifest.repeat_similarity, Some(0.95));
@@ -311,14 +324,17 @@ fn a_compacted_catalogue_stores_a_still_shot_once_and_still_finds_its_clips() {
     };
     assert!(start <= 1.0 && end >= 7.0, "the clip spans the still shot and the motion: {found}");
 
-    // A catalogue that stores every frame is matched with a warning: the judge is
-    // fitted on compacted ones.
-    std::fs::write(&config, "[decode]\ncatalogue_repeat_similarity = 2.0\n").unwrap();
+    // A catalogue that stores every frame keeps doing so in an add, whatever the
+    // defaults, and is matched with a warning: the judge is fitted on compacted ones.
+    let every = d.join("every.toml");
+    std::fs::write(&every, "[decode]\ncatalogue_repeat_similarity = 2.0\n").unwrap();
     let full = d.join("full");
-    let (code, out, err) = build_catalogue(&full, &["--config", config.to_str().unwrap()], &[&videos]);
+    let (code, out, err) = build_catalogue(&full, &["--config", every.to_str().unwrap()], &[&videos]);
     assert_eq!(code, 0, "{out}{err}");
     let (sampled, stored) = counts(&out);
     assert_eq!(sampled, stored, "{out}");
+    let (sampled, stored) = add(&full);
+    assert_eq!(sampled, stored, "the defaults compact, the catalogue does not");
     let (code, out, err) = match_uploads(&full, &d.join("out-full"), &videos, &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("stores every frame"), "{err}");

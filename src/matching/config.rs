@@ -354,7 +354,7 @@ pub struct JudgeConfig {
     /// Lowest probability reported of an upload with a segment of `min_probability` or
     /// more: an upload known to copy the catalogue often copies several clips (a recap
     /// cuts between episodes), so its weaker segments are likelier true than those of an
-    /// upload with none. Not above `min_probability`.
+    /// upload with none. A value over `min_probability` acts as `min_probability`.
     pub confirmed_min_probability: f32,
 }
 

@@ -11,8 +11,9 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// Upper edges of the score histogram's bins (the last bin is open): scores are the
-/// judge's probabilities, reported from `matching.judge.min_probability` up.
-const SCORE_BINS: [f32; 5] = [0.7, 0.8, 0.9, 0.95, 0.99];
+/// judge's probabilities, reported from `matching.judge.min_probability` up, and from
+/// `confirmed_min_probability` up beside a likelier row.
+const SCORE_BINS: [f32; 7] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99];
 
 /// JPEG quality of the thumbnails.
 const QUALITY: u8 = 80;

@@ -236,7 +236,9 @@ pub(crate) struct MatchArgs {
     #[arg(long)]
     pub(crate) rate: Option<f64>,
     /// Lowest `score` reported: the judged probability that a segment is a true clip
-    /// (`matching.judge.min_probability` and `confirmed_min_probability`, 0 to 1).
+    /// (`matching.judge.min_probability` and `confirmed_min_probability`, 0 to 1). One
+    /// floor for every row: without the flag, an upload with a row of
+    /// `min_probability` also reports its rows from the lower `confirmed_min_probability`.
     #[arg(long)]
     pub(crate) min_score: Option<f32>,
     /// How the catalogue is searched (`search.mode`): every frame (`exact`), through
