@@ -335,6 +335,11 @@ fn a_compacted_catalogue_stores_a_still_shot_once_and_still_finds_its_clips() {
     assert_eq!(sampled, stored, "{out}");
     let (sampled, stored) = add(&full);
     assert_eq!(sampled, stored, "the defaults compact, the catalogue does not");
+    // `catalog info` says which.
+    let info = |cat: &Path| clipmatch(&["catalog", "info", "--catalog", cat.to_str().unwrap()]).1;
+    let (compacted, every) = (info(&cat), info(&full));
+    assert!(compacted.contains("frames stored of") && compacted.contains("0.95 similar"), "{compacted}");
+    assert!(every.contains("every frame stored"), "{every}");
     let (code, out, err) = match_uploads(&full, &d.join("out-full"), &videos, &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("stores every frame"), "{err}");

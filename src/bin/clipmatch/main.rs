@@ -221,6 +221,18 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             let hours = videos.iter().map(|v| v.duration_s).sum::<f64>() / 3600.0;
             let total = bytes.iter().sum::<u64>() as f64 / 1e6;
             outln!("on disk: {total:.1} MB for {hours:.2} hours of video, {} views per frame", m.views);
+            let sampled: u64 = videos.iter().map(|v| v.frames).sum();
+            match m.repeat_similarity {
+                Some(r) => outln!(
+                    "{} frames stored of {sampled} sampled: a frame at least {r} similar to the last one stored is not \
+                     stored",
+                    m.frames
+                ),
+                None => outln!(
+                    "every frame stored ({sampled}): the catalogue is not compacted, and the judge is fitted on \
+                     compacted ones; a rebuild at the defaults compacts it"
+                ),
+            }
             if hours > 0.0 {
                 let kinds: Vec<String> =
                     usage::KINDS.iter().zip(bytes).map(|(k, b)| format!("{k} {:.1}", b as f64 / 1e6 / hours)).collect();
