@@ -124,6 +124,12 @@ def figures(sets, w, floor, score, confirmed=None):
     return seg, pair, fp, true / max(reported, 1)
 
 
+def cells(t, c):
+    """The train and check figures of `figures` with a confirmed floor, as table cells."""
+    return " | ".join([f"{t[0]:.3f}", f"{t[1]:.3f}", str(t[2]), f"{t[3]:.3f}",
+                       f"{c[0]:.3f}", f"{c[1]:.3f}", str(c[2]), f"{c[3]:.3f}"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", required=True)
@@ -157,8 +163,7 @@ def main():
     if a.summary is not None:
         t = figures(train, w, a.min_probability, score, float(a.summary))
         c = figures(check, w, a.min_probability, score, float(a.summary))
-        print(" | ".join([f"{t[0]:.3f}", f"{t[1]:.3f}", str(t[2]), f"{t[3]:.3f}",
-                          f"{c[0]:.3f}", f"{c[1]:.3f}", str(c[2]), f"{c[3]:.3f}"]))
+        print(cells(t, c))
         return
     print(f"# fitted on {len(y)} rows ({int(y.sum())} true) of {len(train)} sets; "
           f"checked on {len(check)} sets")
@@ -181,8 +186,7 @@ def main():
     for lower in map(float, a.confirmed_floors.split(",")):
         t = figures(train, w, a.min_probability, score, lower)
         c = figures(check, w, a.min_probability, score, lower) if check else (0, 0, 0, 0)
-        print(f"| {lower:.2f} | {t[0]:.3f} | {t[1]:.3f} | {t[2]} | {t[3]:.3f} | "
-              f"{c[0]:.3f} | {c[1]:.3f} | {c[2]} | {c[3]:.3f} |")
+        print(f"| {lower:.2f} | {cells(t, c)} |")
 
 
 if __name__ == "__main__":

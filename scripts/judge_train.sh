@@ -65,7 +65,7 @@ fit() { # runs folder, more arguments of judge_fit.py
     --check "$(list "$1" "${check[@]}")" "${@:2}"
 }
 # The compaction of the catalogue the judge is fitted on, chosen with it: for each, a
-# judge fitted on its own train runs, at the default floors; the default's is the judge.
+# judge fitted on its own train runs, at the default floors; the default's, first, is the judge.
 sweep=""
 for r in $(echo "$default" $REPEATS | tr ' ' '\n' | awk '!seen[$0]++'); do
   catalogue "$work/cat-r$r" "$r"
@@ -73,10 +73,10 @@ for r in $(echo "$default" $REPEATS | tr ' ' '\n' | awk '!seen[$0]++'); do
   stored=$(python3 -c "import json, sys, pyarrow.parquet as pq
 m = json.load(open(sys.argv[1] + '/manifest.json'))
 print(f\"{m['frames'] / sum(pq.read_table(sys.argv[1] + '/videos.parquet')['frames'].to_pylist()):.2f}\")" "$work/cat-r$r")
-  [ "$r" = "$default" ] || sweep+="| $r | $stored | $(fit "$work/judge-r$r" --summary "$confirmed") |"$'\n'
-  [ "$r" != "$default" ] || default_row="| $r (default) | $stored | $(fit "$work/judge-r$r" --summary "$confirmed") |"$'\n'
+  label=$r
+  [ "$r" != "$default" ] || label="$r (default)"
+  sweep+="| $label | $stored | $(fit "$work/judge-r$r" --summary "$confirmed") |"$'\n'
 done
-sweep=$default_row$sweep
 fit=$(fit "$work/judge-r$default")
 {
   echo "# The judge's fit"

@@ -44,8 +44,8 @@ pub struct BuildOptions {
     pub progress: progress::Mode,
     /// How a build trains its search index.
     pub index: IndexConfig,
-    /// Compaction of a new catalogue (`decode.catalogue_repeat_similarity`).
-    pub repeat_similarity: f32,
+    /// Compaction of a new catalogue (`DecodeConfig::catalogue_compaction`).
+    pub repeat_similarity: Option<f32>,
     /// Views and strips per frame of a new catalogue (`decode.catalogue_views`,
     /// `decode.catalogue_strips`).
     pub views: usize,
@@ -84,8 +84,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let inputs = inputs.as_slice();
     let mut manifest = if create {
         let layout = serde_json::to_value(&opts.decode.layout).map_err(|e| Error::Invalid(e.to_string()))?;
-        let repeats = Some(opts.repeat_similarity).filter(|&s| s <= 1.0);
-        catalog::create(dir, opts.decode.rate, (opts.views, opts.strips), layout, repeats)?
+        catalog::create(dir, opts.decode.rate, (opts.views, opts.strips), layout, opts.repeat_similarity)?
     } else {
         catalog::read_manifest(dir)?
     };

@@ -235,6 +235,14 @@ impl Default for DecodeConfig {
     }
 }
 
+impl DecodeConfig {
+    /// The similarity a new catalogue is compacted at (`catalogue_repeat_similarity`);
+    /// None where every frame is stored.
+    pub fn catalogue_compaction(&self) -> Option<f32> {
+        Some(self.catalogue_repeat_similarity).filter(|&s| s <= 1.0)
+    }
+}
+
 /// What an upload or archive may cost before it is refused (status `failed`, kind
 /// `limit`), so that one hostile input cannot take the night.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

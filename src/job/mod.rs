@@ -111,7 +111,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
              (`clipmatch catalog background` measures them)"
         );
     }
-    if cat.manifest.repeat_similarity.is_none() && opts.config.decode.catalogue_repeat_similarity <= 1.0 {
+    if cat.manifest.repeat_similarity.is_none() && opts.config.decode.catalogue_compaction().is_some() {
         tracing::warn!(
             "the catalogue stores every frame, and the judge (`matching.judge`) is fitted on runs against \
              compacted catalogues: a catalogue built again at the defaults stores fewer frames and finds more \

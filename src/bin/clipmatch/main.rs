@@ -340,7 +340,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
         metadata: metadata.as_deref().map(metadata::read).transpose()?,
         progress,
         index: config.index.clone(),
-        repeat_similarity: config.decode.catalogue_repeat_similarity,
+        repeat_similarity: config.decode.catalogue_compaction(),
         views: config.decode.catalogue_views,
         strips: config.decode.catalogue_strips,
     };
