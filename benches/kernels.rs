@@ -92,7 +92,7 @@ fn alignment(c: &mut Criterion) {
         t: &qt,
         words: &qwords,
         views: &views,
-        portrait: &vec![false; qt.len()],
+        strip_parts: &vec![0; qt.len()],
         energy: &energy,
         neighbours: &neighbours,
         period: 0.5,

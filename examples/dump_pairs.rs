@@ -13,7 +13,7 @@
 use anyhow::Result;
 use clipmatch::config::Config;
 use clipmatch::eval::{norm_id, read_truth};
-use clipmatch::frame::views::CATALOGUE_VIEWS;
+use clipmatch::frame::views::{CATALOGUE_VIEWS, Strips};
 use clipmatch::ingest::sample::{Views, decode_file};
 use clipmatch::kernels::descriptor::{Tables, raw_coefficients};
 use std::io::Write;
@@ -38,7 +38,7 @@ fn main() -> Result<()> {
     let mut meta = Vec::new();
     for dir in cats.split(',') {
         for f in files(dir)? {
-            let d = decode_file(&f, &copts, Views::Catalogue { views: CATALOGUE_VIEWS, strips: 0 })
+            let d = decode_file(&f, &copts, Views::Catalogue { views: CATALOGUE_VIEWS, strips: Strips::default() })
                 .map_err(|e| anyhow::anyhow!("{}: {}", f.display(), e.message))?;
             for (i, &t) in d.times.iter().enumerate() {
                 for img in &d.images[i * CATALOGUE_VIEWS..(i + 1) * CATALOGUE_VIEWS] {

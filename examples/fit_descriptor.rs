@@ -18,7 +18,7 @@ fn main() -> Result<()> {
     let opts = Config::default().decode_options(true, None, clipmatch::ingest::hw::Decoder::Cpu);
     let (mut sum, mut sq, mut n) = ([0f64; DIM], [0f64; DIM], 0f64);
     for f in files {
-        let d = decode_file(&f, &opts, Views::Catalogue { views: 1, strips: 0 })
+        let d = decode_file(&f, &opts, Views::Catalogue { views: 1, strips: Default::default() })
             .map_err(|e| anyhow::anyhow!("{}: {}", f.display(), e.message))?;
         for img in &d.images {
             let c = raw_coefficients(img, &tables);

@@ -4,6 +4,7 @@
 
 use crate::config::IndexConfig;
 use crate::error::{Error, Result};
+use crate::frame::views::Strips;
 use crate::ingest::archive::Limits;
 use crate::ingest::decode::DecodeOptions;
 use crate::ingest::pipeline::{self, Selection};
@@ -46,10 +47,10 @@ pub struct BuildOptions {
     pub index: IndexConfig,
     /// Compaction of a new catalogue (`DecodeConfig::catalogue_compaction`).
     pub repeat_similarity: Option<f32>,
-    /// Views and strips per frame of a new catalogue (`decode.catalogue_views`,
-    /// `decode.catalogue_strips`).
+    /// Views, and strips and bands, per frame of a new catalogue
+    /// (`decode.catalogue_views`, `decode.catalogue_strips`, `decode.catalogue_bands`).
     pub views: usize,
-    pub strips: usize,
+    pub strips: Strips,
 }
 
 /// The frames of one video (`views` descriptors each, in time order) that are stored,
@@ -113,7 +114,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         &opts.limits,
         &Selection::CATALOGUE,
         &decode,
-        Views::Catalogue { views: manifest.views, strips: manifest.strips },
+        Views::Catalogue { views: manifest.views, strips: manifest.stored_strips() },
         opts.workers,
         &mut |m, out| {
             let name = if m.id.is_empty() { m.archive.clone() } else { m.id.clone() };
@@ -134,7 +135,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
             };
             let described = engine.describe(&d.images)?;
             // Each sample's views, then its strips: compaction compares the views.
-            let (views, cut) = (manifest.views, manifest.views + manifest.strips);
+            let (views, cut) = (manifest.views, manifest.views + manifest.strip_count());
             let descriptors: Vec<Descriptor> =
                 described.chunks(cut).flat_map(|c| c[..views.min(c.len())].iter().copied()).collect();
             let kept = runs(&descriptors, views, manifest.repeat_similarity);
@@ -184,8 +185,8 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     // The part's descriptors and pictures first, in the index where there is one: the
     // manifest that names them is written last, by `commit`.
     let m = Matrix { words: &part_words, views: manifest.views };
-    let strips = Matrix { words: &part_strips, views: manifest.strips };
-    let strips = (manifest.strips > 0).then_some(&strips);
+    let strips = Matrix { words: &part_strips, views: manifest.strip_count() };
+    let strips = (manifest.strip_count() > 0).then_some(&strips);
     match &manifest.index {
         None if create && !part_words.is_empty() => {
             let centroids = cluster::train(engine, &[&part_words], &opts.index.train_params(part_words.len() / WORDS))?;
@@ -262,7 +263,7 @@ pub fn store_part(
 /// assigns every part, replacing the index there was. Returns the centroids trained.
 pub fn reindex(dir: &Path, engine: &Engine, config: &IndexConfig) -> Result<usize> {
     let mut manifest = catalog::read_manifest(dir)?;
-    let (views, strips) = (manifest.views, manifest.strips);
+    let (views, strips) = (manifest.views, manifest.strip_count());
     // One part at a time, twice (sampled for training, then assigned): a catalogue of
     // many hours does not fit in memory, one part does. The sample takes its rows from
     // the mapped lists, with no copy of a part.

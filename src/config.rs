@@ -105,7 +105,7 @@ impl SearchConfig {
             (Prepared::Index(_), _) => None,
             _ => cat.held_strips().map(|m| engine.prepare(m)).transpose()?,
         };
-        if strips.is_none() && cat.manifest.strips > 0 {
+        if strips.is_none() && cat.manifest.strip_count() > 0 {
             tracing::warn!(
                 "the catalogue's index does not assign its portrait strips (built by an older clipmatch): they are not \
                  searched; `clipmatch catalog index` assigns them"
@@ -210,6 +210,11 @@ pub struct DecodeConfig {
     /// more find a panning fill closer to where it is, and cost 128 bytes a frame each.
     /// Recorded in the catalogue, so that `catalog add` cuts alike; 0: none.
     pub catalogue_strips: usize,
+    /// Landscape bands stored per catalogue frame, for `catalog build` (`frame::views`):
+    /// the full width at 32:9, spread from top to bottom, found by uploads that stack a
+    /// clip with other footage on a landscape canvas; 128 bytes a frame each. Recorded in
+    /// the catalogue, so that `catalog add` cuts alike; 0: none.
+    pub catalogue_bands: usize,
     /// Longest side of the luma frames the picture is scaled down to, pixels.
     pub max_side: u32,
     /// FFmpeg's own decoding threads per video (0: FFmpeg chooses). Uploads decode one
@@ -228,6 +233,7 @@ impl Default for DecodeConfig {
             catalogue_repeat_similarity: 0.99,
             catalogue_views: 12,
             catalogue_strips: 11,
+            catalogue_bands: 1,
             max_side: 256,
             threads: 1,
             skip_nonref: true,

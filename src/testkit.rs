@@ -216,8 +216,8 @@ pub struct Upload {
     pub t: Vec<f64>,
     pub words: Vec<[u32; WORDS]>,
     pub views: Vec<Range<usize>>,
-    /// Every frame's picture is landscape.
-    pub portrait: Vec<bool>,
+    /// No part searches the strips.
+    pub strip_parts: Vec<u8>,
     pub energy: Vec<u32>,
     pub neighbours: Vec<Neighbours>,
 }
@@ -275,7 +275,7 @@ impl Upload {
         Upload {
             energy: vec![1000; n],
             views: (0..n).map(|i| i..i + 1).collect(),
-            portrait: vec![false; n],
+            strip_parts: vec![0; n],
             t,
             words,
             neighbours,
@@ -287,7 +287,7 @@ impl Upload {
             t: &self.t,
             words: &self.words,
             views: &self.views,
-            portrait: &self.portrait,
+            strip_parts: &self.strip_parts,
             energy: &self.energy,
             neighbours: &self.neighbours,
             period: UPLOAD_PERIOD,

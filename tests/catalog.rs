@@ -417,6 +417,49 @@ fn a_background_raises_the_bar_of_the_videos_it_matched_by_chance() {
     assert!(info.contains("videos added since have no chance score"), "{info}");
 }
 
+/// The rows `uploads` get from a catalogue of `videos` built in `d/name` with `extra`
+/// arguments, sorted (video, start, end); the manifest's `key` (strips or bands), and
+/// whether the strips' lists are written.
+fn rows_through_strips(
+    d: &Path,
+    (videos, uploads): (&Path, &Path),
+    name: &str,
+    extra: &[&str],
+    key: &str,
+) -> (i64, bool, String) {
+    let cat = d.join(name);
+    let (code, out, err) = build_catalogue(&cat, extra, &[videos]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (c, out_dir) = (cat.to_str().unwrap(), d.join(format!("out-{name}")));
+    let (code, out, err) = match_uploads(&cat, &out_dir, uploads, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rows = python(&format!(
+        "import pyarrow.dataset as ds, json, os\n\
+         t = ds.dataset('{}/matches', format='parquet', partitioning='hive').to_table().to_pylist()\n\
+         n = json.load(open('{c}/manifest.json'))['{key}']\n\
+         print(n, int(os.path.exists('{c}/index/strips-lists-00000.bin')))\n\
+         print(sorted((r['ref_id'], round(r['query_start_s']), round(r['query_end_s'])) for r in t))",
+        out_dir.display()
+    ));
+    let (head, rows) = rows.trim().split_once('\n').unwrap();
+    let (n, lists) = head.split_once(' ').unwrap();
+    (n.parse().unwrap(), lists == "1", rows.to_string())
+}
+
+/// A config file in `d` that sets each of the `decode` settings `keys` to 0.
+fn without(d: &Path, keys: &[&str]) -> PathBuf {
+    let path = d.join(format!("no_{}.toml", keys.join("_")));
+    std::fs::write(&path, format!("[decode]\n{}", keys.iter().map(|k| format!("{k} = 0\n")).collect::<String>()))
+        .unwrap();
+    path
+}
+
+/// The upload span of the one row `rows` holds, of `one.mp4` and of no other video.
+fn one_span(rows: &str) -> Vec<f64> {
+    assert!(rows.starts_with("[('one.mp4', ") && !rows.contains("two.mp4"), "{rows}");
+    rows.trim_matches(|c| "[]()".contains(c)).split(", ").skip(1).take(2).map(|x| x.parse().unwrap()).collect()
+}
+
 #[test]
 fn a_landscape_clip_cropped_to_fill_a_portrait_canvas_is_found_through_the_strips() {
     if !require(has_ffmpeg() && has_python_modules("pyarrow"), "the ffmpeg CLI and pyarrow") {
@@ -425,37 +468,49 @@ fn a_landscape_clip_cropped_to_fill_a_portrait_canvas_is_found_through_the_strip
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (videos, uploads) = portrait_fill(d);
-
-    let no_strips = d.join("no_strips.toml");
-    std::fs::write(&no_strips, "[decode]\ncatalogue_strips = 0\n").unwrap();
-    let found = |name: &str, extra: &[&str]| {
-        let cat = d.join(name);
-        let (code, out, err) = build_catalogue(&cat, extra, &[&videos]);
-        assert_eq!(code, 0, "{out}{err}");
-        let (c, out_dir) = (cat.to_str().unwrap(), d.join(format!("out-{name}")));
-        let (code, out, err) = match_uploads(&cat, &out_dir, &uploads, &[]);
-        assert_eq!(code, 0, "{out}{err}");
-        let rows = python(&format!(
-            "import pyarrow.dataset as ds, json, os\n\
-             t = ds.dataset('{}/matches', format='parquet', partitioning='hive').to_table().to_pylist()\n\
-             n = json.load(open('{c}/manifest.json'))['strips']\n\
-             print(n if os.path.exists('{c}/index/strips-lists-00000.bin') == (n > 0) else -1)\n\
-             print(sorted((r['ref_id'], round(r['query_start_s']), round(r['query_end_s'])) for r in t))",
-            out_dir.display()
-        ));
-        let (strips, rows) = rows.trim().split_once('\n').unwrap();
-        (strips.parse::<i64>().unwrap(), rows.to_string())
-    };
+    let found = |name: &str, extra: &[&str]| rows_through_strips(d, (&videos, &uploads), name, extra, "strips");
     // By default every catalogue frame stores 11 strips, in lists of their own; the
     // portrait picture searches them and is found over most of its length.
-    let (strips, rows) = found("cat", &[]);
-    assert_eq!(strips, 11);
-    assert!(rows.starts_with("[('one.mp4', ") && !rows.contains("two.mp4"), "{rows}");
-    let span: Vec<f64> =
-        rows.trim_matches(|c| "[]()".contains(c)).split(", ").skip(1).take(2).map(|x| x.parse().unwrap()).collect();
+    let (strips, lists, rows) = found("cat", &[]);
+    assert_eq!((strips, lists), (11, true));
+    let span = one_span(&rows);
     assert!(span[0] <= 2.0 && span[1] >= 6.0, "{rows}");
     // Without strips (as catalogues of older builds), none of the frame's views shows
     // what the upload shows.
-    let (strips, rows) = found("plain", &["--config", no_strips.to_str().unwrap()]);
-    assert_eq!((strips, rows.as_str()), (0, "[]"));
+    let plain = without(d, &["catalogue_strips", "catalogue_bands"]);
+    let (strips, lists, rows) = found("plain", &["--config", plain.to_str().unwrap()]);
+    assert_eq!((strips, lists, rows.as_str()), (0, false, "[]"));
+}
+
+#[test]
+fn a_clip_stacked_with_other_footage_on_a_landscape_canvas_is_found_through_the_bands() {
+    if !require(has_ffmpeg() && has_python_modules("pyarrow"), "the ffmpeg CLI and pyarrow") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (videos, uploads) = (d.join("videos"), d.join("uploads"));
+    std::fs::create_dir_all(&videos).unwrap();
+    std::fs::create_dir_all(&uploads).unwrap();
+    let life = "life=size=320x180:rate=25:seed=3:ratio=0.3";
+    lavfi_video(&videos.join("one.mp4"), life, 8.0);
+    lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
+    // The clip fills the top half of a 16:9 canvas (its middle half of rows), other
+    // moving footage the bottom one.
+    let stack = format!("{life},crop=320:90:0:45[a];cellauto=size=320x90:rate=25:rule=110[b];[a][b]vstack[out0]");
+    lavfi_video(&uploads.join("stack.mp4"), &stack, 8.0);
+    let found = |name: &str, extra: &[&str]| rows_through_strips(d, (&videos, &uploads), name, extra, "bands");
+    // By default every catalogue frame stores a band; the top half searches the strips
+    // and bands, and the clip is found over most of its length.
+    let (bands, lists, rows) = found("cat", &[]);
+    assert_eq!((bands, lists), (1, true));
+    let span = one_span(&rows);
+    assert!(span[0] <= 2.0 && span[1] >= 6.0, "{rows}");
+    // Without bands (as catalogues of older builds), neither half resembles a view.
+    let (bands, _, rows) = found("plain", &["--config", without(d, &["catalogue_bands"]).to_str().unwrap()]);
+    assert_eq!((bands, rows.as_str()), (0, "[]"));
+    // `catalog info` says which.
+    let info = |name: &str| clipmatch(&["catalog", "info", "--catalog", d.join(name).to_str().unwrap()]).1;
+    assert!(info("cat").contains("1 landscape band per frame"), "{}", info("cat"));
+    assert!(info("plain").contains("no landscape bands"), "{}", info("plain"));
 }

@@ -49,7 +49,7 @@ fn align(
         neighbours,
         ranges: &ranges,
         parts: &[views as u8 - 1; 40],
-        portrait: &[false; 40],
+        strip_parts: &[0; 40],
         period: 0.5,
         duration: 20.0,
     };

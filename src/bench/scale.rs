@@ -9,6 +9,7 @@ use crate::bench::filler::{self, FillerModel};
 use crate::build;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::frame::views::Strips;
 use crate::ingest::hw::Decoder;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
@@ -201,7 +202,7 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
     let (views, rate) = (real.manifest.views, real.manifest.rate);
     let layout = real.manifest.layout.clone().unwrap_or_default();
     // No strips: the index, which this bench measures, does not search them.
-    let mut manifest = catalog::create(dir, rate, (views, 0), layout, real.manifest.repeat_similarity)?;
+    let mut manifest = catalog::create(dir, rate, (views, Strips::default()), layout, real.manifest.repeat_similarity)?;
     let mut frames = FramesBuilder::default();
     let mut pictures = Vec::with_capacity(real.frame_video.len());
     for f in 0..real.frame_video.len() {

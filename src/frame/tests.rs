@@ -68,14 +68,17 @@ fn query_views_add_bands_on_portrait_frames_and_halves_along_long_sides() {
         let layout = Layout { content: Rect::full(g), windows: vec![window; windows] };
         let v = query_views(g, &layout, &LayoutConfig::default());
         // A portrait picture is a part too, the last, that searches the strips.
-        assert_eq!(v.portrait, g.h > g.w);
-        assert!(!v.portrait || v.images.last() == v.images.first());
-        (v.images.len() - v.parts, v.parts)
+        if g.h > g.w {
+            assert_eq!(v.images.last(), v.images.first());
+        }
+        (v.images.len() - v.parts, v.parts, v.strip_parts)
     };
-    assert_eq!(count(&textured(144, 256, 5), 0), (1 + LayoutConfig::default().band_aspects.len(), 3));
-    assert_eq!(count(&textured(256, 144, 6), 0), (1, 2));
-    assert_eq!(count(&textured(144, 144, 7), 0), (1, 4));
-    assert_eq!(count(&textured(256, 144, 6), 2), (1, 4));
+    let bands = LayoutConfig::default().band_aspects.len();
+    assert_eq!(count(&textured(144, 256, 5), 0), (1 + bands, 3, 1));
+    // A landscape frame's top and bottom halves search the strips (and bands), last.
+    assert_eq!(count(&textured(256, 144, 6), 0), (1, 4, 2));
+    assert_eq!(count(&textured(144, 144, 7), 0), (1, 4, 0));
+    assert_eq!(count(&textured(256, 144, 6), 2), (1, 6, 2));
     // Textured all over: no window stands out.
     assert!(windows_of(&textured(256, 144, 6)).stopped(2, &wc()).is_empty());
 }
@@ -83,10 +86,10 @@ fn query_views_add_bands_on_portrait_frames_and_halves_along_long_sides() {
 #[test]
 fn query_views_of_tiny_frames() {
     // No window fits; the picture gets its bands on portrait frames, the parts their
-    // halves along each long side (both ways on a square one) and a portrait picture.
+    // halves both ways (but for a portrait frame's left and right) and a portrait picture.
     let bands = LayoutConfig::default().band_aspects.len();
     for ((w, h), want) in
-        [((1, 1), (1, 4)), ((1, 2), (1 + bands, 3)), ((2, 1), (1, 2)), ((3, 17), (1 + bands, 3)), ((17, 3), (1, 2))]
+        [((1, 1), (1, 4)), ((1, 2), (1 + bands, 3)), ((2, 1), (1, 4)), ((3, 17), (1 + bands, 3)), ((17, 3), (1, 4))]
     {
         let g = textured(w, h, 8);
         let layout = Layout { content: rect_of(&g), windows: windows_of(&g).stopped(2, &wc()) };

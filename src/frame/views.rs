@@ -47,6 +47,26 @@ pub const CATALOGUE_VIEWS: usize = VIEWS.len();
 /// picture fills by keeping a third of its width, panning across it.
 const STRIP_ASPECT: f32 = 9.0 / 16.0;
 
+/// Width over height of a band: half of a 16:9 canvas, which a landscape picture
+/// stacked with other footage fills by keeping the middle half of its height.
+const BAND_ASPECT: f32 = 32.0 / 9.0;
+
+/// The crops of another shape than the picture's that a catalogue frame stores after
+/// its views, searched only by upload parts of that shape (`FrameViews::strip_parts`):
+/// `portrait` strips, then `bands`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Strips {
+    pub portrait: usize,
+    pub bands: usize,
+}
+
+impl Strips {
+    /// Descriptors stored per frame.
+    pub fn count(self) -> usize {
+        self.portrait + self.bands
+    }
+}
+
 fn view_rect(c: Rect, v: View) -> Rect {
     let (mut w, mut h) = (c.width(), c.height());
     if v.square {
@@ -61,10 +81,18 @@ fn view_rect(c: Rect, v: View) -> Rect {
 }
 
 /// The 32x32 images of the first `views` catalogue views of a frame whose picture is
-/// `content`, then of its `strips` strips (`strip_rect`).
-pub fn catalogue_views(g: &Gray, content: Rect, views: usize, strips: usize) -> Vec<PackedImage> {
+/// `content`, then of its strips (`strip_rect`) and bands (`band_rect`).
+pub fn catalogue_views(g: &Gray, content: Rect, views: usize, strips: Strips) -> Vec<PackedImage> {
     let views = VIEWS.iter().take(views).map(|&v| view_rect(content, v));
-    views.chain((0..strips).map(|i| strip_rect(content, i, strips))).map(|r| resample(g, r)).collect()
+    let portrait = (0..strips.portrait).map(|i| strip_rect(content, i, strips.portrait));
+    let bands = (0..strips.bands).map(|i| band_rect(content, i, strips.bands));
+    views.chain(portrait).chain(bands).map(|r| resample(g, r)).collect()
+}
+
+/// Where crop `i` of `n` spread evenly over `slack` starts: 0 at one edge, `slack` at
+/// the other, the middle where there is one.
+fn spread(slack: f32, i: usize, n: usize) -> f32 {
+    slack * if n > 1 { i as f32 / (n - 1) as f32 } else { 0.5 }
 }
 
 /// Strip `i` of `n`: the picture's full height at `STRIP_ASPECT`, its positions spread
@@ -73,9 +101,18 @@ pub fn catalogue_views(g: &Gray, content: Rect, views: usize, strips: usize) -> 
 /// resembles; the strips are searched only by upload pictures that are portrait.
 fn strip_rect(c: Rect, i: usize, n: usize) -> Rect {
     let w = c.width().min(c.height() * STRIP_ASPECT);
-    let at = if n > 1 { i as f32 / (n - 1) as f32 } else { 0.5 };
-    let x0 = c.x0 + (c.width() - w) * at;
+    let x0 = c.x0 + spread(c.width() - w, i, n);
     Rect { x0, y0: c.y0, x1: x0 + w, y1: c.y1 }
+}
+
+/// Band `i` of `n`: the picture's full width at `BAND_ASPECT`, its positions spread
+/// evenly from the top to the bottom. A landscape upload that stacks the clip with other
+/// footage, one above the other, shows such a band in one half, which none of the whole
+/// picture's views resembles; the bands are searched only by those halves.
+fn band_rect(c: Rect, i: usize, n: usize) -> Rect {
+    let h = c.height().min(c.width() / BAND_ASPECT);
+    let y0 = c.y0 + spread(c.height() - h, i, n);
+    Rect { x0: c.x0, y0, x1: c.x1, y1: y0 + h }
 }
 
 /// The 32x32 images of one frame, in two groups aligned apart: the whole picture's views
@@ -85,10 +122,11 @@ pub struct FrameViews {
     pub images: Vec<PackedImage>,
     /// How many images, at the end of `images`, show a part of the frame.
     pub parts: usize,
-    /// The picture (the first image) is portrait: taller than wide, it cannot show a
-    /// whole landscape picture, only a part of one. It is then a part too, the last
-    /// image, which searches the catalogue's strips instead of its views (uploads only).
-    pub portrait: bool,
+    /// How many of the parts, at the end, search the catalogue's strips instead of its
+    /// views (uploads only): the top and bottom halves of a landscape frame, which can
+    /// only show a band of a landscape picture, and a portrait picture (the first image
+    /// again, last), which can only show a strip of one.
+    pub strip_parts: usize,
 }
 
 /// The views of an upload frame. The picture's: its detected picture and, on a portrait
@@ -97,10 +135,11 @@ pub struct FrameViews {
 /// border detection often takes for picture (or the reverse); the bands find the picture
 /// whatever the detection made of it. The parts': the halves of the frame along its long
 /// sides (both ways on a square one), where uploads stack the clip with other footage,
-/// the picture-in-picture windows of its layout (`Windows`, `BorderTracker`), and a
-/// portrait picture, searched among the catalogue's strips. A portrait picture is often
-/// a landscape one that border detection took with the blurred copy around it: as a
-/// part, what its strips find weighs less and cannot crowd out what the bands find.
+/// the picture-in-picture windows of its layout (`Windows`, `BorderTracker`), and, among
+/// the catalogue's strips, the top and bottom halves of a landscape frame and a portrait
+/// picture. A portrait picture is often a landscape one that border detection took with
+/// the blurred copy around it: as a part, what its strips find weighs less and cannot
+/// crowd out what the bands find.
 pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
     let mut images = vec![resample(g, layout.content)];
     let (w, h) = (g.w as f32, g.h as f32);
@@ -122,12 +161,16 @@ pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
     for r in &layout.windows {
         images.push(resample(g, inner_picture(g, *r, &c.borders)));
     }
-    let portrait = layout.content.height() > layout.content.width();
-    if portrait {
+    let searches_views = images.len();
+    if w > h {
+        images.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }));
+        images.push(resample(g, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }));
+    }
+    if layout.content.height() > layout.content.width() {
         images.push(images[0]);
     }
     let parts = images.len() - picture;
-    FrameViews { images, parts, portrait }
+    FrameViews { strip_parts: images.len() - searches_views, images, parts }
 }
 
 /// The picture inside window `r` of `g`, its own black bars cut away.
@@ -158,6 +201,10 @@ mod tests {
         let c = Rect { x0: 0.0, y0: 0.0, x1: 320.0, y1: 180.0 };
         let strips: Vec<_> = [1, 5].iter().flat_map(|&n| (0..n).map(move |i| strip_rect(c, i, n))).collect();
         let fingerprint = crate::stable_hash(&[&format!("{VIEWS:?}"), &format!("{strips:?}")]);
+        // The bands came later; catalogues without them read as before.
+        let bands: Vec<_> = [1, 3].iter().flat_map(|&n| (0..n).map(move |i| band_rect(c, i, n))).collect();
+        assert_eq!(bands[0], Rect { x0: 0.0, y0: 45.0, x1: 320.0, y1: 135.0 });
+        assert_eq!((bands[1].y0, bands[3].y1), (0.0, 180.0));
         assert_eq!((DESCRIPTOR_VERSION, fingerprint), (2, 0x842e_08ef_4752_b28c), "{fingerprint:#x}");
     }
 }

@@ -5,7 +5,7 @@
 use crate::error::{UploadError, UploadErrorKind};
 use crate::frame::borders::{BorderTracker, Layout};
 use crate::frame::gray::Gray;
-use crate::frame::views::{FrameViews, catalogue_views, query_views};
+use crate::frame::views::{FrameViews, Strips, catalogue_views, query_views};
 use crate::ingest::archive;
 use crate::ingest::decode::{DecodeOptions, VideoInfo, decode};
 use crate::kernels::descriptor::PackedImage;
@@ -15,8 +15,8 @@ use std::path::Path;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Views {
     /// The first `views` crops of a catalogue frame (`frame::views::catalogue_views`), then
-    /// `strips` strips.
-    Catalogue { views: usize, strips: usize },
+    /// its `strips`.
+    Catalogue { views: usize, strips: Strips },
     /// The upload's picture and parts of its frame (`frame::query_views`).
     Query,
 }
@@ -31,9 +31,9 @@ pub struct Decoded {
     /// How many of each sample's images, at its end, show a part of the frame rather
     /// than the whole picture (`frame::FrameViews`); 0 for the catalogue.
     pub parts: Vec<u8>,
-    /// Which samples' pictures are portrait, their last part the picture again that
-    /// searches the catalogue's strips (`frame::FrameViews`); none of the catalogue's.
-    pub portrait: Vec<bool>,
+    /// How many of each sample's parts, at its end, search the catalogue's strips
+    /// (`frame::FrameViews::strip_parts`); 0 for the catalogue.
+    pub strip_parts: Vec<u8>,
 }
 
 impl Decoded {
@@ -43,9 +43,9 @@ impl Decoded {
     }
 
     /// The images (indices into `images`) that search the catalogue's strips: the
-    /// last part of each portrait sample.
+    /// last `strip_parts` of each sample.
     pub fn strip_probes(&self) -> Vec<usize> {
-        self.ranges().into_iter().zip(&self.portrait).filter(|(_, p)| **p).map(|(r, _)| r.end - 1).collect()
+        self.ranges().into_iter().zip(&self.strip_parts).flat_map(|(r, &n)| r.end - n as usize..r.end).collect()
     }
 }
 
@@ -64,7 +64,7 @@ pub fn ranges(views: &[u8]) -> Vec<std::ops::Range<usize>> {
 fn cut(views: Views, g: &Gray, layout: &Layout, opts: &DecodeOptions) -> FrameViews {
     match views {
         Views::Catalogue { views, strips } => {
-            FrameViews { images: catalogue_views(g, layout.content, views, strips), parts: 0, portrait: false }
+            FrameViews { images: catalogue_views(g, layout.content, views, strips), parts: 0, strip_parts: 0 }
         }
         Views::Query => query_views(g, layout, &opts.layout),
     }
@@ -91,19 +91,19 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions, views: Views) -> std::resu
     let mut images = Vec::new();
     let mut counts = Vec::new();
     let mut parts = Vec::new();
-    let mut portrait = Vec::new();
+    let mut strip_parts = Vec::new();
     let mut emit = |t: f64, g: Gray, layout: Layout| {
         let cuts = cut(views, &g, &layout, opts);
         times.push(t);
         counts.push(cuts.images.len() as u8);
         parts.push(cuts.parts as u8);
-        portrait.push(cuts.portrait);
+        strip_parts.push(cuts.strip_parts as u8);
         images.extend(cuts.images);
     };
     let mut borders = border_tracker(opts, views);
     let decoded = decode(path, opts, |t, g| borders.push(t, g, &mut emit));
     borders.finish(&mut emit);
-    decoded.map(|info| Decoded { info, times, images, views: counts, parts, portrait })
+    decoded.map(|info| Decoded { info, times, images, views: counts, parts, strip_parts })
 }
 
 /// Most samples a video decoded under `opts` can yield: one per sampling period of
@@ -114,9 +114,9 @@ pub fn max_samples(opts: &DecodeOptions) -> u64 {
 
 /// Most views one sample can have, catalogue (`views` and `strips`) or upload
 /// (`frame::views`).
-pub fn max_views(c: &crate::frame::config::LayoutConfig, (views, strips): (usize, usize)) -> usize {
+pub fn max_views(c: &crate::frame::config::LayoutConfig, (views, strips): (usize, Strips)) -> usize {
     let w = &c.windows;
     // The picture, its bands, halves both ways, windows, and a portrait picture again.
     let upload = 1 + c.band_aspects.len() + 4 + w.stopped + w.continued + w.textured + 1;
-    upload.max(views + strips)
+    upload.max(views + strips.count())
 }

@@ -8,6 +8,7 @@
 //! the signal or exit status, and a new child started for the next upload.
 
 use crate::error::{UploadError, UploadErrorKind};
+use crate::frame::views::Strips;
 use crate::ingest::decode::{DecodeOptions, VideoInfo};
 use crate::ingest::grab::{Picture, grab};
 use crate::ingest::hw::Decoder;
@@ -62,8 +63,8 @@ struct Header {
     views: Vec<u8>,
     /// Of those, the parts' per sample (`Decoded::parts`).
     parts: Vec<u8>,
-    /// Samples whose picture is portrait (`Decoded::portrait`).
-    portrait: Vec<bool>,
+    /// Of those, the parts that search the strips (`Decoded::strip_parts`).
+    strip_parts: Vec<u8>,
 }
 
 /// The child side: caps its memory, then serves requests until stdin closes. The cap is
@@ -113,7 +114,7 @@ pub fn serve(max_memory_bytes: u64, nvdec: bool) -> io::Result<()> {
                             times: d.times,
                             views: d.views,
                             parts: d.parts,
-                            portrait: d.portrait,
+                            strip_parts: d.strip_parts,
                         };
                         (header, d.images)
                     }
@@ -123,7 +124,7 @@ pub fn serve(max_memory_bytes: u64, nvdec: bool) -> io::Result<()> {
                             times: Vec::new(),
                             views: Vec::new(),
                             parts: Vec::new(),
-                            portrait: Vec::new(),
+                            strip_parts: Vec::new(),
                         };
                         (header, Vec::new())
                     }
@@ -335,19 +336,21 @@ fn read_answer(r: &mut impl Read, opts: &DecodeOptions, asked: Views) -> io::Res
         return Err(invalid(format!("{} samples, more than the limits allow ({samples})", header.times.len())));
     }
     let n = header.times.len();
-    if header.views.len() != n || header.parts.len() != n || header.portrait.len() != n {
+    if header.views.len() != n || header.parts.len() != n || header.strip_parts.len() != n {
         return Err(invalid("a view or part count per sample missing".into()));
     }
     // Every sample's first view is its picture, whatever parts follow.
     if header.parts.iter().zip(&header.views).any(|(p, v)| p >= v) {
         return Err(invalid("a sample without its picture's view".into()));
     }
-    // A portrait sample's last part is its picture again, searched among the strips.
-    if header.portrait.iter().zip(&header.parts).any(|(&p, &n)| p && n == 0) {
-        return Err(invalid("a portrait sample without its strip probe".into()));
+    // The parts that search the strips are parts.
+    if header.strip_parts.iter().zip(&header.parts).any(|(s, p)| s > p) {
+        return Err(invalid("more parts searching the strips than parts".into()));
     }
-    let views =
-        max_views(&opts.layout, if let Views::Catalogue { views, strips } = asked { (views, strips) } else { (0, 0) });
+    let views = max_views(
+        &opts.layout,
+        if let Views::Catalogue { views, strips } = asked { (views, strips) } else { (0, Strips::default()) },
+    );
     if let Some(v) = header.views.iter().find(|&&v| v as usize > views) {
         return Err(invalid(format!("a sample of {v} views, where at most {views} can be")));
     }
@@ -359,6 +362,6 @@ fn read_answer(r: &mut impl Read, opts: &DecodeOptions, asked: Views) -> io::Res
         images,
         views: header.views,
         parts: header.parts,
-        portrait: header.portrait,
+        strip_parts: header.strip_parts,
     }))
 }

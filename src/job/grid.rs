@@ -67,7 +67,7 @@ pub(crate) fn stage(m: &Member, d: &Decoded, searched: Searched, cat: &Catalogue
         times: d.times.clone(),
         views: d.views.clone(),
         parts: d.parts.clone(),
-        portrait: d.portrait.iter().map(|&p| u8::from(p)).collect(),
+        strip_parts: d.strip_parts.clone(),
         descriptors,
         neighbours,
         frame_videos,
@@ -325,7 +325,7 @@ fn align(s: &Staged, cat: &Catalogue, refs: &RefFrames, tables: &Tables, config:
         neighbours,
         ranges: &sample::ranges(&s.views),
         parts: &s.parts,
-        portrait: &s.portrait.iter().map(|&p| p == 1).collect::<Vec<_>>(),
+        strip_parts: &s.strip_parts,
         period: s.period,
         duration: s.duration,
     };

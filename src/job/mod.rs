@@ -354,7 +354,7 @@ fn match_one(
         neighbours: &searched.neighbours,
         ranges: &d.ranges(),
         parts: &d.parts,
-        portrait: &d.portrait,
+        strip_parts: &d.strip_parts,
         period: 1.0 / opts.config.decode.rate,
         duration: d.info.duration_s,
     };

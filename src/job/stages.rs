@@ -164,12 +164,12 @@ mod tests {
             Err(UploadError::new(UploadErrorKind::Decode, format!("upload {i}")))
         } else {
             let images = (0..n).map(|k| random_image((i * 1000 + k) as u64)).collect();
-            let portrait = (0..n).map(|k| k % 3 == 1).collect();
+            let strip_parts = (0..n).map(|k| u8::from(k % 3 == 1)).collect();
             Ok(Decoded {
                 images,
                 views: vec![1; n],
                 parts: vec![0; n],
-                portrait,
+                strip_parts,
                 times: vec![0.0; n],
                 info: Default::default(),
             })

@@ -84,8 +84,9 @@ pub struct Upload<'a> {
     pub neighbours: &'a [Neighbours],
     pub ranges: &'a [Range<usize>],
     pub parts: &'a [u8],
-    /// Which frames' pictures are portrait (`ingest::sample::Decoded::portrait`).
-    pub portrait: &'a [bool],
+    /// How many of each frame's parts search the strips
+    /// (`ingest::sample::Decoded::strip_parts`).
+    pub strip_parts: &'a [u8],
     /// Sampling period and length, seconds.
     pub period: f64,
     pub duration: f64,
@@ -103,16 +104,16 @@ pub fn find(u: &Upload, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<
     let picture: Vec<_> = u.ranges.iter().zip(&split).map(|(v, &s)| v.start..s).collect();
     let parts: Vec<_> = u.ranges.iter().zip(&split).map(|(v, &s)| s..v.end).collect();
     let mut segments = Vec::new();
-    // A portrait picture searched the strips as a part, the last: compared with them there.
-    let whole = vec![false; u.ranges.len()];
+    // Some parts searched the strips, the last: compared with them there.
+    let whole = vec![0; u.ranges.len()];
     // Each list is scored over its own background (`vote::relative`): the picture's
     // views together, as they frame one picture (each over its own, the bands of a
     // portrait canvas made false matches: dev 1 -> 2 false uploads, recap31 1 -> 5); the
     // parts each apart, as they show different pictures, and a part of unrelated footage
     // whose neighbours are all alike crowded out the right frame another part found
     // (hidden41 0.705 -> 0.734, recap34 0.573 -> 0.617).
-    for (views, portrait, weight, apart) in
-        [(&picture, &whole[..], 1.0, false), (&parts, u.portrait, c.score.part_weight, true)]
+    for (views, strip_parts, weight, apart) in
+        [(&picture, &whole[..], 1.0, false), (&parts, u.strip_parts, c.score.part_weight, true)]
     {
         let neighbours: Vec<_> = views
             .iter()
@@ -129,7 +130,7 @@ pub fn find(u: &Upload, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<
             t: u.times,
             words: &words,
             views,
-            portrait,
+            strip_parts,
             energy: &energy,
             neighbours: &neighbours,
             period: u.period,

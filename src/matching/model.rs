@@ -128,26 +128,25 @@ impl RefFrames<'_> {
     }
 
     /// Best similarity of any of the views of `p` to any view of sample `f`, and of its
-    /// strip probe to any of its strips; None when there is none to compare.
+    /// strip probes to any of its strips; None when there is none to compare.
     pub fn frame_similarity(&self, p: Probe, f: usize, mirrored: bool) -> Option<f32> {
         let stored = self.stored[f] as usize;
         let views = self.descriptors.of(stored);
         let dots = views.flat_map(|v| p.views.iter().map(move |q| oriented_dot(q, v, mirrored)));
-        let strip_dots = p
-            .strip
-            .zip(self.strips)
-            .into_iter()
-            .flat_map(|(q, strips)| strips.of(stored).map(move |s| oriented_dot(q, s, mirrored)));
+        let strip_dots = self.strips.into_iter().flat_map(|strips| {
+            strips.of(stored).flat_map(move |s| p.strips.iter().map(move |q| oriented_dot(q, s, mirrored)))
+        });
         dots.chain(strip_dots).max().map(|b| b as f32 / DOT_ONE)
     }
 }
 
 /// What of one upload frame is compared with catalogue frames: its views with their
-/// views, and a portrait picture (`frame::FrameViews::portrait`) with their strips.
+/// views, and its parts that searched the strips (`frame::FrameViews::strip_parts`)
+/// with their strips.
 #[derive(Clone, Copy)]
 pub struct Probe<'q> {
     pub views: &'q [[u32; WORDS]],
-    pub strip: Option<&'q [u32; WORDS]>,
+    pub strips: &'q [[u32; WORDS]],
 }
 
 /// Upload frames: sample times, descriptors, energies and neighbours.
@@ -156,9 +155,9 @@ pub struct QueryFrames<'a> {
     /// Descriptors of every view of every frame; `views[i]` are those of frame `i`.
     pub words: &'a [[u32; WORDS]],
     pub views: &'a [std::ops::Range<usize>],
-    /// Which frames' last view is a portrait picture, compared with the catalogue's
-    /// strips instead of its views (`frame::FrameViews::portrait`; the parts only).
-    pub portrait: &'a [bool],
+    /// How many of each frame's last views are compared with the catalogue's strips
+    /// instead of its views (`frame::FrameViews::strip_parts`; the parts only).
+    pub strip_parts: &'a [u8],
     pub energy: &'a [u32],
     /// Each frame's neighbours, scored over their background (`vote::relative`).
     pub neighbours: &'a [Neighbours],
@@ -175,14 +174,12 @@ impl QueryFrames<'_> {
         ((self.t[first] - half).max(0.0), (self.t[last] + half).min(self.duration.max(self.t[last])))
     }
 
-    /// What of frame `i` is compared with catalogue frames: a portrait frame's last
-    /// part with the strips only, as it searched them.
+    /// What of frame `i` is compared with catalogue frames: the parts that searched the
+    /// strips with the strips only, as they searched them.
     pub fn probe(&self, i: usize) -> Probe<'_> {
         let views = &self.words[self.views[i].clone()];
-        match views.split_last() {
-            Some((strip, views)) if self.portrait[i] => Probe { views, strip: Some(strip) },
-            _ => Probe { views, strip: None },
-        }
+        let (views, strips) = views.split_at(views.len().saturating_sub(self.strip_parts[i] as usize));
+        Probe { views, strips }
     }
 
     /// The frames sampled within upload times `a..=b`.
@@ -328,13 +325,13 @@ mod probe_tests {
             near_s: 0.5,
         };
         let sim = |p: Probe| r.frame_similarity(p, 0, false);
-        assert!(sim(Probe { views: &[], strip: Some(&strip) }).unwrap() > 0.99);
-        assert!(sim(Probe { views: &[strip], strip: None }).unwrap() < 0.5, "a view is not compared with the strips");
-        assert!(sim(Probe { views: &[view], strip: None }).unwrap() > 0.99);
-        assert!(sim(Probe { views: &[], strip: Some(&view) }).unwrap() < 0.5, "a probe is not compared with the views");
+        assert!(sim(Probe { views: &[], strips: &[strip] }).unwrap() > 0.99);
+        assert!(sim(Probe { views: &[strip], strips: &[] }).unwrap() < 0.5, "a view is not compared with the strips");
+        assert!(sim(Probe { views: &[view], strips: &[] }).unwrap() > 0.99);
+        assert!(sim(Probe { views: &[], strips: &[view] }).unwrap() < 0.5, "a probe is not compared with the views");
         // A run that holds no strips (through the index) has nothing to compare a probe with.
         let unheld = RefFrames { strips: None, ..r };
-        assert_eq!(unheld.frame_similarity(Probe { views: &[], strip: Some(&strip) }, 0, false), None);
+        assert_eq!(unheld.frame_similarity(Probe { views: &[], strips: &[strip] }, 0, false), None);
     }
 }
 

@@ -37,7 +37,7 @@ fn two_clips_of_a_static_shot_stay_apart() {
     let refs = cat.refs();
     let c = MatchConfig::default();
     let grows =
-        RefFrames::similarity_near(&refs, Probe { views: &up.words[25..26], strip: None }, 0, false, 10.0 + 12.5);
+        RefFrames::similarity_near(&refs, Probe { views: &up.words[25..26], strips: &[] }, 0, false, 10.0 + 12.5);
     assert!(grows.is_some_and(|s| s >= c.grow.min_similarity), "{grows:?}");
     let mut segs = align(&up.frames(), &refs, &tables, &c);
     segs.sort_by(|a, b| a.query_start.total_cmp(&b.query_start));
@@ -130,7 +130,7 @@ fn a_still_upload_that_faintly_resembles_a_still_shot_is_no_match() {
         up.words[i] = describe(&pack_image(&mix(&random_pixels(20_000 + i as u64), BACKGROUND, 0.3)), &tables).words;
     }
     // Their similarity to the shot, about 0.41 at every catalogue time.
-    let sim = RefFrames::similarity_near(&cat.refs(), Probe { views: &up.words[20..21], strip: None }, 0, false, 35.0);
+    let sim = RefFrames::similarity_near(&cat.refs(), Probe { views: &up.words[20..21], strips: &[] }, 0, false, 35.0);
     assert!(sim.is_some_and(|s| (0.3..0.46).contains(&s)), "{sim:?}");
     let segs = align(&up.frames(), &cat.refs(), &tables, &c);
     assert!(segs.iter().all(|s| s.video != 0), "{segs:?}");
@@ -142,7 +142,7 @@ fn a_still_upload_that_faintly_resembles_a_still_shot_is_no_match() {
         let own = random_pixels((30.0 * 4.0) as u64 + 2 * (i as u64 - 10));
         up.words[i] = describe(&pack_image(&mix(&own, 20_000 + i as u64, 0.7)), &tables).words;
     }
-    let sim = RefFrames::similarity_near(&cat.refs(), Probe { views: &up.words[20..21], strip: None }, 0, false, 35.0);
+    let sim = RefFrames::similarity_near(&cat.refs(), Probe { views: &up.words[20..21], strips: &[] }, 0, false, 35.0);
     assert!(sim.is_some_and(|s| (0.3..0.46).contains(&s)), "{sim:?}");
     let segs = align(&up.frames(), &cat.refs(), &tables, &c);
     assert!(segs.iter().any(|s| s.video == 0), "{segs:?}");

@@ -12,6 +12,7 @@
 //! so a crash mid-add leaves the previous catalogue intact.
 
 use crate::error::{Error, Result};
+use crate::frame::views::Strips;
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, WORDS};
 use crate::kernels::ivf::{Descriptors, Lists, ListsBuilder};
 use crate::kernels::mapped::Pictures;
@@ -47,6 +48,10 @@ pub struct Manifest {
     /// portrait upload pictures only; 0 in catalogues of older builds.
     #[serde(default)]
     pub strips: usize,
+    /// Landscape bands stored per frame after the strips (`frame::views`), searched by
+    /// the halves of landscape upload frames only; 0 in catalogues of older builds.
+    #[serde(default)]
+    pub bands: usize,
     pub parts: u32,
     pub videos: u64,
     pub frames: u64,
@@ -71,6 +76,16 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The crops of other shapes stored per frame after the views.
+    pub fn stored_strips(&self) -> Strips {
+        Strips { portrait: self.strips, bands: self.bands }
+    }
+
+    /// Descriptors stored per frame after the views: its strips and bands.
+    pub fn strip_count(&self) -> usize {
+        self.stored_strips().count()
+    }
+
     /// Whether videos were added since the background was measured (they have no
     /// chance score).
     pub fn background_stale(&self) -> bool {
@@ -92,8 +107,8 @@ pub struct Catalogue {
     pub frame_energy: Vec<u32>,
     /// `views * WORDS` descriptor words per frame.
     pub words: Vec<u32>,
-    /// Each held frame's portrait strips (`Manifest::strips` descriptors, `WORDS` words
-    /// each), in frame order, where `Hold::strips` asked for them; else empty.
+    /// Each held frame's strips and bands (`Manifest::strip_count` descriptors, `WORDS`
+    /// words each), in frame order, where `Hold::strips` asked for them; else empty.
     pub strips: Vec<u32>,
     /// Each frame's whole picture as a packed 32x32 image, for `verify`.
     pub pictures: Pictures,
@@ -112,14 +127,14 @@ fn manifest_path(dir: &Path) -> PathBuf {
     dir.join("manifest.json")
 }
 
-/// The manifest of a new catalogue in `dir`, `views` descriptors and `strips` strips per
+/// The manifest of a new catalogue in `dir`, `views` descriptors and `strips` per
 /// frame sampled at `rate` and cut with the frame `layout` settings; refused where a
 /// catalogue already is.
 /// Its frames are compacted with `repeat_similarity` where that is given.
 pub fn create(
     dir: &Path,
     rate: f64,
-    (views, strips): (usize, usize),
+    (views, strips): (usize, Strips),
     layout: serde_json::Value,
     repeat_similarity: Option<f32>,
 ) -> Result<Manifest> {
@@ -138,7 +153,8 @@ pub fn create(
         version: 0,
         rate,
         views,
-        strips,
+        strips: strips.portrait,
+        bands: strips.bands,
         parts: 0,
         videos: 0,
         frames: 0,
@@ -375,12 +391,12 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         ListsBuilder::new(per_row, clusters, room)
     };
     let mut lists = index_only.map(|p| builder(&p.assigned, views));
-    let mut strip_lists = strip_plan.filter(|_| !frames).map(|s| builder(s, manifest.strips));
+    let mut strip_lists = strip_plan.filter(|_| !frames).map(|s| builder(s, manifest.strip_count()));
     let mut kept_clusters = Vec::new();
     let mut pictures = Vec::with_capacity(if hold.videos.is_none() { manifest.frames as usize } else { 0 });
     // Frames of every video seen so far, held or not: the next frame's global index.
     let mut seen = 0u32;
-    let hold_strips = (frames || strip_plan.is_some()) && hold.strips && manifest.strips > 0;
+    let hold_strips = (frames || strip_plan.is_some()) && hold.strips && manifest.strip_count() > 0;
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
         let assigned = plan.as_ref().map(|p| &p.assigned[part as usize]);
@@ -389,7 +405,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         // (From the lists the index already mapped where it did.)
         let mapped = plan.as_ref().and_then(|p| p.lists.get(part as usize));
         let strips_mapped = plan.as_ref().and_then(|p| p.strip_lists.get(part as usize));
-        let strips = hold_strips.then_some((manifest.strips, strips_mapped));
+        let strips = hold_strips.then_some((manifest.strip_count(), strips_mapped));
         let data = PartData::read(dir, part, (views, mapped), strips)?;
         let batches = table::read_all(&path)?;
         data.check_rows(dir, part, batches.iter().map(RecordBatch::num_rows).sum())?;
@@ -402,8 +418,8 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             if let Some(a) = assigned.filter(|a| a.len() < need * views) {
                 index::check_rows(dir, part, Of::Views, a.len(), need, views)?;
             }
-            if let Some(a) = strip_assigned.filter(|a| a.len() < need * manifest.strips) {
-                index::check_rows(dir, part, Of::Strips, a.len(), need, manifest.strips)?;
+            if let Some(a) = strip_assigned.filter(|a| a.len() < need * manifest.strip_count()) {
+                index::check_rows(dir, part, Of::Strips, a.len(), need, manifest.strip_count())?;
             }
             for i in 0..b.num_rows() {
                 let row = rows + i;
@@ -439,14 +455,14 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
             index::check_rows(dir, part, Of::Views, a.len(), rows, views)?;
         }
         if let Some(a) = strip_assigned {
-            index::check_rows(dir, part, Of::Strips, a.len(), rows, manifest.strips)?;
+            index::check_rows(dir, part, Of::Strips, a.len(), rows, manifest.strip_count())?;
         }
     }
     let n = cat.frame_video.len();
     let strips = match (strip_lists, strip_plan) {
         (Some(l), _) => vec![l.finish(n)],
         (None, Some(_)) => {
-            vec![Lists::new(&Matrix { words: &cat.strips, views: manifest.strips }, &kept_strips, clusters)]
+            vec![Lists::new(&Matrix { words: &cat.strips, views: manifest.strip_count() }, &kept_strips, clusters)]
         }
         (None, None) => Vec::new(),
     };
@@ -639,7 +655,7 @@ impl Catalogue {
     /// The strips held in frame order, as the exhaustive search reads them; None where
     /// none are.
     pub fn held_strips(&self) -> Option<Matrix<'_>> {
-        (!self.strips.is_empty()).then_some(Matrix { words: &self.strips, views: self.manifest.strips })
+        (!self.strips.is_empty()).then_some(Matrix { words: &self.strips, views: self.manifest.strip_count() })
     }
 
     /// The strips as alignment reads them: in frame order where held so, else from the

@@ -29,7 +29,7 @@ pub fn schema() -> SchemaRef {
         f("times", DataType::Binary),
         f("views", DataType::Binary),
         f("parts", DataType::Binary),
-        f("portrait", DataType::Binary),
+        f("strip_parts", DataType::Binary),
         f("descriptors", DataType::Binary),
         f("neighbours", DataType::Binary),
         f("frame_videos", DataType::Binary),
@@ -48,8 +48,8 @@ pub struct Staged {
     pub times: Vec<f64>,
     pub views: Vec<u8>,
     pub parts: Vec<u8>,
-    /// Per sampled frame: 1 where its picture is portrait (`Decoded::portrait`).
-    pub portrait: Vec<u8>,
+    /// Per sampled frame: its parts that search the strips (`Decoded::strip_parts`).
+    pub strip_parts: Vec<u8>,
     /// Per view, in frame order.
     pub descriptors: Vec<Descriptor>,
     pub neighbours: Vec<Neighbours>,
@@ -67,7 +67,7 @@ pub struct StagedBuilder {
     times: BinaryBuilder,
     views: BinaryBuilder,
     parts: BinaryBuilder,
-    portrait: BinaryBuilder,
+    strip_parts: BinaryBuilder,
     descriptors: BinaryBuilder,
     neighbours: BinaryBuilder,
     frame_videos: BinaryBuilder,
@@ -82,7 +82,7 @@ impl StagedBuilder {
         self.times.append_value(bytemuck::cast_slice(&s.times));
         self.views.append_value(&s.views);
         self.parts.append_value(&s.parts);
-        self.portrait.append_value(&s.portrait);
+        self.strip_parts.append_value(&s.strip_parts);
         self.descriptors.append_value(bytemuck::cast_slice(&s.descriptors));
         self.neighbours.append_value(bytemuck::cast_slice(&s.neighbours));
         self.frame_videos.append_value(bytemuck::cast_slice(&s.frame_videos));
@@ -97,7 +97,7 @@ impl StagedBuilder {
             Arc::new(self.times.finish()),
             Arc::new(self.views.finish()),
             Arc::new(self.parts.finish()),
-            Arc::new(self.portrait.finish()),
+            Arc::new(self.strip_parts.finish()),
             Arc::new(self.descriptors.finish()),
             Arc::new(self.neighbours.finish()),
             Arc::new(self.frame_videos.finish()),
@@ -122,7 +122,8 @@ pub fn rows(b: &RecordBatch, file: &Path) -> Result<Vec<Staged>> {
     let binary = |n| column::<BinaryArray>(b, n, file);
     let (archive, query_id, period, duration) =
         (text("archive")?, text("query_id")?, number("period")?, number("duration")?);
-    let (times, views, parts, portrait) = (binary("times")?, binary("views")?, binary("parts")?, binary("portrait")?);
+    let (times, views, parts, strip_parts) =
+        (binary("times")?, binary("views")?, binary("parts")?, binary("strip_parts")?);
     let (descriptors, neighbours, frame_videos) =
         (binary("descriptors")?, binary("neighbours")?, binary("frame_videos")?);
     let mut out = Vec::with_capacity(b.num_rows());
@@ -136,7 +137,7 @@ pub fn rows(b: &RecordBatch, file: &Path) -> Result<Vec<Staged>> {
             times: values(times.value(i), "the frame times", file)?,
             views: views.value(i).to_vec(),
             parts: parts.value(i).to_vec(),
-            portrait: portrait.value(i).to_vec(),
+            strip_parts: strip_parts.value(i).to_vec(),
             descriptors: values(descriptors.value(i), "the descriptors", file)?,
             neighbours: hits.chunks(TOPK).map(|c| c.try_into().unwrap_or([Hit::EMPTY; TOPK])).collect(),
             frame_videos: values(frame_videos.value(i), "the frames' videos", file)?,
@@ -144,7 +145,7 @@ pub fn rows(b: &RecordBatch, file: &Path) -> Result<Vec<Staged>> {
         let n: usize = s.views.iter().map(|&v| v as usize).sum();
         if s.times.len() != s.views.len()
             || s.parts.len() != s.views.len()
-            || s.portrait.len() != s.views.len()
+            || s.strip_parts.len() != s.views.len()
             || s.descriptors.len() != n
             || hits.len() != n * TOPK
         {
@@ -182,7 +183,7 @@ mod tests {
             times: vec![0.125, 0.375],
             views: vec![2, 1],
             parts: vec![1, 0],
-            portrait: vec![0, 1],
+            strip_parts: vec![0, 1],
             descriptors: vec![d; 3],
             neighbours: vec![list, [Hit::EMPTY; TOPK], list],
             frame_videos: vec![[1, 0], [3, 2]],

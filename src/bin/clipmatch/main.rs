@@ -13,6 +13,7 @@ use clipmatch::bench::scale;
 use clipmatch::build::{self, BuildOptions};
 use clipmatch::config::{Config, SearchMode};
 use clipmatch::eval;
+use clipmatch::frame::views::Strips;
 use clipmatch::ingest::hw::{self, Decoder};
 use clipmatch::ingest::shard::Shard;
 use clipmatch::job::{self, MatchOptions};
@@ -203,6 +204,16 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                 ),
                 n => outln!("{n} portrait strips per frame, searched by portrait upload pictures"),
             }
+            match m.bands {
+                0 => outln!(
+                    "no landscape bands (a catalogue of an older clipmatch, or decode.catalogue_bands = 0): a landscape \
+                     upload stacking a clip with other footage is hard to find; a rebuild stores them"
+                ),
+                n => outln!(
+                    "{n} landscape band{} per frame, searched by the halves of landscape uploads",
+                    if n == 1 { "" } else { "s" }
+                ),
+            }
             match &m.background {
                 None => outln!("no background: `clipmatch catalog background` measures the videos' chance scores"),
                 Some(b) if m.background_stale() => outln!(
@@ -342,7 +353,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
         index: config.index.clone(),
         repeat_similarity: config.decode.catalogue_compaction(),
         views: config.decode.catalogue_views,
-        strips: config.decode.catalogue_strips,
+        strips: Strips { portrait: config.decode.catalogue_strips, bands: config.decode.catalogue_bands },
     };
     let s =
         build::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Regenerates docs/BANDS.md: what the catalogue's landscape bands (`decode.catalogue_bands`)
+# do, frame by frame and segment by segment.
+#
+# Sets come from scripts/fair_sets.sh, plus bench/dev and the real copies. Catalogues:
+# catalogue/ + catalogue2/ with each band count of the sweep, and catalogue/ alone without
+# bands and with the default count for dev and the copies. The count was chosen on the
+# sets in `train` (where 1 and 3 tie, the cheaper); the others only check it.
+#
+#   bash scripts/bands_eval.sh          # WORK=DIR keeps the sets and catalogues for a rerun
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/fair_sets.sh
+default=$($bin config 2>/dev/null | sed -n 's/^catalogue_bands = //p')
+[ -n "$default" ] || { echo "cannot read decode.catalogue_bands from clipmatch config" >&2; exit 1; }
+sweep=${SWEEP:-0 1 3}
+train="recap31 recap32 recap33 recap34 hidden41 dev"
+
+build() { # NAME BANDS FOLDERS...: the catalogue bands-NAME in WORK
+  [ -f "$work/bands-$1/manifest.json" ] && return
+  printf '[decode]\ncatalogue_bands = %s\n' "$2" > "$work/bands-$1.toml"
+  $bin catalog build --device cpu --config "$work/bands-$1.toml" --catalog "$work/bands-$1" "${@:3}" >/dev/null 2>&1
+}
+out=docs/results/bands
+rm -rf "$out"
+mkdir -p "$out"
+for n in $sweep; do
+  build "b$n" "$n" "$footage/catalogue" "$footage/catalogue2"
+done
+build c0 0 "$footage/catalogue"
+build "c$default" "$default" "$footage/catalogue"
+
+run() { # CATALOG NAME QUERIES TRUTH [QUERIES_CSV]
+  rm -rf "$work/run"
+  $bin match --device cpu --catalog "$work/bands-$1" --out "$work/run" --run-date 2026-12-04 "$3" >/dev/null 2>&1 || true
+  $bin eval --json --truth "$4" "$work/run" > "$out/$2-$1.json"
+  if [ -n "${5:-}" ]; then
+    $bin recall --json --catalog "$work/bands-$1" --truth "$4" --by-edit "$5" "$3" 2>/dev/null > "$out/$2-$1-frames.json"
+  fi
+}
+for s in "${sets[@]}"; do
+  for n in $sweep; do
+    frames=()
+    if [ "$n" = 0 ] || [ "$n" = "$default" ]; then frames=("$work/sets/$s/queries.csv"); fi
+    run "b$n" "$s" "$work/sets/$s/queries" "$work/sets/$s/ground_truth.csv" "${frames[@]}"
+  done
+done
+for n in $sweep; do
+  run "b$n" dev "$shared/bench/dev/queries" "$shared/bench/dev/ground_truth.csv"
+done
+for c in c0 "c$default"; do
+  run "$c" dev "$shared/bench/dev/queries" "$shared/bench/dev/ground_truth.csv"
+  run "$c" copies "$shared/footage/copies" "$shared/bench/real_copies_truth.csv"
+done
+
+python3 - "$out" "$($bin --version)" "$default" "$sweep" "$train" "${sets[@]}" > docs/BANDS.md <<'PY'
+import json, pathlib, sys
+out, version, n = sys.argv[1:4]
+sweep, train, sets = sys.argv[4].split(), sys.argv[5].split(), sys.argv[6:]
+load = lambda name: json.loads(pathlib.Path(out, name).read_text())
+print("# Landscape bands\n")
+print(f"Written by `bash scripts/bands_eval.sh` ({version}, default settings but the band count, CPU twins). "
+      "Do not edit by hand: run the script.\n")
+print("An upload that stacks a clip with other footage on a landscape canvas, one above the other, "
+      "shows in one half a full-width band of the clip (on a 16:9 canvas its middle half of rows), "
+      "which no whole-picture view of the catalogue resembles. Each catalogue frame also stores "
+      "`decode.catalogue_bands` 32:9 full-width crops spread from its top to its bottom, listed with "
+      "the portrait strips; the top and bottom halves of a landscape upload frame search them as "
+      "parts. Sets: scripts/fair_sets.sh (negatives and inserts from footage no choice was made on), "
+      "bench/dev, the real copies.\n")
+print(f"Default: {n}. The count was chosen on {', '.join(train)}; the other sets only check it.\n")
+print("## Segments by band count\n")
+print("Segment µAP / pair µAP / false-positive uploads. Catalogue `catalogue/` + `catalogue2/`, "
+      "and `catalogue/` alone where said.\n")
+print("| set | role | " + " | ".join(f"{k} bands" for k in sweep) + " |")
+print("|---|---|" + "---|" * len(sweep))
+cell = lambda d: f"{d['segment_uap']:.3f} / {d['pair_uap']:.3f} / {d['false_positive_queries']}"
+role = lambda s: "chose" if s in train else "check"
+totals = {k: [0.0, 0.0, 0] for k in sweep}
+for s in sets + ["dev"]:
+    row = []
+    for k in sweep:
+        d = load(f"{s}-b{k}.json")
+        t = totals[k]
+        t[0], t[1], t[2] = t[0] + d["segment_uap"], t[1] + d["pair_uap"], t[2] + d["false_positive_queries"]
+        row.append(cell(d))
+    print(f"| {s} | {role(s)} | " + " | ".join(row) + " |")
+print("| sum | | " + " | ".join(f"{t[0]:.3f} / {t[1]:.3f} / {t[2]}" for t in totals.values()) + " |")
+for s in ("dev", "copies"):
+    print(f"| {s} (`catalogue/`) | {'chose' if s in train else 'check'} | "
+          + " | ".join(cell(load(f"{s}-c{k}.json")) if k in ("0", n) else "" for k in sweep) + " |")
+print("\n## Frame recall@5 by family, without bands and with the default\n")
+print("The right catalogue frame among the 5 best of all the job's views together (`clipmatch recall`'s "
+      "any@5), pooled over the sets' frames.\n")
+pooled = {}
+for s in sets:
+    a, b = load(f"{s}-b0-frames.json"), load(f"{s}-b{n}-frames.json")
+    for f, r in a["by_edit"].items():
+        p = pooled.setdefault((s.rstrip("0123456789"), f), [0, 0.0, 0.0])
+        k = r["frames"]
+        p[0] += k
+        p[1] += k * r["any_view_at_5"]
+        p[2] += k * b["by_edit"][f]["any_view_at_5"]
+print("| sets | family | frames | without | with |")
+print("|---|---|---|---|---|")
+for (kind, f), (k, x, y) in sorted(pooled.items()):
+    if k:
+        print(f"| {kind} | {f} | {k} | {x / k:.3f} | {y / k:.3f} |")
+PY
+echo "docs/BANDS.md written"
