@@ -95,12 +95,12 @@ print("The right catalogue frame among the 5 best of all the job's views togethe
 pooled = {}
 for s in sets:
     a, b = load(f"{s}-b0-frames.json"), load(f"{s}-b{n}-frames.json")
-    for f, r in a["by_edit"].items():
+    for f, r, r2 in [("(all)", a["all"], b["all"])] + [(f, r, b["by_edit"][f]) for f, r in a["by_edit"].items()]:
         p = pooled.setdefault((s.rstrip("0123456789"), f), [0, 0.0, 0.0])
         k = r["frames"]
         p[0] += k
         p[1] += k * r["any_view_at_5"]
-        p[2] += k * b["by_edit"][f]["any_view_at_5"]
+        p[2] += k * r2["any_view_at_5"]
 print("| sets | family | frames | without | with |")
 print("|---|---|---|---|---|")
 for (kind, f), (k, x, y) in sorted(pooled.items()):
