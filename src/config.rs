@@ -215,6 +215,11 @@ pub struct DecodeConfig {
     /// clip with other footage on a landscape canvas; 128 bytes a frame each. Recorded in
     /// the catalogue, so that `catalog add` cuts alike; 0: none.
     pub catalogue_bands: usize,
+    /// Portrait halves stored per catalogue frame, for `catalog build` (`frame::views`):
+    /// the full height at 9:8, spread from left to right, found by uploads that stack a
+    /// clip with other footage on a portrait canvas; 128 bytes a frame each. Recorded in
+    /// the catalogue, so that `catalog add` cuts alike; 0: none.
+    pub catalogue_halves: usize,
     /// Longest side of the luma frames the picture is scaled down to, pixels.
     pub max_side: u32,
     /// FFmpeg's own decoding threads per video (0: FFmpeg chooses). Uploads decode one
@@ -234,6 +239,7 @@ impl Default for DecodeConfig {
             catalogue_views: 12,
             catalogue_strips: 11,
             catalogue_bands: 1,
+            catalogue_halves: 1,
             max_side: 256,
             threads: 1,
             skip_nonref: true,

@@ -477,40 +477,49 @@ fn a_landscape_clip_cropped_to_fill_a_portrait_canvas_is_found_through_the_strip
     assert!(span[0] <= 2.0 && span[1] >= 6.0, "{rows}");
     // Without strips (as catalogues of older builds), none of the frame's views shows
     // what the upload shows.
-    let plain = without(d, &["catalogue_strips", "catalogue_bands"]);
+    let plain = without(d, &["catalogue_strips", "catalogue_bands", "catalogue_halves"]);
     let (strips, lists, rows) = found("plain", &["--config", plain.to_str().unwrap()]);
     assert_eq!((strips, lists, rows.as_str()), (0, false, "[]"));
 }
 
 #[test]
-fn a_clip_stacked_with_other_footage_on_a_landscape_canvas_is_found_through_the_bands() {
+fn a_clip_stacked_with_other_footage_is_found_through_the_bands_or_halves() {
     if !require(has_ffmpeg() && has_python_modules("pyarrow"), "the ffmpeg CLI and pyarrow") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (videos, uploads) = (d.join("videos"), d.join("uploads"));
+    let videos = d.join("videos");
     std::fs::create_dir_all(&videos).unwrap();
-    std::fs::create_dir_all(&uploads).unwrap();
     let life = "life=size=320x180:rate=25:seed=3:ratio=0.3";
     lavfi_video(&videos.join("one.mp4"), life, 8.0);
     lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
-    // The clip fills the top half of a 16:9 canvas (its middle half of rows), other
-    // moving footage the bottom one.
-    let stack = format!("{life},crop=320:90:0:45[a];cellauto=size=320x90:rate=25:rule=110[b];[a][b]vstack[out0]");
-    lavfi_video(&uploads.join("stack.mp4"), &stack, 8.0);
-    let found = |name: &str, extra: &[&str]| rows_through_strips(d, (&videos, &uploads), name, extra, "bands");
-    // By default every catalogue frame stores a band; the top half searches the strips
-    // and bands, and the clip is found over most of its length.
-    let (bands, lists, rows) = found("cat", &[]);
-    assert_eq!((bands, lists), (1, true));
-    let span = one_span(&rows);
-    assert!(span[0] <= 2.0 && span[1] >= 6.0, "{rows}");
-    // Without bands (as catalogues of older builds), neither half resembles a view.
-    let (bands, _, rows) = found("plain", &["--config", without(d, &["catalogue_bands"]).to_str().unwrap()]);
-    assert_eq!((bands, rows.as_str()), (0, "[]"));
-    // `catalog info` says which.
-    let info = |name: &str| clipmatch(&["catalog", "info", "--catalog", d.join(name).to_str().unwrap()]).1;
-    assert!(info("cat").contains("1 landscape band per frame"), "{}", info("cat"));
-    assert!(info("plain").contains("no landscape bands"), "{}", info("plain"));
+    // The clip fills the top half of the canvas, other moving footage the bottom one: on
+    // a 16:9 canvas the clip's middle half of rows (a band), on a 9:16 one the middle of
+    // its width (a half).
+    let cases = [
+        ("bands", "crop=320:90:0:45", "320x90", ("1 landscape band per frame", "no landscape bands")),
+        ("halves", "scale=284:160,crop=180:160", "180x160", ("1 portrait half crop per frame", "no portrait halves")),
+    ];
+    for (key, fill, size, (one, none)) in cases {
+        let uploads = d.join(format!("uploads-{key}"));
+        std::fs::create_dir_all(&uploads).unwrap();
+        let stack = format!("{life},{fill}[a];cellauto=size={size}:rate=25:rule=110[b];[a][b]vstack[out0]");
+        lavfi_video(&uploads.join("stack.mp4"), &stack, 8.0);
+        let found = |name: &str, extra: &[&str]| rows_through_strips(d, (&videos, &uploads), name, extra, key);
+        // By default every catalogue frame stores one; the top half searches the strips
+        // and the clip is found over most of its length.
+        let (n, lists, rows) = found(&format!("cat-{key}"), &[]);
+        assert_eq!((n, lists), (1, true), "{key}");
+        let span = one_span(&rows);
+        assert!(span[0] <= 2.0 && span[1] >= 6.0, "{key}: {rows}");
+        // Without them (as catalogues of older builds), neither half resembles a view.
+        let setting = format!("catalogue_{key}");
+        let (n, _, rows) = found(&format!("plain-{key}"), &["--config", without(d, &[&setting]).to_str().unwrap()]);
+        assert_eq!((n, rows.as_str()), (0, "[]"), "{key}");
+        // `catalog info` says which.
+        let info = |name: String| clipmatch(&["catalog", "info", "--catalog", d.join(name).to_str().unwrap()]).1;
+        assert!(info(format!("cat-{key}")).contains(one), "{}", info(format!("cat-{key}")));
+        assert!(info(format!("plain-{key}")).contains(none), "{}", info(format!("plain-{key}")));
+    }
 }

@@ -74,8 +74,9 @@ fn query_views_add_bands_on_portrait_frames_and_halves_along_long_sides() {
         (v.images.len() - v.parts, v.parts, v.strip_parts)
     };
     let bands = LayoutConfig::default().band_aspects.len();
-    assert_eq!(count(&textured(144, 256, 5), 0), (1 + bands, 3, 1));
-    // A landscape frame's top and bottom halves search the strips (and bands), last.
+    // The top and bottom halves of a frame that is not square search the strips (with
+    // the bands and halves), last, as does a portrait picture.
+    assert_eq!(count(&textured(144, 256, 5), 0), (1 + bands, 3, 3));
     assert_eq!(count(&textured(256, 144, 6), 0), (1, 4, 2));
     assert_eq!(count(&textured(144, 144, 7), 0), (1, 4, 0));
     assert_eq!(count(&textured(256, 144, 6), 2), (1, 6, 2));

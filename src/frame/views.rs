@@ -51,19 +51,24 @@ const STRIP_ASPECT: f32 = 9.0 / 16.0;
 /// stacked with other footage fills by keeping the middle half of its height.
 const BAND_ASPECT: f32 = 32.0 / 9.0;
 
-/// The crops of another shape than the picture's that a catalogue frame stores after
-/// its views, searched only by upload parts of that shape (`FrameViews::strip_parts`):
-/// `portrait` strips, then `bands`.
+/// Width over height of a half: half of a 9:16 canvas, which a landscape picture
+/// stacked with other footage fills by keeping the middle of its width.
+const HALF_ASPECT: f32 = 9.0 / 8.0;
+
+/// The crops of other shapes than the picture's that a catalogue frame stores after its
+/// views, searched only by upload parts that can only show such a crop
+/// (`FrameViews::strip_parts`): `portrait` strips, then `bands`, then `halves`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Strips {
     pub portrait: usize,
     pub bands: usize,
+    pub halves: usize,
 }
 
 impl Strips {
     /// Descriptors stored per frame.
     pub fn count(self) -> usize {
-        self.portrait + self.bands
+        self.portrait + self.bands + self.halves
     }
 }
 
@@ -81,38 +86,35 @@ fn view_rect(c: Rect, v: View) -> Rect {
 }
 
 /// The 32x32 images of the first `views` catalogue views of a frame whose picture is
-/// `content`, then of its strips (`strip_rect`) and bands (`band_rect`).
+/// `content`, then of its strips, bands and halves (`shape_rect`).
 pub fn catalogue_views(g: &Gray, content: Rect, views: usize, strips: Strips) -> Vec<PackedImage> {
     let views = VIEWS.iter().take(views).map(|&v| view_rect(content, v));
-    let portrait = (0..strips.portrait).map(|i| strip_rect(content, i, strips.portrait));
-    let bands = (0..strips.bands).map(|i| band_rect(content, i, strips.bands));
-    views.chain(portrait).chain(bands).map(|r| resample(g, r)).collect()
+    let shapes = [(STRIP_ASPECT, strips.portrait), (BAND_ASPECT, strips.bands), (HALF_ASPECT, strips.halves)];
+    let shaped = shapes.into_iter().flat_map(|(aspect, n)| (0..n).map(move |i| shape_rect(content, aspect, i, n)));
+    views.chain(shaped).map(|r| resample(g, r)).collect()
 }
 
-/// Where crop `i` of `n` spread evenly over `slack` starts: 0 at one edge, `slack` at
-/// the other, the middle where there is one.
-fn spread(slack: f32, i: usize, n: usize) -> f32 {
-    slack * if n > 1 { i as f32 / (n - 1) as f32 } else { 0.5 }
-}
-
-/// Strip `i` of `n`: the picture's full height at `STRIP_ASPECT`, its positions spread
-/// evenly from the left edge to the right one. A portrait upload that fills its canvas
-/// with a landscape picture shows such a strip, which none of the whole picture's views
-/// resembles; the strips are searched only by upload pictures that are portrait.
-fn strip_rect(c: Rect, i: usize, n: usize) -> Rect {
-    let w = c.width().min(c.height() * STRIP_ASPECT);
-    let x0 = c.x0 + spread(c.width() - w, i, n);
-    Rect { x0, y0: c.y0, x1: x0 + w, y1: c.y1 }
-}
-
-/// Band `i` of `n`: the picture's full width at `BAND_ASPECT`, its positions spread
-/// evenly from the top to the bottom. A landscape upload that stacks the clip with other
-/// footage, one above the other, shows such a band in one half, which none of the whole
-/// picture's views resembles; the bands are searched only by those halves.
-fn band_rect(c: Rect, i: usize, n: usize) -> Rect {
-    let h = c.height().min(c.width() / BAND_ASPECT);
-    let y0 = c.y0 + spread(c.height() - h, i, n);
-    Rect { x0: c.x0, y0, x1: c.x1, y1: y0 + h }
+/// Crop `i` of `n` of the picture `c` at width over height `aspect`: its full height
+/// where the picture is wider than that, positions spread evenly from the left edge to
+/// the right one (the middle where there is one), else its full width, spread from the
+/// top to the bottom.
+///
+/// A portrait upload that fills its canvas with a landscape picture shows a strip (9:16)
+/// of it, one that stacks it with other footage a half (9:8, the middle of its width);
+/// a landscape upload that stacks it shows a band (32:9, the middle half of its rows).
+/// None of the whole picture's views resembles them; they are searched only by the upload
+/// parts that can show nothing else.
+fn shape_rect(c: Rect, aspect: f32, i: usize, n: usize) -> Rect {
+    let at = if n > 1 { i as f32 / (n - 1) as f32 } else { 0.5 };
+    if c.width() > c.height() * aspect {
+        let w = c.height() * aspect;
+        let x0 = c.x0 + (c.width() - w) * at;
+        Rect { x0, y0: c.y0, x1: x0 + w, y1: c.y1 }
+    } else {
+        let h = c.width() / aspect;
+        let y0 = c.y0 + (c.height() - h) * at;
+        Rect { x0: c.x0, y0, x1: c.x1, y1: y0 + h }
+    }
 }
 
 /// The 32x32 images of one frame, in two groups aligned apart: the whole picture's views
@@ -123,8 +125,9 @@ pub struct FrameViews {
     /// How many images, at the end of `images`, show a part of the frame.
     pub parts: usize,
     /// How many of the parts, at the end, search the catalogue's strips instead of its
-    /// views (uploads only): the top and bottom halves of a landscape frame, which can
-    /// only show a band of a landscape picture, and a portrait picture (the first image
+    /// views (uploads only): the top and bottom halves of a frame that is not square,
+    /// which can only show a band of a landscape picture (a landscape frame) or the
+    /// middle of its width (a portrait one), and a portrait picture (the first image
     /// again, last), which can only show a strip of one.
     pub strip_parts: usize,
 }
@@ -133,13 +136,13 @@ pub struct FrameViews {
 /// frame, full-width bands of common aspect ratios centred on the canvas. Portrait
 /// uploads centre a landscape picture over a blurred copy of itself, a background that
 /// border detection often takes for picture (or the reverse); the bands find the picture
-/// whatever the detection made of it. The parts': the halves of the frame along its long
-/// sides (both ways on a square one), where uploads stack the clip with other footage,
-/// the picture-in-picture windows of its layout (`Windows`, `BorderTracker`), and, among
-/// the catalogue's strips, the top and bottom halves of a landscape frame and a portrait
-/// picture. A portrait picture is often a landscape one that border detection took with
-/// the blurred copy around it: as a part, what its strips find weighs less and cannot
-/// crowd out what the bands find.
+/// whatever the detection made of it. The parts': the left and right halves of a frame
+/// that is not portrait, where uploads stack the clip with other footage (and the top and
+/// bottom ones of a square frame), the picture-in-picture windows of its layout
+/// (`Windows`, `BorderTracker`), and, among the catalogue's strips, the top and bottom
+/// halves of a frame that is not square and a portrait picture. A portrait picture is
+/// often a landscape one that border detection took with the blurred copy around it: as
+/// a part, what its strips find weighs less and cannot crowd out what the bands find.
 pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
     let mut images = vec![resample(g, layout.content)];
     let (w, h) = (g.w as f32, g.h as f32);
@@ -150,9 +153,9 @@ pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
         }
     }
     let picture = images.len();
-    if h >= w {
-        images.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }));
-        images.push(resample(g, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }));
+    let halves = [Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }];
+    if h == w {
+        images.extend(halves.map(|r| resample(g, r)));
     }
     if w >= h {
         images.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w / 2.0, y1: h }));
@@ -162,9 +165,8 @@ pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
         images.push(resample(g, inner_picture(g, *r, &c.borders)));
     }
     let searches_views = images.len();
-    if w > h {
-        images.push(resample(g, Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }));
-        images.push(resample(g, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }));
+    if h != w {
+        images.extend(halves.map(|r| resample(g, r)));
     }
     if layout.content.height() > layout.content.width() {
         images.push(images[0]);
@@ -199,12 +201,14 @@ mod tests {
         // 12, whose order no search or alignment reads). The strips too: older catalogues
         // have none, which reads as before.
         let c = Rect { x0: 0.0, y0: 0.0, x1: 320.0, y1: 180.0 };
-        let strips: Vec<_> = [1, 5].iter().flat_map(|&n| (0..n).map(move |i| strip_rect(c, i, n))).collect();
+        let strips: Vec<_> =
+            [1, 5].iter().flat_map(|&n| (0..n).map(move |i| shape_rect(c, STRIP_ASPECT, i, n))).collect();
         let fingerprint = crate::stable_hash(&[&format!("{VIEWS:?}"), &format!("{strips:?}")]);
-        // The bands came later; catalogues without them read as before.
-        let bands: Vec<_> = [1, 3].iter().flat_map(|&n| (0..n).map(move |i| band_rect(c, i, n))).collect();
-        assert_eq!(bands[0], Rect { x0: 0.0, y0: 45.0, x1: 320.0, y1: 135.0 });
-        assert_eq!((bands[1].y0, bands[3].y1), (0.0, 180.0));
+        // The bands and halves came later; catalogues without them read as before.
+        let band = |i, n| shape_rect(c, BAND_ASPECT, i, n);
+        assert_eq!(band(0, 1), Rect { x0: 0.0, y0: 45.0, x1: 320.0, y1: 135.0 });
+        assert_eq!((band(0, 3).y0, band(2, 3).y1), (0.0, 180.0));
+        assert_eq!(shape_rect(c, HALF_ASPECT, 0, 1), Rect { x0: 58.75, y0: 0.0, x1: 261.25, y1: 180.0 });
         assert_eq!((DESCRIPTOR_VERSION, fingerprint), (2, 0x842e_08ef_4752_b28c), "{fingerprint:#x}");
     }
 }

@@ -52,6 +52,10 @@ pub struct Manifest {
     /// the halves of landscape upload frames only; 0 in catalogues of older builds.
     #[serde(default)]
     pub bands: usize,
+    /// Portrait halves stored per frame after the bands (`frame::views`), searched by the
+    /// halves of portrait upload frames only; 0 in catalogues of older builds.
+    #[serde(default)]
+    pub halves: usize,
     pub parts: u32,
     pub videos: u64,
     pub frames: u64,
@@ -78,10 +82,10 @@ pub struct Manifest {
 impl Manifest {
     /// The crops of other shapes stored per frame after the views.
     pub fn stored_strips(&self) -> Strips {
-        Strips { portrait: self.strips, bands: self.bands }
+        Strips { portrait: self.strips, bands: self.bands, halves: self.halves }
     }
 
-    /// Descriptors stored per frame after the views: its strips and bands.
+    /// Descriptors stored per frame after the views: its strips, bands and halves.
     pub fn strip_count(&self) -> usize {
         self.stored_strips().count()
     }
@@ -107,7 +111,7 @@ pub struct Catalogue {
     pub frame_energy: Vec<u32>,
     /// `views * WORDS` descriptor words per frame.
     pub words: Vec<u32>,
-    /// Each held frame's strips and bands (`Manifest::strip_count` descriptors, `WORDS`
+    /// Each held frame's strips, bands and halves (`Manifest::strip_count` descriptors, `WORDS`
     /// words each), in frame order, where `Hold::strips` asked for them; else empty.
     pub strips: Vec<u32>,
     /// Each frame's whole picture as a packed 32x32 image, for `verify`.
@@ -155,6 +159,7 @@ pub fn create(
         views,
         strips: strips.portrait,
         bands: strips.bands,
+        halves: strips.halves,
         parts: 0,
         videos: 0,
         frames: 0,

@@ -214,6 +214,16 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
                     if n == 1 { "" } else { "s" }
                 ),
             }
+            match m.halves {
+                0 => outln!(
+                    "no portrait halves (a catalogue of an older clipmatch, or decode.catalogue_halves = 0): a portrait \
+                     upload stacking a clip with other footage is hard to find; a rebuild stores them"
+                ),
+                n => outln!(
+                    "{n} portrait half crop{} per frame, searched by the halves of portrait uploads",
+                    if n == 1 { "" } else { "s" }
+                ),
+            }
             match &m.background {
                 None => outln!("no background: `clipmatch catalog background` measures the videos' chance scores"),
                 Some(b) if m.background_stale() => outln!(
@@ -353,7 +363,11 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
         index: config.index.clone(),
         repeat_similarity: config.decode.catalogue_compaction(),
         views: config.decode.catalogue_views,
-        strips: Strips { portrait: config.decode.catalogue_strips, bands: config.decode.catalogue_bands },
+        strips: Strips {
+            portrait: config.decode.catalogue_strips,
+            bands: config.decode.catalogue_bands,
+            halves: config.decode.catalogue_halves,
+        },
     };
     let s =
         build::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
