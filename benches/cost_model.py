@@ -39,9 +39,10 @@ index_row = next(r for r in runs if r["hours"] == big["hours"] and r["search"] =
 cpu_exact_rate = scanned["frames"] * views * bench["mean_queries_per_upload"] / (scanned["exact_ms_per_upload"] / 1e3)
 cpu_fine_rate = at["frames_scored_per_query"] * bench["mean_queries_per_upload"] / (at["search_ms_per_upload"] / 1e3)
 
-# The portrait strips' lists, which a real catalogue adds to the index (the filler has
-# none): measured on catalogue/ + catalogue2/ by scripts/strips_eval.sh. Its assignment
-# files are no longer written (a descriptor's cluster is the list that holds it).
+# The strips' lists (portrait strips, bands, halves), which a real catalogue adds to the
+# index (the filler has none): measured on catalogue/ + catalogue2/ by
+# scripts/strips_eval.sh. Its assignment files are no longer written (a descriptor's
+# cluster is the list that holds it).
 strip_files = json.load(open(docs / "results" / "strips" / "index-bytes.json"))
 strip_bytes_per_frame = strip_files["strip_lists"] / strip_files["frames"]
 
@@ -92,9 +93,11 @@ lines = [
     f"- Catalogue bytes a search through the index reads per catalogue hour: {memory_per_h / 1e6:.1f} MB (the lists with"
     f" their descriptors and the pictures, mapped from disk; the per-frame columns in memory); on disk"
     f" {disk_per_h / 1e6:.1f} MB (the mapped files, the centroids and the Parquet parts of the frames' small columns).",
-    f"- The portrait strips of a real catalogue ({strip_files['strips']} per frame; the filler has none): their lists"
+    f"- The strips of a real catalogue ({strip_files['strips']} portrait strips, {strip_files.get('bands', 0)} band and"
+    f" {strip_files.get('halves', 0)} half per frame; the filler has none): their lists"
     f" add {strip_bytes_per_frame:,.0f} bytes per frame ({strip_bytes_per_frame * frames_per_h / 1e6:.1f} MB per"
-    " catalogue hour), read only by portrait upload pictures (docs/STRIPS.md).",
+    " catalogue hour), read only by portrait upload pictures and the halves of upload frames (docs/STRIPS.md,"
+    " docs/BANDS.md).",
     f"- Query descriptors: {queries_per_s:.1f} per second of upload (dev: {bench['mean_queries_per_upload']:.0f} per upload of"
     f" {runs[0]['upload_s_per_upload']:.1f} s).",
     f"- Exhaustive search on the CPU: {fmt(cpu_exact_rate)} comparisons/s. Index fine stage on the CPU: {fmt(cpu_fine_rate)}"

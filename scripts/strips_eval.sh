@@ -47,6 +47,7 @@ d = pathlib.Path(sys.argv[1])
 m = json.loads((d / "manifest.json").read_text())
 size = lambda pattern: sum(f.stat().st_size for f in (d / "index").glob(pattern))
 print(json.dumps({"frames": m["frames"], "views": m["views"], "strips": m["strips"],
+                  "bands": m.get("bands", 0), "halves": m.get("halves", 0),
                   "view_lists": size("lists-*.bin"), "view_assignments": size("assign-*.bin"),
                   "strip_lists": size("strips-lists-*.bin"), "strip_assignments": size("strips-assign-*.bin")}))
 PY
@@ -118,12 +119,14 @@ b = load("index-bytes.json")
 per = lambda k: b[k] / b["frames"]
 print("\n## What the strips add to the index\n")
 print(f"Catalogue `catalogue/` + `catalogue2/`, {b['frames']:,} frames, {b['views']} views and {b['strips']} strips "
-      "each; bytes per frame of the files in `index/`:\n")
+      f"each (and {b['bands']} band and {b['halves']} half, listed with the strips: docs/BANDS.md); bytes per frame "
+      "of the files in `index/`:\n")
 print("| | lists | assignments |")
 print("|---|---|---|")
 print(f"| views | {per('view_lists'):,.0f} | {per('view_assignments'):,.0f} |")
 print(f"| strips | {per('strip_lists'):,.0f} | {per('strip_assignments'):,.0f} |")
-print("\nOnly portrait upload pictures read the strips' lists; the views' lists are as without strips.")
+print("\nOnly portrait upload pictures and the halves of upload frames read the strips' lists; the views' "
+      "lists are as without strips.")
 print("\n## Frame recall@5 by family, without strips and with them\n")
 print("Any@5 / some@5, as above.\n")
 print("| set | family | frames | without | with |")
