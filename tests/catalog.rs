@@ -499,7 +499,12 @@ fn a_clip_stacked_with_other_footage_is_found_through_the_bands_or_halves() {
     // its width (a half).
     let cases = [
         ("bands", "crop=320:90:0:45", "320x90", ("1 landscape band per frame", "no landscape bands")),
-        ("halves", "scale=284:160,crop=180:160", "180x160", ("1 portrait half crop per frame", "no portrait halves")),
+        (
+            "halves",
+            "scale=284:160,crop=180:160",
+            "180x160",
+            ("1 portrait half crop per frame", "no portrait half crops"),
+        ),
     ];
     for (key, fill, size, (one, none)) in cases {
         let uploads = d.join(format!("uploads-{key}"));

@@ -22,7 +22,7 @@ use clipmatch::kernels::gpu;
 use clipmatch::progress;
 use clipmatch::recall;
 use clipmatch::review;
-use clipmatch::store::{background, catalog, merge, metadata, usage};
+use clipmatch::store::{merge, metadata};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +58,9 @@ macro_rules! out {
 macro_rules! outln {
     ($($t:tt)*) => { emit(format_args!("{}\n", format_args!($($t)*))) };
 }
+
+// After the macros, which it uses.
+mod info;
 
 /// Exit status of a run that finished but could not process every upload.
 const EXIT_FAILED_UPLOADS: u8 = 3;
@@ -173,122 +176,7 @@ fn run(command: Command, progress: progress::Mode) -> Result<ExitCode> {
 fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<ExitCode> {
     let (dir, device, inputs, rate, config, metadata, create) = match command {
         CatalogCommand::Info { catalog } => {
-            let m = catalog::read_manifest(&catalog)?;
-            outln!("{}", serde_json::to_string_pretty(&m)?);
-            match &m.index {
-                None => outln!("no search index: `clipmatch catalog index` builds one"),
-                Some(ix) if ix.parts < m.parts => {
-                    outln!(
-                        "the search index covers {} of {} parts: `clipmatch catalog index` rebuilds it",
-                        ix.parts,
-                        m.parts
-                    )
-                }
-                // Centroids trained on a small catalogue serve a large one poorly.
-                Some(ix) if m.frames > 4 * ix.trained_frames => outln!(
-                    "the search index was trained on {} frames, the catalogue holds {}: `clipmatch catalog index` retrains it",
-                    ix.trained_frames,
-                    m.frames
-                ),
-                Some(ix) => outln!("search index: {} clusters over all {} parts, mapped", ix.centroids, ix.parts),
-            }
-            match m.strips {
-                0 => outln!(
-                    "no portrait strips (a catalogue of an older clipmatch, or decode.catalogue_strips = 0): a portrait \
-                     upload filled with a crop of a landscape picture is hard to find; a rebuild stores them"
-                ),
-                n if m.index.as_ref().is_some_and(|ix| !ix.strips) => outln!(
-                    "{n} portrait strips per frame, searched by portrait upload pictures; the index does not assign \
-                     them (built by an older clipmatch), so a search through it does not: `clipmatch catalog index` \
-                     assigns them"
-                ),
-                n => outln!("{n} portrait strips per frame, searched by portrait upload pictures"),
-            }
-            match m.bands {
-                0 => outln!(
-                    "no landscape bands (a catalogue of an older clipmatch, or decode.catalogue_bands = 0): a landscape \
-                     upload stacking a clip with other footage is hard to find; a rebuild stores them"
-                ),
-                n => outln!(
-                    "{n} landscape band{} per frame, searched by the halves of landscape uploads",
-                    if n == 1 { "" } else { "s" }
-                ),
-            }
-            match m.halves {
-                0 => outln!(
-                    "no portrait halves (a catalogue of an older clipmatch, or decode.catalogue_halves = 0): a portrait \
-                     upload stacking a clip with other footage is hard to find; a rebuild stores them"
-                ),
-                n => outln!(
-                    "{n} portrait half crop{} per frame, searched by the halves of portrait uploads",
-                    if n == 1 { "" } else { "s" }
-                ),
-            }
-            match &m.background {
-                None => outln!("no background: `clipmatch catalog background` measures the videos' chance scores"),
-                Some(b) if m.background_stale() => outln!(
-                    "the background was measured on {} videos (catalogue version {}), the catalogue holds {}: \
-                     videos added since have no chance score; `clipmatch catalog background` measures them",
-                    b.videos,
-                    b.catalogue_version,
-                    m.videos
-                ),
-                Some(b) => outln!("background: {} videos of unrelated footage measured", b.uploads),
-            }
-            let chance = background::by_video(&catalog)?;
-            let videos = catalog::read_videos(&catalog)?;
-            // Per catalogue hour, as storage is planned (docs/SCALE.md, docs/COMPACTION.md).
-            let bytes = usage::bytes(&catalog)?;
-            let hours = videos.iter().map(|v| v.duration_s).sum::<f64>() / 3600.0;
-            let total = bytes.iter().sum::<u64>() as f64 / 1e6;
-            outln!("on disk: {total:.1} MB for {hours:.2} hours of video, {} views per frame", m.views);
-            let sampled: u64 = videos.iter().map(|v| v.frames).sum();
-            match m.repeat_similarity {
-                Some(r) => outln!(
-                    "{} frames stored of {sampled} sampled: a frame at least {r} similar to the last one stored is not \
-                     stored",
-                    m.frames
-                ),
-                None => outln!(
-                    "every frame stored ({sampled}): the catalogue is not compacted, and the judge is fitted on \
-                     compacted ones; a rebuild at the defaults compacts it"
-                ),
-            }
-            if hours > 0.0 {
-                let kinds: Vec<String> =
-                    usage::KINDS.iter().zip(bytes).map(|(k, b)| format!("{k} {:.1}", b as f64 / 1e6 / hours)).collect();
-                outln!("per hour of video: {:.1} MB ({} MB)", total / hours, kinds.join(", "));
-            }
-            outln!(
-                "{:<40} {:>10} {:>8} {:>9} {:>6}  {:<20} {:<8} {:<8} {:<24} {:<16}",
-                "video",
-                "duration_s",
-                "frames",
-                "size",
-                "chance",
-                "series",
-                "season",
-                "episode",
-                "title",
-                "licensor"
-            );
-            let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-            for v in &videos {
-                let m = &v.meta;
-                outln!(
-                    "{:<40} {:>10.2} {:>8} {:>9} {:>6}  {:<20} {:<8} {:<8} {:<24} {:<16}",
-                    v.id,
-                    v.duration_s,
-                    v.frames,
-                    format!("{}x{}", v.width, v.height),
-                    chance.get(&v.id).map_or("-".into(), |c| format!("{c:.2}")),
-                    or_dash(&m.series),
-                    or_dash(&m.season),
-                    or_dash(&m.episode),
-                    or_dash(&m.title),
-                    or_dash(&m.licensor)
-                );
-            }
+            info::catalog_info(&catalog)?;
             return Ok(ExitCode::SUCCESS);
         }
         CatalogCommand::Background { catalog, config, device, inputs } => {
