@@ -96,8 +96,8 @@ lines = [
     f"- The strips of a real catalogue ({strip_files['strips']} portrait strips, {strip_files.get('bands', 0)} band and"
     f" {strip_files.get('halves', 0)} half per frame; the filler has none): their lists"
     f" add {strip_bytes_per_frame:,.0f} bytes per frame ({strip_bytes_per_frame * frames_per_h / 1e6:.1f} MB per"
-    " catalogue hour), read only by portrait upload pictures and the halves of upload frames (docs/STRIPS.md,"
-    " docs/BANDS.md).",
+    " catalogue hour), read only by portrait upload pictures and the top and bottom halves of upload frames that"
+    " are not square (docs/STRIPS.md, docs/BANDS.md).",
     f"- Query descriptors: {queries_per_s:.1f} per second of upload (dev: {bench['mean_queries_per_upload']:.0f} per upload of"
     f" {runs[0]['upload_s_per_upload']:.1f} s).",
     f"- Exhaustive search on the CPU: {fmt(cpu_exact_rate)} comparisons/s. Index fine stage on the CPU: {fmt(cpu_fine_rate)}"

@@ -61,7 +61,7 @@ fn main() -> Result<()> {
         if segs.is_empty() {
             continue;
         }
-        let Ok(d) = decode_file(&f, &qopts, Views::Query) else { continue };
+        let Ok(d) = decode_file(&f, &qopts, Views::Query { searched: Default::default() }) else { continue };
         for (i, r) in d.ranges().into_iter().enumerate() {
             let t = d.times[i];
             let Some((s, tr)) = segs.iter().find_map(|s| Some((s, s.ref_time(t)?))) else { continue };

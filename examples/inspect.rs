@@ -36,7 +36,7 @@ fn main() -> Result<()> {
         images.extend(l.windows.iter().map(|w| resample(&g, *w)));
         frames.push((t, g.w, g.h, l.content, l.windows));
     };
-    let mut borders = border_tracker(&opts, Views::Query);
+    let mut borders = border_tracker(&opts, Views::Query { searched: Default::default() });
     decode(&video, &opts, |t, g| borders.push(t, g, &mut emit)).with_context(|| video.display().to_string())?;
     borders.finish(&mut emit);
     let descriptors = engine.describe(&images)?;

@@ -125,8 +125,8 @@ print("| | lists | assignments |")
 print("|---|---|---|")
 print(f"| views | {per('view_lists'):,.0f} | {per('view_assignments'):,.0f} |")
 print(f"| strips | {per('strip_lists'):,.0f} | {per('strip_assignments'):,.0f} |")
-print("\nOnly portrait upload pictures and the halves of upload frames read the strips' lists; the views' "
-      "lists are as without strips.")
+print("\nOnly portrait upload pictures and the top and bottom halves of upload frames that are not square "
+      "read the strips' lists; the views' lists are as without strips.")
 print("\n## Frame recall@5 by family, without strips and with them\n")
 print("Any@5 / some@5, as above.\n")
 print("| set | family | frames | without | with |")

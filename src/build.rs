@@ -47,8 +47,8 @@ pub struct BuildOptions {
     pub index: IndexConfig,
     /// Compaction of a new catalogue (`DecodeConfig::catalogue_compaction`).
     pub repeat_similarity: Option<f32>,
-    /// Views, and strips and bands, per frame of a new catalogue
-    /// (`decode.catalogue_views`, `decode.catalogue_strips`, `decode.catalogue_bands`).
+    /// Views, and strips, bands and halves, per frame of a new catalogue
+    /// (`decode.catalogue_views`, `decode.catalogue_strips`, `_bands`, `_halves`).
     pub views: usize,
     pub strips: Strips,
 }

@@ -107,7 +107,7 @@ impl SearchConfig {
         };
         if strips.is_none() && cat.manifest.strip_count() > 0 {
             tracing::warn!(
-                "the catalogue's index does not assign its portrait strips (built by an older clipmatch): they are not \
+                "the catalogue's index does not assign its strips (built by an older clipmatch): they are not \
                  searched; `clipmatch catalog index` assigns them"
             );
         }
@@ -329,6 +329,11 @@ impl Config {
         }
         if !(1..=CATALOGUE_VIEWS).contains(&d.catalogue_views) {
             return Err(format!("decode.catalogue_views = {} must be 1 to {CATALOGUE_VIEWS}", d.catalogue_views));
+        }
+        // A frame's images are counted in a byte (`ingest::sample::Decoded::views`).
+        let crops = d.catalogue_strips.saturating_add(d.catalogue_bands).saturating_add(d.catalogue_halves);
+        if crops > 64 {
+            return Err(format!("decode.catalogue_strips, _bands and _halves add up to {crops}, over 64"));
         }
         if d.rate > 30.0 {
             return Err(format!("decode.rate = {} is over 30 frames per second", d.rate));

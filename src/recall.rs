@@ -103,26 +103,34 @@ pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<
     let select = Selection { shard: crate::ingest::shard::Shard::ALL, done: None, follow_links: false };
     let mut all = Counts::default();
     let mut by_edit: BTreeMap<String, Counts> = BTreeMap::new();
-    pipeline::run(inputs, &config.archive_limits(), &select, &decode, Views::Query, o.workers, &mut |m, out| {
-        let Ok(d) = out.result else {
-            return Ok(());
-        };
-        let query = queries.resolve(&m.id);
-        let segments: Vec<&Truth> = truth.iter().filter(|t| t.query == query).collect();
-        if segments.is_empty() {
-            return Ok(());
-        }
-        let found = frames_found(&d, &segments, &cat, &videos, &prepared, engine)?;
-        for f in found {
-            all.add(f);
-            for (family, queries) in &families {
-                if queries.contains(&query) {
-                    by_edit.entry(family.clone()).or_default().add(f);
+    pipeline::run(
+        inputs,
+        &config.archive_limits(),
+        &select,
+        &decode,
+        Views::Query { searched: cat.searched_strips(&prepared) },
+        o.workers,
+        &mut |m, out| {
+            let Ok(d) = out.result else {
+                return Ok(());
+            };
+            let query = queries.resolve(&m.id);
+            let segments: Vec<&Truth> = truth.iter().filter(|t| t.query == query).collect();
+            if segments.is_empty() {
+                return Ok(());
+            }
+            let found = frames_found(&d, &segments, &cat, &videos, &prepared, engine)?;
+            for f in found {
+                all.add(f);
+                for (family, queries) in &families {
+                    if queries.contains(&query) {
+                        by_edit.entry(family.clone()).or_default().add(f);
+                    }
                 }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     Ok(Report { all: all.recall(), by_edit: by_edit.into_iter().map(|(k, c)| (k, c.recall())).collect() })
 }
 

@@ -170,7 +170,7 @@ fn portrait_strips_are_searched_through_the_index_as_exhaustively() {
     let out_dir = d.join("older");
     let (code, out, err) = match_uploads(&cat, &out_dir, &uploads, &all);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(err.contains("does not assign its portrait strips"), "{err}");
+    assert!(err.contains("does not assign its strips"), "{err}");
     assert_ne!(rows(&out_dir), exact);
     let (code, out, _) = clipmatch(&["catalog", "info", "--catalog", c]);
     assert_eq!(code, 0);

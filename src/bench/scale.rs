@@ -182,13 +182,21 @@ fn queries_of(engine: &Engine, o: &ScaleOptions) -> Result<(Vec<Vec<[u32; WORDS]
     let select = Selection { shard: Shard::ALL, done: None, follow_links: false };
     let mut uploads = Vec::new();
     let mut decode_ms = 0.0;
-    pipeline::run(&o.uploads, &o.config.archive_limits(), &select, &decode, Views::Query, o.workers, &mut |_, out| {
-        if let Ok(d) = out.result {
-            uploads.push(engine.describe(&d.images)?.iter().map(|x| x.words).collect());
-            decode_ms += out.decode_ms;
-        }
-        Ok(())
-    })?;
+    pipeline::run(
+        &o.uploads,
+        &o.config.archive_limits(),
+        &select,
+        &decode,
+        Views::Query { searched: Strips::default() },
+        o.workers,
+        &mut |_, out| {
+            if let Ok(d) = out.result {
+                uploads.push(engine.describe(&d.images)?.iter().map(|x| x.words).collect());
+                decode_ms += out.decode_ms;
+            }
+            Ok(())
+        },
+    )?;
     let n = uploads.len().max(1) as f64;
     Ok((uploads, decode_ms / n))
 }

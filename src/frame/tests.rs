@@ -3,7 +3,7 @@
 use crate::frame::borders::{BorderTracker, Layout, content_rect};
 use crate::frame::config::{BorderConfig, LayoutConfig, WindowConfig};
 use crate::frame::gray::{Gray, Rect, overlap, resample};
-use crate::frame::views::query_views;
+use crate::frame::views::{Strips, query_views};
 use crate::frame::windows::{Windows, unframed};
 
 fn windows_of(g: &Gray) -> Windows {
@@ -61,18 +61,22 @@ fn finds_a_very_wide_picture_on_a_portrait_canvas() {
     assert!((r.y0 - 111.0).abs() <= 2.0 && (r.y1 - 145.0).abs() <= 2.0, "{r:?}");
 }
 
+/// The crops of other shapes a catalogue of the default settings stores.
+const SHAPED: Strips = Strips { portrait: 11, bands: 1, halves: 1 };
+
 #[test]
-fn query_views_add_bands_on_portrait_frames_and_halves_along_long_sides() {
-    let count = |g: &Gray, windows: usize| {
+fn query_views_add_bands_on_portrait_frames_and_search_halves_by_the_catalogue_crops() {
+    let count_in = |g: &Gray, windows: usize, searched: Strips| {
         let window = Rect { x0: 10.0, y0: 10.0, x1: 50.0, y1: 40.0 };
         let layout = Layout { content: Rect::full(g), windows: vec![window; windows] };
-        let v = query_views(g, &layout, &LayoutConfig::default());
+        let v = query_views(g, &layout, &LayoutConfig::default(), searched);
         // A portrait picture is a part too, the last, that searches the strips.
         if g.h > g.w {
             assert_eq!(v.images.last(), v.images.first());
         }
         (v.images.len() - v.parts, v.parts, v.strip_parts)
     };
+    let count = |g: &Gray, windows: usize| count_in(g, windows, SHAPED);
     let bands = LayoutConfig::default().band_aspects.len();
     // The top and bottom halves of a frame that is not square search the strips (with
     // the bands and halves), last, as does a portrait picture.
@@ -80,6 +84,14 @@ fn query_views_add_bands_on_portrait_frames_and_halves_along_long_sides() {
     assert_eq!(count(&textured(256, 144, 6), 0), (1, 4, 2));
     assert_eq!(count(&textured(144, 144, 7), 0), (1, 4, 0));
     assert_eq!(count(&textured(256, 144, 6), 2), (1, 6, 2));
+    // Against a catalogue without bands and halves (as older ones), a portrait frame's
+    // halves search the views and a landscape frame's are not searched.
+    let none = Strips { portrait: 11, ..Strips::default() };
+    assert_eq!(count_in(&textured(144, 256, 5), 0, none), (1 + bands, 3, 1));
+    assert_eq!(count_in(&textured(256, 144, 6), 0, none), (1, 2, 0));
+    // Each by its own crop.
+    assert_eq!(count_in(&textured(144, 256, 5), 0, Strips { halves: 0, ..SHAPED }), (1 + bands, 3, 1));
+    assert_eq!(count_in(&textured(256, 144, 6), 0, Strips { bands: 0, ..SHAPED }), (1, 2, 0));
     // Textured all over: no window stands out.
     assert!(windows_of(&textured(256, 144, 6)).stopped(2, &wc()).is_empty());
 }
@@ -94,7 +106,7 @@ fn query_views_of_tiny_frames() {
     {
         let g = textured(w, h, 8);
         let layout = Layout { content: rect_of(&g), windows: windows_of(&g).stopped(2, &wc()) };
-        let views = query_views(&g, &layout, &LayoutConfig::default());
+        let views = query_views(&g, &layout, &LayoutConfig::default(), SHAPED);
         assert_eq!((views.images.len() - views.parts, views.parts), want, "{w}x{h}");
     }
 }

@@ -43,17 +43,27 @@ const VIEWS: [View; 12] = [
 /// Most views a catalogue frame can store, strips apart.
 pub const CATALOGUE_VIEWS: usize = VIEWS.len();
 
-/// Width over height of a strip: the 9:16 canvas of short-video apps, which a landscape
-/// picture fills by keeping a third of its width, panning across it.
-const STRIP_ASPECT: f32 = 9.0 / 16.0;
+/// A crop of a catalogue frame at another shape than its picture's (`shape_rect`).
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    /// Width over height.
+    aspect: f32,
+    /// The crop keeps the picture's full height (its positions spread across the width),
+    /// else its full width (spread down the height).
+    full_height: bool,
+}
 
-/// Width over height of a band: half of a 16:9 canvas, which a landscape picture
-/// stacked with other footage fills by keeping the middle half of its height.
-const BAND_ASPECT: f32 = 32.0 / 9.0;
+/// A strip: the 9:16 canvas of short-video apps, which a landscape picture fills by
+/// keeping a third of its width, panning across it.
+const STRIP: Shape = Shape { aspect: 9.0 / 16.0, full_height: true };
 
-/// Width over height of a half: half of a 9:16 canvas, which a landscape picture
-/// stacked with other footage fills by keeping the middle of its width.
-const HALF_ASPECT: f32 = 9.0 / 8.0;
+/// A band: half of a 16:9 canvas, which a landscape picture stacked with other footage
+/// fills by keeping the middle half of its height.
+const BAND: Shape = Shape { aspect: 32.0 / 9.0, full_height: false };
+
+/// A half: half of a 9:16 canvas, which a landscape picture stacked with other footage
+/// fills by keeping the middle of its width.
+const HALF: Shape = Shape { aspect: 9.0 / 8.0, full_height: true };
 
 /// The crops of other shapes than the picture's that a catalogue frame stores after its
 /// views, searched only by upload parts that can only show such a crop
@@ -89,29 +99,28 @@ fn view_rect(c: Rect, v: View) -> Rect {
 /// `content`, then of its strips, bands and halves (`shape_rect`).
 pub fn catalogue_views(g: &Gray, content: Rect, views: usize, strips: Strips) -> Vec<PackedImage> {
     let views = VIEWS.iter().take(views).map(|&v| view_rect(content, v));
-    let shapes = [(STRIP_ASPECT, strips.portrait), (BAND_ASPECT, strips.bands), (HALF_ASPECT, strips.halves)];
-    let shaped = shapes.into_iter().flat_map(|(aspect, n)| (0..n).map(move |i| shape_rect(content, aspect, i, n)));
+    let shapes = [(STRIP, strips.portrait), (BAND, strips.bands), (HALF, strips.halves)];
+    let shaped = shapes.into_iter().flat_map(|(shape, n)| (0..n).map(move |i| shape_rect(content, shape, i, n)));
     views.chain(shaped).map(|r| resample(g, r)).collect()
 }
 
-/// Crop `i` of `n` of the picture `c` at width over height `aspect`: its full height
-/// where the picture is wider than that, positions spread evenly from the left edge to
-/// the right one (the middle where there is one), else its full width, spread from the
-/// top to the bottom.
+/// Crop `i` of `n` of the picture `c` at `shape`: its full height (or width), as wide
+/// (or high) as the shape's aspect allows within the picture, positions spread evenly
+/// from one edge to the other (the middle where there is one).
 ///
 /// A portrait upload that fills its canvas with a landscape picture shows a strip (9:16)
 /// of it, one that stacks it with other footage a half (9:8, the middle of its width);
 /// a landscape upload that stacks it shows a band (32:9, the middle half of its rows).
 /// None of the whole picture's views resembles them; they are searched only by the upload
 /// parts that can show nothing else.
-fn shape_rect(c: Rect, aspect: f32, i: usize, n: usize) -> Rect {
+fn shape_rect(c: Rect, shape: Shape, i: usize, n: usize) -> Rect {
     let at = if n > 1 { i as f32 / (n - 1) as f32 } else { 0.5 };
-    if c.width() > c.height() * aspect {
-        let w = c.height() * aspect;
+    if shape.full_height {
+        let w = c.width().min(c.height() * shape.aspect);
         let x0 = c.x0 + (c.width() - w) * at;
         Rect { x0, y0: c.y0, x1: x0 + w, y1: c.y1 }
     } else {
-        let h = c.width() / aspect;
+        let h = c.height().min(c.width() / shape.aspect);
         let y0 = c.y0 + (c.height() - h) * at;
         Rect { x0: c.x0, y0, x1: c.x1, y1: y0 + h }
     }
@@ -127,8 +136,8 @@ pub struct FrameViews {
     /// How many of the parts, at the end, search the catalogue's strips instead of its
     /// views (uploads only): the top and bottom halves of a frame that is not square,
     /// which can only show a band of a landscape picture (a landscape frame) or the
-    /// middle of its width (a portrait one), and a portrait picture (the first image
-    /// again, last), which can only show a strip of one.
+    /// middle of its width (a portrait one), where the catalogue stores such crops, and
+    /// a portrait picture (the first image again, last), which can only show a strip.
     pub strip_parts: usize,
 }
 
@@ -143,7 +152,12 @@ pub struct FrameViews {
 /// halves of a frame that is not square and a portrait picture. A portrait picture is
 /// often a landscape one that border detection took with the blurred copy around it: as
 /// a part, what its strips find weighs less and cannot crowd out what the bands find.
-pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
+///
+/// The top and bottom halves search the strips only where the catalogue searched
+/// (`searched`) stores their crop, bands for a landscape frame and halves for a portrait
+/// one; else a portrait frame's search the views and a landscape frame's are not
+/// searched, as before catalogues stored them.
+pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig, searched: Strips) -> FrameViews {
     let mut images = vec![resample(g, layout.content)];
     let (w, h) = (g.w as f32, g.h as f32);
     if h > w {
@@ -154,7 +168,8 @@ pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
     }
     let picture = images.len();
     let halves = [Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }];
-    if h == w {
+    let shaped = if h > w { searched.halves > 0 } else { w > h && searched.bands > 0 };
+    if h == w || (h > w && !shaped) {
         images.extend(halves.map(|r| resample(g, r)));
     }
     if w >= h {
@@ -165,7 +180,7 @@ pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig) -> FrameViews {
         images.push(resample(g, inner_picture(g, *r, &c.borders)));
     }
     let searches_views = images.len();
-    if h != w {
+    if shaped {
         images.extend(halves.map(|r| resample(g, r)));
     }
     if layout.content.height() > layout.content.width() {
@@ -201,14 +216,16 @@ mod tests {
         // 12, whose order no search or alignment reads). The strips too: older catalogues
         // have none, which reads as before.
         let c = Rect { x0: 0.0, y0: 0.0, x1: 320.0, y1: 180.0 };
-        let strips: Vec<_> =
-            [1, 5].iter().flat_map(|&n| (0..n).map(move |i| shape_rect(c, STRIP_ASPECT, i, n))).collect();
+        let strips: Vec<_> = [1, 5].iter().flat_map(|&n| (0..n).map(move |i| shape_rect(c, STRIP, i, n))).collect();
         let fingerprint = crate::stable_hash(&[&format!("{VIEWS:?}"), &format!("{strips:?}")]);
+        // A picture narrower than a strip is its own strip, as it always was.
+        let tall = Rect { x0: 0.0, y0: 0.0, x1: 90.0, y1: 320.0 };
+        assert_eq!(shape_rect(tall, STRIP, 0, 3), tall);
         // The bands and halves came later; catalogues without them read as before.
-        let band = |i, n| shape_rect(c, BAND_ASPECT, i, n);
+        let band = |i, n| shape_rect(c, BAND, i, n);
         assert_eq!(band(0, 1), Rect { x0: 0.0, y0: 45.0, x1: 320.0, y1: 135.0 });
         assert_eq!((band(0, 3).y0, band(2, 3).y1), (0.0, 180.0));
-        assert_eq!(shape_rect(c, HALF_ASPECT, 0, 1), Rect { x0: 58.75, y0: 0.0, x1: 261.25, y1: 180.0 });
+        assert_eq!(shape_rect(c, HALF, 0, 1), Rect { x0: 58.75, y0: 0.0, x1: 261.25, y1: 180.0 });
         assert_eq!((DESCRIPTOR_VERSION, fingerprint), (2, 0x842e_08ef_4752_b28c), "{fingerprint:#x}");
     }
 }

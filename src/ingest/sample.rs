@@ -17,8 +17,9 @@ pub enum Views {
     /// The first `views` crops of a catalogue frame (`frame::views::catalogue_views`), then
     /// its `strips`.
     Catalogue { views: usize, strips: Strips },
-    /// The upload's picture and parts of its frame (`frame::query_views`).
-    Query,
+    /// The upload's picture and parts of its frame (`frame::query_views`), for a search
+    /// of the catalogue's `searched` crops of other shapes.
+    Query { searched: Strips },
 }
 
 /// A decoded video: sample times and, per sample, its images (views in order).
@@ -66,7 +67,7 @@ fn cut(views: Views, g: &Gray, layout: &Layout, opts: &DecodeOptions) -> FrameVi
         Views::Catalogue { views, strips } => {
             FrameViews { images: catalogue_views(g, layout.content, views, strips), parts: 0, strip_parts: 0 }
         }
-        Views::Query => query_views(g, layout, &opts.layout),
+        Views::Query { searched } => query_views(g, layout, &opts.layout, searched),
     }
 }
 
@@ -75,7 +76,7 @@ fn cut(views: Views, g: &Gray, layout: &Layout, opts: &DecodeOptions) -> FrameVi
 /// picture-in-picture windows (the catalogue looks for none).
 pub fn border_tracker(opts: &DecodeOptions, views: Views) -> BorderTracker {
     let c = &opts.layout;
-    let pip = if views == Views::Query { c.windows.vote_window_s } else { 0.0 };
+    let pip = if matches!(views, Views::Query { .. }) { c.windows.vote_window_s } else { 0.0 };
     BorderTracker::new((c.borders.window_s * opts.rate).ceil() as usize, (pip * opts.rate).ceil() as usize, c)
 }
 

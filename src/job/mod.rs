@@ -193,8 +193,9 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
     // Links in upload folders are refused, as links in archives are: an upload is a file.
     let select = Selection { shard: opts.shard, done: Some(&done), follow_links: false };
     let limits = opts.config.archive_limits();
+    let searched = cat.searched_strips(&prepared);
     let decode_all = |sink: &mut dyn FnMut(Member, Outcome) -> Result<()>| {
-        pipeline::run(inputs, &limits, &select, &decode, Views::Query, opts.workers, sink)
+        pipeline::run(inputs, &limits, &select, &decode, Views::Query { searched }, opts.workers, sink)
     };
     let batch = opts.config.search.batch_images;
     stages::run(decode_all, engine, &prepared, !cat.frame_video.is_empty(), batch, &mut align)?;

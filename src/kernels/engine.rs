@@ -8,8 +8,9 @@ use crate::kernels::ivf::{self, Lists, coarse_scores};
 use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK, cpu_search};
 use rayon::prelude::*;
 
-/// A catalogue ready to search: its frames' views, and their portrait strips where the
-/// catalogue stores them and the run holds them (`store::catalog::Hold::strips`).
+/// A catalogue ready to search: its frames' views, and their strips (portrait strips,
+/// bands and halves) where the catalogue stores them and the run holds them
+/// (`store::catalog::Hold::strips`).
 pub struct Searchable<'a> {
     pub views: Prepared<'a>,
     pub strips: Option<Prepared<'a>>,

@@ -23,8 +23,8 @@ pub struct RefFrames<'a> {
     pub chance: &'a [f32],
     /// Each stored frame's view descriptors.
     pub descriptors: Descriptors<'a>,
-    /// Each stored frame's portrait strips, where held: compared with portrait upload
-    /// pictures only, as the search does.
+    /// Each stored frame's strips (portrait strips, bands, halves), where held: compared
+    /// with the upload parts that searched them only, as the search does.
     pub strips: Option<Descriptors<'a>>,
     /// Each video's samples in time order (`frames_by_video`).
     pub by_video: &'a [Vec<u32>],

@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::frame::views::Strips;
 use crate::kernels::descriptor::{DESCRIPTOR_VERSION, WORDS};
+use crate::kernels::engine::Searchable;
 use crate::kernels::ivf::{Descriptors, Lists, ListsBuilder};
 use crate::kernels::mapped::Pictures;
 use crate::kernels::search::Matrix;
@@ -44,16 +45,18 @@ pub struct Manifest {
     pub rate: f64,
     /// Descriptors (crops) stored per frame, searched by every upload picture.
     pub views: usize,
-    /// Portrait strips stored per frame beside them (`frame::views`), searched by
-    /// portrait upload pictures only; 0 in catalogues of older builds.
+    /// Portrait strips stored per frame beside them (`frame::views`); 0 in catalogues of
+    /// older builds. The strips, bands and halves make one list per frame, searched only
+    /// by the upload parts that can show nothing but such a crop (portrait pictures, the
+    /// top and bottom halves of frames that are not square), never by a picture's views.
     #[serde(default)]
     pub strips: usize,
-    /// Landscape bands stored per frame after the strips (`frame::views`), searched by
-    /// the halves of landscape upload frames only; 0 in catalogues of older builds.
+    /// Landscape bands stored per frame after the strips (`frame::views`); 0 in
+    /// catalogues of older builds.
     #[serde(default)]
     pub bands: usize,
-    /// Portrait halves stored per frame after the bands (`frame::views`), searched by the
-    /// halves of portrait upload frames only; 0 in catalogues of older builds.
+    /// Portrait halves stored per frame after the bands (`frame::views`); 0 in catalogues
+    /// of older builds.
     #[serde(default)]
     pub halves: usize,
     pub parts: u32,
@@ -303,7 +306,7 @@ pub struct Hold<'a> {
     /// The videos whose frames are held, by index into the videos table (`None`: all):
     /// a catalogue shard's, or those an upload's neighbours name.
     pub videos: Option<&'a [bool]>,
-    /// The portrait strips, where the catalogue stores any: beside the descriptors in
+    /// The strips (portrait strips, bands, halves), where the catalogue stores any: beside the descriptors in
     /// frame order for an exhaustive search, in their lists for a search through the
     /// index where it assigns them.
     pub strips: bool,
@@ -655,6 +658,13 @@ impl Catalogue {
             Some(g) => Some((g.binary_search(&(key >> 1)).ok()? as u32) << 1 | (key & 1)),
             None => ((key >> 1) < self.frame_video.len() as u32).then_some(key),
         }
+    }
+
+    /// The crops of other shapes a search of this catalogue holds (`prepared`): those it
+    /// stores where the search holds its strips, else none. Where the halves of an upload
+    /// frame search (`frame::views::query_views`).
+    pub fn searched_strips(&self, prepared: &Searchable) -> Strips {
+        if prepared.strips.is_some() { self.manifest.stored_strips() } else { Strips::default() }
     }
 
     /// The strips held in frame order, as the exhaustive search reads them; None where

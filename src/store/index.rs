@@ -3,8 +3,8 @@
 //! ```text
 //! CATALOG/index/centroids.bin         K centroids, `WORDS` little-endian u32 each
 //! ```
-//! The cluster of each view (and of each portrait strip, where the manifest's `strips`
-//! says so) is not stored apart: it is the list that holds it in the part's lists
+//! The cluster of each view (and of each strip, band and half, where the manifest's
+//! `strips` says so) is not stored apart: it is the list that holds it in the part's lists
 //! (`store::served`), which `read` gives back row by row. The strips are assigned to the
 //! centroids the views were trained on: a strip is a crop of the picture like the views,
 //! and a separate list per part keeps the views' lists, which every upload picture
@@ -32,7 +32,7 @@ pub struct IndexManifest {
     /// the assignments of other centroids. Absent in catalogues of older builds.
     #[serde(default)]
     pub centroids_hash: Option<u64>,
-    /// Whether every assigned part's portrait strips are assigned too; false in indexes
+    /// Whether every assigned part's strips (and bands and halves) are assigned too; false in indexes
     /// of older builds, whose runs then do not search the strips through the index.
     #[serde(default)]
     pub strips: bool,
@@ -42,7 +42,7 @@ pub struct IndexManifest {
 pub struct CatalogueIndex {
     pub centroids: Vec<u32>,
     pub lists: Vec<Lists>,
-    /// The lists of each part's portrait strips; empty where they are not held or the
+    /// The lists of each part's strips (and bands and halves); empty where they are not held or the
     /// index does not assign them.
     pub strips: Vec<Lists>,
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! CATALOG/index/lists-00000.bin     per frames part: its index lists (`ivf::Lists`)
-//! CATALOG/index/strips-lists-00000.bin  the same of its portrait strips
+//! CATALOG/index/strips-lists-00000.bin  the same of its strips (portrait strips, bands, halves)
 //! CATALOG/index/pictures-00000.bin  per frames part: each row's 32x32 picture
 //! ```
 //! Written beside the centroids by `catalog build`, `add` and `index`. They are the
@@ -26,7 +26,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// What of each row a file of the index is about: its views or its portrait strips.
+/// What of each row a file of the index is about: its views or its strips.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Of {
     Views,

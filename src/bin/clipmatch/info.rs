@@ -29,11 +29,11 @@ pub fn catalog_info(dir: &Path) -> Result<()> {
              upload filled with a crop of a landscape picture is hard to find; a rebuild stores them"
         ),
         n if m.index.as_ref().is_some_and(|ix| !ix.strips) => outln!(
-            "{n} portrait strips per frame, searched by portrait upload pictures; the index does not assign \
+            "{n} portrait strips per frame, for portrait upload pictures; the index does not assign \
              them (built by an older clipmatch), so a search through it does not: `clipmatch catalog index` \
              assigns them"
         ),
-        n => outln!("{n} portrait strips per frame, searched by portrait upload pictures"),
+        n => outln!("{n} portrait strips per frame, for portrait upload pictures"),
     }
     // The stacked clip's crops, listed with the strips.
     for (n, what, setting, canvas) in
@@ -45,7 +45,7 @@ pub fn catalog_info(dir: &Path) -> Result<()> {
                  upload stacking a clip with other footage is hard to find; a rebuild stores them"
             ),
             n => outln!(
-                "{n} {what}{} per frame, searched by the halves of {canvas} uploads",
+                "{n} {what}{} per frame, for the top and bottom halves of {canvas} uploads",
                 if n == 1 { "" } else { "s" }
             ),
         }
