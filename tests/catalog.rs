@@ -446,12 +446,12 @@ fn rows_through_strips(
     (n.parse().unwrap(), lists == "1", rows.to_string())
 }
 
-/// A config file in `d` that sets each of the `decode` settings `keys` to 0.
-fn without(d: &Path, keys: &[&str]) -> PathBuf {
-    let path = d.join(format!("no_{}.toml", keys.join("_")));
-    std::fs::write(&path, format!("[decode]\n{}", keys.iter().map(|k| format!("{k} = 0\n")).collect::<String>()))
-        .unwrap();
-    path
+/// `--config` and a config file in `d` that gives the `decode` settings these values.
+fn decode_settings(d: &Path, settings: &[(&str, usize)]) -> [String; 2] {
+    let lines: String = settings.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+    let path = d.join(format!("decode-{:016x}.toml", clipmatch::stable_hash(&[&lines])));
+    std::fs::write(&path, format!("[decode]\n{lines}")).unwrap();
+    ["--config".into(), path.display().to_string()]
 }
 
 /// The upload span of the one row `rows` holds, of `one.mp4` and of no other video.
@@ -477,8 +477,8 @@ fn a_landscape_clip_cropped_to_fill_a_portrait_canvas_is_found_through_the_strip
     assert!(span[0] <= 2.0 && span[1] >= 6.0, "{rows}");
     // Without strips (as catalogues of older builds), none of the frame's views shows
     // what the upload shows.
-    let plain = without(d, &["catalogue_strips", "catalogue_bands", "catalogue_halves"]);
-    let (strips, lists, rows) = found("plain", &["--config", plain.to_str().unwrap()]);
+    let plain = decode_settings(d, &[("catalogue_strips", 0), ("catalogue_bands", 0), ("catalogue_halves", 0)]);
+    let (strips, lists, rows) = found("plain", &[&plain[0], &plain[1]]);
     assert_eq!((strips, lists, rows.as_str()), (0, false, "[]"));
 }
 
@@ -496,35 +496,48 @@ fn a_clip_stacked_with_other_footage_is_found_through_the_bands_or_halves() {
     lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
     // The clip fills the top half of the canvas, other moving footage the bottom one: on
     // a 16:9 canvas the clip's middle half of rows (a band), on a 9:16 one the middle of
-    // its width (a half).
+    // its width (a half). The centred square view resembles a half too, so there the
+    // catalogues store the whole picture's view alone.
     let cases = [
-        ("bands", "crop=320:90:0:45", "320x90", ("1 landscape band per frame", "no landscape bands")),
+        ("bands", "crop=320:90:0:45", "320x90", 12, ("1 landscape band per frame", "no landscape bands")),
         (
             "halves",
             "scale=284:160,crop=180:160",
             "180x160",
+            1,
             ("1 portrait half crop per frame", "no portrait half crops"),
         ),
     ];
-    for (key, fill, size, (one, none)) in cases {
+    for (key, fill, size, views, (one, none)) in cases {
         let uploads = d.join(format!("uploads-{key}"));
         std::fs::create_dir_all(&uploads).unwrap();
         let stack = format!("{life},{fill}[a];cellauto=size={size}:rate=25:rule=110[b];[a][b]vstack[out0]");
         lavfi_video(&uploads.join("stack.mp4"), &stack, 8.0);
-        let found = |name: &str, extra: &[&str]| rows_through_strips(d, (&videos, &uploads), name, extra, key);
+        let found = |name: &str, settings: &[(&str, usize)]| {
+            let config = decode_settings(d, settings);
+            rows_through_strips(d, (&videos, &uploads), name, &[&config[0], &config[1]], key)
+        };
+        let setting = format!("catalogue_{key}");
         // By default every catalogue frame stores one; the top half searches the strips
         // and the clip is found over most of its length.
-        let (n, lists, rows) = found(&format!("cat-{key}"), &[]);
+        let (n, lists, rows) = found(&format!("cat-{key}"), &[("catalogue_views", views)]);
         assert_eq!((n, lists), (1, true), "{key}");
         let span = one_span(&rows);
         assert!(span[0] <= 2.0 && span[1] >= 6.0, "{key}: {rows}");
-        // Without them (as catalogues of older builds), neither half resembles a view.
-        let setting = format!("catalogue_{key}");
-        let (n, _, rows) = found(&format!("plain-{key}"), &["--config", without(d, &[&setting]).to_str().unwrap()]);
+        // Without them, neither half resembles a view.
+        let (n, _, rows) = found(&format!("plain-{key}"), &[("catalogue_views", views), (&setting, 0)]);
         assert_eq!((n, rows.as_str()), (0, "[]"), "{key}");
         // `catalog info` says which.
         let info = |name: String| clipmatch(&["catalog", "info", "--catalog", d.join(name).to_str().unwrap()]).1;
         assert!(info(format!("cat-{key}")).contains(one), "{}", info(format!("cat-{key}")));
         assert!(info(format!("plain-{key}")).contains(none), "{}", info(format!("plain-{key}")));
     }
+    // A catalogue of an older build, without halves but with every view: a portrait
+    // frame's halves search the views as they did, and the centred square finds the clip.
+    let uploads = d.join("uploads-halves");
+    let config = decode_settings(d, &[("catalogue_halves", 0)]);
+    let (n, _, rows) = rows_through_strips(d, (&videos, &uploads), "older", &[&config[0], &config[1]], "halves");
+    assert_eq!(n, 0);
+    let span = one_span(&rows);
+    assert!(span[0] <= 2.0 && span[1] >= 6.0, "{rows}");
 }

@@ -51,12 +51,10 @@ pub struct Manifest {
     /// top and bottom halves of frames that are not square), never by a picture's views.
     #[serde(default)]
     pub strips: usize,
-    /// Landscape bands stored per frame after the strips (`frame::views`); 0 in
-    /// catalogues of older builds.
+    /// Landscape bands, then portrait halves, stored per frame after the strips
+    /// (`frame::views`); 0 in catalogues of older builds.
     #[serde(default)]
     pub bands: usize,
-    /// Portrait halves stored per frame after the bands (`frame::views`); 0 in catalogues
-    /// of older builds.
     #[serde(default)]
     pub halves: usize,
     pub parts: u32,
@@ -114,8 +112,8 @@ pub struct Catalogue {
     pub frame_energy: Vec<u32>,
     /// `views * WORDS` descriptor words per frame.
     pub words: Vec<u32>,
-    /// Each held frame's strips, bands and halves (`Manifest::strip_count` descriptors, `WORDS`
-    /// words each), in frame order, where `Hold::strips` asked for them; else empty.
+    /// Each held frame's strips, bands and halves (`Manifest::strip_count` descriptors of
+    /// `WORDS` words), in frame order, where `Hold::strips` asked for them; else empty.
     pub strips: Vec<u32>,
     /// Each frame's whole picture as a packed 32x32 image, for `verify`.
     pub pictures: Pictures,
@@ -306,9 +304,9 @@ pub struct Hold<'a> {
     /// The videos whose frames are held, by index into the videos table (`None`: all):
     /// a catalogue shard's, or those an upload's neighbours name.
     pub videos: Option<&'a [bool]>,
-    /// The strips (portrait strips, bands, halves), where the catalogue stores any: beside the descriptors in
-    /// frame order for an exhaustive search, in their lists for a search through the
-    /// index where it assigns them.
+    /// The strips (and bands and halves), where the catalogue stores any: beside the
+    /// descriptors in frame order for an exhaustive search, in their lists for a search
+    /// through the index where it assigns them.
     pub strips: bool,
 }
 
@@ -660,9 +658,8 @@ impl Catalogue {
         }
     }
 
-    /// The crops of other shapes a search of this catalogue holds (`prepared`): those it
-    /// stores where the search holds its strips, else none. Where the halves of an upload
-    /// frame search (`frame::views::query_views`).
+    /// The crops of other shapes a search `prepared` holds: those stored where it holds
+    /// the strips, else none; they decide where upload halves search (`query_views`).
     pub fn searched_strips(&self, prepared: &Searchable) -> Strips {
         if prepared.strips.is_some() { self.manifest.stored_strips() } else { Strips::default() }
     }
