@@ -489,11 +489,7 @@ fn a_clip_stacked_with_other_footage_is_found_through_the_bands_or_halves() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let videos = d.join("videos");
-    std::fs::create_dir_all(&videos).unwrap();
-    let life = "life=size=320x180:rate=25:seed=3:ratio=0.3";
-    lavfi_video(&videos.join("one.mp4"), life, 8.0);
-    lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
+    let videos = two_videos(d);
     // The clip fills the top half of the canvas, other moving footage the bottom one: on
     // a 16:9 canvas the clip's middle half of rows (a band), on a 9:16 one the middle of
     // its width (a half). The centred square view resembles a half too, so there the
@@ -511,7 +507,7 @@ fn a_clip_stacked_with_other_footage_is_found_through_the_bands_or_halves() {
     for (key, fill, size, views, (one, none)) in cases {
         let uploads = d.join(format!("uploads-{key}"));
         std::fs::create_dir_all(&uploads).unwrap();
-        let stack = format!("{life},{fill}[a];cellauto=size={size}:rate=25:rule=110[b];[a][b]vstack[out0]");
+        let stack = format!("{LIFE},{fill}[a];cellauto=size={size}:rate=25:rule=110[b];[a][b]vstack[out0]");
         lavfi_video(&uploads.join("stack.mp4"), &stack, 8.0);
         let found = |name: &str, settings: &[(&str, usize)]| {
             let config = decode_settings(d, settings);

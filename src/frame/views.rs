@@ -168,8 +168,8 @@ pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig, searched: Strips
     }
     let picture = images.len();
     let halves = [Rect { x0: 0.0, y0: 0.0, x1: w, y1: h / 2.0 }, Rect { x0: 0.0, y0: h / 2.0, x1: w, y1: h }];
-    let shaped = if h > w { searched.halves > 0 } else { w > h && searched.bands > 0 };
-    if h == w || (h > w && !shaped) {
+    let halves_in_strips = if h > w { searched.halves > 0 } else { w > h && searched.bands > 0 };
+    if h == w || (h > w && !halves_in_strips) {
         images.extend(halves.map(|r| resample(g, r)));
     }
     if w >= h {
@@ -180,7 +180,7 @@ pub fn query_views(g: &Gray, layout: &Layout, c: &LayoutConfig, searched: Strips
         images.push(resample(g, inner_picture(g, *r, &c.borders)));
     }
     let searches_views = images.len();
-    if shaped {
+    if halves_in_strips {
         images.extend(halves.map(|r| resample(g, r)));
     }
     if layout.content.height() > layout.content.width() {

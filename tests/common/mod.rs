@@ -116,17 +116,25 @@ pub fn lavfi_video(path: &Path, source: &str, seconds: f64) {
     assert!(st.success(), "ffmpeg failed for {source}");
 }
 
-/// Under `d`: `videos/` holding two 8 s catalogue videos (one.mp4, two.mp4), and
-/// `uploads/` holding fill.mp4, a third of one.mp4's width panning across it, filling a
-/// 9:16 canvas (found only through the catalogue's portrait strips).
-pub fn portrait_fill(d: &Path) -> (PathBuf, PathBuf) {
-    let (videos, uploads) = (d.join("videos"), d.join("uploads"));
+/// The lavfi source of `two_videos`' one.mp4, which uploads crop and reframe.
+pub const LIFE: &str = "life=size=320x180:rate=25:seed=3:ratio=0.3";
+
+/// Under `d`: `videos/` holding two 8 s catalogue videos, one.mp4 (`LIFE`) and two.mp4.
+pub fn two_videos(d: &Path) -> PathBuf {
+    let videos = d.join("videos");
     std::fs::create_dir_all(&videos).unwrap();
-    std::fs::create_dir_all(&uploads).unwrap();
-    let life = "life=size=320x180:rate=25:seed=3:ratio=0.3";
-    lavfi_video(&videos.join("one.mp4"), life, 8.0);
+    lavfi_video(&videos.join("one.mp4"), LIFE, 8.0);
     lavfi_video(&videos.join("two.mp4"), "mandelbrot=size=320x180:rate=25", 8.0);
-    let fill = format!("{life},crop=100:180:x='(iw-ow)*(0.5+0.45*sin(t*0.8))':y=0,scale=180:320");
+    videos
+}
+
+/// Under `d`: `two_videos`, and `uploads/` holding fill.mp4, a third of one.mp4's width
+/// panning across it, filling a 9:16 canvas (found only through the catalogue's portrait
+/// strips).
+pub fn portrait_fill(d: &Path) -> (PathBuf, PathBuf) {
+    let (videos, uploads) = (two_videos(d), d.join("uploads"));
+    std::fs::create_dir_all(&uploads).unwrap();
+    let fill = format!("{LIFE},crop=100:180:x='(iw-ow)*(0.5+0.45*sin(t*0.8))':y=0,scale=180:320");
     lavfi_video(&uploads.join("fill.mp4"), &fill, 8.0);
     (videos, uploads)
 }
