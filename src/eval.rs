@@ -126,20 +126,27 @@ fn text<'a>(row: &'a HashMap<String, String>, k: &str, path: &Path) -> Result<&'
     row.get(k).map(String::as_str).ok_or_else(|| Error::Invalid(format!("{}: column {k} missing", path.display())))
 }
 
+/// The upload, the reference and the box (query start and end, reference start and end)
+/// of a CSV row, as ground truth and CSV predictions both spell them.
+fn csv_box(r: &HashMap<String, String>, path: &Path) -> Result<(String, String, [f64; 4])> {
+    Ok((
+        base_id(text(r, "query_id", path)?).to_string(),
+        base_id(text(r, "ref_id", path)?).to_string(),
+        [
+            num(r, "query_start", path)?,
+            num(r, "query_end", path)?,
+            num(r, "ref_start", path)?,
+            num(r, "ref_end", path)?,
+        ],
+    ))
+}
+
 pub fn read_truth(path: &Path) -> Result<Vec<Truth>> {
     read_csv(path)?
         .iter()
         .map(|r| {
-            Ok(Truth {
-                query: base_id(text(r, "query_id", path)?).to_string(),
-                reference: base_id(text(r, "ref_id", path)?).to_string(),
-                b: [
-                    num(r, "query_start", path)?,
-                    num(r, "query_end", path)?,
-                    num(r, "ref_start", path)?,
-                    num(r, "ref_end", path)?,
-                ],
-            })
+            let (query, reference, b) = csv_box(r, path)?;
+            Ok(Truth { query, reference, b })
         })
         .collect()
 }
@@ -151,17 +158,8 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
         return read_csv(path)?
             .iter()
             .map(|r| {
-                Ok(Prediction {
-                    query: base_id(text(r, "query_id", path)?).to_string(),
-                    reference: base_id(text(r, "ref_id", path)?).to_string(),
-                    b: [
-                        num(r, "query_start", path)?,
-                        num(r, "query_end", path)?,
-                        num(r, "ref_start", path)?,
-                        num(r, "ref_end", path)?,
-                    ],
-                    score: num(r, "score", path)?,
-                })
+                let (query, reference, b) = csv_box(r, path)?;
+                Ok(Prediction { query, reference, b, score: num(r, "score", path)? })
             })
             .collect();
     }
