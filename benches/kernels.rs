@@ -99,10 +99,10 @@ fn alignment(c: &mut Criterion) {
         duration: 60.0,
     };
     let (refs, p) = (cat.refs(), MatchConfig::default());
-    assert!(!align(&q, &refs, &tables, &p).is_empty(), "the planted clip is found");
+    assert!(!align(&q, &refs, &p).is_empty(), "the planted clip is found");
     let mut g = c.benchmark_group("align");
     g.throughput(Throughput::Elements(qt.len() as u64));
-    g.bench_function("120 frames x 16 hits", |b| b.iter(|| align(&q, &refs, &tables, &p).len()));
+    g.bench_function("120 frames x 16 hits", |b| b.iter(|| align(&q, &refs, &p).len()));
     g.finish();
 }
 

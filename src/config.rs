@@ -341,9 +341,6 @@ impl Config {
         if m.vote.speed_step.is_nan() || m.vote.speed_step <= 1.0 || m.vote.max_speed < m.vote.min_speed {
             return Err("matching.vote: speed_step must exceed 1 and max_speed reach min_speed".into());
         }
-        if m.verify.scales.is_empty() || m.verify.samples == 0 || m.verify.coarse_samples == 0 {
-            return Err("matching.verify: scales, samples and coarse_samples must not be empty or 0".into());
-        }
         let cuts = &m.cuts;
         if cuts.min_frames == 0 || !(0.0..=1000.0).contains(&(cuts.window_s / cuts.step_s)) {
             return Err("matching.cuts: min_frames must be positive and window_s at most 1000 steps".into());

@@ -3,12 +3,10 @@
 //! Compiled for tests and for the `testkit` feature only (benches and integration tests
 //! get it through the crate's dev-dependency on itself).
 
-use crate::frame::gray::Gray;
 use crate::kernels::cluster::{AssignParams, Assigner, TrainParams, train};
 use crate::kernels::descriptor::{DOT_ONE, IMG, PackedImage, Tables, WORDS, describe, pack_image};
 use crate::kernels::engine::Engine;
 use crate::kernels::ivf::{Descriptors, Lists};
-use crate::kernels::mapped::Pictures;
 use crate::kernels::search::{Hit, Matrix, Neighbours, TOPK};
 use crate::matching::model::{QueryFrames, RefFrames, frames_by_video};
 use std::ops::Range;
@@ -98,23 +96,6 @@ pub fn row(words: &[u32], r: usize) -> [u32; WORDS] {
     words[r * WORDS..(r + 1) * WORDS].try_into().expect("WORDS words")
 }
 
-/// A `side`x`side` picture of a few random low-frequency waves, different for every
-/// seed: footage as downscaled pictures mostly are, smooth, with no edge of its own.
-pub fn waves(seed: u64, side: usize) -> Gray {
-    let mut r = Rng::new(seed);
-    let tau = std::f32::consts::TAU;
-    let waves: Vec<[f32; 4]> =
-        (0..6).map(|_| [1.0 + 5.0 * r.unit(), 1.0 + 5.0 * r.unit(), tau * r.unit(), 40.0 * r.unit()]).collect();
-    let data = (0..side * side)
-        .map(|i| {
-            let (x, y) = ((i % side) as f32 / side as f32, (i / side) as f32 / side as f32);
-            let v: f32 = waves.iter().map(|w| w[3] * (tau * (w[0] * x + w[1] * y) + w[2]).cos()).sum();
-            (128.0 + v).clamp(0.0, 255.0) as u8
-        })
-        .collect();
-    Gray { w: side, h: side, data }
-}
-
 /// `share` of the noise picture `background` laid over `own`.
 pub fn mix(own: &[u8], background: u64, share: f32) -> Vec<u8> {
     own.iter()
@@ -136,7 +117,8 @@ pub struct Catalogue {
     pub chance: Vec<f32>,
     pub words: Vec<u32>,
     pub by_video: Vec<Vec<u32>>,
-    pub pictures: Pictures,
+    /// Each frame's picture, which tests show in their uploads.
+    pub pictures: Vec<PackedImage>,
     /// Frames of each video.
     pub per_video: usize,
     /// Every frame stored (no compaction): frame `f` is sample `f` (`RefFrames::stored`,
@@ -169,7 +151,6 @@ impl Catalogue {
         let by_video = frames_by_video(&video, &t, videos);
         let duration = vec![per_video as f64 / CATALOGUE_RATE; videos];
         let samples = (0..=n as u32).collect();
-        let pictures = Pictures::owned(pictures);
         Catalogue {
             energy: vec![1000; n],
             chance: vec![0.0; videos],
@@ -196,7 +177,6 @@ impl Catalogue {
             descriptors: Descriptors::Frames(&self.words, 1),
             strips: None,
             by_video: &self.by_video,
-            pictures: &self.pictures,
             near_s: 0.5,
         }
     }

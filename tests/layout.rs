@@ -22,7 +22,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
 ];
 
 /// The stages of `matching`, in the order they run: none may use a later one.
-const STAGES: &[&str] = &["model", "vote", "grow", "resolve", "verify", "refine", "still", "cuts", "select"];
+const STAGES: &[&str] = &["model", "vote", "grow", "resolve", "refine", "still", "cuts", "select"];
 
 /// Module path (`a::b`) of every source file of the library, with its text.
 fn modules(src: &Path) -> BTreeMap<String, (PathBuf, String)> {

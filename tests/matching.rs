@@ -28,14 +28,13 @@ fn upload(cat: &Catalogue, tables: &Tables, in_part: bool, c: &MatchConfig) -> V
     let descriptors: Vec<Descriptor> = images.iter().map(|p| describe(p, tables)).collect();
     let queries: Vec<[u32; WORDS]> = descriptors.iter().map(|d| d.words).collect();
     let neighbours = cpu_search(&queries, &Matrix { words: &cat.words, views: 1 });
-    align(cat, tables, c, &descriptors, &neighbours, 2)
+    align(cat, c, &descriptors, &neighbours, 2)
 }
 
 /// `matching::find` over 40 frames at 2/s, each with `views` views (`descriptors`, and
 /// their `neighbours`): the picture, then `views - 1` parts.
 fn align(
     cat: &Catalogue,
-    tables: &Tables,
     c: &MatchConfig,
     descriptors: &[Descriptor],
     neighbours: &[Neighbours],
@@ -53,7 +52,7 @@ fn align(
         period: 0.5,
         duration: 20.0,
     };
-    find(&u, &cat.refs(), tables, c)
+    find(&u, &cat.refs(), c)
 }
 
 #[test]
@@ -109,7 +108,7 @@ fn a_part_whose_neighbours_are_all_alike_does_not_crowd_out_another_part() {
         (10..30).all(|i| !union(&neighbours[3 * i + 1..3 * i + 3]).iter().any(|h| h.key == key(i))),
         "by similarity alone the right frames would lead"
     );
-    let segs = align(&cat, &tables, &c, &descriptors, &neighbours, 3);
+    let segs = align(&cat, &c, &descriptors, &neighbours, 3);
     assert!(
         segs.iter().any(|s| s.video == 1 && (s.query_start - 4.75).abs() < 0.5 && (s.ref_start - 19.75).abs() < 0.5),
         "{segs:?}"

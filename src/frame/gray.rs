@@ -59,7 +59,7 @@ impl Rect {
 }
 
 /// Box-filter weights mapping `[a, b)` of the source axis onto `n` output cells.
-pub(crate) fn axis_weights(len: usize, a: f32, b: f32, n: usize) -> Vec<Vec<(usize, f32)>> {
+fn axis_weights(len: usize, a: f32, b: f32, n: usize) -> Vec<Vec<(usize, f32)>> {
     (0..n)
         .map(|i| {
             let mut lo = a + (b - a) * i as f32 / n as f32;
@@ -88,9 +88,8 @@ pub fn resample(g: &Gray, r: Rect) -> PackedImage {
     resample_with(g, &axis_weights(g.w, r.x0, r.x1, IMG), &axis_weights(g.h, r.y0, r.y1, IMG))
 }
 
-/// `resample` with the weights of both axes computed beforehand (`axis_weights`), for
-/// one region of many images of one size.
-pub(crate) fn resample_with(g: &Gray, wx: &[Vec<(usize, f32)>], wy: &[Vec<(usize, f32)>]) -> PackedImage {
+/// `resample` with the weights of both axes computed beforehand (`axis_weights`).
+fn resample_with(g: &Gray, wx: &[Vec<(usize, f32)>], wy: &[Vec<(usize, f32)>]) -> PackedImage {
     let mut out = vec![0u8; IMG * IMG];
     for (j, ys) in wy.iter().enumerate() {
         for (i, xs) in wx.iter().enumerate() {

@@ -33,7 +33,7 @@ pub fn measure(inputs: &[PathBuf], mut opts: MatchOptions, engine: &Engine) -> R
         return Err(Error::Invalid("matching.select.chance_margin is 0: chance scores would not be used".into()));
     }
     // The footage is matched as uploads are, with the same threshold (a lower one would
-    // change which segments verification and refinement see), and no earlier chance
+    // change which segments refinement and the still test see), and no earlier chance
     // score plays a part.
     select.chance_margin = 0.0;
     let out = opts.catalog.join(".background-run");

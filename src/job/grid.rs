@@ -14,7 +14,7 @@
 //!   are the same in every shard, and each shard's lists hold its own frames.
 //! - Everything global is computed after the join, once, by the code an unsharded run
 //!   runs: the background a vote is measured against (a list's last entry), the
-//!   competition of videos for an upload range (`resolve`, `select`), verification.
+//!   competition of videos for an upload range (`resolve`, `select`).
 //!   The join maps the catalogue where its index's files are there, or else holds the
 //!   frames of the videos the lists name, in catalogue order: either way alignment sees
 //!   the frames an unsharded run would reach, in the same order.
@@ -25,7 +25,6 @@ use crate::ingest::archive::Member;
 use crate::ingest::sample::{self, Decoded};
 use crate::ingest::shard::Shard;
 use crate::job::stages::Searched;
-use crate::kernels::descriptor::Tables;
 use crate::kernels::search::{Neighbours, fold};
 use crate::matching::model::RefFrames;
 use crate::matching::{self, Upload};
@@ -271,7 +270,6 @@ fn join_shard(
     let facts = super::VideoFacts::of(catalog, &cat)?;
     let line = super::timeline(&cat);
     let refs = super::ref_frames(&cat, &line, &facts, &config);
-    let tables = Tables::new();
 
     // Each upload aligned as an unsharded run aligns it, in the uploads table's order.
     let mut counts = Vec::with_capacity(order.len());
@@ -285,7 +283,7 @@ fn join_shard(
             for h in s.neighbours.iter_mut().flatten().filter(|h| !h.is_empty()) {
                 h.key = cat.held_key(h.key).ok_or_else(|| stale(catalog, &key.0, &key.1))?;
             }
-            for row in align(s, &cat, &refs, &tables, &config) {
+            for row in align(s, &cat, &refs, &config) {
                 mb.push(run_id, &MatchRow { query_id: key.1.clone(), archive: key.0.clone(), ..row });
                 found += 1;
             }
@@ -317,7 +315,7 @@ fn stale(catalog: &Path, archive: &str, id: &str) -> Error {
 }
 
 /// The segments of one joined upload, as `match_one` finds them in an unsharded run.
-fn align(s: &Staged, cat: &Catalogue, refs: &RefFrames, tables: &Tables, config: &Config) -> Vec<MatchRow> {
+fn align(s: &Staged, cat: &Catalogue, refs: &RefFrames, config: &Config) -> Vec<MatchRow> {
     let neighbours: &[Neighbours] = &s.neighbours;
     let upload = Upload {
         times: &s.times,
@@ -329,7 +327,7 @@ fn align(s: &Staged, cat: &Catalogue, refs: &RefFrames, tables: &Tables, config:
         period: s.period,
         duration: s.duration,
     };
-    super::rows_of(matching::find(&upload, refs, tables, &config.matching), cat)
+    super::rows_of(matching::find(&upload, refs, &config.matching), cat)
 }
 
 /// `batch` with its column `name` replaced by `values`.

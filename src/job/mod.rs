@@ -15,7 +15,7 @@ use crate::ingest::hw::Decoder;
 use crate::ingest::pipeline::{self, Outcome, Selection};
 use crate::ingest::sample::{Decoded, Views};
 use crate::ingest::shard::Shard;
-use crate::kernels::descriptor::{DESCRIPTOR_VERSION, Tables};
+use crate::kernels::descriptor::DESCRIPTOR_VERSION;
 use crate::kernels::engine::{Engine, Prepared};
 use crate::matching::model::{RefFrames, Segment, Timeline};
 use crate::matching::{self, Upload};
@@ -119,7 +119,6 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
         );
     }
     let line = (!staging).then(|| timeline(&cat));
-    let tables = Tables::new();
     let decode = opts.config.decode_options(false, opts.worker.clone(), opts.decoder);
 
     let (stage, table, schema) = match staging {
@@ -171,7 +170,7 @@ pub fn run(inputs: &[PathBuf], opts: &MatchOptions, engine: &Engine) -> Result<R
                 row.codec = Some(d.info.codec.clone());
                 match &mut pending {
                     Pending::Matches(refs, matches) => {
-                        let found = match_one(&d, &searched, &cat, refs, &tables, opts);
+                        let found = match_one(&d, &searched, &cat, refs, opts);
                         row.matches = found.len() as u32;
                         for s in found {
                             matches.push(MatchRow { query_id: m.id.clone(), archive: m.archive.clone(), ..s });
@@ -302,7 +301,6 @@ fn ref_frames<'a>(cat: &'a Catalogue, line: &'a Timeline, facts: &'a VideoFacts,
         descriptors: cat.descriptors(),
         strips: cat.strip_descriptors(),
         by_video: &line.by_video,
-        pictures: &cat.pictures,
         near_s: config.matching.grow.near_s,
     }
 }
@@ -346,7 +344,6 @@ fn match_one(
     searched: &Searched,
     cat: &Catalogue,
     refs: &RefFrames,
-    tables: &Tables,
     opts: &MatchOptions,
 ) -> Vec<MatchRow> {
     let upload = Upload {
@@ -359,7 +356,7 @@ fn match_one(
         period: 1.0 / opts.config.decode.rate,
         duration: d.info.duration_s,
     };
-    rows_of(matching::find(&upload, refs, tables, &opts.config.matching), cat)
+    rows_of(matching::find(&upload, refs, &opts.config.matching), cat)
 }
 
 /// The `matches` rows of an upload's segments, its ids left for the caller to fill.

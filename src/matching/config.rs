@@ -12,7 +12,6 @@ pub struct MatchConfig {
     pub score: ScoreConfig,
     pub grow: GrowConfig,
     pub resolve: ResolveConfig,
-    pub verify: VerifyConfig,
     pub refine: RefineConfig,
     pub still: StillConfig,
     pub cuts: CutsConfig,
@@ -154,44 +153,6 @@ pub struct ResolveConfig {
 impl Default for ResolveConfig {
     fn default() -> Self {
         ResolveConfig { margin: 0.1, min_share: 0.25 }
-    }
-}
-
-/// `verify`: a crop of the catalogue pictures that explains a weak segment's frames.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct VerifyConfig {
-    /// A segment below `select.min_score` whose frames resemble the best crop of the
-    /// catalogue pictures on its line with mean similarity `m` over `floor` has its score
-    /// multiplied by `1 + gain * (m - floor)` (`m` less the whole pictures' similarity,
-    /// where that is higher). A floor of 0.6 let a negative upload of a generated
-    /// all-crop set (scripts/make_family_queries.py crop, seed 6) over the threshold;
-    /// 0.65 gives the same dev figures and none.
-    pub gain: f32,
-    pub floor: f32,
-    /// Most upload frames of a segment the crop is fitted on.
-    pub samples: usize,
-    /// Frames every crop is first tried on, and how many of the best crops are then
-    /// tried on all `samples`.
-    pub coarse_samples: usize,
-    pub finalists: usize,
-    /// Kept fractions of the catalogue picture's width (and, apart, height) searched.
-    pub scales: Vec<f32>,
-    /// Positions of a crop in its slack: left (top), centre, right (bottom).
-    pub places: Vec<f32>,
-}
-
-impl Default for VerifyConfig {
-    fn default() -> Self {
-        VerifyConfig {
-            gain: 4.0,
-            floor: 0.65,
-            samples: 8,
-            coarse_samples: 3,
-            finalists: 6,
-            scales: vec![0.7, 0.8, 0.9, 1.0],
-            places: vec![0.0, 0.5, 1.0],
-        }
     }
 }
 

@@ -3,13 +3,13 @@
 //!
 //! Owns the model types (`model`), its settings (`config`) and one file per stage, run
 //! in this order by `candidates` below: `vote` -> `grow` -> `resolve` (per video and
-//! orientation) -> `verify` -> `refine` -> `still` -> `cuts` (then each segment's
-//! `still::evidence`), then `select` over every pass of an upload. `find` runs the two
+//! orientation) -> `refine` -> `still` -> `cuts` (then each segment's `still::evidence`),
+//! then `select` over every pass of an upload. `find` runs the two
 //! passes of an upload: the whole picture's views, then the parts of the frame (halves,
 //! picture-in-picture windows) with their votes weighted.
 //!
-//! Uses `kernels` (descriptors, neighbour lists) and `frame` (resampling, for
-//! `verify`); never `ingest`, `store` or `job`. No stage uses a later one.
+//! Uses `kernels` (descriptors, neighbour lists); never `frame`, `ingest`, `store` or
+//! `job`. No stage uses a later one.
 
 pub mod config;
 pub mod cuts;
@@ -19,10 +19,9 @@ pub mod refine;
 pub mod resolve;
 pub mod select;
 pub mod still;
-pub mod verify;
 pub mod vote;
 
-use crate::kernels::descriptor::{Descriptor, Tables, WORDS};
+use crate::kernels::descriptor::{Descriptor, WORDS};
 use crate::kernels::search::{Neighbours, union};
 use config::MatchConfig;
 use model::{QueryFrames, RefFrames, Segment};
@@ -30,13 +29,13 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Segments of one pass over an upload, best first.
-pub fn align(q: &QueryFrames, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<Segment> {
-    select::select(candidates(q, r, tables, c, 1.0), r, c)
+pub fn align(q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Vec<Segment> {
+    select::select(candidates(q, r, c, 1.0), r, c)
 }
 
 /// Every segment found in one pass over an upload's votes, each vote counting `weight`,
 /// unsorted and unfiltered: the stages up to `select`, in order.
-pub fn candidates(q: &QueryFrames, r: &RefFrames, tables: &Tables, c: &MatchConfig, weight: f32) -> Vec<Segment> {
+pub fn candidates(q: &QueryFrames, r: &RefFrames, c: &MatchConfig, weight: f32) -> Vec<Segment> {
     // The videos that could score highest are searched first, so that the search cap
     // (`vote::Strongest`) drops the weakest lines of the whole catalogue, not the
     // videos listed last.
@@ -52,16 +51,13 @@ pub fn candidates(q: &QueryFrames, r: &RefFrames, tables: &Tables, c: &MatchConf
         by_key.insert(key, segs);
     }
     let mut out: Vec<Segment> = by_key.into_values().flatten().collect();
-    let voted: Vec<bool> = out.iter().map(|s| s.score >= c.select.min_score).collect();
-    verify::rescore(&mut out, q, r, tables, c);
-    for (s, voted) in out.iter_mut().zip(voted).filter(|(s, _)| s.score >= c.select.min_score) {
+    for s in out.iter_mut().filter(|s| s.score >= c.select.min_score) {
         let Some(mut judge) = refine::LineJudge::new(s, q, c) else {
             continue;
         };
         refine::refine(s, &mut judge, q, r, c);
-        // Not evidence: dropped. (Unless verification found it: a crop of the catalogue
-        // pictures explains its frames, which the whole pictures `still` compares do not.)
-        if voted && still::still(s, &mut judge, q, r, c) {
+        // Not evidence: dropped.
+        if still::still(s, &mut judge, q, r, c) {
             s.score = 0.0;
         }
     }
@@ -96,7 +92,7 @@ pub struct Upload<'a> {
 /// frame are aligned apart (a part holding unrelated footage would crowd the picture's
 /// true neighbours out of a merged list), the parts' votes weighted by
 /// `score.part_weight`, and one selection made over both.
-pub fn find(u: &Upload, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<Segment> {
+pub fn find(u: &Upload, r: &RefFrames, c: &MatchConfig) -> Vec<Segment> {
     let words: Vec<[u32; WORDS]> = u.descriptors.iter().map(|d| d.words).collect();
     // A frame's energy is that of its detected picture, its first view.
     let energy: Vec<u32> = u.ranges.iter().map(|v| u.descriptors[v.start].energy).collect();
@@ -136,7 +132,7 @@ pub fn find(u: &Upload, r: &RefFrames, tables: &Tables, c: &MatchConfig) -> Vec<
             period: u.period,
             duration: u.duration,
         };
-        segments.extend(candidates(&q, r, tables, c, weight));
+        segments.extend(candidates(&q, r, c, weight));
     }
     select::select(segments, r, c)
 }

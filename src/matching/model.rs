@@ -1,9 +1,8 @@
 //! What every stage of `matching` works on: the upload's frames with their neighbours,
 //! the catalogue's frames, lines through them, and the segments the stages pass on.
 
-use crate::kernels::descriptor::{DOT_ONE, PackedImage, WORDS, oriented_dot};
+use crate::kernels::descriptor::{DOT_ONE, WORDS, oriented_dot};
 use crate::kernels::ivf::Descriptors;
-use crate::kernels::mapped::Pictures;
 use crate::kernels::search::Neighbours;
 
 /// What alignment needs of the catalogue, sample by sample. A compacted catalogue
@@ -28,8 +27,6 @@ pub struct RefFrames<'a> {
     pub strips: Option<Descriptors<'a>>,
     /// Each video's samples in time order (`frames_by_video`).
     pub by_video: &'a [Vec<u32>],
-    /// Each stored frame's whole picture, 32x32 (`verify`).
-    pub pictures: &'a Pictures,
     /// Catalogue frames within this many seconds of a time are near it
     /// (`GrowConfig::near_s`).
     pub near_s: f64,
@@ -96,11 +93,6 @@ impl RefFrames<'_> {
     /// The samples stored frame `s` stands for.
     pub fn samples(&self, s: usize) -> std::ops::Range<usize> {
         self.first[s] as usize..self.first[s + 1] as usize
-    }
-
-    /// The picture of sample `f`.
-    pub fn picture(&self, f: usize) -> &PackedImage {
-        &self.pictures[self.stored[f] as usize]
     }
 
     /// The frame of `video` nearest to time `tr`, if one lies near it.
@@ -302,14 +294,13 @@ mod tests {
 #[cfg(test)]
 mod probe_tests {
     use super::*;
-    use crate::kernels::descriptor::{IMG_WORDS, Tables, describe};
+    use crate::kernels::descriptor::{Tables, describe};
     use crate::testkit::random_image;
 
     #[test]
     fn a_strip_probe_is_compared_with_the_strips_and_views_with_the_views() {
         let t = Tables::new();
         let (view, strip) = (describe(&random_image(1), &t).words, describe(&random_image(2), &t).words);
-        let pictures = Pictures::owned(vec![[0; IMG_WORDS]]);
         let r = RefFrames {
             video: &[0],
             t: &[0.0],
@@ -321,7 +312,6 @@ mod probe_tests {
             descriptors: Descriptors::Frames(&view, 1),
             strips: Some(Descriptors::Frames(&strip, 1)),
             by_video: &[vec![0]],
-            pictures: &pictures,
             near_s: 0.5,
         };
         let sim = |p: Probe| r.frame_similarity(p, 0, false);

@@ -14,9 +14,7 @@ use crate::matching::refine::LineJudge;
 /// segments scoring 0.9 or more whose line beat the shifted one by under 0.06 resembled
 /// their pictures at 0.32-0.47 when false and at 0.506 or more when true, but for one
 /// false at 0.498; a true one at 0.478 was found in a picture-in-picture window and
-/// scored under 0.9. The caller leaves out segments that reached the threshold by
-/// verification alone: a crop of their pictures explains them, which the whole pictures
-/// compared here do not.
+/// scored under 0.9.
 pub fn still(s: &Segment, judge: &mut LineJudge, q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> bool {
     let p = &c.still;
     let at = s.line().at(judge.mid);

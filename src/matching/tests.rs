@@ -1,12 +1,11 @@
 //! Tests of the stages together, on catalogues and uploads of `testkit`.
 
-use crate::frame::gray::{Rect, resample};
 use crate::kernels::descriptor::{Tables, describe, pack_image};
 use crate::kernels::search::{Hit, TOPK};
 use crate::matching::config::{JudgeConfig, MatchConfig};
 use crate::matching::model::{Probe, RefFrames, Segment};
-use crate::matching::{align, candidates, select, verify};
-use crate::testkit::{BACKGROUND, Catalogue, Upload, hit, mix, random_pixels, waves};
+use crate::matching::{align, candidates, select};
+use crate::testkit::{BACKGROUND, Catalogue, Upload, mix, random_pixels};
 
 /// The segments of an upload made by `Upload::new` (video 0 of a two-video catalogue).
 fn align_upload(
@@ -20,7 +19,7 @@ fn align_upload(
     let tables = Tables::new();
     let cat = Catalogue::new(2, &tables, 0.0);
     let up = Upload::new(&cat, &tables, n, 0, clip, found, speed, start);
-    align(&up.frames(), &cat.refs(), &tables, c)
+    align(&up.frames(), &cat.refs(), c)
 }
 
 #[test]
@@ -39,7 +38,7 @@ fn two_clips_of_a_static_shot_stay_apart() {
     let grows =
         RefFrames::similarity_near(&refs, Probe { views: &up.words[25..26], strips: &[] }, 0, false, 10.0 + 12.5);
     assert!(grows.is_some_and(|s| s >= c.grow.min_similarity), "{grows:?}");
-    let mut segs = align(&up.frames(), &refs, &tables, &c);
+    let mut segs = align(&up.frames(), &refs, &c);
     segs.sort_by(|a, b| a.query_start.total_cmp(&b.query_start));
     assert_eq!(segs.len(), 2, "{segs:?}");
     for (s, (qs, qe, rs)) in segs.iter().zip([(0.0, 9.75, 10.0), (9.75, 20.0, 60.0)]) {
@@ -78,7 +77,7 @@ fn the_pictures_correct_a_line_the_neighbours_put_at_the_wrong_speed() {
     let cat = Catalogue::new(2, &tables, 0.0);
     let mut up = Upload::new(&cat, &tables, 60, 0, 10..40, 10..40, 1.2, 30.0);
     up.neighbours = Upload::new(&cat, &tables, 60, 0, 10..40, 18..32, 1.0, 31.5).neighbours;
-    let segs = align(&up.frames(), &cat.refs(), &tables, &MatchConfig::default());
+    let segs = align(&up.frames(), &cat.refs(), &MatchConfig::default());
     let s = &segs[0];
     assert!((s.speed - 1.2).abs() < 0.03, "{s:?}");
     // Off the 1x line the clip's first and last frames resemble nothing: the range
@@ -125,14 +124,14 @@ fn a_still_upload_that_faintly_resembles_a_still_shot_is_no_match() {
     let cat = Catalogue::new(2, &tables, 0.6);
     let mut up = Upload::new(&cat, &tables, 60, 0, 10..40, 10..40, 1.0, 30.0);
     let c = MatchConfig::default();
-    assert!(align(&up.frames(), &cat.refs(), &tables, &c).iter().any(|s| s.video == 0), "the copy");
+    assert!(align(&up.frames(), &cat.refs(), &c).iter().any(|s| s.video == 0), "the copy");
     for i in 10..40 {
         up.words[i] = describe(&pack_image(&mix(&random_pixels(20_000 + i as u64), BACKGROUND, 0.3)), &tables).words;
     }
     // Their similarity to the shot, about 0.41 at every catalogue time.
     let sim = RefFrames::similarity_near(&cat.refs(), Probe { views: &up.words[20..21], strips: &[] }, 0, false, 35.0);
     assert!(sim.is_some_and(|s| (0.3..0.46).contains(&s)), "{sim:?}");
-    let segs = align(&up.frames(), &cat.refs(), &tables, &c);
+    let segs = align(&up.frames(), &cat.refs(), &c);
     assert!(segs.iter().all(|s| s.video != 0), "{segs:?}");
     // Frames that faintly resemble their own catalogue pictures of a moving shot: the
     // line's time is evidence.
@@ -144,7 +143,7 @@ fn a_still_upload_that_faintly_resembles_a_still_shot_is_no_match() {
     }
     let sim = RefFrames::similarity_near(&cat.refs(), Probe { views: &up.words[20..21], strips: &[] }, 0, false, 35.0);
     assert!(sim.is_some_and(|s| (0.3..0.46).contains(&s)), "{sim:?}");
-    let segs = align(&up.frames(), &cat.refs(), &tables, &c);
+    let segs = align(&up.frames(), &cat.refs(), &c);
     assert!(segs.iter().any(|s| s.video == 0), "{segs:?}");
 }
 
@@ -169,100 +168,8 @@ fn the_search_cap_drops_the_weakest_lines_not_the_videos_listed_last() {
             up.neighbours[i][0] = Hit { score: weak.neighbours[i][0].score * 2 / 3, ..weak.neighbours[i][0] };
         }
     }
-    let segs = select::select(candidates(&up.frames(), &cat.refs(), &tables, &c, 1.0), &cat.refs(), &c);
+    let segs = select::select(candidates(&up.frames(), &cat.refs(), &c, 1.0), &cat.refs(), &c);
     assert_eq!(segs.first().map(|s| s.video), Some(7), "{segs:?}");
-}
-
-/// A catalogue of smooth pictures (one video of 80 frames at 4/s) and an upload of 40
-/// frames at 2/s whose first 20 show the `crop` of catalogue frames 0, 2, 4, ..., their
-/// neighbour lists holding their catalogue frame at similarity `sim` for the frames in
-/// `found`. The other 20 frames are noise, each with one weak neighbour in the video
-/// (similarity 0.12) on no line.
-fn cropped(crop: Rect, sim: f32, found: std::ops::Range<usize>) -> (Catalogue, Upload) {
-    let tables = Tables::new();
-    let sources: Vec<_> = (0..80).map(|s| waves(s, 128)).collect();
-    let pictures = sources.iter().map(|g| resample(g, Rect::full(g))).collect();
-    let cat = Catalogue::of_pictures(pictures, 80, &tables);
-    let mut up = Upload::new(&cat, &tables, 40, 0, 0..20, 0..0, 1.0, 0.0);
-    for i in 0..40 {
-        up.neighbours[i] = [Hit::EMPTY; TOPK];
-        if i >= 20 {
-            up.neighbours[i][0] = hit((i * 37) % 80, 0.12, false);
-            continue;
-        }
-        let r = Rect { x0: crop.x0 * 128.0, y0: crop.y0 * 128.0, x1: crop.x1 * 128.0, y1: crop.y1 * 128.0 };
-        up.words[i] = describe(&resample(&sources[2 * i], r), &tables).words;
-        if found.contains(&i) {
-            up.neighbours[i][0] = hit(2 * i, sim, false);
-        }
-    }
-    (cat, up)
-}
-
-#[test]
-fn a_stronger_part_segment_never_scores_below_a_weaker_one() {
-    // The same cropped clip found in a part of the frame (votes weighted 0.75) by all
-    // 20 frames (1.1 unweighted), or by 16 (0.88). Verification lifts a segment short
-    // of the threshold by how well a crop explains it; the weight must come before that
-    // gate, or the stronger evidence (over the threshold unweighted, under it weighted)
-    // misses the lift and ends at 0.825. (At a floor of 0.9: the weights lift the
-    // segments over the default's.)
-    let tables = Tables::new();
-    let mut c = MatchConfig::default();
-    c.select.min_score = 0.9;
-    let crop = Rect { x0: 0.15, y0: 0.1, x1: 0.85, y1: 0.9 };
-    let score = |found: usize| {
-        let (cat, up) = cropped(crop, 0.155, 0..found);
-        let segs =
-            select::select(candidates(&up.frames(), &cat.refs(), &tables, &c, c.score.part_weight), &cat.refs(), &c);
-        segs.first().map_or(0.0, |s| s.score)
-    };
-    let (all, some) = (score(20), score(16));
-    assert!(some >= c.select.min_score, "the weaker one is lifted: {some}");
-    assert!(all >= some, "20 frames {all}, 16 frames {some}");
-}
-
-/// The crop `best_crop` fits to an upload that shows `shown` of its catalogue pictures,
-/// and the score `rescore` gives a segment of 0.5 over all of it (under a floor of 0.9).
-fn fit(shown: Rect) -> (verify::Fit, f32) {
-    let tables = Tables::new();
-    let mut c = MatchConfig::default();
-    c.select.min_score = 0.9;
-    let (cat, up) = cropped(shown, 0.9, 0..0);
-    let seg = Segment {
-        video: 0,
-        mirrored: false,
-        query_start: 0.0,
-        query_end: 10.0,
-        ref_start: 0.0,
-        ref_end: 10.0,
-        speed: 1.0,
-        offset: 0.0,
-        score: 0.5,
-        frames: 20,
-        core: (0.0, 9.5),
-        evidence: None,
-        probability: None,
-    };
-    let fit = verify::best_crop(&seg, &up.frames(), &cat.refs(), &tables, &c).expect("pictures on the line");
-    let mut lifted = [seg];
-    verify::rescore(&mut lifted, &up.frames(), &cat.refs(), &tables, &c);
-    (fit, lifted[0].score)
-}
-
-#[test]
-fn verification_finds_the_crop_an_upload_made() {
-    let (fit, lifted) = fit(Rect { x0: 0.2, y0: 0.05, x1: 0.9, y1: 0.95 });
-    assert!((fit.crop.w - 0.7).abs() < 0.11 && (fit.crop.h - 0.9).abs() < 0.11, "{fit:?}");
-    assert!(fit.similarity > 0.7 && fit.similarity > fit.whole + 0.2, "{fit:?}");
-    assert!(lifted > 0.5 * 1.4, "{lifted}");
-}
-
-#[test]
-fn verification_gives_a_picture_shown_whole_nothing() {
-    let (fit, lifted) = fit(Rect { x0: 0.0, y0: 0.0, x1: 1.0, y1: 1.0 });
-    assert!(fit.whole > 0.9, "{fit:?}");
-    assert!(lifted < 0.5 * 1.1, "{lifted}");
 }
 
 /// A judge of the score, the frames and slowness alone, to see each weight act; and

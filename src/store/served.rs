@@ -217,7 +217,7 @@ pub fn write_pictures(dir: &Path, part: u32, pictures: &[PackedImage]) -> Result
 
 pub fn map_pictures(dir: &Path, part: u32) -> Result<Section<PackedImage>> {
     let pictures: Section<PackedImage> = Mapped::open(&pictures_path(dir, part), PICTURES)?.array(0)?;
-    // Read a few frames at a time (`verify`), as descriptors by alignment.
+    // Read a few frames at a time (the review page), as descriptors by alignment.
     pictures.advise(memmap2::Advice::Random, 0..pictures.len());
     Ok(pictures)
 }
