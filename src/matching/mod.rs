@@ -4,9 +4,9 @@
 //! Owns the model types (`model`), its settings (`config`) and one file per stage, run
 //! in this order by `candidates` below: `vote` -> `grow` -> `resolve` (per video and
 //! orientation) -> `refine` -> `still` -> `cuts` (then each segment's `still::evidence`),
-//! then `select` over every pass of an upload. `find` runs the two
-//! passes of an upload: the whole picture's views, then the parts of the frame (halves,
-//! picture-in-picture windows) with their votes weighted.
+//! then `select` over every pass of an upload. `find` runs the two passes of an upload:
+//! the whole picture's views, then the parts of the frame (halves, picture-in-picture
+//! windows) with their votes weighted.
 //!
 //! Uses `kernels` (descriptors, neighbour lists); never `frame`, `ingest`, `store` or
 //! `job`. No stage uses a later one.

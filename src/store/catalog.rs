@@ -115,7 +115,7 @@ pub struct Catalogue {
     /// Each held frame's strips, bands and halves (`Manifest::strip_count` descriptors of
     /// `WORDS` words), in frame order, where `Hold::strips` asked for them; else empty.
     pub strips: Vec<u32>,
-    /// Each frame's whole picture as a packed 32x32 image, shown on the review page.
+    /// Each frame's picture, packed 32x32: shown by the review page, the scale bench's filler.
     pub pictures: Pictures,
     /// The search index, where it covers every part.
     pub index: Option<CatalogueIndex>,
