@@ -24,7 +24,10 @@ fn main() -> Result<()> {
     let (Some(cat_dir), Some(video)) = (args.next(), args.next()) else {
         anyhow::bail!("usage: inspect CATALOG VIDEO");
     };
-    let cat = catalog::open(&cat_dir, catalog::Hold { frames: true, index: false, videos: None, strips: true })?;
+    let cat = catalog::open(
+        &cat_dir,
+        catalog::Hold { frames: true, index: false, videos: None, strips: true, pictures: false },
+    )?;
     let engine = Engine::open(DeviceChoice::Cpu, None)?;
     let prepared = engine.prepare(Matrix { words: &cat.words, views: cat.manifest.views })?;
     let opts = Config::default().decode_options(false, None, clipmatch::ingest::hw::Decoder::Cpu);

@@ -91,7 +91,7 @@ impl SearchConfig {
     /// strips in frame order.
     pub fn hold(&self, dir: &Path) -> Result<Hold<'static>> {
         let index = self.use_index(catalog::read_manifest(dir)?.frames);
-        Ok(Hold { frames: !index, index, videos: None, strips: true })
+        Ok(Hold { frames: !index, index, videos: None, strips: true, pictures: false })
     }
 
     /// `cat` made ready for `engine`: its views searched exactly or through its index,

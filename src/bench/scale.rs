@@ -142,8 +142,10 @@ pub fn run(engine: &Engine, o: &ScaleOptions) -> Result<ScaleReport> {
         let centroids = build::reindex(&dir, engine, &o.config.index)?;
         let index_s = start.elapsed().as_secs_f64();
         let start = Instant::now();
-        let mapped = Hold { frames: false, index: true, videos: None, strips: false };
-        let cat = catalog::open(&dir, if hours <= o.exact_max_hours { Hold::ALL } else { mapped })?;
+        // Searched, never shown: no pictures.
+        let mapped = Hold { frames: false, index: true, videos: None, strips: false, pictures: false };
+        let held = Hold { pictures: false, ..Hold::ALL };
+        let cat = catalog::open(&dir, if hours <= o.exact_max_hours { held } else { mapped })?;
         let open_s = start.elapsed().as_secs_f64();
         rows.push(measure(
             engine,

@@ -263,8 +263,8 @@ fn join_shard(
     // assigns them.
     let strips = !config.search.use_index(found.frames) || found.index.as_ref().is_some_and(|ix| ix.strips);
     let hold = match catalog::indexed(&found) {
-        true => Hold { frames: false, index: true, videos: None, strips },
-        false => Hold { frames: true, index: false, videos: Some(&named), strips },
+        true => Hold { frames: false, index: true, videos: None, strips, pictures: false },
+        false => Hold { frames: true, index: false, videos: Some(&named), strips, pictures: false },
     };
     let cat = catalog::open(catalog, hold)?;
     let facts = super::VideoFacts::of(catalog, &cat)?;

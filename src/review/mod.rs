@@ -155,7 +155,14 @@ pub fn review(o: &ReviewOptions) -> Result<ReviewSummary> {
                             Some(cat) => cat,
                             None => full.insert(catalog::open(
                                 &o.catalog,
-                                catalog::Hold { frames: true, index: false, videos: None, strips: false },
+                                // Mapped, where the index covers the catalogue: the pictures alone.
+                                catalog::Hold {
+                                    frames: false,
+                                    index: true,
+                                    videos: None,
+                                    strips: false,
+                                    pictures: true,
+                                },
                             )?),
                         };
                         stored(cat, v as u32, *tr)

@@ -19,7 +19,7 @@ use crate::kernels::ivf::{Descriptors, Lists, ListsBuilder};
 use crate::kernels::mapped::Pictures;
 use crate::kernels::search::Matrix;
 use crate::store::index::{self, CatalogueIndex, IndexManifest};
-use crate::store::parts::{PartData, part_path};
+use crate::store::parts::{PartData, Times, part_path};
 use crate::store::served;
 use crate::store::served::Of;
 use crate::store::table::{self, VideoMeta, VideoRow, VideosBuilder, column};
@@ -308,10 +308,13 @@ pub struct Hold<'a> {
     /// descriptors in frame order for an exhaustive search, in their lists for a search
     /// through the index where it assigns them.
     pub strips: bool,
+    /// Each frame's picture (for the review page and the scale bench's filler; matching
+    /// never reads them, and at 1 KB a frame they weigh a quarter of the catalogue).
+    pub pictures: bool,
 }
 
 impl Hold<'_> {
-    pub const ALL: Hold<'static> = Hold { frames: true, index: true, videos: None, strips: true };
+    pub const ALL: Hold<'static> = Hold { frames: true, index: true, videos: None, strips: true, pictures: true };
 }
 
 /// Loads every part for matching: descriptors, index or both, of the videos `hold`
@@ -331,7 +334,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         && m.parts == manifest.parts
     {
         let centroids = index::read_centroids(dir, m)?;
-        return open_mapped(dir, &manifest, videos, centroids, hold.strips);
+        return open_mapped(dir, &manifest, videos, centroids, hold);
     }
     let plan = match &manifest.index {
         Some(m) if hold.index => {
@@ -399,7 +402,8 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     let mut lists = index_only.map(|p| builder(&p.assigned, views));
     let mut strip_lists = strip_plan.filter(|_| !frames).map(|s| builder(s, manifest.strip_count()));
     let mut kept_clusters = Vec::new();
-    let mut pictures = Vec::with_capacity(if hold.videos.is_none() { manifest.frames as usize } else { 0 });
+    let mut pictures =
+        Vec::with_capacity(if hold.videos.is_none() && hold.pictures { manifest.frames as usize } else { 0 });
     // Frames of every video seen so far, held or not: the next frame's global index.
     let mut seen = 0u32;
     let hold_strips = (frames || strip_plan.is_some()) && hold.strips && manifest.strip_count() > 0;
@@ -412,7 +416,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         let mapped = plan.as_ref().and_then(|p| p.lists.get(part as usize));
         let strips_mapped = plan.as_ref().and_then(|p| p.strip_lists.get(part as usize));
         let strips = hold_strips.then_some((manifest.strip_count(), strips_mapped));
-        let data = PartData::read(dir, part, (views, mapped), strips)?;
+        let data = PartData::read(dir, part, (views, mapped), strips, hold.pictures)?;
         let batches = table::read_all(&path)?;
         data.check_rows(dir, part, batches.iter().map(RecordBatch::num_rows).sum())?;
         let mut rows = 0;
@@ -453,7 +457,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
                         cat.strips.extend_from_slice(words);
                     }
                 }
-                pictures.push(data.pictures[row]);
+                pictures.extend(data.pictures.as_ref().map(|p| p[row]));
             }
             rows += b.num_rows();
         }
@@ -510,39 +514,6 @@ fn index_row(
     }
 }
 
-/// A batch's time columns: each stored frame's time, and the end of the time range it
-/// stands for and the samples in it (absent from catalogues built before compaction:
-/// every frame then stands alone).
-struct Times<'b> {
-    t: &'b Float64Array,
-    t_end: &'b Float64Array,
-    samples: Option<&'b UInt32Array>,
-}
-
-impl<'b> Times<'b> {
-    fn of(b: &'b RecordBatch, path: &Path) -> Result<Times<'b>> {
-        let t = column::<Float64Array>(b, "t", path)?;
-        let t_end = column::<Float64Array>(b, "t_end", path).unwrap_or(t);
-        Ok(Times { t, t_end, samples: column::<UInt32Array>(b, "samples", path).ok() })
-    }
-
-    /// Row `i`'s time, end and samples, the samples checked against the range at `rate`
-    /// samples per second (a sample or two of slack for timestamps), so that a damaged
-    /// part of `dir` read from `file` cannot make alignment restore any number.
-    fn row(&self, dir: &Path, file: &Path, i: usize, rate: f64) -> Result<(f64, f64, u32)> {
-        let (t, t_end) = (self.t.value(i), self.t_end.value(i));
-        let samples = self.samples.map_or(1, |s| s.value(i));
-        let ordered = t_end.partial_cmp(&t).is_some_and(|o| o.is_ge());
-        if !ordered || samples == 0 || f64::from(samples) > (t_end - t) * rate + 2.0 {
-            return Err(err(
-                dir,
-                format!("{}: a frame stands for {samples} samples from {t} s to {t_end} s", file.display()),
-            ));
-        }
-        Ok((t, t_end, samples))
-    }
-}
-
 /// Whether the catalogue `manifest` describes has an index over every part: then `open`
 /// maps its files when it holds the index alone.
 pub fn indexed(manifest: &Manifest) -> bool {
@@ -551,20 +522,21 @@ pub fn indexed(manifest: &Manifest) -> bool {
 
 /// `open` of a catalogue searched through its index from its mapped files: the frames'
 /// small columns are read, the lists and pictures mapped part by part.
-/// The strips' lists are mapped where `strips` asks for them and the index assigns them.
+/// The strips' lists are mapped where `hold` asks for them and the index assigns them,
+/// the pictures where it asks for them.
 fn open_mapped(
     dir: &Path,
     manifest: &Manifest,
     videos: Vec<VideoRow>,
     centroids: Vec<u32>,
-    strips: bool,
+    hold: Hold,
 ) -> Result<Catalogue> {
     let ids: std::collections::HashMap<&str, u32> =
         videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
     let made_for = served::centroids_hash(&centroids);
     let mut cat = Catalogue::empty(manifest, None);
     let (mut lists, mut pictures, mut strip_lists) = (Vec::new(), Vec::new(), Vec::new());
-    let strips = strips && manifest.index.as_ref().is_some_and(|m| m.strips);
+    let strips = hold.strips && manifest.index.as_ref().is_some_and(|m| m.strips);
     for part in 0..manifest.parts {
         let path = part_path(dir, part);
         let first = cat.frame_video.len();
@@ -587,23 +559,27 @@ fn open_mapped(
         }
         let rows = cat.frame_video.len() - first;
         let l = served::map_lists(dir, part, Of::Views, first as u32, made_for)?;
-        let p = served::map_pictures(dir, part)?;
+        let p = match hold.pictures {
+            true => Some(served::map_pictures(dir, part)?),
+            false => None,
+        };
         let s = match strips {
             true => Some(served::map_lists(dir, part, Of::Strips, first as u32, made_for)?),
             false => None,
         };
-        if l.frame_count() != rows || p.len() != rows || s.as_ref().is_some_and(|s| s.frame_count() != rows) {
+        let pictures_n = p.as_ref().map_or(rows, |p| p.len());
+        if l.frame_count() != rows || pictures_n != rows || s.as_ref().is_some_and(|s| s.frame_count() != rows) {
             return Err(err(
                 dir,
                 format!(
                     "part {part} has {rows} rows, its mapped lists {} and pictures {}: the part is damaged, build the catalogue again",
                     l.frame_count(),
-                    p.len()
+                    pictures_n
                 ),
             ));
         }
         lists.push(l);
-        pictures.push(p);
+        pictures.extend(p);
         strip_lists.extend(s);
     }
     cat.pictures = Pictures::of_parts(pictures);

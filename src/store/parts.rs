@@ -2,12 +2,15 @@
 //! strips and its pictures. They live only in the part's mapped files under `index/`
 //! (`served`), which a search through the index maps as they are; the Parquet part
 //! holds each row's small columns. Read here for the index (`build`) and for
-//! `catalog::open` where it holds frames in memory.
+//! `catalog::open` where it holds frames in memory; and the time columns of its rows.
 
 use crate::error::{Error, Result};
 use crate::kernels::descriptor::{PackedImage, WORDS};
 use crate::kernels::ivf::{Descriptors, Lists};
 use crate::store::served::{self, Of};
+use crate::store::table::column;
+use arrow::array::{Float64Array, UInt32Array};
+use arrow::record_batch::RecordBatch;
 use std::path::{Path, PathBuf};
 
 pub fn part_path(dir: &Path, part: u32) -> PathBuf {
@@ -63,18 +66,20 @@ fn gather(dir: &Path, part: u32, of: Of, lists: &Lists, count: usize) -> Result<
 pub struct PartData {
     views: (Vec<u32>, usize),
     strips: Option<(Vec<u32>, usize)>,
-    pub pictures: Vec<PackedImage>,
+    /// Where asked for.
+    pub pictures: Option<Vec<PackedImage>>,
 }
 
 impl PartData {
     /// Part `part`'s `views` descriptors per row, and its `strips` per row where asked,
     /// from its lists where they are already mapped (`index::Stored`), else from its
-    /// files.
+    /// files; its pictures where `pictures` asks.
     pub fn read(
         dir: &Path,
         part: u32,
         (views, mapped): (usize, Option<&Lists>),
         strips: Option<(usize, Option<&Lists>)>,
+        pictures: bool,
     ) -> Result<PartData> {
         let of = |o: Of, count: usize, mapped: Option<&Lists>| match mapped {
             Some(lists) => gather(dir, part, o, lists, count),
@@ -85,13 +90,15 @@ impl PartData {
             None => None,
         };
         let views = (of(Of::Views, views, mapped)?, views);
-        Ok(PartData { views, strips, pictures: part_pictures(dir, part)? })
+        let pictures = if pictures { Some(part_pictures(dir, part)?) } else { None };
+        Ok(PartData { views, strips, pictures })
     }
 
     /// Refused unless each file holds `rows` rows, as the part's Parquet file does.
     pub fn check_rows(&self, dir: &Path, part: u32, rows: usize) -> Result<()> {
         let count = |(w, n): &(Vec<u32>, usize)| w.len() / (n * WORDS);
-        let mut held = vec![("view lists", count(&self.views)), ("pictures", self.pictures.len())];
+        let mut held = vec![("view lists", count(&self.views))];
+        held.extend(self.pictures.as_ref().map(|p| ("pictures", p.len())));
         held.extend(self.strips.as_ref().map(|s| ("strip lists", count(s))));
         match held.iter().find(|(_, n)| *n != rows) {
             Some((what, n)) => Err(Error::Catalogue {
@@ -109,6 +116,37 @@ impl PartData {
 
     pub fn strips(&self, row: usize) -> Option<&[u32]> {
         self.strips.as_ref().map(|(w, n)| &w[row * n * WORDS..(row + 1) * n * WORDS])
+    }
+}
+
+/// A batch's time columns: each stored frame's time, and the end of the time range it
+/// stands for and the samples in it (absent from catalogues built before compaction:
+/// every frame then stands alone).
+pub struct Times<'b> {
+    t: &'b Float64Array,
+    t_end: &'b Float64Array,
+    samples: Option<&'b UInt32Array>,
+}
+
+impl<'b> Times<'b> {
+    pub fn of(b: &'b RecordBatch, path: &Path) -> Result<Times<'b>> {
+        let t = column::<Float64Array>(b, "t", path)?;
+        let t_end = column::<Float64Array>(b, "t_end", path).unwrap_or(t);
+        Ok(Times { t, t_end, samples: column::<UInt32Array>(b, "samples", path).ok() })
+    }
+
+    /// Row `i`'s time, end and samples, the samples checked against the range at `rate`
+    /// samples per second (a sample or two of slack for timestamps), so that a damaged
+    /// part of `dir` read from `file` cannot make alignment restore any number.
+    pub fn row(&self, dir: &Path, file: &Path, i: usize, rate: f64) -> Result<(f64, f64, u32)> {
+        let (t, t_end) = (self.t.value(i), self.t_end.value(i));
+        let samples = self.samples.map_or(1, |s| s.value(i));
+        let ordered = t_end.partial_cmp(&t).is_some_and(|o| o.is_ge());
+        if !ordered || samples == 0 || f64::from(samples) > (t_end - t) * rate + 2.0 {
+            let reason = format!("{}: a frame stands for {samples} samples from {t} s to {t_end} s", file.display());
+            return Err(Error::Catalogue { path: dir.to_path_buf(), reason });
+        }
+        Ok((t, t_end, samples))
     }
 }
 
@@ -136,13 +174,13 @@ mod tests {
 
         // Lists already mapped give the same rows.
         let mapped = served::read_lists(d, 0, Of::Views).unwrap();
-        let again = PartData::read(d, 0, (3, Some(&mapped)), None).unwrap();
+        let again = PartData::read(d, 0, (3, Some(&mapped)), None, false).unwrap();
         assert_eq!(again.views(2), &words[6 * WORDS..9 * WORDS]);
-        assert!(again.strips(0).is_none());
-        let data = PartData::read(d, 0, (3, None), Some((3, None))).unwrap();
+        assert!(again.strips(0).is_none() && again.pictures.is_none());
+        let data = PartData::read(d, 0, (3, None), Some((3, None)), true).unwrap();
         assert_eq!(data.views(2), &words[6 * WORDS..9 * WORDS]);
         assert_eq!(data.strips(3).unwrap(), &words[9 * WORDS..]);
-        assert_eq!(data.pictures[1], [1; IMG_WORDS]);
+        assert_eq!(data.pictures.as_ref().unwrap()[1], [1; IMG_WORDS]);
         data.check_rows(d, 0, 4).unwrap();
         let e = data.check_rows(d, 0, 5).unwrap_err().to_string();
         assert!(e.contains("part 0 has 5 rows, its view lists 4"), "{e}");
