@@ -51,6 +51,8 @@ pub struct BuildOptions {
     /// (`decode.catalogue_views`, `decode.catalogue_strips`, `_bands`, `_halves`).
     pub views: usize,
     pub strips: Strips,
+    /// Whether a new catalogue stores each frame's picture (`decode.catalogue_pictures`).
+    pub pictures: bool,
 }
 
 /// The frames of one video (`views` descriptors each, in time order) that are stored,
@@ -85,7 +87,13 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let inputs = inputs.as_slice();
     let mut manifest = if create {
         let layout = serde_json::to_value(&opts.decode.layout).map_err(|e| Error::Invalid(e.to_string()))?;
-        catalog::create(dir, opts.decode.rate, (opts.views, opts.strips), layout, opts.repeat_similarity)?
+        catalog::create(
+            dir,
+            opts.decode.rate,
+            (opts.views, opts.strips, opts.pictures),
+            layout,
+            opts.repeat_similarity,
+        )?
     } else {
         catalog::read_manifest(dir)?
     };
@@ -145,7 +153,9 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
                 frames.push(&m.id, range, described[f * cut].energy);
                 part_words.extend_from_slice(&words[..views * WORDS]);
                 part_strips.extend_from_slice(&words[views * WORDS..]);
-                part_pictures.push(d.images[f * cut]);
+                if manifest.pictures {
+                    part_pictures.push(d.images[f * cut]);
+                }
             }
             let n = d.times.len();
             tracing::info!(video = %m.id, frames = n, stored = kept.len(), duration_s = d.info.duration_s, "added");
@@ -187,12 +197,13 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
     let m = Matrix { words: &part_words, views: manifest.views };
     let strips = Matrix { words: &part_strips, views: manifest.strip_count() };
     let strips = (manifest.strip_count() > 0).then_some(&strips);
+    let pictures = manifest.pictures.then_some(&part_pictures[..]);
     match &manifest.index {
         None if create && !part_words.is_empty() => {
             let centroids = cluster::train(engine, &[&part_words], &opts.index.train_params(part_words.len() / WORDS))?;
             index::write_centroids(dir, &centroids)?;
             let assigner = cluster::Assigner::new(engine, &centroids, &opts.index.assign_params())?;
-            store_part(dir, part, (&m, strips), Some((engine, &assigner)), Some(&part_pictures))?;
+            store_part(dir, part, (&m, strips), Some((engine, &assigner)), pictures)?;
             manifest.index = Some(IndexManifest {
                 centroids: centroids.len() / WORDS,
                 parts: 1,
@@ -205,7 +216,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
         Some(ix) if ix.parts == part => {
             let centroids = index::read_centroids(dir, ix)?;
             let assigner = cluster::Assigner::new(engine, &centroids, &opts.index.assign_params())?;
-            store_part(dir, part, (&m, strips), Some((engine, &assigner)), Some(&part_pictures))?;
+            store_part(dir, part, (&m, strips), Some((engine, &assigner)), pictures)?;
             let trained = ix.trained_frames;
             manifest.index.as_mut().expect("matched Some").parts += 1;
             // Centroids trained on a small catalogue serve a large one poorly (as `catalog
@@ -218,7 +229,7 @@ pub fn add(dir: &Path, inputs: &[PathBuf], engine: &Engine, opts: &BuildOptions,
             }
         }
         _ => {
-            store_part(dir, part, (&m, strips), None, Some(&part_pictures))?;
+            store_part(dir, part, (&m, strips), None, pictures)?;
             if manifest.index.is_some() {
                 tracing::warn!("the search index does not cover every part: `clipmatch catalog index` rebuilds it");
             }

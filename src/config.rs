@@ -201,6 +201,12 @@ pub struct DecodeConfig {
     /// neighbour lists of a compacted catalogue hold more distinct frames, which finds
     /// more clips (docs/COMPACTION.md, docs/JUDGE.md).
     pub catalogue_repeat_similarity: f32,
+    /// Whether `catalog build` stores each frame's 32x32 picture (1 KB a frame, a quarter
+    /// of the catalogue's bytes). Matching never reads them; the review page shows them
+    /// only for a catalogue video whose source is gone, and otherwise decodes its frames
+    /// from the source in colour. Recorded in the catalogue, so that `catalog add` stores
+    /// alike.
+    pub catalogue_pictures: bool,
     /// Views stored per catalogue frame, for `catalog build`: the first this many of
     /// `frame::views`' crops, at most 12, each 128 bytes a frame and a scan of the
     /// catalogue per upload descriptor. Recorded in the catalogue, so that `catalog add`
@@ -236,6 +242,7 @@ impl Default for DecodeConfig {
             rate: 2.0,
             catalogue_rate: 4.0,
             catalogue_repeat_similarity: 0.99,
+            catalogue_pictures: false,
             catalogue_views: 12,
             catalogue_strips: 11,
             catalogue_bands: 1,

@@ -71,12 +71,12 @@ fn the_index_is_built_joined_retrained_and_searched_like_the_exhaustive_search()
     assert_eq!(m.index.as_ref().unwrap().centroids, ix.centroids);
     assert!(catalog::open(&cat, catalog::Hold::ALL).unwrap().index.is_some());
 
-    // Two parts, each searched from its mapped lists and pictures: still the exhaustive
-    // search's rows with every cluster probed.
+    // Two parts, each searched from its mapped lists (no pictures by default): still the
+    // exhaustive search's rows with every cluster probed.
     for part in ["00000", "00001"] {
         assert!(
             cat.join(format!("index/lists-{part}.bin")).exists()
-                && cat.join(format!("index/pictures-{part}.bin")).exists()
+                && !cat.join(format!("index/pictures-{part}.bin")).exists()
         );
     }
     let all = ["--search", "index", "--probes", "100000"];

@@ -5,6 +5,8 @@
 
 mod common;
 
+use clipmatch::config::{SearchConfig, SearchMode};
+use clipmatch::store::catalog;
 use common::*;
 use std::path::Path;
 use std::process::Command;
@@ -119,24 +121,65 @@ fn a_catalogue_source_that_is_gone_shows_its_stored_pictures() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // A catalogue of a copy of the sample's episodes; the copy is deleted after the run.
+    // Catalogues of a copy of the sample's episodes, with their pictures stored and
+    // without (the default); the copy is deleted after the runs.
     let eps = dir.path().join("episodes");
     std::fs::create_dir_all(&eps).unwrap();
     for e in ["ep1.mp4", "ep2.mp4", "ep3.mp4"] {
         std::fs::copy(sample().join("catalogue").join(e), eps.join(e)).unwrap();
     }
-    let (cat, out, report) = (dir.path().join("cat"), dir.path().join("out"), dir.path().join("report"));
-    let (c, o) = (cat.to_str().unwrap(), out.to_str().unwrap());
-    let (code, _, err) = build_catalogue(&cat, &[], &[&eps]);
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = match_sample(&cat, &out, &[]);
-    assert_eq!(code, 3, "{err}");
+    let config = dir.path().join("pictures.toml");
+    std::fs::write(&config, "[decode]\ncatalogue_pictures = true\n").unwrap();
+    let mut runs = Vec::new();
+    for (name, extra) in [("stored", vec!["--config", config.to_str().unwrap()]), ("default", vec![])] {
+        let (cat, out) = (dir.path().join(format!("cat-{name}")), dir.path().join(format!("out-{name}")));
+        let (code, _, err) = build_catalogue(&cat, &extra, &[&eps]);
+        assert_eq!(code, 0, "{err}");
+        let pictures = cat.join("index/pictures-00000.bin");
+        assert_eq!(pictures.exists(), name == "stored", "{}", pictures.display());
+        if name == "stored" {
+            // A run searches and never shows: it holds the frames without their pictures,
+            // exhaustively and through the index alike.
+            let all = catalog::open(&cat, catalog::Hold::ALL).unwrap();
+            assert_eq!(all.pictures.len(), all.frame_t.len());
+            for mode in [SearchMode::Exact, SearchMode::Index] {
+                let search = SearchConfig { mode, ..Default::default() };
+                let searched = catalog::open(&cat, search.hold(&cat).unwrap()).unwrap();
+                assert_eq!(searched.frame_t, all.frame_t);
+                assert!(searched.pictures.is_empty());
+            }
+        }
+        let (code, _, err) = match_sample(&cat, &out, &[]);
+        assert_eq!(code, 3, "{err}");
+        runs.push((cat, out, dir.path().join(format!("report-{name}"))));
+    }
     std::fs::remove_dir_all(&eps).unwrap();
-    let r = report.to_str().unwrap();
-    let (code, stdout, err) =
-        clipmatch(&["review", "--catalog", c, "--out", o, "--run-date", "2026-11-24", "--report", r, "--frames", "4"]);
-    assert_eq!(code, 0, "{stdout}{err}");
-    assert!(stdout.contains("16 frames, 8 from stored pictures"), "{stdout}");
-    let page = std::fs::read_to_string(report.join("uploads/00001.html")).unwrap();
+    let mut pages = Vec::new();
+    for (cat, out, report) in &runs {
+        let (c, o, r) = (cat.to_str().unwrap(), out.to_str().unwrap(), report.to_str().unwrap());
+        let (code, stdout, err) = clipmatch(&[
+            "review",
+            "--catalog",
+            c,
+            "--out",
+            o,
+            "--run-date",
+            "2026-11-24",
+            "--report",
+            r,
+            "--frames",
+            "4",
+        ]);
+        assert_eq!(code, 0, "{stdout}{err}");
+        pages.push((stdout, std::fs::read_to_string(report.join("uploads/00001.html")).unwrap()));
+    }
+    let (stdout, page) = &pages[0];
+    assert!(stdout.contains("16 frames, 8 from stored pictures)"), "{stdout}");
     assert!(page.contains("source video is gone") && page.matches("<img class=thumb").count() == 8, "{page}");
+    // Without stored pictures the upload's frames are still shown, the catalogue's not.
+    let (stdout, page) = &pages[1];
+    assert!(stdout.contains("16 frames, 8 not available)"), "{stdout}");
+    // The page's segment: 4 pairs of frames.
+    assert!(!page.contains("source video is gone") && page.matches("<img class=thumb").count() == 4, "{page}");
+    assert_eq!(page.matches("catalogue frame not available").count(), 4, "{page}");
 }

@@ -7,7 +7,8 @@
 //! goes on, so a shot drifts like footage does. Every frame adds a little noise and the
 //! video's own grade (a fixed direction, as a colour grade shifts every frame of a
 //! show); a mirrored video negates the odd half, as the descriptor of a mirrored
-//! picture does. The picture is the first donor frame's, mirrored with the video.
+//! picture does. The picture (where the donor stores them) is the first donor frame's,
+//! mirrored with the video.
 
 use crate::kernels::descriptor::{DIM, PackedImage, WORDS, coefficients, is_odd_half};
 use crate::kernels::ivf::quantise;
@@ -64,7 +65,8 @@ impl Rng {
 /// One filler frame: its descriptors (`views * WORDS` words), picture and energy.
 pub struct FillerFrame {
     pub words: Vec<u32>,
-    pub picture: PackedImage,
+    /// Where the donor stores pictures.
+    pub picture: Option<PackedImage>,
     pub energy: u32,
 }
 
@@ -102,9 +104,9 @@ pub fn video(donor: &Catalogue, model: &FillerModel, seed: u64, index: u64, fram
                 }
                 words.extend(quantise(&sum).unwrap_or([0; WORDS]));
             }
-            let mut picture = donor.pictures[src[0]];
-            if mirrored {
-                mirror_picture(&mut picture);
+            let mut picture = (!donor.pictures.is_empty()).then(|| donor.pictures[src[0]]);
+            if let Some(p) = picture.as_mut().filter(|_| mirrored) {
+                mirror_picture(p);
             }
             out.push(FillerFrame { words, picture, energy: donor.frame_energy[src[0]] });
             // Each donor frame moves on while its video does.

@@ -211,20 +211,22 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
     }
     let (views, rate) = (real.manifest.views, real.manifest.rate);
     let layout = real.manifest.layout.clone().unwrap_or_default();
-    // No strips: the index, which this bench measures, does not search them.
-    let mut manifest = catalog::create(dir, rate, (views, Strips::default()), layout, real.manifest.repeat_similarity)?;
+    // No strips: the index, which this bench measures, does not search them. Pictures
+    // where both catalogues store them (the filler's are the donor's).
+    let with_pictures = !real.pictures.is_empty() && !donor.pictures.is_empty();
+    let shape = (views, Strips::default(), with_pictures);
+    let mut manifest = catalog::create(dir, rate, shape, layout, real.manifest.repeat_similarity)?;
     let mut frames = FramesBuilder::default();
-    let mut pictures = Vec::with_capacity(real.frame_video.len());
     for f in 0..real.frame_video.len() {
         let id = &real.videos[real.frame_video[f] as usize].id;
         let range = (real.frame_t[f], real.frame_t_end[f], real.frame_samples[f]);
         frames.push(id, range, real.frame_energy[f]);
-        pictures.push(real.pictures[f]);
     }
     // Stored as a part that no index covers yet: the index is trained over every part
     // once they are all written.
     let m = Matrix { words: &real.words, views };
-    build::store_part(dir, 0, (&m, None), None, Some(&pictures))?;
+    let pictures = with_pictures.then(|| (0..real.frame_video.len()).map(|f| real.pictures[f]).collect::<Vec<_>>());
+    build::store_part(dir, 0, (&m, None), None, pictures.as_deref())?;
     let mut videos: Vec<VideoRow> = real.videos.iter().cloned().map(|v| VideoRow { part: 0, ..v }).collect();
     catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
 
@@ -252,7 +254,7 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
             for (k, f) in video.iter().enumerate() {
                 frames.push(&id, (k as f64 / rate, k as f64 / rate, 1), f.energy);
                 words.extend_from_slice(&f.words);
-                pictures.push(f.picture);
+                pictures.extend(f.picture.filter(|_| with_pictures));
             }
             videos.push(VideoRow {
                 id,
@@ -267,7 +269,8 @@ fn write(dir: &Path, hours: f64, real: &Catalogue, donor: &Catalogue, o: &ScaleO
             });
         }
         drop(made);
-        build::store_part(dir, manifest.parts, (&Matrix { words: &words, views }, None), None, Some(&pictures))?;
+        let pictures = with_pictures.then_some(&pictures[..]);
+        build::store_part(dir, manifest.parts, (&Matrix { words: &words, views }, None), None, pictures)?;
         catalog::commit(dir, &mut manifest, frames.finish()?, &videos)?;
     }
     Ok(())

@@ -55,6 +55,8 @@ pub struct ReviewSummary {
     pub thumbnails: usize,
     /// Frames shown from the stored 32x32 pictures, their source gone.
     pub stored_pictures: usize,
+    /// Frames not shown: their source gone, and no stored picture.
+    pub missing: usize,
     pub index: PathBuf,
 }
 
@@ -171,6 +173,7 @@ pub fn review(o: &ReviewOptions) -> Result<ReviewSummary> {
                 };
                 summary.thumbnails += 2;
                 summary.stored_pictures += usize::from(matches!(shown_r, Shown::Stored { .. }));
+                summary.missing += [&shown_q, &shown_r].iter().filter(|s| matches!(s, Shown::Missing)).count();
             }
         }
     }
@@ -261,13 +264,13 @@ fn frame_at(pictures: &[Picture], t: f64) -> Option<Picture> {
 }
 
 /// The catalogue's stored picture of video `v` nearest time `t` (a compacted frame is
-/// at every time of its range).
+/// at every time of its range); none where the catalogue stores no pictures.
 fn stored(cat: &Catalogue, v: u32, t: f64) -> Shown {
     let at = |f: usize| t.clamp(cat.frame_t[f], cat.frame_t_end[f].max(cat.frame_t[f]));
     let nearest = (0..cat.frame_t.len())
         .filter(|&f| cat.frame_video[f] == v)
         .min_by(|&a, &b| (at(a) - t).abs().total_cmp(&(at(b) - t).abs()));
-    match nearest {
+    match nearest.filter(|_| !cat.pictures.is_empty()) {
         Some(f) => Shown::Stored { t: at(f), gray: bytemuck::cast_slice::<u32, u8>(&cat.pictures[f]).to_vec() },
         None => Shown::Missing,
     }

@@ -57,6 +57,10 @@ pub struct Manifest {
     pub bands: usize,
     #[serde(default)]
     pub halves: usize,
+    /// Whether each frame's picture is stored (`decode.catalogue_pictures`); catalogues
+    /// of older builds store them.
+    #[serde(default = "stored")]
+    pub pictures: bool,
     pub parts: u32,
     pub videos: u64,
     pub frames: u64,
@@ -78,6 +82,10 @@ pub struct Manifest {
     /// The background measured by `catalog background` (`store::background`), if any.
     #[serde(default)]
     pub background: Option<crate::store::background::BackgroundManifest>,
+}
+
+fn stored() -> bool {
+    true
 }
 
 impl Manifest {
@@ -115,7 +123,8 @@ pub struct Catalogue {
     /// Each held frame's strips, bands and halves (`Manifest::strip_count` descriptors of
     /// `WORDS` words), in frame order, where `Hold::strips` asked for them; else empty.
     pub strips: Vec<u32>,
-    /// Each frame's picture, packed 32x32: shown by the review page, the scale bench's filler.
+    /// Each frame's picture, packed 32x32, where `Hold::pictures` asked for them and the
+    /// catalogue stores them; else empty. Shown by the review page, the scale bench's filler.
     pub pictures: Pictures,
     /// The search index, where it covers every part.
     pub index: Option<CatalogueIndex>,
@@ -133,13 +142,13 @@ fn manifest_path(dir: &Path) -> PathBuf {
 }
 
 /// The manifest of a new catalogue in `dir`, `views` descriptors and `strips` per
-/// frame sampled at `rate` and cut with the frame `layout` settings; refused where a
-/// catalogue already is.
+/// frame (and its picture where `pictures` says) sampled at `rate` and cut with the
+/// frame `layout` settings; refused where a catalogue already is.
 /// Its frames are compacted with `repeat_similarity` where that is given.
 pub fn create(
     dir: &Path,
     rate: f64,
-    (views, strips): (usize, Strips),
+    (views, strips, pictures): (usize, Strips, bool),
     layout: serde_json::Value,
     repeat_similarity: Option<f32>,
 ) -> Result<Manifest> {
@@ -161,6 +170,7 @@ pub fn create(
         strips: strips.portrait,
         bands: strips.bands,
         halves: strips.halves,
+        pictures,
         parts: 0,
         videos: 0,
         frames: 0,
@@ -416,7 +426,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         let mapped = plan.as_ref().and_then(|p| p.lists.get(part as usize));
         let strips_mapped = plan.as_ref().and_then(|p| p.strip_lists.get(part as usize));
         let strips = hold_strips.then_some((manifest.strip_count(), strips_mapped));
-        let data = PartData::read(dir, part, (views, mapped), strips, hold.pictures)?;
+        let data = PartData::read(dir, part, (views, mapped), strips, hold.pictures && manifest.pictures)?;
         let batches = table::read_all(&path)?;
         data.check_rows(dir, part, batches.iter().map(RecordBatch::num_rows).sum())?;
         let mut rows = 0;
@@ -559,7 +569,7 @@ fn open_mapped(
         }
         let rows = cat.frame_video.len() - first;
         let l = served::map_lists(dir, part, Of::Views, first as u32, made_for)?;
-        let p = match hold.pictures {
+        let p = match hold.pictures && manifest.pictures {
             true => Some(served::map_pictures(dir, part)?),
             false => None,
         };

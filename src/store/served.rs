@@ -3,7 +3,8 @@
 //! ```text
 //! CATALOG/index/lists-00000.bin     per frames part: its index lists (`ivf::Lists`)
 //! CATALOG/index/strips-lists-00000.bin  the same of its strips (portrait strips, bands, halves)
-//! CATALOG/index/pictures-00000.bin  per frames part: each row's 32x32 picture
+//! CATALOG/index/pictures-00000.bin  per frames part: each row's 32x32 picture, where
+//!                                   `decode.catalogue_pictures` stores them
 //! ```
 //! Written beside the centroids by `catalog build`, `add` and `index`. They are the
 //! only copy of the frames' descriptors and pictures (`parts` reads them back in row

@@ -256,6 +256,7 @@ fn catalog_command(command: CatalogCommand, progress: progress::Mode) -> Result<
             bands: config.decode.catalogue_bands,
             halves: config.decode.catalogue_halves,
         },
+        pictures: config.decode.catalogue_pictures,
     };
     let s =
         build::add(&dir, &inputs, &engine, &opts, create).with_context(|| format!("catalogue {}", dir.display()))?;
@@ -483,11 +484,12 @@ fn review_command(a: ReviewArgs, progress: progress::Mode) -> Result<ExitCode> {
     };
     let s = review::review(&opts).context("review")?;
     outln!(
-        "review of {} uploads ({} segments, {} frames{}) -> {}",
+        "review of {} uploads ({} segments, {} frames{}{}) -> {}",
         s.uploads,
         s.segments,
         s.thumbnails,
         if s.stored_pictures > 0 { format!(", {} from stored pictures", s.stored_pictures) } else { String::new() },
+        if s.missing > 0 { format!(", {} not available", s.missing) } else { String::new() },
         s.index.display()
     );
     Ok(ExitCode::SUCCESS)
