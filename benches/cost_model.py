@@ -91,7 +91,7 @@ lines = [
     "",
     f"- {frames_per_h:,.0f} frames per catalogue hour, {views} view descriptors of 128 bytes each.",
     f"- Catalogue bytes a search through the index reads per catalogue hour: {memory_per_h / 1e6:.1f} MB (the lists with"
-    f" their descriptors and the pictures, mapped from disk; the per-frame columns in memory); on disk"
+    f" their descriptors, mapped from disk; the per-frame columns in memory); on disk"
     f" {disk_per_h / 1e6:.1f} MB (the mapped files, the centroids and the Parquet parts of the frames' small columns).",
     f"- The strips of a real catalogue ({strip_files['strips']} portrait strips, {strip_files.get('bands', 0)} band and"
     f" {strip_files.get('halves', 0)} half per frame; the filler has none): their lists"
@@ -136,7 +136,7 @@ lines = [
     "",
     "- The index turns an impossible night into a small one, but only with the fine stage on the GPU (issue 19): on CPUs",
     "  it stays far beyond a night.",
-    "- Memory sizes the cluster: the lists and pictures are mapped, so a node needs page cache for the lists its",
+    "- Memory sizes the cluster: the lists are mapped, so a node needs page cache for the lists its",
     "  probes read rather than RAM for its whole catalogue, but a night's probes touch most lists; catalogue shards",
     "  (`match --catalog-shards M`) split the catalogue by video across nodes and `merge --catalog` joins them.",
     "  The scale catalogues above store every frame (their filler always does); the default compaction (docs/COMPACTION.md) stores"

@@ -86,7 +86,8 @@ def table(res):
     return f"""## {res['hours']:,.0f} hours ({res['catalogue']})
 
 {res['catalogue_gb']:.2f} GB on disk, of which the mapped descriptor lists {res['lists_gb']:.2f} GB and
-the rest mostly the pictures `verify` reads.
+the rest the Parquet parts, the centroids and the pictures where the catalogue stores them
+(which no run reads).
 
 | memory limit MB | batch images | wall s | CPU s | of which system | read GB | peak RSS GB | segment µAP | false uploads | rows |
 |---|---|---|---|---|---|---|---|---|---|
@@ -107,9 +108,9 @@ its matches and uploads equal the first unlimited run's.
 Through the index each search batch reads every probed cluster's lists once (a batch of
 uploads probes nearly every cluster), so where the lists do not fit the memory left, each
 batch reads them from disk again: `search.batch_images` sets how many upload images share
-one read. The descriptor lists and pictures are read at random (alignment and `verify`
-read a few frames here and there, and without that advice each page not in memory would
-read the device's whole read-ahead window); the fine stage asks for each cluster's lists
+one read. The descriptor lists are read at random (alignment reads a few frames'
+descriptors here and there, and without that advice each page not in memory would read
+the device's whole read-ahead window); the fine stage asks for each cluster's lists
 one cluster ahead.
 
 {tables}""")

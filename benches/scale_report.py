@@ -42,7 +42,8 @@ out = [
     f" {bench['sample_queries']} sampled query descriptors; the exhaustive time per upload is scaled from them."
     f" Above {bench['exact_max_hours']:g} h the descriptors are not held in memory: no exhaustive scan (-), and the"
     " exhaustive top 16 comes from the index with every cluster probed.",
-    "Disk holds the Parquet parts and the index with its mapped lists and pictures. Memory is what the exhaustive",
+    "Disk holds the Parquet parts and the index with its mapped lists (and pictures, where the real and donor catalogues"
+    " store them: by default they do not, and no run reads them). Memory is what the exhaustive",
     "search holds, and what a search through the index reads (mapped: the kernel pages it in and out); the dev",
     "job's peak RSS below counts the mapped pages it touched.",
     "",

@@ -14,7 +14,7 @@ use crate::ingest::hw::Decoder;
 use crate::ingest::pipeline::{self, Selection};
 use crate::ingest::sample::Views;
 use crate::ingest::shard::Shard;
-use crate::kernels::descriptor::{IMG_WORDS, WORDS};
+use crate::kernels::descriptor::WORDS;
 use crate::kernels::engine::Engine;
 use crate::kernels::ivf::Lists;
 use crate::kernels::search::{Matrix, Neighbours};
@@ -76,7 +76,7 @@ pub struct ScaleRow {
     pub disk_bytes: u64,
     /// What `match` holds of the catalogue searching every frame (descriptors in frame
     /// order), and searching through the index (the lists hold the descriptors):
-    /// descriptors, pictures, per-frame columns.
+    /// descriptors and per-frame columns.
     pub memory_exact_bytes: u64,
     pub memory_index_bytes: u64,
     pub index_bytes: u64,
@@ -304,7 +304,8 @@ fn measure(
     let matrix = || Matrix { words: &cat.words, views: cat.manifest.views };
     let index_bytes = (ix.lists.iter().map(Lists::bytes).sum::<usize>() + ix.centroids.len() * 4) as u64;
     let frames = cat.frame_video.len() as u64;
-    let columns = frames * (IMG_WORDS as u64 * 4 + 4 + 8 + 4);
+    // Each frame's video, time, end, samples and energy (a run holds no pictures).
+    let columns = frames * (4 + 8 + 8 + 4 + 4);
     let (memory_exact_bytes, memory_index_bytes) = ((cat.words.len() * 4) as u64 + columns, columns + index_bytes);
 
     let (exact, exact_ms_per_upload) = if cat.words.is_empty() {
