@@ -40,6 +40,14 @@ fn browse(browser: &str, profile: &Path, page: &Path, args: &[&str]) -> (String,
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
+/// `clipmatch review` of the run in `out` against `cat`, written to `report`.
+fn review(cat: &Path, out: &Path, report: &Path, extra: &[&str]) -> (i32, String, String) {
+    let (c, o, r) = (cat.to_str().unwrap(), out.to_str().unwrap(), report.to_str().unwrap());
+    let mut args = vec!["review", "--catalog", c, "--out", o, "--run-date", "2026-11-24", "--report", r];
+    args.extend_from_slice(extra);
+    clipmatch(&args)
+}
+
 #[test]
 fn the_sample_review_renders_in_a_browser() {
     if !require(has_ffmpeg(), "the ffmpeg CLI") {
@@ -52,21 +60,10 @@ fn the_sample_review_renders_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let cat = sample_catalogue(dir.path());
     let out = dir.path().join("out");
-    let (c, o) = (cat.to_str().unwrap(), out.to_str().unwrap());
     let (code, stdout, err) = match_sample(&cat, &out, &[]);
     assert_eq!(code, 3, "{stdout}{err}");
     let report = dir.path().join("report");
-    let (code, stdout, err) = clipmatch(&[
-        "review",
-        "--catalog",
-        c,
-        "--out",
-        o,
-        "--run-date",
-        "2026-11-24",
-        "--report",
-        report.to_str().unwrap(),
-    ]);
+    let (code, stdout, err) = review(&cat, &out, &report, &[]);
     assert_eq!(code, 0, "{stdout}{err}");
     assert!(stdout.contains("review of 2 uploads (2 segments, 24 frames)"), "{stdout}");
 
@@ -156,20 +153,7 @@ fn a_catalogue_source_that_is_gone_shows_its_stored_pictures() {
     std::fs::remove_dir_all(&eps).unwrap();
     let mut pages = Vec::new();
     for (cat, out, report) in &runs {
-        let (c, o, r) = (cat.to_str().unwrap(), out.to_str().unwrap(), report.to_str().unwrap());
-        let (code, stdout, err) = clipmatch(&[
-            "review",
-            "--catalog",
-            c,
-            "--out",
-            o,
-            "--run-date",
-            "2026-11-24",
-            "--report",
-            r,
-            "--frames",
-            "4",
-        ]);
+        let (code, stdout, err) = review(cat, out, report, &["--frames", "4"]);
         assert_eq!(code, 0, "{stdout}{err}");
         pages.push((stdout, std::fs::read_to_string(report.join("uploads/00001.html")).unwrap()));
     }
