@@ -3,9 +3,9 @@
 //! `clipmatch eval` reads it), whether a catalogue frame of the true video within
 //! `NEAR_S` of the time the truth maps the frame to is the best neighbour (@1) or among
 //! the best five (@5): of the frame's picture view alone, of all the views the job
-//! searches (bands, halves, windows, the strips' probe) taken together, and of some one
-//! of them (what a view finds before other views crowd it out: alignment reads the best
-//! of the picture's views together, and of the parts' each over its own background).
+//! searches (bands, halves, windows, the strips' probe) taken together, of some one of
+//! them (what a view finds before other views crowd it out), and of some list alignment
+//! reads (the best of the picture's views together, or of one part: `matching::find`).
 //! Per edit family too. The descriptor is the foundation the alignment stands on: this
 //! is where its robustness is measured.
 //! Orchestration of `ingest`, `kernels`, `store` and `eval`.
@@ -40,6 +40,11 @@ pub struct Recall {
     /// together, and of the parts' each over its own background).
     pub some_view_at_1: f64,
     pub some_view_at_5: f64,
+    /// Among the best of some list alignment reads: the picture's views together, or
+    /// one part's own (a part's list is scored over its own background, which keeps its
+    /// order, and never joined to the picture's).
+    pub aligned_at_1: f64,
+    pub aligned_at_5: f64,
 }
 
 /// Recall over all frames, and per edit family where a queries.csv is given.
@@ -49,16 +54,16 @@ pub struct Report {
     pub by_edit: BTreeMap<String, Recall>,
 }
 
-/// Counts of found frames (picture @1, @5, any view @1, @5, some view @1, @5) over
-/// `frames`.
+/// Counts of found frames (picture @1, @5, any view @1, @5, some view @1, @5, aligned
+/// @1, @5) over `frames`.
 #[derive(Clone, Copy, Default)]
 struct Counts {
     frames: usize,
-    found: [usize; 6],
+    found: [usize; 8],
 }
 
 impl Counts {
-    fn add(&mut self, found: [bool; 6]) {
+    fn add(&mut self, found: [bool; 8]) {
         self.frames += 1;
         self.found.iter_mut().zip(found).for_each(|(n, f)| *n += usize::from(f));
     }
@@ -73,6 +78,8 @@ impl Counts {
             any_view_at_5: r(self.found[3]),
             some_view_at_1: r(self.found[4]),
             some_view_at_5: r(self.found[5]),
+            aligned_at_1: r(self.found[6]),
+            aligned_at_5: r(self.found[7]),
         }
     }
 }
@@ -136,7 +143,7 @@ pub fn recall(inputs: &[PathBuf], o: &RecallOptions, engine: &Engine) -> Result<
 
 /// For each frame of `d` inside one of `segments`, whether the right catalogue frame is
 /// found: by the picture view @1 and @5, by all views together @1 and @5, by some view
-/// @1 and @5. `videos`: each catalogue video's id as the truth spells it.
+/// @1 and @5, by some list alignment reads @1 and @5. `videos`: each catalogue video's id as the truth spells it.
 fn frames_found(
     d: &Decoded,
     segments: &[&Truth],
@@ -144,7 +151,7 @@ fn frames_found(
     videos: &[String],
     prepared: &crate::kernels::engine::Searchable,
     engine: &Engine,
-) -> Result<Vec<[bool; 6]>> {
+) -> Result<Vec<[bool; 8]>> {
     let (_, neighbours) = engine.describe_and_search_all(prepared, &d.images, &d.strip_probes())?;
     let mut out = Vec::new();
     for (i, views) in d.ranges().into_iter().enumerate() {
@@ -161,10 +168,14 @@ fn frames_found(
         };
         let within = |list: &[Hit], k: usize| list.iter().take(k).any(right);
         let picture = &neighbours[views.start];
+        let parts = views.end - d.parts[i] as usize..views.end;
+        let pictures = union(&neighbours[views.start..parts.start]);
+        let aligned = |k: usize| within(&pictures, k) || neighbours[parts.clone()].iter().any(|l| within(l, k));
         let lists = &neighbours[views];
         let any = union(lists);
         let some = |k: usize| lists.iter().any(|l| within(l, k));
-        out.push([within(picture, 1), within(picture, 5), within(&any, 1), within(&any, 5), some(1), some(5)]);
+        let (picture_at, any_at) = (|k| within(picture, k), |k| within(&any, k));
+        out.push([picture_at(1), picture_at(5), any_at(1), any_at(5), some(1), some(5), aligned(1), aligned(5)]);
     }
     Ok(out)
 }

@@ -36,6 +36,11 @@ fn the_search_finds_the_sample_clips_frames_and_not_a_wrong_episode() {
     // Some one view's own five hold the right frame wherever all views' five together do.
     let some = all["some_view_at_5"].as_f64().unwrap();
     assert!(some >= all["any_view_at_5"].as_f64().unwrap() && some >= all["some_view_at_1"].as_f64().unwrap(), "{r}");
+    // A list alignment reads joins fewer views than all of them, and each is a union of
+    // views' own lists: between the two.
+    let aligned = all["aligned_at_5"].as_f64().unwrap();
+    assert!(aligned >= all["any_view_at_5"].as_f64().unwrap() && aligned <= some, "{r}");
+    assert!(aligned >= all["aligned_at_1"].as_f64().unwrap() && aligned >= 0.9, "{r}");
     // The same frames said to show another episode: the right frame is never found.
     let r = recall(dir.path(), &format!("{head}up1,3.0,11.0,ep3,5.0,13.0\nup2,0.0,6.4,ep3,2.0,10.0\n"));
     assert_eq!(r["all"]["frames"].as_u64(), Some(frames));
@@ -43,4 +48,5 @@ fn the_search_finds_the_sample_clips_frames_and_not_a_wrong_episode() {
     // Some one view, among the dozen of a frame, may list a frame of the small
     // catalogue's third episode by chance; rarely.
     assert!(r["all"]["some_view_at_5"].as_f64().unwrap() < 0.1, "{r}");
+    assert!(r["all"]["aligned_at_5"].as_f64() <= r["all"]["some_view_at_5"].as_f64(), "{r}");
 }

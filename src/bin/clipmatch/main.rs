@@ -542,7 +542,7 @@ fn recall_command(a: RecallArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "{:<24} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "{:<24} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "frames",
         "n",
         "picture@1",
@@ -550,18 +550,22 @@ fn recall_command(a: RecallArgs) -> Result<ExitCode> {
         "any@1",
         "any@5",
         "some@1",
-        "some@5"
+        "some@5",
+        "aligned@1",
+        "aligned@5"
     );
     let line = |name: &str, r: &recall::Recall| {
         outln!(
-            "{name:<24} {:>7} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+            "{name:<24} {:>7} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
             r.frames,
             r.picture_at_1,
             r.picture_at_5,
             r.any_view_at_1,
             r.any_view_at_5,
             r.some_view_at_1,
-            r.some_view_at_5
+            r.some_view_at_5,
+            r.aligned_at_1,
+            r.aligned_at_5
         )
     };
     line("all", &r.all);
