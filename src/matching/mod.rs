@@ -35,7 +35,7 @@ pub fn align(q: &QueryFrames, r: &RefFrames, c: &MatchConfig) -> Vec<Segment> {
 
 /// Every segment found in one pass over an upload's votes, each vote counting `weight`,
 /// unsorted and unfiltered: the stages up to `select`, in order.
-pub fn candidates(q: &QueryFrames, r: &RefFrames, c: &MatchConfig, weight: f32) -> Vec<Segment> {
+fn candidates(q: &QueryFrames, r: &RefFrames, c: &MatchConfig, weight: f32) -> Vec<Segment> {
     // The videos that could score highest are searched first, so that the search cap
     // (`vote::Strongest`) drops the weakest lines of the whole catalogue, not the
     // videos listed last.

@@ -4,7 +4,7 @@ use crate::kernels::descriptor::{Tables, describe, pack_image};
 use crate::kernels::search::{Hit, TOPK};
 use crate::matching::config::{JudgeConfig, MatchConfig};
 use crate::matching::model::{Probe, RefFrames, Segment};
-use crate::matching::{align, candidates, select};
+use crate::matching::{align, select};
 use crate::testkit::{BACKGROUND, Catalogue, Upload, mix, random_pixels};
 
 /// The segments of an upload made by `Upload::new` (video 0 of a two-video catalogue).
@@ -168,7 +168,7 @@ fn the_search_cap_drops_the_weakest_lines_not_the_videos_listed_last() {
             up.neighbours[i][0] = Hit { score: weak.neighbours[i][0].score * 2 / 3, ..weak.neighbours[i][0] };
         }
     }
-    let segs = select::select(candidates(&up.frames(), &cat.refs(), &c, 1.0), &cat.refs(), &c);
+    let segs = align(&up.frames(), &cat.refs(), &c);
     assert_eq!(segs.first().map(|s| s.video), Some(7), "{segs:?}");
 }
 

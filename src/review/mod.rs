@@ -266,11 +266,14 @@ fn frame_at(pictures: &[Picture], t: f64) -> Option<Picture> {
 /// The catalogue's stored picture of video `v` nearest time `t` (a compacted frame is
 /// at every time of its range); none where the catalogue stores no pictures.
 fn stored(cat: &Catalogue, v: u32, t: f64) -> Shown {
+    if cat.pictures.is_empty() {
+        return Shown::Missing;
+    }
     let at = |f: usize| t.clamp(cat.frame_t[f], cat.frame_t_end[f].max(cat.frame_t[f]));
     let nearest = (0..cat.frame_t.len())
         .filter(|&f| cat.frame_video[f] == v)
         .min_by(|&a, &b| (at(a) - t).abs().total_cmp(&(at(b) - t).abs()));
-    match nearest.filter(|_| !cat.pictures.is_empty()) {
+    match nearest {
         Some(f) => Shown::Stored { t: at(f), gray: bytemuck::cast_slice::<u32, u8>(&cat.pictures[f]).to_vec() },
         None => Shown::Missing,
     }

@@ -332,6 +332,8 @@ impl Hold<'_> {
 /// whatever `hold` says.
 pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
     let manifest = read_manifest(dir)?;
+    // Pictures only where the catalogue stores them.
+    let hold = Hold { pictures: hold.pictures && manifest.pictures, ..hold };
     let videos = read_videos(dir)?;
     let ids: std::collections::HashMap<&str, u32> =
         videos.iter().enumerate().map(|(i, v)| (v.id.as_str(), i as u32)).collect();
@@ -426,7 +428,7 @@ pub fn open(dir: &Path, hold: Hold) -> Result<Catalogue> {
         let mapped = plan.as_ref().and_then(|p| p.lists.get(part as usize));
         let strips_mapped = plan.as_ref().and_then(|p| p.strip_lists.get(part as usize));
         let strips = hold_strips.then_some((manifest.strip_count(), strips_mapped));
-        let data = PartData::read(dir, part, (views, mapped), strips, hold.pictures && manifest.pictures)?;
+        let data = PartData::read(dir, part, (views, mapped), strips, hold.pictures)?;
         let batches = table::read_all(&path)?;
         data.check_rows(dir, part, batches.iter().map(RecordBatch::num_rows).sum())?;
         let mut rows = 0;
@@ -533,7 +535,7 @@ pub fn indexed(manifest: &Manifest) -> bool {
 /// `open` of a catalogue searched through its index from its mapped files: the frames'
 /// small columns are read, the lists and pictures mapped part by part.
 /// The strips' lists are mapped where `hold` asks for them and the index assigns them,
-/// the pictures where it asks for them.
+/// the pictures where it asks for them (and `open` found them stored).
 fn open_mapped(
     dir: &Path,
     manifest: &Manifest,
@@ -569,7 +571,7 @@ fn open_mapped(
         }
         let rows = cat.frame_video.len() - first;
         let l = served::map_lists(dir, part, Of::Views, first as u32, made_for)?;
-        let p = match hold.pictures && manifest.pictures {
+        let p = match hold.pictures {
             true => Some(served::map_pictures(dir, part)?),
             false => None,
         };
